@@ -1,0 +1,18 @@
+// `telepresence connector-foreground`: the user daemon's entry point (hidden; the CLI starts it).
+import { runConnector } from '../../userd/connector.js';
+import { defineCommand } from '../command.js';
+
+export const connectorForegroundCommand = defineCommand<{ ownerUid?: string; ownerGid?: string }>({
+  name: 'connector-foreground',
+  description: 'Run the user daemon in the foreground',
+  hidden: true,
+  flags: [
+    { flags: '--owner-uid <uid>', description: 'uid that owns the socket' },
+    { flags: '--owner-gid <gid>', description: 'gid that owns the socket' },
+  ],
+  async run(ctx) {
+    await runConnector(process.argv.slice(2), ctx.config(), ctx.env);
+    // Keep running: the daemon's socket server holds the event loop open.
+    return new Promise<never>(() => undefined);
+  },
+});

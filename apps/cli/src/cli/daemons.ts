@@ -1,0 +1,165 @@
+// The one place the CLI starts daemons and checks their versions. A daemon of another version is
+// never used: it is replaced when idle (and the user is told), otherwise the command stops.
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Contract, DaemonVersion, RootDaemonContract, UserDaemonContract } from '@tel/contracts';
+import { TelError, userError } from '@tel/errors';
+import { NotRunningError, connect, isAlive, type Client } from '@tel/ipc';
+import { API_VERSIONS, buildVersion, mismatchMessage } from '@tel/version';
+import { logsDir, rootDaemonEntry, rootDaemonSocket, userDaemonEntry, userDaemonSocket, type Entry } from '../paths.js';
+import type { Output } from './output.js';
+
+export interface DaemonKind<C extends Contract<C>> {
+  /** Name used in every message, as `telepresence version` prints it. */
+  name: 'User Daemon' | 'Root Daemon';
+  socket(env: NodeJS.ProcessEnv): string;
+  entry(env: NodeJS.ProcessEnv): Entry;
+  /** Log file the daemon writes; its stdout/stderr go there too so early crashes are visible. */
+  logName: string;
+  needsRoot: boolean;
+  /** Phantom, carries the contract type. */
+  _contract?: C;
+}
+
+export const USER_DAEMON: DaemonKind<UserDaemonContract> = {
+  name: 'User Daemon',
+  socket: userDaemonSocket,
+  entry: () => userDaemonEntry(),
+  logName: 'connector',
+  needsRoot: false,
+};
+
+export const ROOT_DAEMON: DaemonKind<RootDaemonContract> = {
+  name: 'Root Daemon',
+  socket: rootDaemonSocket,
+  entry: rootDaemonEntry,
+  logName: 'daemon',
+  needsRoot: true,
+};
+
+export const quitHint = "run 'telepresence quit -s'";
+
+/** A running daemon's version, or undefined when none listens on its socket. */
+export async function probe<C extends Contract<C>>(kind: DaemonKind<C>, env: NodeJS.ProcessEnv): Promise<DaemonVersion | undefined> {
+  let client: Client<UserDaemonContract> | undefined;
+  try {
+    client = await connect<UserDaemonContract>(kind.socket(env), kind.name);
+    return await client.version({}, { timeoutMs: 5000 });
+  } catch (err) {
+    if (err instanceof NotRunningError) return undefined;
+    throw err;
+  } finally {
+    client?.close();
+  }
+}
+
+/**
+ * Make sure a daemon of exactly this build runs and return a client for it:
+ *  1. connect; if nobody answers, start it;
+ *  2. compare its version to the client's; if it differs and it is idle, stop it, start ours and
+ *     say so; if it is busy, stop with the mismatch message;
+ *  3. starting = spawn detached, then wait for the socket, racing against an early exit.
+ */
+export async function ensureDaemon<C extends Contract<C>>(
+  kind: DaemonKind<C>,
+  ctx: { out: Output; env: NodeJS.ProcessEnv; startTimeoutMs: number },
+): Promise<{ client: Client<C>; version: DaemonVersion; started: boolean }> {
+  const socket = kind.socket(ctx.env);
+  let running = await probe(kind, ctx.env);
+  if (running && running.version !== buildVersion) {
+    if (!running.idle) throw userError(mismatchMessage(buildVersion, running), quitHint);
+    await stopDaemon(kind, ctx.env);
+    ctx.out.notice(`Replaced idle ${kind.name} ${running.version} with ${buildVersion} to match the Client`);
+    running = undefined;
+  }
+  let started = false;
+  if (!running) {
+    ctx.out.progress(`Launching ${kind.name}...`);
+    await startDaemon(kind, ctx.env, ctx.startTimeoutMs);
+    ctx.out.progressDone();
+    started = true;
+  }
+  const client = await connect<C>(socket, kind.name);
+  const version = (await (client as unknown as Client<UserDaemonContract>).version({}, { timeoutMs: 5000 })) as DaemonVersion;
+  if (version.version !== buildVersion) {
+    // Someone else started another version between our probe and connect.
+    client.close();
+    throw userError(mismatchMessage(buildVersion, version), quitHint);
+  }
+  const expectedApi = kind.name === 'User Daemon' ? API_VERSIONS.userDaemon : API_VERSIONS.rootDaemon;
+  if (version.apiVersion !== expectedApi) {
+    client.close();
+    throw new TelError('bug', `${kind.name} speaks api v${version.apiVersion}, the Client api v${expectedApi}`, quitHint);
+  }
+  return { client, version, started };
+}
+
+async function startDaemon<C extends Contract<C>>(kind: DaemonKind<C>, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
+  const entry = kind.entry(env);
+  const dir = logsDir(env);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const logFile = join(dir, `${kind.logName}.log`);
+  const fd = openSync(logFile, 'a');
+  let cmd = entry.execPath;
+  let args = entry.args;
+  const uid = process.getuid?.() ?? 0;
+  if (kind.needsRoot && uid !== 0) {
+    // The root daemon serves this user: it chowns its socket to us.
+    cmd = 'sudo';
+    args = ['--non-interactive', '--preserve-env=XDG_CACHE_HOME,HOME,TELEPRESENCE_ROOT_RUN_DIR', entry.execPath, ...entry.args];
+  }
+  const child = spawn(cmd, [...args, '--owner-uid', String(uid), '--owner-gid', String(process.getgid?.() ?? 0)], {
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    env,
+  });
+  closeSync(fd);
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  child.once('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+  child.unref();
+  const socket = kind.socket(env);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited) {
+      const sudoHint = kind.needsRoot && uid !== 0 ? "; the root daemon needs root: run 'sudo -v' first" : '';
+      throw new TelError('user', `${kind.name} exited during start (code ${exited.code ?? exited.signal})`, `see ${logFile}${sudoHint}`);
+    }
+    if (await isAlive(socket)) return;
+    await sleep(25);
+  }
+  throw new TelError('user', `${kind.name} did not start within ${timeoutMs} ms`, `see ${logFile}, or raise timeouts.daemonStart in config.yml`);
+}
+
+/** Ask a daemon to quit and wait until its process is gone; true when one was running. */
+export async function stopDaemon<C extends Contract<C>>(kind: DaemonKind<C>, env: NodeJS.ProcessEnv, timeoutMs = 5000): Promise<boolean> {
+  let client: Client<UserDaemonContract>;
+  try {
+    client = await connect<UserDaemonContract>(kind.socket(env), kind.name);
+  } catch (err) {
+    if (err instanceof NotRunningError) return false;
+    throw err;
+  }
+  const { pid } = await client.version({}, { timeoutMs: 5000 });
+  await client.quit({}, { timeoutMs: 5000 }).catch(() => undefined);
+  client.close();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!pidAlive(pid) && !(await isAlive(kind.socket(env)))) return true;
+    await sleep(25);
+  }
+  throw new TelError('user', `${kind.name} (pid ${pid}) did not stop within ${timeoutMs} ms`, `stop it with 'kill ${pid}'`);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
