@@ -74,12 +74,23 @@ interface PendingBlob {
   mountFrom?: string;
 }
 
+/** Runs fn over items, `limit` at a time; after the first failure no new item starts, and that failure is thrown. */
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
+    while (!failed && next < items.length) {
+      try {
+        await fn(items[next++]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
   });
-  await Promise.all(workers);
+  const results = await Promise.allSettled(workers);
+  const firstFailure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (firstFailure) throw firstFailure.reason;
 }
 
 function describeBytes(n: number): string {
