@@ -174,7 +174,7 @@ describe('buildAndPush against a real registry', () => {
     };
     const dockerBytes = Buffer.from(JSON.stringify(docker));
     const put = (ref: string, body: Buffer, type: string) =>
-      fetch(`http://${reg.host}/v2/dockerbase/manifests/${ref}`, { method: 'PUT', body, headers: { 'content-type': type } });
+      fetch(`http://${reg.host}/v2/dockerbase/manifests/${ref}`, { method: 'PUT', body: new Uint8Array(body), headers: { 'content-type': type } });
     expect((await put(sha256(dockerBytes), dockerBytes, MediaType.dockerManifest)).status).toBe(201);
     const list = {
       schemaVersion: 2,

@@ -101,7 +101,7 @@ describe('failed pushes leave no tag', () => {
       },
     });
     cleanups.push(() => proxy.close());
-    const s: BuildSpec = { layers: [[{ path: '/big.bin', content: Buffer.alloc(200_000, 7).map((_, i) => (i * 7919) % 251) }]] };
+    const s: BuildSpec = { layers: [[{ path: '/big.bin', content: Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 251)) }]] };
     const err = await rejection(buildAndPush(s, `${proxy.host}/rejected:v1`, { cache: null, concurrency: 1 }));
     expect(swallowed).toBe(true);
     expect(err.code).toBe('MANIFEST_REJECTED');

@@ -32,9 +32,10 @@ function specError(what: string, hint: string): ImageError {
 }
 
 export function normaliseImagePath(p: string): string {
+  // '..' is refused outright rather than clamped at the root: it almost always means a wrong path joined in.
+  if (p.split(/[\\/]/).includes('..')) throw specError(`layer entry path '${p}' contains '..'`, "give the path inside the image without '..'");
   const norm = path.posix.normalize(`/${p.replace(/\\/g, '/')}`).replace(/^\/+/, '').replace(/\/+$/, '');
   if (!norm || norm === '.') throw specError(`layer entry path '${p}' names the image root`, 'give a path below /, e.g. /app/main.js');
-  if (norm.split('/').includes('..')) throw specError(`layer entry path '${p}' escapes the image root`, "remove '..' from the path");
   return norm;
 }
 
