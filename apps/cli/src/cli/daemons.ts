@@ -1,7 +1,7 @@
 // The one place the CLI starts daemons and checks their versions. A daemon of another version is
 // never used: it is replaced when idle (and the user is told), otherwise the command stops.
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Contract, DaemonVersion, RootDaemonContract, UserDaemonContract } from '@tel/contracts';
 import { TelError, userError } from '@tel/errors';
@@ -153,12 +153,18 @@ export async function stopDaemon<C extends Contract<C>>(kind: DaemonKind<C>, env
   throw new TelError('user', `${kind.name} (pid ${pid}) did not stop within ${timeoutMs} ms`, `stop it with 'kill ${pid}'`);
 }
 
+/** Alive = exists and is not a zombie (an exited daemon waits for a slow init to reap it). */
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true; // no procfs: trust kill(0)
   }
 }
 
