@@ -1,8 +1,14 @@
 // ImageError: the one error type @tel/image throws for anything a person can act on.
 // It follows the house taxonomy ({category, message, hint}) so callers can forward it across process boundaries.
 
-/** Which side has to act: the user (bad input), their config (credentials, env), the registry, or us (a bug). */
-export type ImageErrorCategory = 'user' | 'config' | 'registry' | 'bug';
+/**
+ * The house taxonomy: user (bad input), config (credentials, env), cluster (the registry or what runs it
+ * failed), bug (us). Same names as @tel/errors so callers map it to exit codes in their one place.
+ */
+export type ImageErrorCategory = 'user' | 'config' | 'cluster' | 'bug';
+
+/** Exit codes per category, identical to @tel/errors' EXIT_CODES. */
+export const IMAGE_EXIT_CODES: Record<ImageErrorCategory, number> = { user: 2, config: 3, cluster: 4, bug: 70 };
 
 /** Stable machine-readable codes, so callers and tests branch on a code, not on message text. */
 export type ImageErrorCode =

@@ -50,7 +50,7 @@ export async function resolveImage(client: RegistryClient, ref: ImageRef, platfo
       });
     }
     top = await client.getManifest(ref.repository, child);
-    if (!top) throw new ImageError(`image ${display} lists platform manifest ${child} that the registry does not have`, 'push the image again', { code: 'NOT_FOUND', category: 'registry' });
+    if (!top) throw new ImageError(`image ${display} lists platform manifest ${child} that the registry does not have`, 'push the image again', { code: 'NOT_FOUND', category: 'cluster' });
   }
   if (kind(top) !== 'image' || top.json.schemaVersion !== 2) {
     throw new ImageError(`image ${display} has unsupported manifest type '${top.mediaType || `schema ${top.json.schemaVersion}`}'`, 're-push it as an OCI or Docker schema 2 image', {

@@ -93,7 +93,7 @@ export class RegistryClient {
   /** Bearer flow: GET realm?service=..&scope=.. (with Basic credentials if we have any) → {token | access_token}. */
   private async fetchToken(ch: Challenge, scopes: string[]): Promise<string> {
     const realm = ch.params.realm;
-    if (!realm) throw new ImageError(`registry ${this.host} sent a Bearer challenge without a realm`, 'check the registry auth configuration', { code: 'UNAUTHORIZED', category: 'registry' });
+    if (!realm) throw new ImageError(`registry ${this.host} sent a Bearer challenge without a realm`, 'check the registry auth configuration', { code: 'UNAUTHORIZED', category: 'cluster' });
     const url = new URL(realm);
     if (ch.params.service) url.searchParams.set('service', ch.params.service);
     const all = new Set(scopes);
@@ -114,7 +114,7 @@ export class RegistryClient {
     if (!res.ok) throw await httpError(url.host, 'issue a token', res);
     const body = (await res.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
-    if (!token) throw new ImageError(`token service ${url.host} answered without a token`, 'check the registry auth configuration', { code: 'UNAUTHORIZED', category: 'registry' });
+    if (!token) throw new ImageError(`token service ${url.host} answered without a token`, 'check the registry auth configuration', { code: 'UNAUTHORIZED', category: 'cluster' });
     return token;
   }
 
@@ -153,7 +153,7 @@ export class RegistryClient {
         this.mode = 'basic';
       } else {
         throw new ImageError(`registry ${this.host} asks for unsupported auth scheme '${ch.scheme}'`, 'use a registry with Basic or Bearer token auth', {
-          code: 'UNSUPPORTED', category: 'registry',
+          code: 'UNSUPPORTED', category: 'cluster',
         });
       }
     }
@@ -176,14 +176,14 @@ export class RegistryClient {
     const res = await this.request(op, 'GET', this.url(repo, `blobs/${digest}`), { scopes: [pull(repo)] });
     if (res.status === 404) {
       await res.body?.cancel();
-      throw new ImageError(`blob ${digest} not found in ${this.host}/${repo}`, 'push the image again', { code: 'NOT_FOUND', category: 'registry' });
+      throw new ImageError(`blob ${digest} not found in ${this.host}/${repo}`, 'push the image again', { code: 'NOT_FOUND', category: 'cluster' });
     }
     if (!res.ok) throw await httpError(this.host, op, res);
     const buf = Buffer.from(await res.arrayBuffer());
     const actual = `sha256:${createHash('sha256').update(buf).digest('hex')}`;
     if (actual !== digest) {
       throw new ImageError(`blob ${short(digest)} from ${this.host}/${repo} has digest ${short(actual)}`, "the registry's storage is corrupt; delete and re-push the image", {
-        code: 'REGISTRY_ERROR', category: 'registry',
+        code: 'REGISTRY_ERROR', category: 'cluster',
       });
     }
     return buf;
@@ -230,7 +230,7 @@ export class RegistryClient {
   /** Location may be absolute or relative to the request URL (the spec allows both). */
   private location(res: Response, requestUrl: URL, op: string): URL {
     const loc = res.headers.get('location');
-    if (!loc) throw new ImageError(`registry ${this.host} gave no upload location for ${op}`, 'the registry is not Distribution v2 compatible; use another registry', { code: 'REGISTRY_ERROR', category: 'registry' });
+    if (!loc) throw new ImageError(`registry ${this.host} gave no upload location for ${op}`, 'the registry is not Distribution v2 compatible; use another registry', { code: 'REGISTRY_ERROR', category: 'cluster' });
     return new URL(loc, requestUrl);
   }
 
@@ -247,14 +247,14 @@ export class RegistryClient {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     if (reference.startsWith('sha256:') && reference !== digest) {
       throw new ImageError(`manifest ${repo}@${short(reference)} from ${this.host} has digest ${short(digest)}`, "the registry's storage is corrupt; re-push the image", {
-        code: 'REGISTRY_ERROR', category: 'registry',
+        code: 'REGISTRY_ERROR', category: 'cluster',
       });
     }
     let json: any;
     try {
       json = JSON.parse(bytes.toString('utf8'));
     } catch {
-      throw new ImageError(`manifest ${repo}:${reference} from ${this.host} is not JSON`, 'check the reference names an image', { code: 'UNSUPPORTED', category: 'registry' });
+      throw new ImageError(`manifest ${repo}:${reference} from ${this.host} is not JSON`, 'check the reference names an image', { code: 'UNSUPPORTED', category: 'cluster' });
     }
     const mediaType = json.mediaType ?? res.headers.get('content-type')?.split(';')[0] ?? '';
     return { digest, mediaType, bytes, json };
@@ -283,7 +283,7 @@ export class RegistryClient {
     if (res.status === 400) {
       const text = (await registryErrorText(res)) || 'no detail';
       throw new ImageError(`registry rejected manifest for ${displayName} (400 ${text})`, 'check the registry accepts OCI image manifests; this may be a bug in tel-image', {
-        code: 'MANIFEST_REJECTED', category: 'registry',
+        code: 'MANIFEST_REJECTED', category: 'cluster',
       });
     }
     throw await httpError(this.host, op, res);

@@ -24,9 +24,14 @@ export function transportError(host: string, op: string, err: unknown, signal?: 
     return new ImageError(`${op} on registry ${host} was cancelled`, 'run the command again when ready', { code: 'ABORTED', cause: err });
   }
   if ((err as Error)?.name === 'TimeoutError') {
-    return new ImageError(`registry ${host} did not answer in time during ${op}`, 'check the registry is healthy and retry', { code: 'UNREACHABLE', category: 'registry', cause: err });
+    return new ImageError(`registry ${host} did not answer in time during ${op}`, 'check the registry is healthy and retry', { code: 'UNREACHABLE', category: 'cluster', cause: err });
   }
   const code = errorCode(err);
+  if (/bad port/.test(String((err as Error)?.cause ?? ''))) {
+    return new ImageError(`cannot reach registry ${host} (port blocked by fetch as unsafe)`, 'run the registry on another port, e.g. 5000', {
+      code: 'UNREACHABLE', category: 'config', cause: err,
+    });
+  }
   if (UNREACHABLE_CODES.has(code)) {
     return new ImageError(`cannot reach registry ${host} (${code})`, 'start it or set TELEPRESENCE_REGISTRY to a reachable registry', {
       code: 'UNREACHABLE', category: 'config', cause: err,
@@ -38,7 +43,7 @@ export function transportError(host: string, op: string, err: unknown, signal?: 
     });
   }
   return new ImageError(`connection to registry ${host} dropped during ${op} (${code})`, "retry; if it keeps failing check the registry's log and any proxy in between", {
-    code: 'CONNECTION_DROPPED', category: 'registry', cause: err,
+    code: 'CONNECTION_DROPPED', category: 'cluster', cause: err,
   });
 }
 
@@ -72,10 +77,10 @@ export async function httpError(host: string, op: string, res: Response): Promis
     });
   }
   if (res.status === 429) {
-    return new ImageError(`registry ${host} rate-limited ${op} (${status})`, 'wait a minute and retry', { code: 'REGISTRY_ERROR', category: 'registry' });
+    return new ImageError(`registry ${host} rate-limited ${op} (${status})`, 'wait a minute and retry', { code: 'REGISTRY_ERROR', category: 'cluster' });
   }
   return new ImageError(`registry ${host} failed to ${op} (${status})`, "retry; if it keeps failing check the registry's log and free disk space", {
-    code: 'REGISTRY_ERROR', category: 'registry',
+    code: 'REGISTRY_ERROR', category: 'cluster',
   });
 }
 
