@@ -1,0 +1,3 @@
+module telepresence.local/testcluster
+
+go 1.22

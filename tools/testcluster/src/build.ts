@@ -1,0 +1,81 @@
+// Binaries of the test cluster: upstream Kubernetes components and CoreDNS built from the Go
+// module proxy (slow, cached per version), and our own small Go programs (fast, cached by a hash
+// of their sources). Nothing is rebuilt when the cache already holds it.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { COREDNS_VERSION, K8S_VERSION, cacheRoot, type Layout } from './layout.js';
+import { run } from './proc.js';
+
+export const TOOL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const UPSTREAM_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl', 'coredns'] as const;
+export type UpstreamBinary = (typeof UPSTREAM_BINARIES)[number];
+
+/** Our Go programs: the host-side helper, and the binaries of the pause and demo images. */
+export const OWN_PROGRAMS = { helper: './helper', pause: './images/pause', 'demo-server': './images/demo-server' } as const;
+export type OwnProgram = keyof typeof OWN_PROGRAMS;
+
+export interface Binaries {
+  upstream: Record<UpstreamBinary, string>;
+  own: Record<OwnProgram, string>;
+}
+
+export function missingUpstream(l: Layout): UpstreamBinary[] {
+  return UPSTREAM_BINARIES.filter((b) => !existsSync(join(l.binDir, b)));
+}
+
+/** Builds whatever upstream binary is missing (all in one `go build`, minutes on a cold cache). */
+export async function ensureUpstream(l: Layout, log: (msg: string) => void): Promise<Record<UpstreamBinary, string>> {
+  const missing = missingUpstream(l);
+  if (missing.length > 0) {
+    log(`building ${missing.join(', ')} (Kubernetes ${K8S_VERSION}, CoreDNS ${COREDNS_VERSION}) from the Go module proxy; this takes a while on a cold cache`);
+    const started = Date.now();
+    await run(join(TOOL_DIR, 'scripts', 'build-components.sh'), [l.buildDir, K8S_VERSION, COREDNS_VERSION], { timeoutMs: 60 * 60_000 });
+    log(`built upstream components in ${Math.round((Date.now() - started) / 1000)}s`);
+  }
+  return Object.fromEntries(UPSTREAM_BINARIES.map((b) => [b, join(l.binDir, b)])) as Record<UpstreamBinary, string>;
+}
+
+function goSources(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...goSources(p));
+    else if (e.name.endsWith('.go') || e.name === 'go.mod') out.push(p);
+  }
+  return out.sort();
+}
+
+/** Hash of our Go sources: the cache key of their binaries. */
+export function ownSourcesHash(): string {
+  const h = createHash('sha256');
+  const files = [join(TOOL_DIR, 'go.mod'), ...['helper', 'images'].flatMap((d) => goSources(join(TOOL_DIR, d)))];
+  for (const f of files) {
+    h.update(relative(TOOL_DIR, f)).update('\0').update(readFileSync(f)).update('\0');
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+export async function ensureOwn(env: NodeJS.ProcessEnv = process.env): Promise<Record<OwnProgram, string>> {
+  const dir = join(cacheRoot(env), 'own', ownSourcesHash());
+  const bins = Object.fromEntries(Object.keys(OWN_PROGRAMS).map((p) => [p, join(dir, p === 'helper' ? 'tptc-helper' : p)])) as Record<OwnProgram, string>;
+  if (Object.values(bins).every((b) => existsSync(b) && statSync(b).size > 0)) return bins;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  mkdirSync(tmp, { recursive: true });
+  const goEnv = { ...env, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false', GOTOOLCHAIN: 'local' };
+  for (const [name, pkg] of Object.entries(OWN_PROGRAMS)) {
+    const out = join(tmp, name === 'helper' ? 'tptc-helper' : name);
+    await run('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', out, pkg], { cwd: TOOL_DIR, env: goEnv, timeoutMs: 10 * 60_000 });
+  }
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dirname(dir), { recursive: true });
+  renameSync(tmp, dir);
+  return bins;
+}
+
+export async function ensureBinaries(l: Layout, log: (msg: string) => void): Promise<Binaries> {
+  const [upstream, own] = await Promise.all([ensureUpstream(l, log), ensureOwn()]);
+  return { upstream, own };
+}

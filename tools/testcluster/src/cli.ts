@@ -1,0 +1,84 @@
+// tptc: the test cluster's command line (up, down, status, exec). Wires argv to the cluster
+// module and maps failures to one actionable line and an exit code.
+import { PrereqError, down, up, withLock } from './cluster.js';
+import { nsExec } from './exec.js';
+import { defaultLayout } from './layout.js';
+import { clusterStatus, formatStatus } from './status.js';
+
+const USAGE = `usage: cli.ts <command>
+  up [--output json]        start the cluster (no-op when it is already up) and wait until Ready
+  down [--output json]      remove everything the cluster created
+  status [--output json]    component states, memory, kubeconfig paths
+  exec [--as developer] [--node] -- CMD [ARGS...]
+                            run CMD on the workstation (its network + mount namespace, KUBECONFIG
+                            set to the admin, or the developer with --as developer); --node runs it
+                            in the node's namespaces instead
+environment: TPTC_CACHE_DIR (binaries, registry; default ~/.cache/telepresence-testcluster),
+             TPTC_STATE_DIR (runtime state and logs; default <cache>/state)`;
+
+function log(msg: string): void {
+  process.stderr.write(`[testcluster] ${msg}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const json = rest.includes('--output') && rest[rest.indexOf('--output') + 1] === 'json';
+  const l = defaultLayout();
+  const out = (human: string, data: unknown) => process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : human + '\n');
+  switch (cmd) {
+    case 'up': {
+      const r = await withLock(() => up(l, json ? () => {} : log));
+      out(r.alreadyUp ? 'cluster already up' : `cluster up in ${r.seconds.toFixed(1)}s`, { ...r, adminKubeconfig: l.adminKubeconfig, developerKubeconfig: l.developerKubeconfig, registry: l.registry });
+      return 0;
+    }
+    case 'down': {
+      const r = await withLock(() => down(l, json ? () => {} : log));
+      out(`cluster down in ${r.seconds.toFixed(1)}s`, r);
+      return 0;
+    }
+    case 'status': {
+      const s = await clusterStatus(l);
+      out(formatStatus(s), s);
+      return s.state === 'up' ? 0 : s.state === 'down' ? 3 : 1;
+    }
+    case 'exec': {
+      const sep = rest.indexOf('--');
+      const flags = sep >= 0 ? rest.slice(0, sep) : [];
+      const command = sep >= 0 ? rest.slice(sep + 1) : rest;
+      if (command.length === 0) throw new UsageError('exec needs a command, e.g. exec -- kubectl get pods');
+      const asIdx = flags.indexOf('--as');
+      const user = asIdx >= 0 ? flags[asIdx + 1] : 'admin';
+      if (user !== 'admin' && user !== 'developer') throw new UsageError(`--as ${user}: expected admin or developer`);
+      const r = await nsExec(l, flags.includes('--node') ? 'node' : 'ws', command[0]!, command.slice(1), { user, inherit: true });
+      return r.code;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE + '\n');
+      return cmd ? 0 : 2;
+    default:
+      throw new UsageError(`unknown command '${cmd}'`);
+  }
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof PrereqError) {
+      for (const line of err.lines) process.stderr.write(line + '\n');
+      process.exit(3);
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`testcluster: ${msg}\n`);
+    if (process.env.TPTC_VERBOSE && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exit(4);
+  },
+);

@@ -1,0 +1,52 @@
+// Running commands "on the workstation" (its network namespace + private mount namespace, where
+// its own systemd-resolved answers DNS) or "on the node" (the node's namespaces).
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { type Layout } from './layout.js';
+import { livePid } from './proc.js';
+
+export interface NsExecOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Which kubeconfig KUBECONFIG points at (workstation only); default admin. */
+  user?: 'admin' | 'developer';
+  input?: string;
+  timeoutMs?: number;
+  /** Inherit stdio instead of capturing (the CLI's `exec`). */
+  inherit?: boolean;
+}
+
+export interface NsExecResult {
+  code: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function nsenterArgs(l: Layout, which: 'ws' | 'node', cmd: string, args: string[], cwd?: string): string[] {
+  const holder = livePid(l.pidDir, which === 'ws' ? 'ws-holder' : 'node-holder');
+  if (!holder) throw new Error(`the test cluster is not up (no ${which} namespace holder); run: node --import tsx tools/testcluster/src/cli.ts up`);
+  const wd = cwd && existsSync(`/proc/${holder}/root${cwd}`) ? cwd : '/';
+  return ['-t', String(holder), '-m', '-n', `--wd=${wd}`, '--', cmd, ...args];
+}
+
+export function nsExec(l: Layout, which: 'ws' | 'node', cmd: string, args: string[], opts: NsExecOptions = {}): Promise<NsExecResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  if (which === 'ws' && !opts.env?.KUBECONFIG) env.KUBECONFIG = opts.user === 'developer' ? l.developerKubeconfig : l.adminKubeconfig;
+  const nsArgs = nsenterArgs(l, which, cmd, args, opts.cwd ?? process.cwd());
+  const spawnOpts: SpawnOptions = { env, stdio: opts.inherit ? 'inherit' : ['pipe', 'pipe', 'pipe'] };
+  return new Promise((resolve, reject) => {
+    const child = spawn('nsenter', nsArgs, spawnOpts);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code: code ?? 128, signal, stdout, stderr });
+    });
+    if (child.stdin) child.stdin.end(opts.input ?? '');
+  });
+}

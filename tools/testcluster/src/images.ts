@@ -1,0 +1,48 @@
+// Container images of the test cluster, built by the project's own image tool (@tel/image) from
+// static binaries and pushed to the cluster's local registry. Nothing comes from the internet.
+import { buildAndPush, type BuildSpec } from '@tel/image';
+import { COREDNS_VERSION, type Layout } from './layout.js';
+import { COREDNS_IMAGE } from './manifests.js';
+import { PAUSE_IMAGE } from './configs.js';
+import type { Binaries } from './build.js';
+
+export const DEMO_SERVER_IMAGE = (l: Layout) => `${l.registry}/demo-server:tptc`;
+
+const staticBinary = (path: string, sourcePath: string) => ({ path, sourcePath, mode: 0o755, type: 'file' as const });
+const label = { 'org.opencontainers.image.source': 'tools/testcluster' };
+
+export function imageSpecs(l: Layout, b: Binaries): Array<{ ref: string; spec: BuildSpec }> {
+  return [
+    { ref: PAUSE_IMAGE(l), spec: { layers: [[staticBinary('/pause', b.own.pause)]], entrypoint: ['/pause'], labels: label } },
+    {
+      ref: COREDNS_IMAGE(l),
+      spec: {
+        layers: [[staticBinary('/coredns', b.upstream.coredns)]],
+        entrypoint: ['/coredns'],
+        exposedPorts: ['53/udp', '53'],
+        labels: { ...label, 'org.opencontainers.image.version': COREDNS_VERSION },
+      },
+    },
+    {
+      ref: DEMO_SERVER_IMAGE(l),
+      spec: {
+        layers: [[staticBinary('/demo-server', b.own['demo-server'])]],
+        entrypoint: ['/demo-server'],
+        cmd: ['serve'],
+        env: ['PORT=8080'],
+        exposedPorts: ['8080', '8080/udp'],
+        labels: label,
+      },
+    },
+  ];
+}
+
+/** Builds and pushes every image; the registry must answer at `l.registry` from this namespace. */
+export async function pushImages(l: Layout, b: Binaries): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  for (const { ref, spec } of imageSpecs(l, b)) {
+    const res = await buildAndPush(spec, ref);
+    digests[ref] = res.digest;
+  }
+  return digests;
+}

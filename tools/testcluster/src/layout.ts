@@ -1,0 +1,97 @@
+// Where everything of the test cluster lives: versions, namespace names, addresses and paths.
+// Pure data; every other module takes a Layout so tests (and a second cluster) can relocate it.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** Kubernetes release the components are built from (containerd 1.6 + cgroup v1 fit 1.30). */
+export const K8S_VERSION = 'v1.30.14';
+export const COREDNS_VERSION = 'v1.14.7';
+
+/** Everything is addressed from 198.18.0.0/15 (RFC 2544 benchmarking space), never the host's. */
+export const NET = {
+  /** node <-> workstation veth (/30). The node IP is where the API server answers. */
+  nodeIp: '198.18.0.1',
+  wsIp: '198.18.0.2',
+  /** node <-> inet veth (/30). */
+  nodeInetIp: '198.18.0.5',
+  inetNodeSideIp: '198.18.0.6',
+  /** workstation <-> inet veth (/30). */
+  wsInetIp: '198.18.0.9',
+  inetWsSideIp: '198.18.0.10',
+  /** Addresses the "internet" namespace answers on (all local there). */
+  inetPublicCidr: '198.18.64.0/24',
+  inetDnsIp: '198.18.64.53',
+  /** Pods get addresses here; the node's bridge is the first one. */
+  podCidr: '198.18.128.0/17',
+  nodePodSubnet: '198.18.128.0/24',
+  podBridgeIp: '198.18.128.1',
+  serviceCidr: '198.19.0.0/16',
+  apiServiceIp: '198.19.0.1',
+  dnsServiceIp: '198.19.0.10',
+  apiPort: 6443,
+  /** The registry: 127.0.0.1:<port> in the node namespace and, via a forwarder, in the host's. */
+  registryPort: 5077,
+} as const;
+
+/** Names of the public hosts the inet DNS server knows, and their addresses. */
+export const INET_NAMES: Record<string, string> = {
+  'docs.rs': '198.18.64.10',
+  'example.com': '198.18.64.11',
+  'www.example.com': '198.18.64.11',
+  'dns.inet.test': NET.inetDnsIp,
+};
+
+export const NODE_NAME = 'tptc-node';
+export const MANAGER_NAMESPACE = 'ambassador';
+export const DEVELOPER_USER = 'developer';
+export const CLUSTER_DOMAIN = 'cluster.local';
+
+export interface Layout {
+  /** Prefix of netns names, cgroup and links, e.g. "tptc". */
+  prefix: string;
+  netns: { node: string; ws: string; inet: string };
+  /** Built binaries, shared by every cluster of this version. */
+  binDir: string;
+  /** Go build scratch modules. */
+  buildDir: string;
+  /** Runtime state of one cluster: removed by `down`. */
+  stateDir: string;
+  /** Registry storage, kept across `down` so pushes are cheap. */
+  registryDir: string;
+  logsDir: string;
+  pidDir: string;
+  pkiDir: string;
+  /** Name of the cgroup (in every v1 hierarchy) holding every process of the cluster. */
+  cgroup: string;
+  registry: string;
+  adminKubeconfig: string;
+  developerKubeconfig: string;
+}
+
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TPTC_CACHE_DIR || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'telepresence-testcluster');
+}
+
+export function defaultLayout(env: NodeJS.ProcessEnv = process.env): Layout {
+  const root = cacheRoot(env);
+  const prefix = 'tptc';
+  const stateDir = env.TPTC_STATE_DIR || join(root, 'state');
+  const binRoot = join(root, K8S_VERSION);
+  return {
+    prefix,
+    netns: { node: `${prefix}-node`, ws: `${prefix}-ws`, inet: `${prefix}-inet` },
+    binDir: join(binRoot, 'bin'),
+    buildDir: binRoot,
+    stateDir,
+    registryDir: join(root, 'registry'),
+    logsDir: join(stateDir, 'logs'),
+    pidDir: join(stateDir, 'pids'),
+    pkiDir: join(stateDir, 'pki'),
+    cgroup: prefix,
+    registry: `127.0.0.1:${NET.registryPort}`,
+    adminKubeconfig: join(stateDir, 'kubeconfig', 'admin.kubeconfig'),
+    developerKubeconfig: join(stateDir, 'kubeconfig', 'developer.kubeconfig'),
+  };
+}
+
+export const netnsPath = (name: string) => `/var/run/netns/${name}`;
