@@ -1,7 +1,7 @@
 // The CLI's output layer, the only place that writes to the terminal: human text by default,
 // one JSON document with --output json, progress only on a TTY.
 
-export type OutputFormat = 'text' | 'json' | 'yaml';
+export type OutputFormat = 'text' | 'json';
 
 export class Output {
   constructor(

@@ -24,7 +24,7 @@ export async function run(argv: string[], io: RunIO = {}, commands: CommandSpec<
     .description('Connect your workstation to a Kubernetes cluster')
     .exitOverride()
     .configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s) })
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['default', 'json', 'yaml']).default('default'))
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['default', 'json']).default('default'))
     .option('--verbose', 'print stack traces of unexpected errors');
   program.version(buildVersion, '--client-version', 'print the client version only');
 

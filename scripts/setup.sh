@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian 12 machine needs to build, push and test: Debian packages and npm deps.
+# Idempotent: a second run only checks. Never changes host networking; see the resolv.conf guard.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  docker-registry          # the OCI registry tests and the main job push to
+  skopeo                   # a third-party client that proves our images are readable
+  containerd runc containernetworking-plugins  # the test cluster's container runtime
+  etcd-server              # the test cluster's datastore
+  iptables nftables iproute2 conntrack         # networking inside test namespaces only
+  dbus systemd-resolved    # per-namespace DNS stack for DNS e2e tests
+  openssl git ca-certificates
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  # Installing systemd-resolved replaces /etc/resolv.conf with a symlink to its stub resolver,
+  # which does not run here: keep the machine's resolver exactly as it was.
+  resolv_backup=$(mktemp)
+  cp --preserve=all /etc/resolv.conf "$resolv_backup" 2>/dev/null || cat /etc/resolv.conf > "$resolv_backup"
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -L /etc/resolv.conf ] || ! cmp -s "$resolv_backup" /etc/resolv.conf; then
+    rm -f /etc/resolv.conf
+    cp "$resolv_backup" /etc/resolv.conf
+    echo "setup: restored /etc/resolv.conf after package install" >&2
+  fi
+  rm -f "$resolv_backup"
+fi
+command -v go >/dev/null || { echo "setup: missing Go toolchain: install Go 1.22+ and put it on PATH" >&2; exit 1; }
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { echo "setup: Node.js 20+ required" >&2; exit 1; }
+
+if [ ! -d node_modules/.bin ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
