@@ -39,7 +39,7 @@ export interface ProgressEvent {
 export interface PushOptions {
   onProgress?: (ev: ProgressEvent) => void;
   signal?: AbortSignal;
-  /** Credentials for the target (and base) registry; default: the Docker config file. */
+  /** Credentials for the target registry (and a base on it); default: the Docker config file. */
   auth?: RegistryAuth;
   dockerConfig?: string;
   /** gzip cache for big layers; null disables, undefined = ~/.cache/telepresence/image. */
@@ -106,15 +106,15 @@ export async function buildAndPush(spec: BuildSpec, target: string, opts: PushOp
   if (!Array.isArray(spec.layers)) throw new ImageError('build spec has no layers array', 'add "layers": [[...entries]]', { code: 'INVALID_SPEC' });
   const tag = targetRef.tag ?? 'latest';
   const display = `${targetRef.repository}:${tag}`;
-  const clientOpts = { auth: opts.auth, dockerConfig: opts.dockerConfig, signal: opts.signal };
-  const targetClient = new RegistryClient(targetRef.registry, clientOpts);
+  const targetClient = new RegistryClient(targetRef.registry, { auth: opts.auth, dockerConfig: opts.dockerConfig, signal: opts.signal });
   const clients = [targetClient];
 
   // 1. Resolve the base (manifest + config) while our layers are built: both are independent.
   const basePromise: Promise<{ image: ResolvedImage; client: RegistryClient } | null> = (async () => {
     if (!spec.base) return null;
     const baseRef = parseImageRef(spec.base);
-    const client = baseRef.registry === targetRef.registry ? targetClient : new RegistryClient(baseRef.registry, clientOpts);
+    // Explicit credentials are for the target; a base on another registry authenticates from the Docker config.
+    const client = baseRef.registry === targetRef.registry ? targetClient : new RegistryClient(baseRef.registry, { dockerConfig: opts.dockerConfig, signal: opts.signal });
     if (client !== targetClient) clients.push(client);
     progress({ phase: 'base', detail: `resolving ${spec.base}` });
     const image = await resolveImage(client, baseRef, opts.platform);
@@ -128,6 +128,7 @@ export async function buildAndPush(spec: BuildSpec, target: string, opts: PushOp
   // 2. Build layers concurrently: gzip runs on libuv's thread pool.
   const layersPromise = Promise.all(
     spec.layers.map(async (entries, i): Promise<BuiltLayer> => {
+      progress({ phase: 'layer', detail: `building layer ${i + 1}/${spec.layers.length}` });
       const layer = await buildLayer(entries, { cache: opts.cache });
       progress({ phase: 'layer', detail: `layer ${i + 1}/${spec.layers.length}: ${layer.entryCount} entries, ${describeBytes(layer.size)}${layer.cached ? ' (cached gzip)' : ''}` });
       return layer;

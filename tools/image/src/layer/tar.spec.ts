@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageError } from '../errors.js';
 import { listLayer } from '../testing/tar.js';
 import { LayerCache } from './cache.js';
-import { buildLayer, gzipDeterministic, sha256 } from './tar.js';
+import { buildLayer, GZIP_MEMBER_BYTES, gzipDeterministic, sha256 } from './tar.js';
 import type { LayerEntry } from './entries.js';
 
 let tmp: string;
@@ -57,6 +58,19 @@ describe('deterministic layers', () => {
     expect([...gz.subarray(0, 4)]).toEqual([0x1f, 0x8b, 8, 0]); // magic, deflate, no FNAME/FEXTRA
     expect(gz.readUInt32LE(4)).toBe(0);
     expect(gz[9]).toBe(3);
+  });
+
+  it('big blobs gzip as fixed-size members that gunzip (Node and GNU gzip) back to the whole input', async () => {
+    const big = Buffer.alloc(GZIP_MEMBER_BYTES * 2 + 12345);
+    for (let i = 0; i + 4 <= big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const a = await gzipDeterministic(big);
+    const b = await gzipDeterministic(big);
+    expect(Buffer.compare(a, b)).toBe(0);
+    expect(Buffer.compare(gunzipSync(a), big)).toBe(0);
+    const file = path.join(tmp, 'multi.gz');
+    await fs.writeFile(file, a);
+    const out = execFileSync('gzip', ['-dc', file], { maxBuffer: big.length * 2 });
+    expect(Buffer.compare(out, big)).toBe(0);
   });
 
   it('later entries for one path win; a file under a symlink is refused', async () => {

@@ -75,13 +75,28 @@ export async function writeTar(entries: ResolvedEntry[]): Promise<Buffer> {
 const gzipAsync = promisify(zlib.gzip);
 
 /**
+ * Big layers are gzipped as independent members of GZIP_MEMBER_BYTES of tar each, compressed concurrently
+ * on libuv's thread pool and concatenated. A multi-member gzip is one valid gzip stream (RFC 1952 §2.2) that
+ * Go's gzip reader (containerd, skopeo), GNU gzip and Node's zlib all read whole. The member size is fixed,
+ * so the output depends only on the content, never on the machine's core count.
+ */
+export const GZIP_MEMBER_BYTES = 16 * 1024 * 1024;
+
+async function gzipMember(buf: Buffer): Promise<Buffer> {
+  const gz = await gzipAsync(buf, { level: GZIP_LEVEL });
+  gz[9] = 3;
+  return gz;
+}
+
+/**
  * gzip with fixed level; Node writes mtime 0 and no file name in the header. We also pin the OS byte
  * (offset 9) to 3 (Unix) so the blob does not depend on the platform zlib was built for.
  */
 export async function gzipDeterministic(buf: Buffer): Promise<Buffer> {
-  const gz = await gzipAsync(buf, { level: GZIP_LEVEL });
-  gz[9] = 3;
-  return gz;
+  if (buf.length <= GZIP_MEMBER_BYTES) return gzipMember(buf);
+  const members: Buffer[] = [];
+  for (let off = 0; off < buf.length; off += GZIP_MEMBER_BYTES) members.push(buf.subarray(off, off + GZIP_MEMBER_BYTES));
+  return Buffer.concat(await Promise.all(members.map(gzipMember)));
 }
 
 export interface BuildLayerOptions {

@@ -1,7 +1,7 @@
 // Test fixture: a real Distribution registry (Debian's /usr/bin/docker-registry) on a free loopback port,
 // with its storage in a temp dir; stop() kills it by PID and removes the dir.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { promises as fs, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +28,26 @@ export async function freePort(): Promise<number> {
       const port = (srv.address() as net.AddressInfo).port;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+// Last line of defence when a test runner exits without running afterAll (crash, worker teardown):
+// kill the registries this process started, by PID, and remove their dirs. Only ours are ever touched.
+const live = new Map<number, string>();
+let exitHookInstalled = false;
+function track(pid: number, dir: string): void {
+  live.set(pid, dir);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const [p, d] of live) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 }
 
@@ -101,6 +121,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     }
 
     const running = child;
+    track(running.pid!, dir);
     return {
       host: `127.0.0.1:${port}`,
       port,
@@ -115,6 +136,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
             await waitExit(running, 5000);
           }
         }
+        live.delete(running.pid!);
         await fs.rm(dir, { recursive: true, force: true });
       },
     };
