@@ -13,3 +13,28 @@ export interface ManagerVersion {
 export const MANAGER_API_PORT = 8081;
 /** Port the agent's API listens on inside the intercepted pod. */
 export const AGENT_API_PORT = 9900;
+
+/**
+ * Tunnel protocol (HTTP/2 cleartext to MANAGER_API_PORT, one connection, many streams):
+ * - TCP: an HTTP/2 CONNECT stream (`:method: CONNECT`, `:authority: <ip>:<port>`) per connection;
+ *   the manager dials the destination inside the cluster, answers `:status 200` and then copies
+ *   bytes both ways; 502 with an `x-tel-error` header when the dial fails.
+ * - UDP: `POST /udp` with header `x-tel-destination: <ip>:<port>` per flow; each datagram is framed
+ *   as a 2-byte big-endian length + payload in both directions; idle flows end after 60 s.
+ * - `GET /version` → ManagerVersion; `GET /cluster-info` → ClusterInfo.
+ */
+export const TUNNEL_UDP_PATH = '/udp';
+export const TUNNEL_DESTINATION_HEADER = 'x-tel-destination';
+export const TUNNEL_ERROR_HEADER = 'x-tel-error';
+
+/** What the manager knows of the cluster's networks, for the root daemon's routes. */
+export interface ClusterInfo {
+  /** Pod CIDRs (from nodes' spec.podCIDRs). */
+  podSubnets: string[];
+  /** The service CIDR(s) (probed from the API server). */
+  serviceSubnets: string[];
+  /** ClusterIP of kube-dns / CoreDNS, when found. */
+  dnsIp?: string;
+  /** Cluster domain, e.g. "cluster.local". */
+  clusterDomain: string;
+}
