@@ -131,6 +131,31 @@ describe('actionable errors', () => {
     expect(err.line).toBe(`image ${reg.host}/nothing:here not found; check the name and tag, or push it first`);
   });
 
+  it('cancellation via AbortSignal stops the push before the tag', async () => {
+    const ac = new AbortController();
+    const proxy = await startProxy(reg.port, {
+      fault: (r) => {
+        if (r.method === 'POST') ac.abort();
+        return { kind: 'pass' };
+      },
+    });
+    cleanups.push(() => proxy.close());
+    const err = await rejection(buildAndPush(spec('abort'), `${proxy.host}/aborted:v1`, { cache: null, signal: ac.signal }));
+    expect(err.code).toBe('ABORTED');
+    expect(await tagStatus(reg.host, 'aborted', 'v1')).toBe(404);
+  });
+
+  it('a reset on a read is retried once; a reset on an upload is not', async () => {
+    let heads = 0;
+    const proxy = await startProxy(reg.port, {
+      fault: (r) => (r.method === 'HEAD' && r.path.includes('/manifests/') && heads++ === 0 ? { kind: 'drop' } : { kind: 'pass' }),
+    });
+    cleanups.push(() => proxy.close());
+    const res = await buildAndPush(spec('retry'), `${proxy.host}/retried:v1`, { cache: null });
+    expect(heads).toBe(2);
+    expect(res.uploadedBlobs).toBe(2);
+  });
+
   it('invalid target reference', async () => {
     const err = await rejection(buildAndPush(spec(), `${reg.host}/Tel2:v1`, { cache: null }));
     expect(err.code).toBe('INVALID_REF');

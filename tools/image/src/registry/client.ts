@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { ImageError } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../oci/types.js';
 import { basicHeader, type Challenge, credentialsFromDockerConfig, parseChallenge, type RegistryAuth } from './auth.js';
-import { httpError, registryErrorText, transportError, unauthorized } from './errors.js';
+import { errorCode, httpError, registryErrorText, transportError, unauthorized } from './errors.js';
 
 export interface RegistryClientOptions {
   /** Explicit credentials; default: the Docker config file's entry for this host. */
@@ -131,7 +131,7 @@ export class RegistryClient {
       if (authz) headers.authorization = authz;
       let res: Response;
       try {
-        res = await fetch(url, { method, headers, body: init.body as Uint8Array<ArrayBuffer> | undefined, redirect: 'follow', signal: this.signal() });
+        res = await this.send(url, method, headers, init.body);
       } catch (err) {
         throw transportError(this.host, op, err, this.opts.signal);
       }
@@ -156,6 +156,21 @@ export class RegistryClient {
           code: 'UNSUPPORTED', category: 'cluster',
         });
       }
+    }
+  }
+
+  /**
+   * One fetch. A GET/HEAD that fails with a reset is sent once more: a keep-alive connection the registry
+   * closed while idle fails that way, and reading is safe to repeat. Uploads are never repeated blindly.
+   */
+  private async send(url: string | URL, method: string, headers: Record<string, string>, body: Buffer | undefined): Promise<Response> {
+    const once = () => fetch(url, { method, headers, body: body as Uint8Array<ArrayBuffer> | undefined, redirect: 'follow', signal: this.signal() });
+    try {
+      return await once();
+    } catch (err) {
+      const idempotent = method === 'GET' || method === 'HEAD';
+      if (!idempotent || this.opts.signal?.aborted || !['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'].includes(errorCode(err))) throw err;
+      return once();
     }
   }
 

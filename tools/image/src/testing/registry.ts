@@ -5,7 +5,6 @@ import { promises as fs, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import bcrypt from 'bcryptjs';
 
 export const REGISTRY_BINARY = process.env.TEL_TEST_REGISTRY_BINARY ?? '/usr/bin/docker-registry';
 
@@ -75,6 +74,8 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     let auth = '';
     if (opts.htpasswd) {
       const file = path.join(dir, 'htpasswd');
+      // Loaded only here: consumers that never ask for auth need not have the devDependency.
+      const { default: bcrypt } = await import('bcryptjs');
       await fs.writeFile(file, `${opts.htpasswd.username}:${bcrypt.hashSync(opts.htpasswd.password, 8)}\n`);
       auth = `auth:\n  htpasswd:\n    realm: tel-test\n    path: ${file}\n`;
     }
