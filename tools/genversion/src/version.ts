@@ -36,17 +36,17 @@ export function validateVersion(v: string, origin = 'TELEPRESENCE_VERSION'): str
 
 export async function computeVersion(cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<ComputedVersion> {
   const git = simpleGit({ baseDir: cwd });
-  const inRepo = await git.checkIsRepo().catch(() => false);
-  const revision = inRepo ? await git.revparse(['HEAD']).catch(() => undefined) : undefined;
-  const commitTime = revision
-    ? new Date((await git.raw(['log', '-1', '--format=%cI', 'HEAD'])).trim()).toISOString()
-    : undefined;
+  // One git call for revision and commit time; it fails outside a repo and before the first commit.
+  const head = await git.raw(['log', '-1', '--format=%H%n%cI', 'HEAD']).catch(() => undefined);
+  const [revision, committed] = head ? head.trim().split('\n') : [];
+  const commitTime = committed ? new Date(committed).toISOString() : undefined;
 
   const fromEnv = env.TELEPRESENCE_VERSION;
   if (fromEnv !== undefined && fromEnv !== '') {
     return { version: validateVersion(fromEnv), source: 'env', revision, commitTime, dirty: false };
   }
-  if (!inRepo || !revision) {
+  if (!revision) {
+    const inRepo = await git.checkIsRepo().catch(() => false);
     throw new TelError(
       'config',
       `cannot derive a version: ${inRepo ? 'the repository has no commits' : `${cwd} is not a git repository`}`,
@@ -67,7 +67,7 @@ export async function computeVersion(cwd: string, env: NodeJS.ProcessEnv = proce
   }
   validateVersion(version, `version from 'git describe' (${version})`);
 
-  const suffix = await dirtySuffix(cwd);
+  const suffix = await dirtySuffix(cwd, revision);
   // One prerelease identifier, `-dirty-<hash>`, keeps the result valid semver whatever the hash.
   if (suffix) version = `${version}-dirty-${suffix}`;
   return { version: validateVersion(version, 'computed version'), source, revision, commitTime, dirty: suffix !== undefined };
@@ -77,7 +77,7 @@ export async function computeVersion(cwd: string, env: NodeJS.ProcessEnv = proce
  * A short hash of the uncommitted content (tracked changes and untracked, non-ignored files), so
  * two builds of the same dirty tree get the same version and any edit gets a new one.
  */
-export async function dirtySuffix(cwd: string): Promise<string | undefined> {
+export async function dirtySuffix(cwd: string, revision: string): Promise<string | undefined> {
   const git = simpleGit({ baseDir: cwd });
   const status = await git.raw(['status', '--porcelain=v1', '-z', '--untracked-files=all']);
   const entries = status.split('\0').filter(Boolean);
@@ -91,7 +91,7 @@ export async function dirtySuffix(cwd: string): Promise<string | undefined> {
   paths.sort();
   if (paths.length === 0) return undefined;
   const hash = createHash('sha256');
-  hash.update((await git.raw(['rev-parse', 'HEAD']).catch(() => '')).trim());
+  hash.update(revision);
   for (const p of paths) {
     hash.update(`\0${p}\0`);
     hash.update(readWorktree(join(cwd, p)));
