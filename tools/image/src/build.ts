@@ -97,6 +97,11 @@ function describeBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
+/**
+ * Builds the image `spec` describes and pushes it as `target` ("host[:port]/repo:tag").
+ * Throws ImageError (one line + hint) on any failure; the tag is written last, so after a failure it is
+ * unchanged. Pushing the same spec again uploads nothing and returns the same digest.
+ */
 export async function buildAndPush(spec: BuildSpec, target: string, opts: PushOptions = {}): Promise<PushResult> {
   const progress = opts.onProgress ?? (() => {});
   const targetRef = parseImageRef(target);
