@@ -43,16 +43,18 @@ func canonical(name string) string {
 	return strings.TrimSuffix(strings.ToLower(name), ".") + "."
 }
 
-func inet(zonePath string) error {
+func inet(zonePath, dnsIP string) error {
 	z, err := loadZone(zonePath)
 	if err != nil {
 		return err
 	}
-	pc, err := net.ListenPacket("udp4", ":53")
+	// Bound to the server's own address: replies from a wildcard UDP socket would leave with the
+	// address of the outgoing link as source, and resolvers drop those.
+	pc, err := net.ListenPacket("udp4", net.JoinHostPort(dnsIP, "53"))
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp4", ":53")
+	ln, err := net.Listen("tcp4", net.JoinHostPort(dnsIP, "53"))
 	if err != nil {
 		return err
 	}
@@ -80,7 +82,7 @@ func inet(zonePath string) error {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "inet host=%s local=%s path=%s\n", r.Host, r.Context().Value(http.LocalAddrContextKey), r.URL.Path)
 	})
-	fmt.Fprintf(os.Stderr, "inet: dns :53 (%d names), http :80\n", len(z))
+	fmt.Fprintf(os.Stderr, "inet: dns %s:53 (%d names), http :80\n", dnsIP, len(z))
 	return http.ListenAndServe(":80", nil)
 }
 

@@ -3,7 +3,7 @@
 //	hold                      sleep until signalled (keeps a namespace alive)
 //	nsfwd LISTEN NETNS DIAL   TCP forwarder: listens in the current network namespace and
 //	                          dials DIAL inside network namespace file NETNS
-//	inet ZONEFILE             the "internet": a plain DNS server (udp+tcp :53) answering the
+//	inet ZONEFILE DNSIP       the "internet": a plain DNS server (udp+tcp DNSIP:53) answering the
 //	                          names in ZONEFILE ("name ipv4" lines) and an HTTP server on :80
 package main
 
@@ -27,17 +27,17 @@ func main() {
 		}
 		fatal(nsfwd(os.Args[2], os.Args[3], os.Args[4]))
 	case "inet":
-		if len(os.Args) != 3 {
+		if len(os.Args) != 4 {
 			usage()
 		}
-		fatal(inet(os.Args[2]))
+		fatal(inet(os.Args[2], os.Args[3]))
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: tptc-helper hold | nsfwd LISTEN NETNS DIAL | inet ZONEFILE")
+	fmt.Fprintln(os.Stderr, "usage: tptc-helper hold | nsfwd LISTEN NETNS DIAL | inet ZONEFILE DNSIP")
 	os.Exit(2)
 }
 

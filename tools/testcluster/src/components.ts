@@ -92,7 +92,7 @@ export function earlyComponents(l: Layout, b: Binaries): Component[] {
     // The registry as the image tool in the host namespace sees it: loopback there, forwarded
     // into the node namespace's loopback. No route or address changes anywhere.
     { name: 'registry-forwarder', where: { kind: 'host' }, cmd: b.own.helper, args: ['nsfwd', l.registry, netnsPath(l.netns.node), l.registry] },
-    { name: 'inet', where: { kind: 'netns', ns: l.netns.inet }, cmd: b.own.helper, args: ['inet', p.inetZone] },
+    { name: 'inet', where: { kind: 'netns', ns: l.netns.inet }, cmd: b.own.helper, args: ['inet', p.inetZone, NET.inetDnsIp] },
     { name: 'ws-dbus', where: ws, cmd: '/usr/bin/dbus-daemon', args: ['--system', '--nofork', '--nopidfile'] },
   ];
 }
