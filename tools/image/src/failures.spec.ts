@@ -176,6 +176,15 @@ describe('registry with htpasswd auth', () => {
     const cfg = await dockerConfig('none', {});
     const err = await rejection(buildAndPush(spec(), `${authReg.host}/tel2:v1`, { cache: null, dockerConfig: cfg }));
     expect(err.message).toBe(`registry ${authReg.host} requires credentials (401)`);
+    expect(err.hint).toBe(`run 'docker login ${authReg.host}' or fix ${cfg}`);
+  });
+
+  it('credentials only in an unsupported credential helper', async () => {
+    const file = path.join(tmp, 'helper', 'config.json');
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, JSON.stringify({ credHelpers: { [authReg.host]: 'pass' } }));
+    const err = await rejection(buildAndPush(spec(), `${authReg.host}/tel2:v1`, { cache: null, dockerConfig: file }));
+    expect(err.hint).toBe(`credential helper 'pass' is not supported; add auths["${authReg.host}"].auth (base64 user:password) to ${file}`);
   });
 
   it('good credentials from $DOCKER_CONFIG push and read back', async () => {

@@ -38,6 +38,17 @@ export async function credentialsFromDockerConfig(host: string, file = dockerCon
   return null;
 }
 
+/** Names the credential helper the Docker config assigns to host (credHelpers[host] or credsStore), if any. */
+export async function credentialHelperFor(host: string, file = dockerConfigPath()): Promise<string | null> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(file, 'utf8')) as { credHelpers?: Record<string, string>; credsStore?: string };
+    const helper = Object.entries(parsed.credHelpers ?? {}).find(([k]) => keyHost(k) === host.toLowerCase())?.[1];
+    return helper ?? parsed.credsStore ?? null;
+  } catch {
+    return null;
+  }
+}
+
 export interface Challenge {
   scheme: 'basic' | 'bearer' | string;
   params: Record<string, string>;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { ImageError } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../oci/types.js';
-import { basicHeader, type Challenge, credentialsFromDockerConfig, parseChallenge, type RegistryAuth } from './auth.js';
+import { basicHeader, type Challenge, credentialHelperFor, credentialsFromDockerConfig, parseChallenge, type RegistryAuth } from './auth.js';
 import { errorCode, httpError, registryErrorText, transportError, unauthorized } from './errors.js';
 
 export interface RegistryClientOptions {
@@ -62,6 +62,11 @@ export class RegistryClient {
     if (opts.auth && 'bearerToken' in opts.auth) this.mode = 'bearer';
   }
 
+  /** The config file to name in hints: the one we were told to read, else the default (reported as written by the user). */
+  private configFile(): { configFile?: string } {
+    return this.opts.dockerConfig ? { configFile: this.opts.dockerConfig } : {};
+  }
+
   private creds(): Promise<{ username: string; password: string } | null> {
     if (!this.credentials) {
       const a = this.opts.auth;
@@ -109,7 +114,7 @@ export class RegistryClient {
     this.requestCount++;
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
-      throw unauthorized(this.host, c !== null, res.status);
+      throw unauthorized(this.host, c !== null, { status: res.status, ...this.configFile() });
     }
     if (!res.ok) throw await httpError(url.host, 'issue a token', res);
     const body = (await res.json()) as { token?: string; access_token?: string };
@@ -141,15 +146,15 @@ export class RegistryClient {
       await res.body?.cancel();
       const creds = await this.creds();
       const explicitToken = this.opts.auth !== undefined && 'bearerToken' in this.opts.auth;
-      if (attempt > 0 || explicitToken) throw unauthorized(this.host, creds !== null || explicitToken);
+      if (attempt > 0 || explicitToken) throw unauthorized(this.host, creds !== null || explicitToken, this.configFile());
       const ch = parseChallenge(res.headers.get('www-authenticate'));
       if (ch?.scheme === 'bearer') {
         this.mode = 'bearer';
         this.bearerChallenge = ch;
         this.tokens.delete(init.scopes.join(' '));
       } else if (ch?.scheme === 'basic' || !ch) {
-        if (!creds) throw unauthorized(this.host, false);
-        if (this.mode === 'basic') throw unauthorized(this.host, true);
+        if (!creds) throw unauthorized(this.host, false, { helper: await credentialHelperFor(this.host, this.opts.dockerConfig), ...this.configFile() });
+        if (this.mode === 'basic') throw unauthorized(this.host, true, this.configFile());
         this.mode = 'basic';
       } else {
         throw new ImageError(`registry ${this.host} asks for unsupported auth scheme '${ch.scheme}'`, 'use a registry with Basic or Bearer token auth', {

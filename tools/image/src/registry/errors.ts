@@ -84,10 +84,17 @@ export async function httpError(host: string, op: string, res: Response): Promis
   });
 }
 
-export function unauthorized(host: string, hadCredentials: boolean, status = 401): ImageError {
+export function unauthorized(host: string, hadCredentials: boolean, opts: { status?: number; helper?: string | null; configFile?: string } = {}): ImageError {
+  const status = opts.status ?? 401;
+  const helper = opts.helper;
+  const configFile = opts.configFile ?? (process.env.DOCKER_CONFIG ? `${process.env.DOCKER_CONFIG}/config.json` : '~/.docker/config.json');
+  const hint =
+    !hadCredentials && helper
+      ? `credential helper '${helper}' is not supported; add auths["${host}"].auth (base64 user:password) to ${configFile}`
+      : `run 'docker login ${host}' or fix ${configFile}`;
   return new ImageError(
     hadCredentials ? `registry ${host} refused credentials (${status})` : `registry ${host} requires credentials (${status})`,
-    `run 'docker login ${host}' or fix ${process.env.DOCKER_CONFIG ? `${process.env.DOCKER_CONFIG}/config.json` : '~/.docker/config.json'}`,
+    hint,
     { code: 'UNAUTHORIZED', category: 'config' },
   );
 }
