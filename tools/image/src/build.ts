@@ -93,6 +93,10 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
   if (firstFailure) throw firstFailure.reason;
 }
 
+function checkAborted(signal: AbortSignal | undefined, target: string): void {
+  if (signal?.aborted) throw new ImageError(`push of ${target} was cancelled`, 'run the command again when ready', { code: 'ABORTED' });
+}
+
 function describeBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 }
@@ -140,6 +144,7 @@ export async function buildAndPush(spec: BuildSpec, target: string, opts: PushOp
     }),
   );
   const [base, layers] = await Promise.all([basePromise, layersPromise]);
+  checkAborted(opts.signal, target);
 
   // 3. Config and manifest JSON. Key order is fixed by construction, so equal inputs give equal bytes.
   const config = buildImageConfig(
@@ -224,7 +229,8 @@ export async function buildAndPush(spec: BuildSpec, target: string, opts: PushOp
   // 5. Manifest by digest first: the image is complete and addressable before any tag names it.
   progress({ phase: 'manifest', detail: digest });
   if (!alreadyThere) await targetClient.putManifest(targetRef.repository, digest, manifestBytes, MediaType.ociManifest, display);
-  // 6. Tag last.
+  // 6. Tag last, and only if nobody cancelled in the meantime.
+  checkAborted(opts.signal, target);
   progress({ phase: 'tag', detail: result.ref });
   await targetClient.putManifest(targetRef.repository, tag, manifestBytes, MediaType.ociManifest, display);
 
