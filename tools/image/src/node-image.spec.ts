@@ -68,6 +68,15 @@ describe('Node runtime image from the host', () => {
     expect(JSON.parse(cfg).config.Cmd).toEqual(['/app/x.js']);
   });
 
+  it("skopeo (Go's gzip) decompresses every layer, incl. the multi-member base layer, to its diff_id", async () => {
+    const dest = path.join(tmp, 'skopeo-dir');
+    await run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-decompress', `docker://${reg.host}/app:v1`, `dir:${dest}`]);
+    const img = await inspectImage(`${reg.host}/app:v1`);
+    const files = (await fs.readdir(dest)).filter((f) => /^[0-9a-f]{64}$/.test(f));
+    const diffIds = img.config.rootfs.diff_ids.map((d: string) => d.replace('sha256:', ''));
+    for (const id of diffIds) expect(files).toContain(id);
+  });
+
   it.skipIf(process.getuid?.() !== 0)('runs: unpacked layers + chroot execute the entrypoint', async () => {
     const img = await inspectImage(`${reg.host}/app:v1`);
     const layers = await Promise.all(img.manifest.layers.map((l: { digest: string }) => pullBlob(`${reg.host}/app:v1`, l.digest)));
