@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndPush, ImageError, inspectImage, type BuildSpec } from './index.js';
+import { buildAndPush, ImageError, inspectImage, RegistryClient, type BuildSpec } from './index.js';
 import { freePort, startProxy, startRegistry, type TestRegistry } from './testing/index.js';
 
 let reg: TestRegistry;
@@ -185,6 +185,12 @@ describe('registry with htpasswd auth', () => {
     await fs.writeFile(file, JSON.stringify({ credHelpers: { [authReg.host]: 'pass' } }));
     const err = await rejection(buildAndPush(spec(), `${authReg.host}/tel2:v1`, { cache: null, dockerConfig: file }));
     expect(err.hint).toBe(`credential helper 'pass' is not supported; add auths["${authReg.host}"].auth (base64 user:password) to ${file}`);
+  });
+
+  it('concurrent first requests all answer the Basic challenge (no false "refused")', async () => {
+    const client = new RegistryClient(authReg.host, { auth: { username: 'tel', password: 's3cret' } });
+    const digests = Array.from({ length: 6 }, (_, i) => `sha256:${String(i).repeat(64)}`);
+    expect(await Promise.all(digests.map((d) => client.hasBlob('tel2', d)))).toEqual(digests.map(() => false));
   });
 
   it('good credentials from $DOCKER_CONFIG push and read back', async () => {

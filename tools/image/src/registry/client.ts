@@ -154,7 +154,8 @@ export class RegistryClient {
         this.tokens.delete(init.scopes.join(' '));
       } else if (ch?.scheme === 'basic' || !ch) {
         if (!creds) throw unauthorized(this.host, false, { helper: await credentialHelperFor(this.host, this.opts.dockerConfig), ...this.configFile() });
-        if (this.mode === 'basic') throw unauthorized(this.host, true, this.configFile());
+        // Only this request's own Basic header proves a refusal: concurrent first requests all see 401s.
+        if (authz?.startsWith('Basic ')) throw unauthorized(this.host, true, this.configFile());
         this.mode = 'basic';
       } else {
         throw new ImageError(`registry ${this.host} asks for unsupported auth scheme '${ch.scheme}'`, 'use a registry with Basic or Bearer token auth', {
