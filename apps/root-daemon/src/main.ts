@@ -1,10 +1,12 @@
-// The root daemon ("daemon"): the privileged network side (TUN, routes, DNS from later issues).
+// The root daemon ("daemon"): the privileged network side (TUN, routes, redirect rules, tunnel).
 // Started by the CLI as root; its socket is chowned to the user it serves.
 import { rootDaemonSocket, type RootDaemonContract } from '@tel/contracts';
 import { EXIT_CODES, formatError, toErrorInfo } from '@tel/errors';
-import { createDaemonRuntime, parseDaemonFlags, type Handlers } from '@tel/ipc';
+import { createDaemonRuntime, isAlive, parseDaemonFlags, type Handlers } from '@tel/ipc';
 import { isLevel } from '@tel/logging';
 import { API_VERSIONS, handleBuildInfoFlag } from '@tel/version';
+import { NetworkSession } from './network/session.js';
+import { peerCred } from './sys/libc.js';
 
 handleBuildInfoFlag('root-daemon');
 
@@ -14,16 +16,25 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   }
   const flags = parseDaemonFlags(argv);
   const level = env.TELEPRESENCE_ROOT_LOG_LEVEL && isLevel(env.TELEPRESENCE_ROOT_LOG_LEVEL) ? env.TELEPRESENCE_ROOT_LOG_LEVEL : 'info';
+  const socketPath = rootDaemonSocket(env);
+  let network: NetworkSession | undefined;
   const rt = createDaemonRuntime({
     name: 'Root Daemon',
     logName: 'daemon',
     apiVersion: API_VERSIONS.rootDaemon,
-    socketPath: rootDaemonSocket(env),
+    socketPath,
     flags,
     level,
-    // No routes or DNS are installed before `connect` lands.
-    busy: () => false,
+    // Routes and rules depend on us while connected: version replacement must refuse.
+    busy: () => network?.connected ?? false,
+    cleanup: async () => network?.disconnect(),
+    access: { peerCredentials: peerCred, authorize: (peer) => peer.uid === 0 || peer.uid === flags.ownerUid },
   });
+  network = new NetworkSession({ log: rt.log });
+  // 1. Another daemon answering owns the network state: leave it alone (listen() reports it).
+  // 2. Otherwise remove whatever a killed predecessor left, before anything can be added.
+  if (!(await isAlive(socketPath))) await network.removeLeftovers();
+  const session = network;
   const handlers: Handlers<RootDaemonContract> = {
     ...rt.lifecycle,
     status: async () => ({
@@ -32,6 +43,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
       uptimeSeconds: Math.round((Date.now() - rt.startedAt) / 1000),
       ownerUid: flags.ownerUid,
     }),
+    connectNetwork: (cfg) => session.connect(cfg),
+    disconnectNetwork: async () => {
+      await session.disconnect();
+      return {};
+    },
+    networkStatus: async () => session.status(),
   };
   await rt.listen(handlers);
 }

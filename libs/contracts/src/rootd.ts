@@ -11,9 +11,47 @@ export interface RootDaemonStatus {
   ownerUid: number;
 }
 
+/** Why a subnet is kept off the tunnel; shown by `telepresence status`. */
+export type ExclusionReason = 'never-proxy' | 'api-server';
+
+export interface NetworkConfig {
+  /**
+   * Unix socket (owned by the session's user, served by the user daemon) on which each accepted
+   * connection is a byte stream to the traffic manager's API port (through the port-forward).
+   * The root daemon speaks the tunnel protocol of manager.ts over it.
+   */
+  managerSocket: string;
+  /** CIDRs to route into tel0: cluster pod and service subnets plus also-proxy. */
+  subnets: string[];
+  /** CIDRs (and single addresses as /32) that must not be routed, with the reason. */
+  excluded: { cidr: string; reason: ExclusionReason }[];
+  /**
+   * Address given to tel0 (as a /32) and used as the source of routed connections. Must lie
+   * outside `subnets`. Default: 198.19.255.254.
+   */
+  tunAddress?: string;
+}
+
+export interface NetworkStatus {
+  /** Name of the TUN link, "tel0". */
+  device: string;
+  /** Routes actually installed (subnets minus exclusions, split into the fewest CIDRs). */
+  routedSubnets: string[];
+  excluded: { cidr: string; reason: ExclusionReason }[];
+  /** True while the tunnel to the manager answers. */
+  tunnelHealthy: boolean;
+  /** Connections and UDP flows currently carried. */
+  activeStreams: number;
+}
+
 export interface RootDaemonContract {
   version: Method<Empty, DaemonVersion>;
   status: Method<Empty, RootDaemonStatus>;
   quit: Method<Empty, Empty>;
   setLogLevel: Method<{ level: string }, Empty>;
+  /** Create tel0, routes and redirect rules and start proxying into the tunnel. */
+  connectNetwork: Method<NetworkConfig, NetworkStatus>;
+  /** Remove everything connectNetwork installed (also done on quit and at start after a crash). */
+  disconnectNetwork: Method<Empty, Empty>;
+  networkStatus: Method<Empty, NetworkStatus | null>;
 }

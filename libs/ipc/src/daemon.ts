@@ -6,7 +6,7 @@ import type { DaemonVersion, Empty } from '@tel/contracts';
 import { userError } from '@tel/errors';
 import { createLogger, isLevel, type Level, type Logger } from '@tel/logging';
 import { buildVersion } from '@tel/version';
-import { serve, type Handlers } from './index.js';
+import { serve, type Handlers, type ServeOptions } from './index.js';
 import type { Contract } from '@tel/contracts';
 
 export interface DaemonFlags {
@@ -52,6 +52,8 @@ export function createDaemonRuntime(opts: {
   busy: () => boolean;
   /** Undo whatever the daemon changed; runs once before exit. */
   cleanup?: () => Promise<void>;
+  /** Per-connection peer check on top of the socket's mode (see ServeOptions.authorize). */
+  access?: Pick<ServeOptions, 'authorize' | 'peerCredentials'>;
 }): DaemonRuntime {
   const log = createLogger(opts.logName, { level: opts.level });
   const startedAt = Date.now();
@@ -93,6 +95,7 @@ export function createDaemonRuntime(opts: {
       server = await serve(opts.socketPath, handlers, {
         ownerUid: opts.flags.ownerUid,
         ownerGid: opts.flags.ownerGid,
+        ...opts.access,
         onError: (err) => log.warn('request failed', { err: String(err) }),
       });
       log.info(`${opts.name} ${buildVersion} listening on ${opts.socketPath}`, { pid: process.pid });

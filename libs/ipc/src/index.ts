@@ -22,11 +22,26 @@ export type Client<C extends Contract<C>> = {
   [K in keyof C]: (req: C[K]['req'], opts?: { timeoutMs?: number }) => Promise<C[K]['res']>;
 } & { close(): void };
 
+/** Credentials of the process at the other end of a unix socket (SO_PEERCRED). */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
 export interface ServeOptions {
   /** uid that owns the socket; only it and root may connect (mode 0600). */
   ownerUid?: number;
   ownerGid?: number;
   onError?: (err: unknown) => void;
+  /**
+   * Checked once per connection, on top of the socket's file mode. Needs `peerCredentials`
+   * (reading SO_PEERCRED takes FFI, which this library doesn't depend on). A refused client gets
+   * a permission error as the answer to each request, then the connection is closed.
+   */
+  authorize?: (peer: PeerCredentials) => boolean;
+  /** Reads the peer's credentials from the accepted socket's fd. */
+  peerCredentials?: (fd: number) => PeerCredentials;
 }
 
 /**
@@ -46,7 +61,9 @@ export async function serve<C extends Contract<C>>(
     }
     rmSync(socketPath, { force: true });
   }
+  if (opts.authorize && !opts.peerCredentials) throw new TelError('bug', 'serve: authorize needs peerCredentials', '');
   const server = net.createServer((conn) => {
+    const refusal = opts.authorize ? checkPeer(conn, socketPath, opts) : undefined;
     let buf = '';
     conn.setEncoding('utf8');
     conn.on('error', (e) => opts.onError?.(e));
@@ -56,6 +73,10 @@ export async function serve<C extends Contract<C>>(
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
+        if (refusal) {
+          conn.end(JSON.stringify(refuse(line, refusal)) + '\n');
+          return;
+        }
         void dispatch(line).then((resp) => {
           if (!conn.destroyed) conn.write(JSON.stringify(resp) + '\n');
         });
@@ -90,6 +111,36 @@ export async function serve<C extends Contract<C>>(
     chownSync(socketPath, opts.ownerUid, opts.ownerGid ?? statSync(socketPath).gid);
   }
   return server;
+}
+
+/** Why this connection may not use the daemon, or undefined when it may. Fails closed. */
+function checkPeer(conn: net.Socket, socketPath: string, opts: ServeOptions): ErrorInfo | undefined {
+  let peer: PeerCredentials;
+  try {
+    const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) throw new Error('accepted socket has no fd');
+    peer = opts.peerCredentials!(fd);
+  } catch (err) {
+    opts.onError?.(err);
+    return { category: 'bug', message: `cannot identify the client on ${socketPath}: ${String(err)}`, hint: '' };
+  }
+  if (opts.authorize!(peer)) return undefined;
+  opts.onError?.(new Error(`refused uid ${peer.uid} (pid ${peer.pid}) on ${socketPath}`));
+  return {
+    category: 'user',
+    message: `permission denied: the daemon on ${socketPath} serves only root and the user who started it, not uid ${peer.uid}`,
+    hint: "run telepresence as the user who connected the session, or stop that session with 'sudo telepresence quit -s'",
+  };
+}
+
+function refuse(line: string, error: ErrorInfo): Response {
+  let id = -1;
+  try {
+    id = (JSON.parse(line) as Request).id;
+  } catch {
+    /* answer with id -1 */
+  }
+  return { id, error };
 }
 
 /** True when something accepts connections on the socket. */

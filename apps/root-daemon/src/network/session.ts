@@ -1,0 +1,169 @@
+// The root daemon's network session: turns a NetworkConfig into tel0 + routes + redirect rules +
+// proxies + tunnel, reports its status, and takes it all down again (on disconnect, quit, SIGTERM,
+// and — for state a killed daemon left behind — at the next start).
+import type { NetworkConfig, NetworkStatus } from '@tel/contracts';
+import { TelError } from '@tel/errors';
+import type { Logger } from '@tel/logging';
+import { TcpProxy } from '../proxy/tcp.js';
+import { UdpProxy } from '../proxy/udp.js';
+import { formatCidr, parseCidr, parseIp, subtract, type Cidr } from '../routing/cidr.js';
+import { TUN_NAME, configureLink, execRunner, hasLeftovers, installRedirects, removeAll, type Runner } from '../routing/linux.js';
+import { closeFd, openTun } from '../sys/libc.js';
+import type { Dialer } from '../tunnel/dialer.js';
+import { Http2Dialer } from '../tunnel/http2-dialer.js';
+
+/** tel0's address when the config names none: the last address of 198.18.0.0/15 (RFC 2544). */
+export const DEFAULT_TUN_ADDRESS = '198.19.255.254';
+
+export interface RoutingPlan {
+  tunAddress: string;
+  routed: Cidr[];
+  excluded: NetworkConfig['excluded'];
+}
+
+/** Validate the config and compute what gets routed: subnets minus every exclusion. */
+export function planRouting(cfg: NetworkConfig): RoutingPlan {
+  const parse = (what: string, text: string) => {
+    try {
+      return parseCidr(text);
+    } catch {
+      throw new TelError('config', `invalid ${what} ${JSON.stringify(text)}`, 'use IPv4 CIDR notation like 10.96.0.0/12');
+    }
+  };
+  if (!Array.isArray(cfg.subnets) || !Array.isArray(cfg.excluded)) throw new TelError('bug', 'connectNetwork needs subnets and excluded lists', '');
+  const subnets = cfg.subnets.map((s) => parse('subnet', s));
+  const excluded = cfg.excluded.map((e) => ({ cidr: formatCidr(parse(`${e.reason} exclusion`, e.cidr)), reason: e.reason }));
+  const tunAddress = cfg.tunAddress ?? DEFAULT_TUN_ADDRESS;
+  try {
+    parseIp(tunAddress);
+  } catch {
+    throw new TelError('config', `invalid TUN address ${JSON.stringify(tunAddress)}`, 'give a single IPv4 address');
+  }
+  const routed = subtract(subnets, excluded.map((e) => parseCidr(e.cidr)));
+  return { tunAddress, routed, excluded };
+}
+
+export interface NetworkSessionDeps {
+  log: Logger;
+  run?: Runner;
+  /** Builds the tunnel; tests pass their own. */
+  dialer?: (cfg: NetworkConfig) => Dialer;
+}
+
+interface Active {
+  cfg: NetworkConfig;
+  plan: RoutingPlan;
+  tunFd: number;
+  dialer: Dialer;
+  tcp: TcpProxy;
+  udp: UdpProxy;
+}
+
+export class NetworkSession {
+  private active: Active | undefined;
+  /** Serializes connect/disconnect so two requests never interleave kernel changes. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly run: Runner;
+
+  constructor(private readonly deps: NetworkSessionDeps) {
+    this.run = deps.run ?? execRunner;
+  }
+
+  get connected(): boolean {
+    return this.active !== undefined;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Remove what a previous (crashed) daemon left; call before serving anything. */
+  async removeLeftovers(): Promise<void> {
+    const found = await removeAll(this.run);
+    if (hasLeftovers(found)) this.deps.log.warn('removed network state left by a previous root daemon', { ...found });
+  }
+
+  connect(cfg: NetworkConfig): Promise<NetworkStatus> {
+    return this.serial(async () => {
+      const plan = planRouting(cfg);
+      if (this.active) {
+        if (JSON.stringify(this.active.cfg) === JSON.stringify(cfg)) return this.status() as NetworkStatus;
+        await this.teardown();
+      }
+      const log = this.deps.log;
+      // 1. The tunnel first: nothing is redirected until there is somewhere to send it.
+      const dialer = this.deps.dialer?.(cfg) ?? new Http2Dialer({ socketPath: cfg.managerSocket, log });
+      const tcp = new TcpProxy(dialer, log);
+      const udp = new UdpProxy(dialer, log);
+      let tunFd = -1;
+      try {
+        // 2. Proxies listen on loopback ports the kernel picks.
+        const tcpPort = await tcp.listen();
+        const udpPort = udp.listen();
+        // 3. tel0 exists while we hold its fd (a TUN nobody holds has NO-CARRIER and vanishes).
+        tunFd = openTun(TUN_NAME);
+        // 4. Address, IPv6 off, up, routes.
+        await configureLink(this.run, { address: plan.tunAddress, routes: plan.routed });
+        // 5. Redirect rules last, so they never point at a proxy that isn't listening.
+        await installRedirects(this.run, { routes: plan.routed, tcpPort, udpPort });
+        this.active = { cfg, plan, tunFd, dialer, tcp, udp };
+        const healthy = dialer instanceof Http2Dialer ? await dialer.checkHealth() : dialer.healthy;
+        log.info(`network connected: ${plan.routed.length} routes via ${TUN_NAME}, tunnel ${healthy ? 'healthy' : 'not answering yet'}`, {
+          tcpPort,
+          udpPort,
+        });
+        return this.status() as NetworkStatus;
+      } catch (err) {
+        log.error('connectNetwork failed; undoing', { err: String(err) });
+        await this.release({ cfg, plan, tunFd, dialer, tcp, udp });
+        if (err instanceof TelError) throw err;
+        throw new TelError('config', `could not set up the network: ${err instanceof Error ? err.message : String(err)}`, 'check the daemon log; a conflicting route or firewall table is the usual cause');
+      }
+    });
+  }
+
+  disconnect(): Promise<void> {
+    return this.serial(() => this.teardown());
+  }
+
+  private async teardown(): Promise<void> {
+    const a = this.active;
+    this.active = undefined;
+    if (!a) return;
+    await this.release(a);
+    this.deps.log.info('network disconnected');
+  }
+
+  /** Undo in reverse: rules and routes first (stop new traffic), then proxies, tunnel, link. */
+  private async release(a: Active): Promise<void> {
+    let failure: unknown;
+    try {
+      await removeAll(this.run);
+    } catch (err) {
+      failure = err;
+    }
+    if (a.tunFd >= 0) closeFd(a.tunFd);
+    await a.tcp.close().catch(() => undefined);
+    try {
+      a.udp.close();
+    } catch {
+      /* already closed */
+    }
+    a.dialer.close();
+    if (failure) throw failure;
+  }
+
+  status(): NetworkStatus | null {
+    const a = this.active;
+    if (!a) return null;
+    return {
+      device: TUN_NAME,
+      routedSubnets: a.plan.routed.map(formatCidr),
+      excluded: a.plan.excluded,
+      tunnelHealthy: a.dialer.healthy,
+      activeStreams: a.tcp.active + a.udp.active,
+    };
+  }
+}

@@ -1,0 +1,93 @@
+// Transparent TCP proxy: accepts connections the kernel REDIRECTed to 127.0.0.1:<port>, recovers
+// each one's original destination (SO_ORIGINAL_DST) and splices it onto a tunnel stream.
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '@tel/logging';
+import { originalDst, type SockAddrIn } from '../sys/libc.js';
+import type { Dialer } from '../tunnel/dialer.js';
+
+/** How the proxy learns where an accepted connection was going; replaced in unit tests. */
+export type DestinationOf = (sock: net.Socket) => SockAddrIn;
+
+export const kernelDestination: DestinationOf = (sock) => {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('accepted socket has no fd');
+  return originalDst(fd);
+};
+
+export class TcpProxy {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  active = 0;
+
+  constructor(
+    private readonly dialer: Dialer,
+    private readonly log: Logger,
+    private readonly destinationOf: DestinationOf = kernelDestination,
+  ) {
+    // allowHalfOpen: a client that shuts down its write side still gets the whole answer.
+    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => this.accept(sock));
+  }
+
+  /** Listen on 127.0.0.1 (REDIRECT from OUTPUT rewrites the destination to loopback); returns the port. */
+  listen(host = '127.0.0.1'): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port: 0, backlog: 4096 }, () => resolve((this.server.address() as net.AddressInfo).port));
+    });
+  }
+
+  private accept(clientSide: net.Socket): void {
+    this.sockets.add(clientSide);
+    this.active++;
+    clientSide.once('close', () => {
+      this.sockets.delete(clientSide);
+      this.active--;
+    });
+    clientSide.on('error', () => undefined);
+    let dst: SockAddrIn;
+    try {
+      dst = this.destinationOf(clientSide);
+    } catch (err) {
+      // Not a redirected connection (someone dialled the proxy port directly).
+      this.log.debug('dropping connection without an original destination', { err: String(err) });
+      clientSide.destroy();
+      return;
+    }
+    this.dialer.tcp(dst.ip, dst.port).then(
+      (clusterSide) => this.splice(clientSide, clusterSide),
+      (err: unknown) => {
+        this.log.debug(`tcp ${dst.ip}:${dst.port} refused`, { err: String(err) });
+        // A reset, so the client sees "connection refused/reset" rather than an empty answer.
+        if (!clientSide.destroyed) clientSide.resetAndDestroy();
+      },
+    );
+  }
+
+  /** Copy both ways with backpressure; each side's end is forwarded as a half-close. */
+  private splice(clientSide: net.Socket, clusterSide: Duplex): void {
+    if (clientSide.destroyed) {
+      clusterSide.destroy();
+      return;
+    }
+    const fail = () => {
+      clientSide.destroy();
+      clusterSide.destroy();
+    };
+    clusterSide.on('error', fail);
+    clientSide.on('error', fail);
+    clientSide.once('close', () => clusterSide.destroy());
+    clusterSide.once('close', () => {
+      // The stream is gone; let the client finish reading what was already queued to it.
+      if (!clientSide.writableEnded) clientSide.end();
+    });
+    clientSide.pipe(clusterSide);
+    clusterSide.pipe(clientSide);
+    clientSide.resume();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

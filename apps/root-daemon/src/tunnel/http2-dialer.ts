@@ -1,0 +1,175 @@
+// The tunnel to the traffic manager (protocol in @tel/contracts manager.ts): one HTTP/2 cleartext
+// session over the user daemon's unix socket (which forwards to the manager's API port), one
+// CONNECT stream per TCP connection and one POST /udp stream per UDP flow.
+import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import net from 'node:net';
+import { TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER, TUNNEL_UDP_PATH } from '@tel/contracts';
+import type { Logger } from '@tel/logging';
+import { DialError, type DatagramFlow, type Dialer } from './dialer.js';
+import { Deframer, frame } from './framing.js';
+
+/**
+ * Flow-control windows. HTTP/2's 64 KiB default caps a stream at one window per round trip;
+ * these are ceilings on bytes in flight, not allocations, so they cost nothing while idle.
+ */
+const STREAM_WINDOW = 4 << 20;
+const SESSION_WINDOW = 64 << 20;
+const PING_INTERVAL_MS = 5_000;
+const PING_TIMEOUT_MS = 4_000;
+
+export interface Http2DialerOptions {
+  socketPath: string;
+  log: Logger;
+  pingIntervalMs?: number;
+}
+
+export class Http2Dialer implements Dialer {
+  private session: ClientHttp2Session | undefined;
+  private pingTimer: NodeJS.Timeout;
+  private closed = false;
+  private _healthy = false;
+
+  constructor(private readonly opts: Http2DialerOptions) {
+    this.pingTimer = setInterval(() => void this.checkHealth(), opts.pingIntervalMs ?? PING_INTERVAL_MS);
+    this.pingTimer.unref();
+  }
+
+  get healthy(): boolean {
+    return this._healthy;
+  }
+
+  /** Ping the manager now (connecting if needed); resolves to the new health. */
+  async checkHealth(): Promise<boolean> {
+    if (this.closed) return false;
+    const s = this.currentSession();
+    const ok = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+      const send = () => {
+        try {
+          s.ping((err) => {
+            clearTimeout(timer);
+            resolve(!err);
+          });
+        } catch {
+          clearTimeout(timer);
+          resolve(false);
+        }
+      };
+      if (s.connecting) s.once('connect', send);
+      else send();
+      s.once('close', () => resolve(false));
+    });
+    if (ok !== this._healthy) this.opts.log.info(`tunnel to the traffic manager is ${ok ? 'healthy' : 'not answering'}`);
+    this._healthy = ok;
+    // A session that stopped answering is dropped so the next dial starts a fresh one.
+    if (!ok && this.session === s) {
+      this.session = undefined;
+      s.destroy();
+    }
+    return ok;
+  }
+
+  /** The live session, or a new one when there is none or the last one closed (reconnect). */
+  private currentSession(): ClientHttp2Session {
+    const cur = this.session;
+    if (cur && !cur.closed && !cur.destroyed) return cur;
+    const socketPath = this.opts.socketPath;
+    const s = http2.connect('http://manager', {
+      createConnection: () => net.connect(socketPath),
+      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
+    });
+    s.on('connect', () => s.setLocalWindowSize(SESSION_WINDOW));
+    s.on('error', (err) => this.opts.log.warn('tunnel session error', { err: String(err) }));
+    s.on('goaway', () => {
+      if (this.session === s) this.session = undefined;
+    });
+    s.on('close', () => {
+      if (this.session === s) {
+        this.session = undefined;
+        this._healthy = false;
+      }
+    });
+    this.session = s;
+    return s;
+  }
+
+  /** Opens a stream and waits for the manager's answer; a non-200 becomes a DialError. */
+  private open(headers: http2.OutgoingHttpHeaders, destination: string): Promise<ClientHttp2Stream> {
+    if (this.closed) return Promise.reject(new DialError(destination, 'tunnel closed'));
+    return new Promise((resolve, reject) => {
+      let stream: ClientHttp2Stream;
+      try {
+        stream = this.currentSession().request(headers, { endStream: false });
+      } catch (err) {
+        reject(new DialError(destination, String(err instanceof Error ? err.message : err)));
+        return;
+      }
+      const onError = (err: Error) => reject(new DialError(destination, err.message));
+      stream.once('error', onError);
+      stream.once('close', () => reject(new DialError(destination, 'stream closed before the manager answered')));
+      stream.once('response', (h) => {
+        stream.off('error', onError);
+        const status = Number(h[':status']);
+        if (status === 200) {
+          resolve(stream);
+          return;
+        }
+        const why = h[TUNNEL_ERROR_HEADER];
+        reject(new DialError(destination, typeof why === 'string' && why ? why : `status ${status}`));
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      });
+    });
+  }
+
+  async tcp(ip: string, port: number): Promise<ClientHttp2Stream> {
+    const destination = `${ip}:${port}`;
+    return this.open({ ':method': 'CONNECT', ':authority': destination }, destination);
+  }
+
+  async udp(ip: string, port: number): Promise<DatagramFlow> {
+    const destination = `${ip}:${port}`;
+    const stream = await this.open({ ':method': 'POST', ':path': TUNNEL_UDP_PATH, ':authority': 'manager', [TUNNEL_DESTINATION_HEADER]: destination }, destination);
+    return new StreamDatagramFlow(stream);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.pingTimer);
+    this._healthy = false;
+    this.session?.destroy();
+    this.session = undefined;
+  }
+}
+
+class StreamDatagramFlow implements DatagramFlow {
+  private readonly deframer = new Deframer();
+  private done = false;
+
+  constructor(private readonly stream: ClientHttp2Stream) {
+    stream.on('error', () => undefined);
+    stream.on('close', () => {
+      this.done = true;
+    });
+  }
+
+  send(payload: Buffer): void {
+    if (this.done || this.stream.destroyed || this.stream.writableEnded) return;
+    // UDP semantics: if the tunnel can't keep up, the kernel-side socket buffer is what drops.
+    this.stream.write(frame(payload));
+  }
+
+  onMessage(listener: (payload: Buffer) => void): void {
+    this.stream.on('data', (chunk: Buffer) => this.deframer.push(chunk, listener));
+  }
+
+  onClose(listener: () => void): void {
+    if (this.done) queueMicrotask(listener);
+    else this.stream.once('close', listener);
+  }
+
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  }
+}
