@@ -109,7 +109,8 @@ describe('buildAndPush against a real registry', () => {
       'HEAD /v2/again/manifests/DIGEST',
       'PUT /v2/again/manifests/v1',
     ]);
-    expect(ms).toBeLessThan(1000);
+    // Generous on purpose: timing belongs to the benchmark; the request list above is the real check.
+    expect(ms).toBeLessThan(3000);
   });
 
   it('a changed app layer re-uploads only that layer and the config', async () => {
