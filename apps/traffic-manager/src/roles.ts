@@ -3,6 +3,7 @@
 import http2 from 'node:http2';
 import { AGENT_API_PORT, MANAGER_API_PORT, type ManagerVersion } from '@tel/contracts';
 import { API_VERSIONS, buildVersion } from '@tel/version';
+import { runManager } from './manager/run.js';
 
 export const ROLES = {
   manager: { name: 'Traffic Manager', portEnv: 'MANAGER_API_PORT', defaultPort: MANAGER_API_PORT },
@@ -21,6 +22,7 @@ export async function runRole(role: keyof typeof ROLES, env: NodeJS.ProcessEnv):
     return;
   }
   const port = Number(env[spec.portEnv] ?? spec.defaultPort);
+  if (role === 'manager') return runManager(env, versionOf(spec.name), port);
   const server = http2.createServer((req, res) => {
     if (req.url === '/version') {
       res.setHeader('content-type', 'application/json');

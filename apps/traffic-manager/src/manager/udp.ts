@@ -1,0 +1,98 @@
+// UDP over the tunnel: one `POST /udp` stream per flow (workstation address ⇄ destination), each
+// datagram framed as a 2-byte big-endian length + payload, one connected dgram socket per flow.
+import dgram from 'node:dgram';
+import type { ServerHttp2Stream } from 'node:http2';
+import { TUNNEL_ERROR_HEADER } from '@tel/contracts';
+import { headerSafe, type Destination } from './address.js';
+import type { ManagerLogger } from './log.js';
+
+export interface UdpTunnelOptions {
+  idleMs: number;
+  log: ManagerLogger;
+  onClose?: () => void;
+  /** Datagrams from the cluster are dropped (as a network would) while this much is queued to the workstation. */
+  maxQueuedBytes?: number;
+}
+
+/** Splits a byte stream into 2-byte-length-framed datagrams; keeps partial frames across chunks. */
+export class FrameDecoder {
+  private pending: Buffer | undefined;
+
+  push(chunk: Buffer, onDatagram: (d: Buffer) => void): void {
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    let off = 0;
+    while (buf.length - off >= 2) {
+      const len = buf.readUInt16BE(off);
+      if (buf.length - off - 2 < len) break;
+      onDatagram(buf.subarray(off + 2, off + 2 + len));
+      off += 2 + len;
+    }
+    this.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : undefined;
+  }
+
+  get pendingBytes(): number {
+    return this.pending?.length ?? 0;
+  }
+}
+
+export function encodeFrame(payload: Buffer): Buffer {
+  if (payload.length > 0xffff) throw new RangeError(`datagram of ${payload.length} bytes does not fit a 2-byte length`);
+  const frame = Buffer.allocUnsafe(2 + payload.length);
+  frame.writeUInt16BE(payload.length, 0);
+  payload.copy(frame, 2);
+  return frame;
+}
+
+export function tunnelUdp(stream: ServerHttp2Stream, dest: Destination, opts: UdpTunnelOptions): void {
+  const { log } = opts;
+  const maxQueued = opts.maxQueuedBytes ?? 1 << 20;
+  const socket = dgram.createSocket(dest.family === 6 ? 'udp6' : 'udp4');
+  const decoder = new FrameDecoder();
+  let closed = false;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(idleTimer);
+    try {
+      socket.close();
+    } catch {
+      // already closed
+    }
+    if (!stream.destroyed) stream.end();
+    opts.onClose?.();
+  };
+  const touch = () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      log.debug('udp flow idle, closing', { destination: `${dest.host}:${dest.port}` });
+      close();
+    }, opts.idleMs);
+  };
+
+  socket.on('error', (err) => {
+    if (!stream.headersSent && !stream.destroyed) {
+      stream.respond({ ':status': 502, [TUNNEL_ERROR_HEADER]: headerSafe(err.message) }, { endStream: true });
+    }
+    log.debug('udp socket error', { destination: `${dest.host}:${dest.port}`, error: err.message });
+    close();
+  });
+  socket.on('message', (msg) => {
+    touch();
+    if (stream.destroyed || stream.writableEnded) return;
+    if (stream.writableLength > maxQueued) return; // like a full NIC queue: drop, never buffer unboundedly
+    stream.write(encodeFrame(msg));
+  });
+  socket.connect(dest.port, dest.host, () => {
+    if (stream.destroyed) return close();
+    stream.respond({ ':status': 200 });
+    touch();
+    stream.on('data', (chunk: Buffer) => {
+      touch();
+      decoder.push(chunk, (d) => socket.send(d));
+    });
+  });
+  stream.on('end', close);
+  stream.on('error', close);
+  stream.on('close', close);
+}
