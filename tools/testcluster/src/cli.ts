@@ -1,14 +1,18 @@
 // tptc: the test cluster's command line (up, down, status, exec). Wires argv to the cluster
 // module and maps failures to one actionable line and an exit code.
 import { PrereqError, down, up, withLock } from './cluster.js';
+import { ensureBinaries, missingUpstream } from './build.js';
 import { nsExec } from './exec.js';
+import { checkPrereqs, formatMissing } from './prereqs.js';
 import { defaultLayout } from './layout.js';
 import { clusterStatus, formatStatus } from './status.js';
 
 const USAGE = `usage: cli.ts <command>
   up [--output json]        start the cluster (no-op when it is already up) and wait until Ready
   down [--output json]      remove everything the cluster created
-  status [--output json]    component states, memory, kubeconfig paths
+  status [--output json] [--check]
+                            component states, memory, kubeconfig paths (--check: exit 1 unless up)
+  build [--output json]     build (or find cached) all binaries, without starting anything
   exec [--as developer] [--node] -- CMD [ARGS...]
                             run CMD on the workstation (its network + mount namespace, KUBECONFIG
                             set to the admin, or the developer with --as developer); --node runs it
@@ -39,7 +43,18 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const s = await clusterStatus(l);
       out(formatStatus(s), s);
-      return s.state === 'up' ? 0 : s.state === 'down' ? 3 : 1;
+      // Exit 0 whatever the state (scripts read `state` from --output json); --check fails unless up.
+      return rest.includes('--check') && s.state !== 'up' ? 1 : 0;
+    }
+    case 'build': {
+      const t = Date.now();
+      const missing = (await checkPrereqs(l, { checkPorts: false })).filter((m) => !m.what.startsWith('free port'));
+      if (missing.length > 0) throw new PrereqError(missing.map(formatMissing));
+      const cachedBefore = missingUpstream(l).length === 0;
+      const bins = await ensureBinaries(l, json ? () => {} : log);
+      const seconds = (Date.now() - t) / 1000;
+      out(`binaries ready in ${seconds.toFixed(1)}s${cachedBefore ? ' (upstream cached)' : ''}: ${l.binDir}`, { seconds, upstreamCached: cachedBefore, ...bins });
+      return 0;
     }
     case 'exec': {
       const sep = rest.indexOf('--');

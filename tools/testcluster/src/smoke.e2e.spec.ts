@@ -119,7 +119,10 @@ describe('test cluster smoke', () => {
     expect(svcIp).toMatch(/^198\.19\./);
     const lookup = await k(['exec', 'deploy/demo', '--', '/demo-server', 'lookup', 'demo.default.svc.cluster.local', 'demo']);
     expect(lookup).toContain(`demo.default.svc.cluster.local ${svcIp}`);
-    const body = await k(['exec', 'deploy/demo', '--', '/demo-server', 'get', 'http://demo.default.svc.cluster.local/hello']);
+    // kube-proxy programs the new endpoints a moment after the rollout reports Ready.
+    const body = await waitFor('the service to answer', 20_000, () =>
+      k(['exec', 'deploy/demo', '--', '/demo-server', 'get', 'http://demo.default.svc.cluster.local/hello']),
+    );
     expect(body).toMatch(/demo-server pod=demo-\S+ namespace=default ip=198\.18\.\d+\.\d+ .*path=\/hello/);
     const udp = await k(['exec', 'deploy/demo', '--', '/demo-server', 'udp', `${svcIp}:8080`, 'ping']);
     expect(udp).toMatch(/^demo-\S+: ping/);
@@ -169,6 +172,19 @@ describe('test cluster smoke', () => {
     expect(await can('create', 'pods', '--subresource=portforward', '-n', 'default')).toBe('no');
     expect(await can('create', 'deployments.apps', '-n', 'ambassador')).toBe('no');
     expect(await can('get', 'secrets', '-n', 'ambassador')).toBe('no');
+  });
+
+  it('lets the developer port-forward to a pod in the manager namespace from the workstation', async () => {
+    await k(['-n', 'ambassador', 'run', 'pf', `--image=${cluster.demoServerImage}`, '--port=8080']);
+    await k(['-n', 'ambassador', 'wait', '--for=condition=Ready', 'pod/pf', '--timeout=60s']);
+    const script = [
+      'kubectl -n ambassador port-forward pod/pf 18080:8080 >/dev/null 2>&1 & pf=$!',
+      'for i in $(seq 50); do curl -s --max-time 2 http://127.0.0.1:18080/via-port-forward && break; sleep 0.1; done',
+      'kill $pf',
+    ].join('\n');
+    const r = await cluster.wsExec('/bin/sh', ['-c', script], { user: 'developer', timeoutMs: 30_000 });
+    expect(r.stdout).toContain('demo-server pod=pf');
+    expect(r.stdout).toContain('path=/via-port-forward');
   });
 
   it('goes down without leaving anything behind, and comes up again', async () => {
