@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// tel-image launcher. Runs the esbuild bundle (dist/tools/image/tel-image.mjs, `nx run @tel/image:build`)
+// tel-image launcher. Runs the esbuild bundle (dist/tools/image/tel-image.mjs, `nx run image:build`)
 // when it is newer than every source file — it starts ~0.4 s faster — else the TypeScript source via tsx.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
