@@ -132,7 +132,16 @@ export async function up(l: Layout, log: Log): Promise<UpResult> {
     log(`${m} (${milestones[m]}s)`);
   };
   // 1. Already up and healthy: nothing to do. Anything left from a crashed run: remove it first.
-  const before = await clusterStatus(l);
+  let before = await clusterStatus(l);
+  if (before.state === 'partial' && before.components.every((c) => c.running)) {
+    // Every daemon runs but something is not (yet) healthy: another process may be starting it,
+    // or a probe hit a transient failure. Tearing down a cluster other tests use is the last resort.
+    log('every component runs but not all are healthy yet; waiting up to 30s before restarting the cluster');
+    before = await waitFor('a healthy cluster', 30_000, async () => {
+      const s = await clusterStatus(l);
+      return s.state === 'up' ? s : undefined;
+    }, 1000).catch(() => before);
+  }
   if (before.state === 'up') return { alreadyUp: true, seconds: (Date.now() - t0) / 1000, milestones };
   if (before.state === 'partial') {
     log('found a partial cluster; removing it first');

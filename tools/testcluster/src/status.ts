@@ -2,7 +2,7 @@
 // from inside the node namespace, the node's Ready condition and CoreDNS's availability.
 import { existsSync } from 'node:fs';
 import { cgroupExists, memoryUsage, type MemoryUsage } from './cgroups.js';
-import { NET, NODE_NAME, type Layout, netnsPath } from './layout.js';
+import { INET_NAMES, NET, NODE_NAME, type Layout, netnsPath } from './layout.js';
 import { ourNetns } from './netns.js';
 import { isAlive, readPid, run } from './proc.js';
 import { kubectl } from './kubectl.js';
@@ -21,6 +21,8 @@ const PROBES: Record<string, string> = {
   'kube-scheduler': 'https://127.0.0.1:10259/healthz',
   kubelet: 'http://127.0.0.1:10248/healthz',
   'kube-proxy': 'http://127.0.0.1:10256/healthz',
+  // The inet servers, as the node reaches them (through its default route).
+  inet: `http://${INET_NAMES['docs.rs']}/`,
 };
 
 export interface ComponentStatus {
@@ -69,14 +71,19 @@ async function containerdHealthy(l: Layout): Promise<boolean> {
   return r.code === 0;
 }
 
+/**
+ * resolved answers on the workstation's system bus. Deliberately not a lookup: tests reconfigure
+ * the workstation's DNS (that is what Telepresence does), and that must not make the cluster
+ * look broken to a concurrent ensureClusterUp().
+ */
 async function resolvedHealthy(l: Layout): Promise<boolean> {
   const holder = readPid(l.pidDir, 'ws-holder');
   if (!isAlive(holder)) return false;
-  const r = await run('nsenter', ['-t', String(holder.pid), '-m', '-n', '--', 'resolvectl', 'query', '--legend=no', 'docs.rs'], {
+  const r = await run('nsenter', ['-t', String(holder.pid), '-m', '-n', '--', 'resolvectl', 'status', '--no-pager'], {
     allowFail: true,
     timeoutMs: 5000,
   });
-  return r.code === 0 && r.stdout.includes('198.18.64.10');
+  return r.code === 0;
 }
 
 async function forwarderHealthy(l: Layout): Promise<boolean> {
@@ -133,7 +140,7 @@ export async function clusterStatus(l: Layout): Promise<ClusterStatus> {
     } else if (c.name === 'containerd') c.healthy = ctrd;
     else if (c.name === 'ws-resolved') {
       c.healthy = resolved;
-      if (!resolved) c.detail = 'resolvectl query docs.rs failed in the workstation namespace';
+      if (!resolved) c.detail = 'resolvectl status failed in the workstation namespace';
     } else if (c.name === 'registry-forwarder') c.healthy = fwd;
   }
   const netns = ourNetns(l);
