@@ -1,0 +1,56 @@
+// Starts the real root daemon (from source, via tsx) inside a test namespace and talks to it over
+// its real socket, as the CLI would.
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RootDaemonContract } from '@tel/contracts';
+import { connect, isAlive, type Client } from '@tel/ipc';
+import type { Netns } from './netns.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+export const DAEMON_MAIN = resolve(here, '../main.ts');
+
+export interface RunningDaemon {
+  proc: ChildProcess;
+  socketPath: string;
+  logs: () => string;
+  client(): Promise<Client<RootDaemonContract>>;
+  /** Ask it to quit and wait for the process to exit. */
+  quit(): Promise<void>;
+  kill9(): Promise<void>;
+}
+
+export async function startDaemon(ns: Netns, dir: string, ownerUid: number): Promise<RunningDaemon> {
+  const socketPath = join(dir, 'run', 'daemon.socket');
+  const proc = ns.spawn(process.execPath, ['--import', 'tsx', DAEMON_MAIN, '--owner-uid', String(ownerUid), '--owner-gid', String(ownerUid)], {
+    env: { ...process.env, TELEPRESENCE_ROOT_RUN_DIR: join(dir, 'run'), XDG_CACHE_HOME: join(dir, 'cache'), TELEPRESENCE_ROOT_LOG_LEVEL: 'debug' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = once(proc, 'exit');
+  const deadline = Date.now() + 20_000;
+  while (!(await isAlive(socketPath))) {
+    if (proc.exitCode !== null) throw new Error(`root daemon exited early (${proc.exitCode}): ${out}`);
+    if (Date.now() > deadline) throw new Error(`root daemon did not listen within 20 s: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    proc,
+    socketPath,
+    logs: () => out,
+    client: () => connect<RootDaemonContract>(socketPath, 'root daemon'),
+    async quit() {
+      const c = await connect<RootDaemonContract>(socketPath, 'root daemon');
+      await c.quit({});
+      c.close();
+      await exited;
+    },
+    async kill9() {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

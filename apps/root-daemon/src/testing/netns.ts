@@ -1,0 +1,39 @@
+// Throwaway network namespaces for e2e tests (never the host's): create, run commands inside,
+// delete. Names start with "tpr-" so a leak is easy to spot with `ip netns list`.
+import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+export function run(cmd: string, args: string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr).trim() || err.message}\n${String(stdout)}`));
+      else resolve(String(stdout));
+    });
+    if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
+  });
+}
+
+export class Netns {
+  private constructor(readonly name: string) {}
+
+  static async create(role: string): Promise<Netns> {
+    const name = `tpr-${randomBytes(3).toString('hex')}-${role}`;
+    await run('ip', ['netns', 'add', name]);
+    const ns = new Netns(name);
+    await ns.exec('ip', ['link', 'set', 'lo', 'up']);
+    return ns;
+  }
+
+  /** Run a command in the namespace (network only: nsenter keeps /sys and cgroups as they are). */
+  exec(cmd: string, args: string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
+    return run('nsenter', [`--net=/var/run/netns/${this.name}`, '--', cmd, ...args], opts);
+  }
+
+  spawn(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+    return spawn('nsenter', [`--net=/var/run/netns/${this.name}`, '--', cmd, ...args], opts);
+  }
+
+  async delete(): Promise<void> {
+    await run('ip', ['netns', 'del', this.name]).catch(() => undefined);
+  }
+}
