@@ -1,17 +1,15 @@
-// `verify [bundle <app>] [image]`: the verify-version target. Reads the version back out of each
-// artifact itself (running the bundle, inspecting the pushed image) and fails naming the artifact
-// whose version differs from dist/version/version.json.
+// Reads the version back out of each artifact itself (running the bundle, inspecting the pushed
+// image) for the verify-version target (verify-cli.ts).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { inspectImage, pullBlob } from '@tel/image';
-import { readBuildInfo, workspaceRoot, type BuildInfo } from '@tel/genversion';
-import { IMAGE_BUNDLE_PATH } from './image.js';
+import type { BuildInfo } from '@tel/genversion';
 
-interface Finding {
+export interface Finding {
   artifact: string;
   version: string | null;
   ok: boolean;
@@ -69,35 +67,5 @@ function fileFromLayer(tar: Buffer, path: string): Promise<Buffer | undefined> {
     ex.on('finish', () => resolve(found));
     ex.on('error', reject);
     ex.end(tar);
-  });
-}
-
-async function main(argv: string[]): Promise<number> {
-  const root = workspaceRoot();
-  const info = readBuildInfo(root);
-  const findings: Finding[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === 'bundle') {
-      const app = argv[++i]!;
-      findings.push(verifyBundle(join(root, 'dist', 'apps', app, 'main.js'), info, `dist/apps/${app}/main.js`));
-    } else if (argv[i] === 'image') {
-      findings.push(...(await verifyImage(info, IMAGE_BUNDLE_PATH)));
-    }
-  }
-  for (const f of findings) {
-    process.stdout.write(`${f.ok ? 'ok  ' : 'FAIL'} ${f.artifact}: ${f.version ?? 'no version found'}\n`);
-  }
-  const bad = findings.filter((f) => !f.ok);
-  if (bad.length) {
-    process.stderr.write(`verify-version: ${bad.map((b) => b.artifact).join(', ')} carries ${bad[0]!.version ?? 'no version'}, expected ${info.version}; rebuild with 'npx nx run-many -t build push-image'\n`);
-    return 1;
-  }
-  return 0;
-}
-
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
-  process.exitCode = await main(process.argv.slice(2)).catch((err: Error) => {
-    process.stderr.write(`verify-version: ${err.message}${'hint' in err && err.hint ? `; ${err.hint}` : ''}\n`);
-    return 1;
   });
 }
