@@ -29,7 +29,7 @@ export const NET = {
   apiServiceIp: '198.19.0.1',
   dnsServiceIp: '198.19.0.10',
   apiPort: 6443,
-  /** The registry: 127.0.0.1:<port> in the node namespace and, via a forwarder, in the host's. */
+  /** The registry: 127.0.0.1:<port> in the node namespace and, via a forwarder, in the host's (TPTC_REGISTRY_PORT overrides). */
   registryPort: 5077,
 } as const;
 
@@ -88,10 +88,14 @@ export function defaultLayout(env: NodeJS.ProcessEnv = process.env): Layout {
     pidDir: join(stateDir, 'pids'),
     pkiDir: join(stateDir, 'pki'),
     cgroup: prefix,
-    registry: `127.0.0.1:${NET.registryPort}`,
+    registry: `127.0.0.1:${Number(env.TPTC_REGISTRY_PORT) || NET.registryPort}`,
     adminKubeconfig: join(stateDir, 'kubeconfig', 'admin.kubeconfig'),
     developerKubeconfig: join(stateDir, 'kubeconfig', 'developer.kubeconfig'),
   };
+}
+
+export function registryPort(l: Layout): number {
+  return Number(l.registry.split(':')[1]);
 }
 
 export const netnsPath = (name: string) => `/var/run/netns/${name}`;

@@ -2,7 +2,7 @@
 // that names it and says how to get it.
 import { accessSync, constants, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { NET, type Layout } from './layout.js';
+import { type Layout, registryPort } from './layout.js';
 import { missingUpstream } from './build.js';
 
 export interface Missing {
@@ -63,8 +63,12 @@ export async function checkPrereqs(l: Layout, opts: { checkPorts: boolean }): Pr
   for (const bad of ['/var/lib/', '/run/', '/var/run/', '/var/log/']) {
     if ((l.stateDir + '/').startsWith(bad)) missing.push({ what: `a state dir outside ${bad} (got ${l.stateDir})`, hint: 'set TPTC_STATE_DIR elsewhere; the node hides that path behind a tmpfs' });
   }
-  if (opts.checkPorts && !(await portFree('127.0.0.1', NET.registryPort))) {
-    missing.push({ what: `free port 127.0.0.1:${NET.registryPort} (registry forwarder)`, hint: `stop whatever listens there (ss -ltnp 'sport = :${NET.registryPort}')` });
+  const port = registryPort(l);
+  if (opts.checkPorts && !(await portFree('127.0.0.1', port))) {
+    missing.push({
+      what: `free port 127.0.0.1:${port} (registry forwarder)`,
+      hint: `stop whatever listens there (ss -ltnp 'sport = :${port}') or set TPTC_REGISTRY_PORT`,
+    });
   }
   return missing;
 }

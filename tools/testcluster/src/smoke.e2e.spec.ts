@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOOL_DIR } from './build.js';
 import { down, up } from './cluster.js';
-import { type ClusterInfo, clusterInfo } from './index.js';
+import { type ClusterInfo, clusterInfo, ensureClusterUp } from './index.js';
 import { defaultLayout } from './layout.js';
 import { findLeftovers, isClean, netnsInodes } from './leftovers.js';
 import { kubectl } from './kubectl.js';
@@ -104,7 +104,12 @@ describe('test cluster smoke', () => {
     const r = await up(l, log);
     expect(r.alreadyUp).toBe(true);
     expect(Date.now() - t).toBeLessThan(10_000);
+    // The programmatic API too (what e2e tests in other packages call).
+    const info = await ensureClusterUp({ layout: l });
     expect(livePid(l.pidDir, 'node-holder')).toBe(holder);
+    expect(info).toMatchObject({ registry: l.registry, adminKubeconfig: l.adminKubeconfig, apiServer: 'https://198.18.0.1:6443' });
+    const who = await info.wsExec('kubectl', ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], { user: 'developer' });
+    expect(who.stdout).toBe('developer');
   });
 
   it('runs a Deployment + Service of the demo server built by @tel/image', async () => {

@@ -15,7 +15,6 @@ export const DAEMONS = [
 
 const PROBES: Record<string, string> = {
   etcd: 'http://127.0.0.1:2379/health',
-  registry: `http://127.0.0.1:${NET.registryPort}/v2/`,
   'kube-apiserver': `https://127.0.0.1:${NET.apiPort}/readyz`,
   'kube-controller-manager': 'https://127.0.0.1:10257/healthz',
   'kube-scheduler': 'https://127.0.0.1:10259/healthz',
@@ -123,7 +122,8 @@ export async function clusterStatus(l: Layout): Promise<ClusterStatus> {
     return { name, running, ...(running ? { pid: rec.pid } : {}) };
   });
   const running = (n: string) => components.find((c) => c.name === n)?.running ?? false;
-  const urls = Object.fromEntries(Object.entries(PROBES).filter(([n]) => running(n)));
+  const probes: Record<string, string> = { ...PROBES, registry: `http://${l.registry}/v2/` };
+  const urls = Object.fromEntries(Object.entries(probes).filter(([n]) => running(n)));
   const [codes, ctrd, resolved, fwd, cond] = await Promise.all([
     probeInNode(l, urls),
     running('containerd') ? containerdHealthy(l) : Promise.resolve(false),
@@ -133,10 +133,10 @@ export async function clusterStatus(l: Layout): Promise<ClusterStatus> {
   ]);
   for (const c of components) {
     if (!c.running) continue;
-    if (c.name in PROBES) {
+    if (c.name in probes) {
       const code = codes[c.name] ?? 0;
       c.healthy = code >= 200 && code < 300;
-      if (!c.healthy) c.detail = code ? `HTTP ${code} from ${PROBES[c.name]}` : `no answer from ${PROBES[c.name]}`;
+      if (!c.healthy) c.detail = code ? `HTTP ${code} from ${probes[c.name]}` : `no answer from ${probes[c.name]}`;
     } else if (c.name === 'containerd') c.healthy = ctrd;
     else if (c.name === 'ws-resolved') {
       c.healthy = resolved;
