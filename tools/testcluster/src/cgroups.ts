@@ -8,14 +8,18 @@ import { signal, sleep } from './proc.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 
-/** Mounted v1 hierarchies (one directory per mount; "cpu" and "cpuacct" may be the same one). */
+/**
+ * Mounted hierarchies (one directory per mount; "cpu" and "cpuacct" may be the same one),
+ * including the controller-less cgroup2 "unified" one of hybrid mode: runc mirrors every
+ * container's cgroup there too, so it must be cleaned up like the others.
+ */
 export function hierarchies(): string[] {
   if (!existsSync(CGROUP_ROOT)) return [];
   const seen = new Set<string>();
   const out: string[] = [];
   for (const name of readdirSync(CGROUP_ROOT)) {
     const dir = join(CGROUP_ROOT, name);
-    if (name === 'unified' || !existsSync(join(dir, 'cgroup.procs'))) continue;
+    if (!existsSync(join(dir, 'cgroup.procs'))) continue;
     const id = `${statSync(dir).dev}:${statSync(dir).ino}`;
     if (seen.has(id)) continue;
     seen.add(id);
