@@ -1,6 +1,7 @@
 // Bundles one app into a single ESM file with esbuild, baking in this build's version and
 // registry (from dist/version/version.json), so the artifact can only ever report that version.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { BuildInfo } from '@tel/genversion';
@@ -12,6 +13,30 @@ export const APPS = {
   'traffic-manager': 'apps/traffic-manager/src/main.ts',
 } as const;
 export type AppName = keyof typeof APPS;
+
+/**
+ * Packages that load a platform .node addon at run time, so they cannot be inlined, each with the
+ * packages that carry its prebuilt addon for this platform.
+ */
+const NATIVE_PACKAGES: Record<string, string[]> = {
+  koffi: [`@koromix/koffi-${process.platform}-${process.arch}`],
+};
+
+/**
+ * Copy each native package the bundle imports into `<bundle dir>/node_modules/`, so the bundle
+ * runs wherever it is copied (an install dir, a temp dir in tests), not only inside the workspace.
+ */
+function vendorNativePackages(workspaceRoot: string, outfile: string): void {
+  const text = readFileSync(outfile, 'utf8');
+  rmSync(join(dirname(outfile), 'node_modules'), { recursive: true, force: true });
+  const needed = Object.entries(NATIVE_PACKAGES).filter(([pkg]) => text.includes(`"${pkg}"`));
+  for (const pkg of needed.flat(2)) {
+    // npm workspaces hoist every dependency to the root node_modules.
+    const source = realpathSync(join(workspaceRoot, 'node_modules', pkg));
+    const target = join(dirname(outfile), 'node_modules', pkg);
+    cpSync(source, target, { recursive: true, dereference: true, filter: (f) => !/^[/\\](doc|vendor)([/\\]|$)/.test(f.slice(source.length)) });
+  }
+}
 
 export function bundlePath(outRoot: string, app: AppName): string {
   return join(outRoot, app, 'main.js');
@@ -35,8 +60,8 @@ export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<
     sourcemap: false,
     legalComments: 'none',
     logLevel: 'error',
-    // koffi loads a platform .node addon at run time; it is installed beside the bundle.
-    external: ['koffi'],
+    // Packages with native addons stay external and are copied beside the bundle (below).
+    external: Object.keys(NATIVE_PACKAGES),
     // ESM bundles of CommonJS deps need require/__dirname.
     banner: {
       js: [
@@ -50,6 +75,7 @@ export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<
       __TELEPRESENCE_REGISTRY__: JSON.stringify(info.registry),
     },
   });
+  vendorNativePackages(workspaceRoot, outfile);
   writeFileSync(join(outRoot, app, 'build-info.json'), JSON.stringify({ app, version: info.version, registry: info.registry }) + '\n');
   return outfile;
 }
