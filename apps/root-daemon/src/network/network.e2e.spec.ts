@@ -1,14 +1,14 @@
 // End to end on a real kernel: the root daemon runs in a "workstation" namespace joined by a veth
 // to a "cluster" namespace; routed traffic must reach the test's tunnel server (not the veth),
 // never-proxied traffic must take the veth, and quit/kill -9 must leave no trace.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NetworkConfig } from '@tel/contracts';
 import { startDaemon, type RunningDaemon } from '../testing/daemon.js';
-import { Netns } from '../testing/netns.js';
+import { Netns, run } from '../testing/netns.js';
 import { startTunnelServer, type TunnelServer } from '../testing/tunnel-server.js';
 
 const OWNER_UID = 4242;
@@ -21,6 +21,8 @@ let ws: Netns; // the workstation
 let cluster: Netns;
 let tunnel: TunnelServer;
 let echo: net.Server;
+let sink: net.Server;
+let streamEcho: net.Server;
 const daemons: RunningDaemon[] = [];
 const children: { kill(sig?: NodeJS.Signals): boolean }[] = [];
 
@@ -115,8 +117,24 @@ beforeAll(async () => {
     s.on('error', () => undefined);
   });
   await new Promise<void>((res) => echo.listen(0, '127.0.0.1', res));
-  const echoPort = (echo.address() as net.AddressInfo).port;
-  tunnel = await startTunnelServer(join(dir, 'manager.socket'), (_ip, port) => (port === 9 ? null : { host: '127.0.0.1', port: echoPort }));
+  // Port 81: counts and discards (bulk throughput); port 82: echoes as it goes (held connections).
+  sink = net.createServer({ allowHalfOpen: true }, (s) => {
+    let n = 0;
+    s.on('data', (c: Buffer) => (n += c.length));
+    s.on('end', () => s.end(String(n)));
+    s.on('error', () => undefined);
+  });
+  streamEcho = net.createServer((s) => {
+    s.pipe(s);
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((res) => sink.listen(0, '127.0.0.1', res));
+  await new Promise<void>((res) => streamEcho.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, res));
+  const portOf = (srv: net.Server) => (srv.address() as net.AddressInfo).port;
+  const targets: Record<number, number> = { 81: portOf(sink), 82: portOf(streamEcho) };
+  tunnel = await startTunnelServer(join(dir, 'manager.socket'), (_ip, port) =>
+    port === 9 ? null : { host: '127.0.0.1', port: targets[port] ?? portOf(echo) },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -124,6 +142,8 @@ afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
   await tunnel?.close();
   echo?.close();
+  sink?.close();
+  streamEcho?.close();
   await ws?.delete();
   await cluster?.delete();
   rmSync(dir, { recursive: true, force: true });
@@ -221,4 +241,137 @@ describe('root daemon network (netns e2e)', () => {
     c.close();
     await second.quit();
   }, 60_000);
+});
+
+/** A raw request on the daemon socket as another uid (no tsx needed): prints the answer or errno code. */
+const RAW_CLIENT = `
+const s = require('net').connect(process.argv[1]);
+let b = '';
+s.on('connect', () => s.write(JSON.stringify({ id: 1, method: 'version', params: {} }) + '\\n'));
+const answer = () => { console.log(JSON.stringify({ connected: true, answer: b ? JSON.parse(b.split('\\n')[0]) : null })); process.exit(0); };
+s.on('data', (c) => { b += c; if (b.includes('\\n')) answer(); });
+s.on('close', answer);
+s.on('error', (e) => { console.log(JSON.stringify({ connected: false, code: e.code })); process.exit(0); });
+`;
+
+async function asUid(uid: number, socketPath: string): Promise<any> {
+  const out = await run('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '-e', RAW_CLIENT, socketPath]);
+  return JSON.parse(out.trim());
+}
+
+describe('root daemon socket access', () => {
+  let daemon: RunningDaemon;
+
+  beforeAll(async () => {
+    daemon = await startDaemon(ws, dir, OWNER_UID);
+    daemons.push(daemon);
+  });
+  afterAll(async () => {
+    if (daemon.proc.exitCode === null) await daemon.quit();
+  });
+
+  it('the owner and root are served', async () => {
+    const owner = await asUid(OWNER_UID, daemon.socketPath);
+    expect(owner.answer.result).toMatchObject({ name: 'Root Daemon' });
+    const c = await daemon.client();
+    expect(await c.version({})).toMatchObject({ name: 'Root Daemon' });
+    c.close();
+  });
+
+  it('another user cannot even open the socket (mode 0600, owned by the session user)', async () => {
+    expect(await asUid(65534, daemon.socketPath)).toEqual({ connected: false, code: 'EACCES' });
+  });
+
+  it('another user is refused by peer credentials with a clear error, even if the socket mode is loosened', async () => {
+    chmodSync(daemon.socketPath, 0o666);
+    const r = await asUid(65534, daemon.socketPath);
+    expect(r.connected).toBe(true);
+    expect(r.answer.error.category).toBe('user');
+    expect(r.answer.error.message).toMatch(/permission denied: .* serves only root and the user who started it, not uid 65534/);
+    expect(r.answer.error.hint).toMatch(/quit -s/);
+    chmodSync(daemon.socketPath, 0o600);
+  });
+});
+
+describe('root daemon under load and on SIGTERM', () => {
+  let baseline: Snapshot;
+  let daemon: RunningDaemon;
+
+  beforeAll(async () => {
+    baseline = await snapshot();
+    daemon = await startDaemon(ws, dir, OWNER_UID);
+    daemons.push(daemon);
+    const c = await daemon.client();
+    await c.connectNetwork(config());
+    c.close();
+  });
+
+  const rssMiB = () => {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${daemon.proc.pid}/status`, 'utf8'));
+    return Math.round(Number(m?.[1] ?? 0) / 1024);
+  };
+
+  it('1000 concurrent tunnelled connections all succeed, with bounded memory', async () => {
+    const HOLD = `
+const net = require('net');
+const N = 1000, socks = [];
+let ok = 0, failed = 0;
+for (let i = 0; i < N; i++) {
+  const s = net.connect({ host: '${ROUTED_IP}', port: 82 });
+  socks.push(s);
+  let got = '';
+  s.on('connect', () => s.write('ping' + i + ';'));
+  s.on('data', (c) => { got += c; if (got === 'ping' + i + ';') { if (++ok + failed === N) done(); } });
+  s.on('error', () => { if (ok + ++failed === N) done(); });
+}
+function done() { console.log(JSON.stringify({ ok, failed })); setTimeout(() => { socks.forEach((s) => s.destroy()); console.log(JSON.stringify({ closed: true })); }, 1500); }
+`;
+    const child = ws.spawn(process.execPath, ['-e', HOLD], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    const lines: string[] = [];
+    const first = new Promise<string>((res) => child.stdout?.on('data', (c: Buffer) => { lines.push(...c.toString().trim().split('\n')); res(lines[0] ?? ''); }));
+    const started = Date.now();
+    const result = JSON.parse(await first);
+    const elapsed = Date.now() - started;
+    const c = await daemon.client();
+    const status = await c.networkStatus({});
+    const rss = rssMiB();
+    c.close();
+    await new Promise((res) => child.once('exit', res));
+    console.log(`1000 concurrent: ${result.ok} ok / ${result.failed} failed in ${elapsed} ms; activeStreams ${status?.activeStreams}; daemon RSS ${rss} MiB`);
+    expect(result).toEqual({ ok: 1000, failed: 0 });
+    expect(status?.activeStreams).toBeGreaterThanOrEqual(1000);
+    expect(rss).toBeLessThanOrEqual(200);
+  }, 60_000);
+
+  it('bulk TCP throughput through the tunnel (reported, loosely bounded)', async () => {
+    const SEND = `
+const net = require('net');
+const [ip, port, mib] = process.argv.slice(1);
+const total = +mib * 1048576, chunk = Buffer.alloc(256 * 1024, 120);
+const t0 = process.hrtime.bigint();
+const s = net.connect({ host: ip, port: +port, allowHalfOpen: true });
+let sent = 0, answer = '';
+function pump() { while (sent < total) { sent += chunk.length; if (!s.write(chunk)) return s.once('drain', pump); } s.end(); }
+s.on('connect', pump);
+s.on('data', (c) => (answer += c));
+s.on('end', () => { const secs = Number(process.hrtime.bigint() - t0) / 1e9; console.log(JSON.stringify({ bytes: +answer, mibps: Math.round(total / 1048576 / secs) })); });
+`;
+    const SINK = `require('net').createServer({allowHalfOpen:true},(s)=>{let n=0;s.on('data',(c)=>n+=c.length);s.on('end',()=>s.end(String(n)));}).listen(9999,'127.0.0.1',()=>console.log('up'))`;
+    const localSink = ws.spawn(process.execPath, ['-e', SINK], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(localSink);
+    await new Promise((res) => localSink.stdout?.once('data', res));
+    const direct = await nodeInWs(SEND, '127.0.0.1', '9999', '512');
+    const tunnelled = await nodeInWs(SEND, ROUTED_IP, '81', '512');
+    localSink.kill('SIGKILL');
+    console.log(`512 MiB: direct loopback ${direct.mibps} MiB/s, through root daemon + tunnel ${tunnelled.mibps} MiB/s (ratio ${(tunnelled.mibps / direct.mibps).toFixed(2)}); daemon RSS ${rssMiB()} MiB`);
+    expect(tunnelled.bytes).toBe(512 * 1048576);
+    expect(rssMiB()).toBeLessThanOrEqual(200);
+  }, 120_000);
+
+  it('SIGTERM removes everything it installed', async () => {
+    daemon.proc.kill('SIGTERM');
+    await new Promise((res) => daemon.proc.once('exit', res));
+    expect(await snapshot()).toEqual(baseline);
+  }, 30_000);
 });
