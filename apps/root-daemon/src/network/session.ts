@@ -81,8 +81,13 @@ export class NetworkSession {
 
   /** Remove what a previous (crashed) daemon left; call before serving anything. */
   async removeLeftovers(): Promise<void> {
-    const found = await removeAll(this.run);
-    if (hasLeftovers(found)) this.deps.log.warn('removed network state left by a previous root daemon', { ...found });
+    try {
+      const found = await removeAll(this.run);
+      if (hasLeftovers(found)) this.deps.log.warn('removed network state left by a previous root daemon', { ...found });
+    } catch (err) {
+      // Not fatal for starting (connectNetwork retries it and reports), but worth a loud line.
+      this.deps.log.error('could not check for or remove leftover network state', { err: String(err) });
+    }
   }
 
   connect(cfg: NetworkConfig): Promise<NetworkStatus> {
@@ -93,6 +98,9 @@ export class NetworkSession {
         await this.teardown();
       }
       const log = this.deps.log;
+      // 0. Start from a clean slate even if the startup cleanup couldn't run (idempotent, cheap):
+      //    a reconnect must never duplicate a rule.
+      await removeAll(this.run);
       // 1. The tunnel first: nothing is redirected until there is somewhere to send it.
       const dialer = this.deps.dialer?.(cfg) ?? new Http2Dialer({ socketPath: cfg.managerSocket, log });
       const tcp = new TcpProxy(dialer, log);

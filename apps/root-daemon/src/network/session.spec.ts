@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { formatCidr } from '../routing/cidr.js';
+import { DEFAULT_TUN_ADDRESS, planRouting } from './session.js';
+
+const base = { managerSocket: '/tmp/m.sock', subnets: ['10.96.0.0/12', '10.244.0.0/16'], excluded: [] };
+
+describe('planRouting', () => {
+  it('routes the subnets as given when nothing is excluded', () => {
+    const p = planRouting(base);
+    expect(p.routed.map(formatCidr)).toEqual(['10.96.0.0/12', '10.244.0.0/16']);
+    expect(p.tunAddress).toBe(DEFAULT_TUN_ADDRESS);
+  });
+
+  it('cuts never-proxy and API-server addresses out, and normalizes what it reports', () => {
+    const p = planRouting({
+      ...base,
+      excluded: [
+        { cidr: '10.96.0.1', reason: 'api-server' },
+        { cidr: '10.244.0.0/17', reason: 'never-proxy' },
+      ],
+    });
+    const routed = p.routed.map(formatCidr);
+    expect(routed).not.toContain('10.96.0.0/12');
+    expect(routed).toHaveLength(20 + 1);
+    expect(routed).toContain('10.96.0.0/32');
+    expect(routed).toContain('10.244.128.0/17');
+    expect(p.excluded).toEqual([
+      { cidr: '10.96.0.1/32', reason: 'api-server' },
+      { cidr: '10.244.0.0/17', reason: 'never-proxy' },
+    ]);
+  });
+
+  it.each([
+    [{ ...base, subnets: ['10.0.0.0/33'] }, /invalid subnet "10.0.0.0\/33"/],
+    [{ ...base, excluded: [{ cidr: 'nope', reason: 'never-proxy' as const }] }, /invalid never-proxy exclusion "nope"/],
+    [{ ...base, tunAddress: '1.2.3' }, /invalid TUN address/],
+  ])('rejects bad input with a config error (%#)', (cfg, message) => {
+    expect(() => planRouting(cfg)).toThrow(message);
+  });
+});

@@ -1,0 +1,60 @@
+// The kernel-facing commands, checked against a recording runner (nothing is executed).
+import { describe, expect, it } from 'vitest';
+import { parseCidr } from './cidr.js';
+import { configureLink, findLeftovers, nftRuleset, removeAll, type Runner } from './linux.js';
+
+function recorder(outputs: Record<string, string> = {}) {
+  const calls: string[] = [];
+  const run: Runner = async (cmd, args, stdin) => {
+    const line = [cmd, ...args].join(' ');
+    calls.push(stdin === undefined ? line : `${line} <<${stdin}`);
+    return outputs[line] ?? '';
+  };
+  return { calls, run };
+}
+
+const LEFTOVER_STATE = {
+  'ip -o link show': '1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n7: tel0: <POINTOPOINT,NOARP> mtu 1500\n',
+  'nft list tables': 'table ip filter\ntable ip telepresence\n',
+  'ip rule show': '0:\tfrom all lookup local\n7210:\tfrom all fwmark 0x7e10 lookup 7210\n7210:\tfrom all fwmark 0x7e10 lookup 7210\n32766:\tfrom all lookup main\n',
+  'ip route show table 7210': 'local default dev lo scope host \n',
+};
+
+describe('routing on Linux', () => {
+  it('nftRuleset redirects TCP and marks UDP only for routed prefixes, in one idempotent transaction', () => {
+    const text = nftRuleset({ routes: [parseCidr('198.19.0.0/17'), parseCidr('198.19.128.0/17')], tcpPort: 4000, udpPort: 4001 });
+    expect(text.split('\n').slice(0, 3)).toEqual(['table ip telepresence', 'delete table ip telepresence', 'table ip telepresence {']);
+    expect(text).toContain('elements = { 198.19.0.0/17, 198.19.128.0/17 }');
+    expect(text).toContain('ip daddr @routed meta l4proto tcp redirect to :4000');
+    expect(text).toContain('ip daddr @routed meta l4proto udp meta mark set 0x7e10');
+    expect(text).toContain('iifname "lo" meta mark 0x7e10 meta l4proto udp tproxy to 127.0.0.1:4001 accept');
+  });
+
+  it('configureLink uses one ip -batch with add (never replace) per route', async () => {
+    const { calls, run } = recorder();
+    await configureLink(run, { address: '198.18.255.254', routes: [parseCidr('198.19.0.0/17')] });
+    expect(calls).toEqual([
+      'ip -batch - <<address add 198.18.255.254/32 dev tel0\nlink set dev tel0 up\nroute add 198.19.0.0/17 dev tel0 src 198.18.255.254\n',
+    ]);
+  });
+
+  it('finds leftovers of a killed daemon, including duplicated rules', async () => {
+    const { run } = recorder(LEFTOVER_STATE);
+    expect(await findLeftovers(run)).toEqual({ link: true, nftTable: true, rules: 2, tableRoutes: 1 });
+  });
+
+  it('removes exactly what it found, and nothing when there is nothing', async () => {
+    const dirty = recorder(LEFTOVER_STATE);
+    await removeAll(dirty.run);
+    expect(dirty.calls.slice(4)).toEqual([
+      'nft delete table ip telepresence',
+      'ip rule del priority 7210 lookup 7210',
+      'ip rule del priority 7210 lookup 7210',
+      'ip route flush table 7210',
+      'ip link del tel0',
+    ]);
+    const clean = recorder({ 'ip -o link show': '1: lo: <LOOPBACK>\n', 'nft list tables': 'table ip filter\n', 'ip rule show': '0:\tfrom all lookup local\n' });
+    await removeAll(clean.run);
+    expect(clean.calls).toHaveLength(4); // the four reads, no writes
+  });
+});
