@@ -1,7 +1,7 @@
 // `up` and `down`: the orchestration of the test cluster. `up` is idempotent (a healthy cluster
 // is left alone, a partial one is torn down first); `down` removes everything `up` created, also
 // after a crash: processes (by pid file and by cgroup), namespaces, mounts, cgroups, sysctls.
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Binaries, ensureBinaries } from './build.js';
 import { createClusterCgroup, destroyClusterCgroup } from './cgroups.js';
@@ -11,7 +11,7 @@ import {
   registryConfig, registryHostsToml, wsResolvConf, wsResolvedConf,
 } from './configs.js';
 import { pushImages } from './images.js';
-import { kubectl } from './kubectl.js';
+import { kubectl, kubectlPath, toolsBinDir } from './kubectl.js';
 import { type Layout, netnsPath, cacheRoot } from './layout.js';
 import { asList, coreDnsObjects, developerObjects } from './manifests.js';
 import { createNetns, deleteNetns } from './netns.js';
@@ -120,7 +120,9 @@ function writeConfigs(l: Layout): void {
     mkdirSync(dirname(f), { recursive: true });
     writeFileSync(f, content);
   }
-  for (const d of [p.kubeletDir, p.podLogsDir, p.cniDataDir, l.registryDir, join(l.stateDir, 'apiserver')]) mkdirSync(d, { recursive: true });
+  for (const d of [p.kubeletDir, p.podLogsDir, p.cniDataDir, l.registryDir, join(l.stateDir, 'apiserver'), toolsBinDir(l)]) mkdirSync(d, { recursive: true });
+  rmSync(join(toolsBinDir(l), 'kubectl'), { force: true });
+  symlinkSync(kubectlPath(l), join(toolsBinDir(l), 'kubectl'));
 }
 
 /** Brings the cluster up (or leaves a healthy one alone) and waits until it is all Ready. */

@@ -29,9 +29,9 @@ export function nodeHolderScript(helper: string): string {
     'set -e',
     // CNI's result cache (/var/lib/cni), pod netns pins (/run/netns), shim sockets
     // (/run/containerd/s) and the kubelet's /var/log/containers land here, not on the host.
-    'mount -t tmpfs -o mode=0755,size=64m tptc-node-run /run',
-    'mount -t tmpfs -o mode=0755,size=512m tptc-node-varlib /var/lib',
-    'mount -t tmpfs -o mode=0755,size=64m tptc-node-varlog /var/log',
+    'mount -n -t tmpfs -o mode=0755,size=64m tptc-node-run /run',
+    'mount -n -t tmpfs -o mode=0755,size=512m tptc-node-varlib /var/lib',
+    'mount -n -t tmpfs -o mode=0755,size=64m tptc-node-varlog /var/log',
     'mkdir -p /run/netns /var/lib/cni /var/lib/etcd',
     `exec ${helper} hold`,
   ].join('\n');
@@ -41,13 +41,13 @@ export function nodeHolderScript(helper: string): string {
 export function wsHolderScript(helper: string, wsDir: string): string {
   return [
     'set -e',
-    'mount -t tmpfs -o mode=0755,size=64m tptc-ws-run /run',
+    'mount -n -t tmpfs -o mode=0755,size=64m tptc-ws-run /run',
     'mkdir -p /run/dbus /run/systemd/resolve /run/user /run/lock',
     'chown systemd-resolve:systemd-resolve /run/systemd/resolve 2>/dev/null || true',
-    `mount --bind ${join(wsDir, 'resolv.conf')} /etc/resolv.conf`,
-    `mount --bind ${join(wsDir, 'resolved.conf')} /etc/systemd/resolved.conf`,
+    `mount -n --bind ${join(wsDir, 'resolv.conf')} /etc/resolv.conf`,
+    `mount -n --bind ${join(wsDir, 'resolved.conf')} /etc/systemd/resolved.conf`,
     // sysfs of this network namespace, as `ip netns exec` would show it.
-    'mount -t sysfs tptc-ws-sys /sys',
+    'mount -n -t sysfs tptc-ws-sys /sys',
     `exec ${helper} hold`,
   ].join('\n');
 }

@@ -3,6 +3,7 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type Layout } from './layout.js';
+import { kubeCacheDir, toolsBinDir } from './kubectl.js';
 import { livePid } from './proc.js';
 
 export interface NsExecOptions {
@@ -33,6 +34,9 @@ export function nsenterArgs(l: Layout, which: 'ws' | 'node', cmd: string, args: 
 export function nsExec(l: Layout, which: 'ws' | 'node', cmd: string, args: string[], opts: NsExecOptions = {}): Promise<NsExecResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   if (which === 'ws' && !opts.env?.KUBECONFIG) env.KUBECONFIG = opts.user === 'developer' ? l.developerKubeconfig : l.adminKubeconfig;
+  if (!opts.env?.KUBECACHEDIR) env.KUBECACHEDIR = kubeCacheDir(l);
+  // Our kubectl (same version as the cluster) before any other on PATH.
+  env.PATH = `${toolsBinDir(l)}:${env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
   const nsArgs = nsenterArgs(l, which, cmd, args, opts.cwd ?? process.cwd());
   const spawnOpts: SpawnOptions = { env, stdio: opts.inherit ? 'inherit' : ['pipe', 'pipe', 'pipe'] };
   return new Promise((resolve, reject) => {

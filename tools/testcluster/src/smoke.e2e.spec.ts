@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOOL_DIR } from './build.js';
 import { down, up } from './cluster.js';
 import { type ClusterInfo, clusterInfo, ensureClusterUp } from './index.js';
-import { defaultLayout } from './layout.js';
+import { K8S_VERSION, defaultLayout } from './layout.js';
 import { findLeftovers, isClean, netnsInodes } from './leftovers.js';
 import { kubectl } from './kubectl.js';
 import { livePid, sleep, waitFor } from './proc.js';
@@ -110,6 +110,8 @@ describe('test cluster smoke', () => {
     expect(info).toMatchObject({ registry: l.registry, adminKubeconfig: l.adminKubeconfig, apiServer: 'https://198.18.0.1:6443' });
     const who = await info.wsExec('kubectl', ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], { user: 'developer' });
     expect(who.stdout).toBe('developer');
+    const ver = await info.wsExec('kubectl', ['version', '--client', '-o', 'json']);
+    expect(JSON.parse(ver.stdout).clientVersion.gitVersion).toBe(K8S_VERSION);
   });
 
   it('runs a Deployment + Service of the demo server built by @tel/image', async () => {
