@@ -4,4 +4,5 @@ export type { Contract, Method } from './contract.js';
 export * from './userd.js';
 export * from './rootd.js';
 export * from './manager.js';
+export * from './dns.js';
 export * from './sockets.js';
