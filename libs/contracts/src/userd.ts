@@ -2,6 +2,7 @@
 // Local contract: the CLI and the user daemon ship in one bundle, so it need not stay compatible.
 import type { Method } from './contract.js';
 import type { DaemonVersion, Empty } from './common.js';
+import type { NetworkStatus, RootDaemonStatus } from './rootd.js';
 
 export type { DaemonVersion, Empty } from './common.js';
 
@@ -13,6 +14,64 @@ export interface UserDaemonStatus {
   uptimeSeconds: number;
 }
 
+/** What `telepresence connect` asks for; the flags of 2.x plus the CLI's environment. */
+export interface ConnectRequest {
+  /** The CLI's KUBECONFIG (a path list); unset means ~/.kube/config. */
+  kubeconfigEnv?: string;
+  /** The CLI's TELEPRESENCE_REGISTRY, which overrides config.yml for the manager image. */
+  registryEnv?: string;
+  /** `--context`; else the kubeconfig's current-context. */
+  context?: string;
+  /** `--namespace`; else the context's namespace, else "default". */
+  namespace?: string;
+  /** `--manager-namespace`; else the extension's manager.namespace, else "ambassador". */
+  managerNamespace?: string;
+  /** `--also-proxy`, added to the extension's also-proxy. */
+  alsoProxy: string[];
+  /** `--never-proxy`, added to the extension's never-proxy. */
+  neverProxy: string[];
+}
+
+/** The session the user daemon holds with one cluster. */
+export interface SessionInfo {
+  /** Kubeconfig files that were read, in order. */
+  kubeconfigFiles: string[];
+  context: string;
+  /** API server URL of the context's cluster. */
+  server: string;
+  namespace: string;
+  managerNamespace: string;
+  /** The traffic manager's version as it answered GET /version. */
+  managerVersion: { version: string; apiVersion: number };
+  /** What connect did about the manager: e.g. "installed", "upgraded", "unchanged". */
+  managerAction: string;
+  /** Unix socket (0600) whose connections are port-forward streams to the manager API port. */
+  managerSocket: string;
+  /** ISO time the session was established. */
+  connectedAt: string;
+  /** What the root daemon reported right after connectNetwork. */
+  network: NetworkStatus;
+}
+
+export interface ConnectResult {
+  session: SessionInfo;
+  /** True when a session with the same context and namespaces already existed. */
+  alreadyConnected: boolean;
+  /** Milliseconds the connect took inside the user daemon. */
+  elapsedMs: number;
+}
+
+/** The session as `telepresence status` shows it. */
+export interface SessionStatus {
+  session: SessionInfo | null;
+  /** The port-forward to the manager: pod, streams carried, last failure. */
+  portForward: { pod?: string; serving: boolean; activeStreams: number; lastError?: string } | null;
+  /** The root daemon's current view (routes, exclusions, tunnel health); null when not connected. */
+  network: NetworkStatus | null;
+  /** The root daemon's status as seen from the user daemon; null when it did not answer. */
+  rootDaemon: RootDaemonStatus | null;
+}
+
 export interface UserDaemonContract {
   /** The daemon's build version, for the CLI's version check. */
   version: Method<Empty, DaemonVersion>;
@@ -21,4 +80,13 @@ export interface UserDaemonContract {
   quit: Method<Empty, Empty>;
   /** Change the log level at run time (`telepresence loglevel`). */
   setLogLevel: Method<{ level: string }, Empty>;
+  /**
+   * Connect to the cluster: kubeconfig, manager (install/version policy), port-forward, root
+   * daemon network. Idempotent for the same context and namespaces; a different one is refused
+   * until `telepresence quit`.
+   */
+  connect: Method<ConnectRequest, ConnectResult>;
+  /** End the session: root daemon network off, port-forwards closed. */
+  disconnect: Method<Empty, { wasConnected: boolean }>;
+  sessionStatus: Method<Empty, SessionStatus>;
 }

@@ -19,7 +19,7 @@ const env = () => ({ XDG_RUNTIME_DIR: join(tmp, 'run'), XDG_CACHE_HOME: join(tmp
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'tel-busy-'));
   const version = { name: 'User Daemon', version: 'v9.9.9', apiVersion: 1, pid: process.pid, idle: false };
-  const handlers: Handlers<UserDaemonContract> = {
+  const handlers: Handlers<Pick<UserDaemonContract, 'version' | 'status' | 'quit' | 'setLogLevel'>> = {
     version: async () => version,
     status: async () => ({ version, logFile: '', uptimeSeconds: 1 }),
     quit: async () => {

@@ -38,10 +38,15 @@ export const ROOT_DAEMON: DaemonKind<RootDaemonContract> = {
   needsRoot: true,
 };
 
+/** Either daemon; the helpers below accept a union of kinds (the CLI loops over both). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyDaemonKind = DaemonKind<any>;
+type ContractOf<K> = K extends DaemonKind<infer C> ? C : never;
+
 export const quitHint = "run 'telepresence quit -s'";
 
 /** A running daemon's version, or undefined when none listens on its socket. */
-export async function probe<C extends Contract<C>>(kind: DaemonKind<C>, env: NodeJS.ProcessEnv): Promise<DaemonVersion | undefined> {
+export async function probe(kind: AnyDaemonKind, env: NodeJS.ProcessEnv): Promise<DaemonVersion | undefined> {
   let client: Client<UserDaemonContract> | undefined;
   try {
     client = await connect<UserDaemonContract>(kind.socket(env), kind.name);
@@ -61,10 +66,11 @@ export async function probe<C extends Contract<C>>(kind: DaemonKind<C>, env: Nod
  *     say so; if it is busy, stop with the mismatch message;
  *  3. starting = spawn detached, then wait for the socket, racing against an early exit.
  */
-export async function ensureDaemon<C extends Contract<C>>(
-  kind: DaemonKind<C>,
+export async function ensureDaemon<K extends AnyDaemonKind>(
+  kind: K,
   ctx: { out: Output; env: NodeJS.ProcessEnv; startTimeoutMs: number },
-): Promise<{ client: Client<C>; version: DaemonVersion; started: boolean }> {
+): Promise<{ client: Client<ContractOf<K>>; version: DaemonVersion; started: boolean }> {
+  type C = ContractOf<K>;
   const socket = kind.socket(ctx.env);
   let running = await probe(kind, ctx.env);
   if (running && running.version !== buildVersion) {
@@ -95,7 +101,7 @@ export async function ensureDaemon<C extends Contract<C>>(
   return { client, version, started };
 }
 
-async function startDaemon<C extends Contract<C>>(kind: DaemonKind<C>, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
+async function startDaemon(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
   const entry = kind.entry(env);
   const dir = logsDir(env);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -134,7 +140,7 @@ async function startDaemon<C extends Contract<C>>(kind: DaemonKind<C>, env: Node
 }
 
 /** Ask a daemon to quit and wait until its process is gone; true when one was running. */
-export async function stopDaemon<C extends Contract<C>>(kind: DaemonKind<C>, env: NodeJS.ProcessEnv, timeoutMs = 5000): Promise<boolean> {
+export async function stopDaemon(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, timeoutMs = 5000): Promise<boolean> {
   let client: Client<UserDaemonContract>;
   try {
     client = await connect<UserDaemonContract>(kind.socket(env), kind.name);

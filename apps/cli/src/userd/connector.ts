@@ -1,12 +1,16 @@
-// The user daemon ("connector"): runs as the user, owns the session with the cluster (from the
-// connect issue on). Started by the CLI as `telepresence connector-foreground`.
+// The user daemon ("connector"): runs as the user, owns the session with the cluster (kubeconfig,
+// traffic manager, port-forward) and asks the root daemon for the network. Started by the CLI as
+// `telepresence connector-foreground`.
 import type { UserDaemonContract } from '@tel/contracts';
 import { createDaemonRuntime, parseDaemonFlags, type Handlers } from '@tel/ipc';
 import { API_VERSIONS } from '@tel/version';
-import type { Config } from '../config/config.js';
-import { userDaemonSocket } from '../paths.js';
+import { loadConfig, type Config } from '../config/config.js';
+import { configFile, rootDaemonSocket, userDaemonSocket } from '../paths.js';
+import { useExistingManager } from './manager-install.js';
+import { Session, managerSocketPath } from './session.js';
 
 export async function runConnector(argv: string[], config: Config, env: NodeJS.ProcessEnv): Promise<void> {
+  let session: Session | undefined;
   const rt = createDaemonRuntime({
     name: 'User Daemon',
     logName: 'connector',
@@ -14,9 +18,21 @@ export async function runConnector(argv: string[], config: Config, env: NodeJS.P
     socketPath: userDaemonSocket(env),
     flags: parseDaemonFlags(argv),
     level: config.logLevels.userDaemon,
-    // No session exists before `connect` lands, so nothing depends on this daemon yet.
-    busy: () => false,
+    // A session means routes point at our port-forward: a CLI of another version may not replace us.
+    busy: () => session?.busy() ?? false,
+    // quit (and SIGTERM) end the session: root daemon network off, port-forwards closed.
+    cleanup: async () => void (await session?.disconnect()),
   });
+  session = new Session({
+    log: rt.log.child('session'),
+    env,
+    loadConfig: () => loadConfig(configFile(env)),
+    configFile: configFile(env),
+    managerSocket: managerSocketPath(userDaemonSocket(env)),
+    rootDaemonSocket: rootDaemonSocket(env),
+    ensureManager: useExistingManager,
+  });
+  const s = session;
   const handlers: Handlers<UserDaemonContract> = {
     ...rt.lifecycle,
     status: async () => ({
@@ -24,6 +40,9 @@ export async function runConnector(argv: string[], config: Config, env: NodeJS.P
       logFile: rt.log.file ?? '',
       uptimeSeconds: Math.round((Date.now() - rt.startedAt) / 1000),
     }),
+    connect: (req) => s.connect(req),
+    disconnect: () => s.disconnect(),
+    sessionStatus: () => s.status(),
   };
   await rt.listen(handlers);
 }

@@ -1,45 +1,94 @@
-// `telepresence status`: what runs locally (daemons, their versions, logs). Session, routes and
-// DNS join this output with the connect and DNS issues.
-import type { RootDaemonContract, UserDaemonContract } from '@tel/contracts';
-import { NotRunningError, connect } from '@tel/ipc';
-import { buildVersion } from '@tel/version';
+// `telepresence status`: the daemons (versions, logs) and, when connected, the session: context,
+// namespaces, traffic manager, routed and excluded subnets, tunnel health. Starts nothing.
+import type { Contract, NetworkStatus, RootDaemonContract, RootDaemonStatus, SessionStatus, UserDaemonContract, UserDaemonStatus } from '@tel/contracts';
+import { NotRunningError, connect, type Client } from '@tel/ipc';
+import { buildVersion, formatComponent } from '@tel/version';
 import { defineCommand } from '../command.js';
 import { ROOT_DAEMON, USER_DAEMON } from '../daemons.js';
+
+export interface StatusDoc {
+  client: { version: string };
+  userDaemon: UserDaemonStatus | null;
+  rootDaemon: RootDaemonStatus | null;
+  /** The session as the user daemon holds it; null when not connected (or daemon not running). */
+  session: SessionStatus['session'];
+  portForward: SessionStatus['portForward'];
+  /** The root daemon's routes, exclusions and tunnel health; null when it has no network. */
+  network: NetworkStatus | null;
+}
+
+async function call<C extends Contract<C>, T>(socket: string, name: string, f: (c: Client<C>) => Promise<T>): Promise<T | null> {
+  let c: Client<C> | undefined;
+  try {
+    c = await connect<C>(socket, name);
+    return await f(c);
+  } catch (err) {
+    if (err instanceof NotRunningError) return null;
+    throw err;
+  } finally {
+    c?.close();
+  }
+}
+
+export function renderStatus(d: StatusDoc): string {
+  const lines = [`Client: ${buildVersion}`];
+  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(18)}: ${value}`);
+  if (!d.userDaemon) lines.push('User Daemon: Not running');
+  else {
+    lines.push('User Daemon: Running');
+    row('Version', formatComponent(d.userDaemon.version));
+    row('Log', d.userDaemon.logFile);
+    const s = d.session;
+    row('Status', s ? 'Connected' : 'Not connected');
+    if (s) {
+      row('Kubernetes context', s.context);
+      row('Kubernetes server', s.server);
+      row('Namespace', s.namespace);
+      row('Manager namespace', s.managerNamespace);
+      row('Traffic Manager', `${formatComponent({ name: 'Traffic Manager', ...s.managerVersion })}`);
+      if (d.portForward) row('Port-forward', `${d.portForward.serving ? 'serving' : 'closed'}${d.portForward.pod ? ` to pod ${d.portForward.pod}` : ''}${d.portForward.lastError ? ` (last error: ${d.portForward.lastError})` : ''}`);
+    }
+  }
+  if (!d.rootDaemon) lines.push('Root Daemon: Not running');
+  else {
+    lines.push('Root Daemon: Running');
+    row('Version', formatComponent(d.rootDaemon.version));
+    row('Log', d.rootDaemon.logFile);
+    const n = d.network;
+    if (n) {
+      row('Tunnel', `${n.tunnelHealthy ? 'healthy' : 'NOT healthy'} (${n.device}, ${n.activeStreams} active streams)`);
+      lines.push('  Routed subnets:');
+      for (const s of n.routedSubnets) lines.push(`    - ${s}`);
+      lines.push('  Excluded:');
+      for (const e of n.excluded) lines.push(`    - ${e.cidr} (${e.reason})`);
+    } else row('Network', 'Not connected');
+  }
+  return lines.join('\n');
+}
 
 export const statusCommand = defineCommand({
   name: 'status',
   description: 'Show connectivity status',
   async run(ctx) {
-    const get = async <T>(f: () => Promise<T>): Promise<T | null> => {
-      try {
-        return await f();
-      } catch (err) {
-        if (err instanceof NotRunningError) return null;
-        throw err;
-      }
+    const userSocket = USER_DAEMON.socket(ctx.env);
+    const rootSocket = ROOT_DAEMON.socket(ctx.env);
+    const userDaemon = await call(userSocket, USER_DAEMON.name, (c: Client<UserDaemonContract>) => c.status({}, { timeoutMs: 5000 }));
+    // A user daemon of another version may not know sessionStatus: then there is no session to show.
+    const sessionStatus = userDaemon
+      ? await call(userSocket, USER_DAEMON.name, (c: Client<UserDaemonContract>) => c.sessionStatus({}, { timeoutMs: 10_000 })).catch(() => null)
+      : null;
+    const rootDaemon = await call(rootSocket, ROOT_DAEMON.name, (c: Client<RootDaemonContract>) => c.status({}, { timeoutMs: 5000 }));
+    const network = rootDaemon
+      ? (sessionStatus?.network ?? (await call(rootSocket, ROOT_DAEMON.name, (c: Client<RootDaemonContract>) => c.networkStatus({}, { timeoutMs: 5000 })).catch(() => null)))
+      : null;
+    const doc: StatusDoc = {
+      client: { version: buildVersion },
+      userDaemon,
+      rootDaemon,
+      session: sessionStatus?.session ?? null,
+      portForward: sessionStatus?.portForward ?? null,
+      network,
     };
-    const userDaemon = await get(async () => {
-      const c = await connect<UserDaemonContract>(USER_DAEMON.socket(ctx.env), USER_DAEMON.name);
-      try {
-        return await c.status({}, { timeoutMs: 5000 });
-      } finally {
-        c.close();
-      }
-    });
-    const rootDaemon = await get(async () => {
-      const c = await connect<RootDaemonContract>(ROOT_DAEMON.socket(ctx.env), ROOT_DAEMON.name);
-      try {
-        return await c.status({}, { timeoutMs: 5000 });
-      } finally {
-        c.close();
-      }
-    });
-    ctx.out.result({ client: { version: buildVersion }, userDaemon, rootDaemon }, () => {
-      const lines = [`Client: ${buildVersion}`];
-      for (const [name, s] of [['User Daemon', userDaemon], ['Root Daemon', rootDaemon]] as const) {
-        lines.push(s ? `${name}: Running\n  Version: ${s.version.version}\n  Log   : ${s.logFile}` : `${name}: Not running`);
-      }
-      return lines.join('\n');
-    });
+    ctx.out.result(doc, () => renderStatus(doc));
   },
 });

@@ -1,0 +1,88 @@
+// `telepresence connect`: start both daemons (version-checked), then ask the user daemon for a
+// session with the cluster; it installs or checks the manager and has the root daemon route.
+import type { ConnectResult } from '@tel/contracts';
+import { buildVersion } from '@tel/version';
+import { defineCommand } from '../command.js';
+import { ROOT_DAEMON, USER_DAEMON, ensureDaemon } from '../daemons.js';
+
+interface ConnectOpts {
+  context?: string;
+  namespace?: string;
+  managerNamespace?: string;
+  alsoProxy?: string[];
+  neverProxy?: string[];
+}
+
+/** What the user daemon may spend at most (install + port-forward + API + root daemon), plus slack. */
+const SESSION_BUDGET_MS = 120_000 + 60_000 + 30_000;
+
+/** 2.x accepts both `--also-proxy a --also-proxy b` and `--also-proxy a,b`. */
+export function splitList(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v.length > 0);
+}
+
+export function renderConnect(r: ConnectResult): string {
+  const s = r.session;
+  const head = r.alreadyConnected ? 'Already connected' : 'Connected';
+  const lines = [`${head} to context ${s.context}, namespace ${s.namespace} (${s.server})`];
+  if (!r.alreadyConnected) lines.push(`Traffic Manager ${s.managerVersion.version} in namespace ${s.managerNamespace} (${s.managerAction})`);
+  return lines.join('\n');
+}
+
+export const connectCommand = defineCommand<ConnectOpts>({
+  name: 'connect',
+  description: 'Connect to a cluster: route its pod and service subnets through the traffic manager',
+  flags: [
+    { flags: '--context <name>', description: 'the kubeconfig context to use (default: current-context)' },
+    { flags: '-n, --namespace <name>', description: "the namespace to use (default: the context's)" },
+    { flags: '--manager-namespace <name>', description: 'the namespace of the traffic manager (default: kubeconfig extension, else ambassador)' },
+    { flags: '--also-proxy <cidr...>', description: 'additional subnets to route into the cluster (repeatable)' },
+    { flags: '--never-proxy <cidr...>', description: 'subnets never to route into the cluster (repeatable)' },
+  ],
+  async run(ctx, opts) {
+    const config = ctx.config();
+    const daemonCtx = { out: ctx.out, env: ctx.env, startTimeoutMs: config.timeouts.daemonStart };
+    // 1. Both daemons of exactly this version (the root daemon first: the session needs it).
+    const root = await ensureDaemon(ROOT_DAEMON, daemonCtx);
+    root.client.close();
+    const user = await ensureDaemon(USER_DAEMON, daemonCtx);
+    try {
+      // 2. The session: kubeconfig, manager, port-forward, routes (all inside the user daemon).
+      ctx.out.progress('Connecting to the cluster...');
+      const budget = SESSION_BUDGET_MS + config.timeouts.trafficManagerConnect + 2 * config.timeouts.trafficManagerAPI;
+      const result = await user.client.connect(
+        {
+          ...(ctx.env.KUBECONFIG ? { kubeconfigEnv: ctx.env.KUBECONFIG } : {}),
+          ...(ctx.env.TELEPRESENCE_REGISTRY ? { registryEnv: ctx.env.TELEPRESENCE_REGISTRY } : {}),
+          ...(opts.context ? { context: opts.context } : {}),
+          ...(opts.namespace ? { namespace: opts.namespace } : {}),
+          ...(opts.managerNamespace ? { managerNamespace: opts.managerNamespace } : {}),
+          alsoProxy: splitList(opts.alsoProxy),
+          neverProxy: splitList(opts.neverProxy),
+        },
+        { timeoutMs: budget },
+      );
+      ctx.out.progressDone();
+      const s = result.session;
+      ctx.out.result(
+        {
+          connected: true,
+          alreadyConnected: result.alreadyConnected,
+          elapsedMs: result.elapsedMs,
+          client: { version: buildVersion },
+          context: s.context,
+          server: s.server,
+          namespace: s.namespace,
+          managerNamespace: s.managerNamespace,
+          trafficManager: { ...s.managerVersion, action: s.managerAction },
+          routedSubnets: s.network.routedSubnets,
+          excluded: s.network.excluded,
+        },
+        () => renderConnect(result),
+      );
+    } finally {
+      ctx.out.progressDone();
+      user.client.close();
+    }
+  },
+});

@@ -1,0 +1,226 @@
+// The user daemon's session with one cluster: connect orchestrates kubeconfig → manager →
+// port-forward → cluster info → root daemon network; disconnect undoes it in reverse.
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { ConnectRequest, ConnectResult, NetworkConfig, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
+import { MANAGER_API_PORT } from '@tel/contracts';
+import { userError } from '@tel/errors';
+import { NotRunningError, connect as ipcConnect, type Client } from '@tel/ipc';
+import type { Logger } from '@tel/logging';
+import { buildVersion } from '@tel/version';
+import type { Config } from '../config/config.js';
+import { resolveImage } from '../config/registry.js';
+import { loadKubeconfig, type LoadedKubeconfig } from '../kube/kubeconfig.js';
+import { ManagerForwarder } from '../kube/portforward.js';
+import { ManagerApi } from './manager-api.js';
+import type { EnsureManager } from './manager-install.js';
+import { apiServerAddresses, mergeCidrs, planNetwork } from './subnets.js';
+import { timeoutError } from './timeouts.js';
+
+export const DEFAULT_MANAGER_NAMESPACE = 'ambassador';
+/** Bound on installing or upgrading the manager (2.x: timeouts.helm). */
+const INSTALL_TIMEOUT_MS = 120_000;
+/** Bound on the root daemon creating tel0, routes and rules. */
+const ROOT_NETWORK_TIMEOUT_MS = 60_000;
+
+export interface SessionDeps {
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+  /** Re-read on every connect so edited timeouts apply without restarting the daemon. */
+  loadConfig(): Config;
+  configFile: string;
+  /** Where the port-forward socket is served (in the user's runtime dir). */
+  managerSocket: string;
+  rootDaemonSocket: string;
+  ensureManager: EnsureManager;
+}
+
+interface Active {
+  info: SessionInfo;
+  kube: LoadedKubeconfig;
+  forwarder: ManagerForwarder;
+  api: ManagerApi;
+  network: NetworkConfig;
+}
+
+export class Session {
+  private active: Active | null = null;
+  /** connect/disconnect run one at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: SessionDeps) {}
+
+  busy(): boolean {
+    return this.active !== null;
+  }
+
+  connect(req: ConnectRequest): Promise<ConnectResult> {
+    return this.serialized(() => this.doConnect(req));
+  }
+
+  disconnect(): Promise<{ wasConnected: boolean }> {
+    return this.serialized(() => this.doDisconnect());
+  }
+
+  async status(): Promise<SessionStatus> {
+    const a = this.active;
+    let network: SessionStatus['network'] = null;
+    let rootDaemon: SessionStatus['rootDaemon'] = null;
+    const rootd = await this.rootd().catch(() => null);
+    if (rootd) {
+      try {
+        rootDaemon = await rootd.status({}, { timeoutMs: 5000 });
+        if (a) network = await rootd.networkStatus({}, { timeoutMs: 5000 });
+      } catch (err) {
+        this.deps.log.warn('root daemon status failed', { err: String(err) });
+      } finally {
+        rootd.close();
+      }
+    }
+    const pf = a?.forwarder.status();
+    return {
+      session: a?.info ?? null,
+      portForward: pf ? { ...(pf.pod ? { pod: pf.pod } : {}), serving: pf.serving, activeStreams: pf.activeStreams, ...(pf.lastError ? { lastError: pf.lastError } : {}) } : null,
+      network,
+      rootDaemon,
+    };
+  }
+
+  private serialized<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(f, f);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async rootd(): Promise<Client<RootDaemonContract>> {
+    try {
+      return await ipcConnect<RootDaemonContract>(this.deps.rootDaemonSocket, 'Root Daemon');
+    } catch (err) {
+      if (err instanceof NotRunningError) throw userError('the Root Daemon is not running', "run 'telepresence connect' again (it starts the daemons)");
+      throw err;
+    }
+  }
+
+  private async doConnect(req: ConnectRequest): Promise<ConnectResult> {
+    const started = Date.now();
+    const log = this.deps.log.child('connect');
+    const config = this.deps.loadConfig();
+    // 1. kubeconfig, context and the cluster's telepresence.io extension.
+    const kube = loadKubeconfig({ kubeconfigEnv: req.kubeconfigEnv, home: this.deps.env.HOME || homedir(), context: req.context });
+    const namespace = req.namespace || kube.namespace;
+    const managerNamespace = req.managerNamespace || kube.extension.managerNamespace || DEFAULT_MANAGER_NAMESPACE;
+    const alsoProxy = mergeCidrs(kube.extension.alsoProxy, req.alsoProxy ?? [], '--also-proxy');
+    const neverProxy = mergeCidrs(kube.extension.neverProxy, req.neverProxy ?? [], '--never-proxy');
+
+    // 2. An existing session: same target → make sure the root daemon still has the network
+    //    (it may have been restarted), else refuse to silently switch clusters.
+    if (this.active) {
+      const a = this.active.info;
+      if (a.context !== kube.contextName || a.server !== kube.server || a.managerNamespace !== managerNamespace || a.namespace !== namespace) {
+        throw userError(`already connected to context ${a.context} (namespace ${a.namespace}, manager namespace ${a.managerNamespace})`, "run 'telepresence quit' first to connect elsewhere");
+      }
+      const rootd = await this.rootd();
+      try {
+        const current = await rootd.networkStatus({}, { timeoutMs: 5000 });
+        if (!current) {
+          log.info('root daemon has no network (restarted?); connecting it again');
+          a.network = await rootd.connectNetwork(this.active.network, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS });
+        } else a.network = current;
+      } finally {
+        rootd.close();
+      }
+      return { session: a, alreadyConnected: true, elapsedMs: Date.now() - started };
+    }
+
+    // 3. The traffic manager: install when absent, version policy otherwise.
+    const image = resolveImage(config, buildVersion, { TELEPRESENCE_REGISTRY: req.registryEnv }).image;
+    log.info('ensuring traffic manager', { namespace: managerNamespace, image });
+    const manager = await this.deps.ensureManager(kube.kc, {
+      namespace: managerNamespace,
+      image,
+      version: buildVersion,
+      mayInstall: true,
+      timeoutMs: INSTALL_TIMEOUT_MS,
+      onProgress: (m) => log.info(m),
+    });
+    log.info('traffic manager ready', { ...manager });
+
+    // 4. Port-forward to the manager's API port, served on the manager socket.
+    const connectMs = config.timeouts.trafficManagerConnect;
+    const forwarder = new ManagerForwarder({
+      kc: kube.kc,
+      namespace: managerNamespace,
+      podPort: MANAGER_API_PORT,
+      socketPath: this.deps.managerSocket,
+      connectTimeoutMs: connectMs,
+      onConnectTimeout: () => timeoutError('trafficManagerConnect', connectMs, this.deps.configFile),
+      log: this.deps.log.child('port-forward'),
+    });
+    const api = new ManagerApi(this.deps.managerSocket, config.timeouts.trafficManagerAPI, this.deps.configFile);
+    try {
+      await forwarder.start();
+      // 5. What the manager knows of the cluster; the API server's own addresses stay off the tunnel.
+      const managerVersion = await api.version();
+      const clusterInfo = await api.clusterInfo();
+      const plan = planNetwork({ cluster: clusterInfo, alsoProxy, neverProxy, apiServerAddresses: await apiServerAddresses(kube.server) });
+      const network: NetworkConfig = { managerSocket: this.deps.managerSocket, ...plan };
+      log.info('connecting network', { ...plan });
+      // 6. The root daemon: tel0, routes, rules.
+      const rootd = await this.rootd();
+      let status;
+      try {
+        status = await rootd.connectNetwork(network, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS });
+      } finally {
+        rootd.close();
+      }
+      const info: SessionInfo = {
+        kubeconfigFiles: kube.files,
+        context: kube.contextName,
+        server: kube.server,
+        namespace,
+        managerNamespace,
+        managerVersion: { version: managerVersion.version, apiVersion: managerVersion.apiVersion },
+        managerAction: manager.action,
+        managerSocket: this.deps.managerSocket,
+        connectedAt: new Date().toISOString(),
+        network: status,
+      };
+      // 7. From here on the daemon is busy: another version's CLI may not replace it.
+      this.active = { info, kube, forwarder, api, network };
+      log.info('connected', { context: info.context, elapsedMs: Date.now() - started });
+      return { session: info, alreadyConnected: false, elapsedMs: Date.now() - started };
+    } catch (err) {
+      api.close();
+      await forwarder.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async doDisconnect(): Promise<{ wasConnected: boolean }> {
+    const a = this.active;
+    if (!a) return { wasConnected: false };
+    const log = this.deps.log.child('disconnect');
+    // Routes first: nothing may be sent into a tunnel whose port-forward is gone.
+    try {
+      const rootd = await ipcConnect<RootDaemonContract>(this.deps.rootDaemonSocket, 'Root Daemon');
+      try {
+        await rootd.disconnectNetwork({}, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS });
+      } finally {
+        rootd.close();
+      }
+    } catch (err) {
+      // A root daemon that is gone has removed its network on the way out (or will at start).
+      if (!(err instanceof NotRunningError)) log.warn('root daemon disconnectNetwork failed', { err: String(err) });
+    }
+    a.api.close();
+    await a.forwarder.close();
+    this.active = null;
+    log.info('disconnected', { context: a.info.context });
+    return { wasConnected: true };
+  }
+}
+
+/** The manager socket lives beside the user daemon's socket (0700 runtime dir). */
+export function managerSocketPath(userDaemonSocketPath: string): string {
+  return join(dirname(userDaemonSocketPath), 'manager.socket');
+}
