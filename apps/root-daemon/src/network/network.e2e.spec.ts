@@ -53,6 +53,20 @@ s.send(msg, +port, ip);
 setTimeout(() => { console.log(JSON.stringify({ ok: false, code: 'TIMEOUT' })); process.exit(0); }, 5000).unref();
 `;
 
+const UDP_MULTI = `
+const dgram = require('dgram');
+const ip = process.argv[1];
+const a = dgram.createSocket('udp4'), b = dgram.createSocket('udp4');
+const got = { a: [], b: [] };
+let n = 0;
+const check = () => { if (++n === 5) { got.a.sort(); console.log(JSON.stringify({ a: got.a.filter((m) => m.startsWith('echo:a')), b: got.b })); process.exit(0); } };
+a.on('message', (m) => { got.a.push(m.toString()); check(); });
+b.on('message', (m) => { got.b.push(m.toString()); check(); });
+a.bind(() => { for (const m of ['a1', 'a2', 'a3']) a.send(m, 6000, ip); a.send('x', 6001, ip); });
+b.bind(() => b.send('b1', 6000, ip));
+setTimeout(() => { console.log(JSON.stringify({ timeout: got })); process.exit(0); }, 5000).unref();
+`;
+
 /** Everything routing-related in the workstation namespace, for before/after comparison. */
 interface Snapshot {
   routes: string;
@@ -202,6 +216,14 @@ describe('root daemon network (netns e2e)', () => {
     expect(tunnel.udpDestinations).toContain(`${ROUTED_IP}:5353`);
   });
 
+  it('each UDP (source, destination) pair is one tunnel flow', async () => {
+    const before = tunnel.udpDestinations.length;
+    const r = await nodeInWs(UDP_MULTI, ROUTED_IP);
+    expect(r).toEqual({ a: ['echo:a1', 'echo:a2', 'echo:a3'], b: ['echo:b1'] });
+    // socket a → :6000 (3 datagrams) is one flow, socket b → :6000 and socket a → :6001 are two more.
+    expect(tunnel.udpDestinations.slice(before).sort()).toEqual([`${ROUTED_IP}:6000`, `${ROUTED_IP}:6000`, `${ROUTED_IP}:6001`]);
+  });
+
   it('networkStatus reports the session', async () => {
     const c = await daemon.client();
     const s = await c.networkStatus({});
@@ -306,6 +328,10 @@ describe('root daemon under load and on SIGTERM', () => {
     c.close();
   });
 
+  const cpuSeconds = (pid: number) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
+  };
   const rssMiB = () => {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${daemon.proc.pid}/status`, 'utf8'));
     return Math.round(Number(m?.[1] ?? 0) / 1024);
@@ -362,9 +388,17 @@ s.on('end', () => { const secs = Number(process.hrtime.bigint() - t0) / 1e9; con
     children.push(localSink);
     await new Promise((res) => localSink.stdout?.once('data', res));
     const direct = await nodeInWs(SEND, '127.0.0.1', '9999', '512');
+    const cpu0 = cpuSeconds(daemon.proc.pid!);
+    const test0 = process.cpuUsage();
     const tunnelled = await nodeInWs(SEND, ROUTED_IP, '81', '512');
+    const daemonCpu = cpuSeconds(daemon.proc.pid!) - cpu0;
+    const testCpu = (process.cpuUsage().user + process.cpuUsage().system - test0.user - test0.system) / 1e6;
     localSink.kill('SIGKILL');
-    console.log(`512 MiB: direct loopback ${direct.mibps} MiB/s, through root daemon + tunnel ${tunnelled.mibps} MiB/s (ratio ${(tunnelled.mibps / direct.mibps).toFixed(2)}); daemon RSS ${rssMiB()} MiB`);
+    console.log(
+      `512 MiB: direct loopback ${direct.mibps} MiB/s, through root daemon + tunnel ${tunnelled.mibps} MiB/s ` +
+        `(ratio ${(tunnelled.mibps / direct.mibps).toFixed(2)}); CPU s: root daemon ${daemonCpu.toFixed(2)}, ` +
+        `test tunnel server ${testCpu.toFixed(2)}; daemon RSS ${rssMiB()} MiB`,
+    );
     expect(tunnelled.bytes).toBe(512 * 1048576);
     expect(rssMiB()).toBeLessThanOrEqual(200);
   }, 120_000);

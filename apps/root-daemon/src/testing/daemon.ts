@@ -23,7 +23,9 @@ export interface RunningDaemon {
 
 export async function startDaemon(ns: Netns, dir: string, ownerUid: number): Promise<RunningDaemon> {
   const socketPath = join(dir, 'run', 'daemon.socket');
-  const proc = ns.spawn(process.execPath, ['--import', 'tsx', DAEMON_MAIN, '--owner-uid', String(ownerUid), '--owner-gid', String(ownerUid)], {
+  // TEL_ROOTD_E2E_BUNDLE=dist/apps/root-daemon/main.js runs the same tests against the bundle.
+  const entry = process.env.TEL_ROOTD_E2E_BUNDLE ? [resolve(process.env.TEL_ROOTD_E2E_BUNDLE)] : ['--import', 'tsx', DAEMON_MAIN];
+  const proc = ns.spawn(process.execPath, [...entry, '--owner-uid', String(ownerUid), '--owner-gid', String(ownerUid)], {
     env: { ...process.env, TELEPRESENCE_ROOT_RUN_DIR: join(dir, 'run'), XDG_CACHE_HOME: join(dir, 'cache'), TELEPRESENCE_ROOT_LOG_LEVEL: 'debug' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -82,6 +82,14 @@ describe('Http2Dialer', () => {
     d.close();
   });
 
+  it('pings many times without piling up listeners on the session', async () => {
+    const d = new Http2Dialer({ socketPath, log, pingIntervalMs: 60_000 });
+    for (let i = 0; i < 30; i++) expect(await d.checkHealth()).toBe(true);
+    const session = (d as unknown as { session: import('node:http2').ClientHttp2Session }).session;
+    expect(session.listenerCount('close')).toBeLessThan(5);
+    d.close();
+  });
+
   it('reports health by ping and reconnects after the manager side went away', async () => {
     const d = new Http2Dialer({ socketPath, log, pingIntervalMs: 60_000 });
     expect(await d.checkHealth()).toBe(true);

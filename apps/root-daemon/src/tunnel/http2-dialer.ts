@@ -43,21 +43,25 @@ export class Http2Dialer implements Dialer {
     if (this.closed) return false;
     const s = this.currentSession();
     const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
-      const send = () => {
-        try {
-          s.ping((err) => {
-            clearTimeout(timer);
-            resolve(!err);
-          });
-        } catch {
-          clearTimeout(timer);
-          resolve(false);
-        }
+      // Listeners are removed once settled: the session lives long and is pinged every few seconds.
+      const settle = (v: boolean) => {
+        clearTimeout(timer);
+        s.off('connect', send);
+        s.off('close', onClose);
+        resolve(v);
       };
+      const onClose = () => settle(false);
+      const timer = setTimeout(onClose, PING_TIMEOUT_MS);
+      function send() {
+        try {
+          s.ping((err) => settle(!err));
+        } catch {
+          settle(false);
+        }
+      }
+      s.once('close', onClose);
       if (s.connecting) s.once('connect', send);
       else send();
-      s.once('close', () => resolve(false));
     });
     if (ok !== this._healthy) this.opts.log.info(`tunnel to the traffic manager is ${ok ? 'healthy' : 'not answering'}`);
     this._healthy = ok;
