@@ -2,9 +2,10 @@
 import type { CommandSpec } from '../command.js';
 import { connectCommand } from './connect.js';
 import { connectorForegroundCommand } from './connector-foreground.js';
+import { helmCommand } from './helm.js';
 import { quitCommand } from './quit.js';
 import { startDaemonsCommand } from './start-daemons.js';
 import { statusCommand } from './status.js';
 import { versionCommand } from './version.js';
 
-export const COMMANDS = [connectCommand, statusCommand, quitCommand, startDaemonsCommand, versionCommand, connectorForegroundCommand] as CommandSpec<any>[];
+export const COMMANDS = [connectCommand, statusCommand, quitCommand, startDaemonsCommand, versionCommand, helmCommand, connectorForegroundCommand] as CommandSpec<any>[];

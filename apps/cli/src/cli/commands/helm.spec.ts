@@ -1,0 +1,34 @@
+// The helm command's argument errors, through the real parser (no cluster needed).
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { run } from '../run.js';
+
+async function tp(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const w = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
+  const code = await run(argv, { stdout: w((s) => (out += s)), stderr: w((s) => (err += s)), env: { XDG_CONFIG_HOME: '/nonexistent', KUBECONFIG: '/nonexistent/kubeconfig' } });
+  return { code, stdout: out, stderr: err };
+}
+
+describe('telepresence helm', () => {
+  it('refuses an unknown action as a user error', async () => {
+    const r = await tp('helm', 'reinstall');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('telepresence: error: unknown helm action "reinstall"; use one of: install, upgrade, uninstall\n');
+  });
+  it('refuses a bad --timeout', async () => {
+    const r = await tp('helm', 'install', '--timeout', 'soon');
+    expect(r.stderr).toContain('invalid --timeout "soon"');
+  });
+  it('an unreadable kubeconfig is a config error naming it', async () => {
+    const r = await tp('helm', 'install', '--kubeconfig', '/nonexistent/kc');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('cannot load kubeconfig /nonexistent/kc');
+  });
+  it('help shows the 2.x flag names', async () => {
+    const r = await tp('helm', '--help');
+    expect(r.stdout).toContain('-n, --manager-namespace <namespace>');
+    expect(r.stdout).toContain('(default: "ambassador")');
+  });
+});

@@ -1,0 +1,131 @@
+// e2e helper run *inside the workstation network namespace* (the API server and port-forwards are
+// only reachable there): `node --import tsx driver.ts '<json request>'` prints one JSON result.
+// The e2e spec on the host drives it through the test cluster's wsExec.
+import http2 from 'node:http2';
+import net from 'node:net';
+import { CoreV1Api, KubeConfig, PortForward } from '@kubernetes/client-node';
+import { toErrorInfo } from '@tel/errors';
+import { MANAGER_API_PORT, TUNNEL_DESTINATION_HEADER } from '@tel/contracts';
+import { ensureManager, getManagerState, installManager, uninstallManager, upgradeManager } from '../index.js';
+import { ObjectStore } from '../kube.js';
+import { MANAGER_NAME, NAME_LABEL, managerObjects } from '../manifests.js';
+
+export type DriverRequest =
+  | { action: 'state'; kubeconfig: string; namespace: string }
+  | { action: 'ensure' | 'install' | 'upgrade'; kubeconfig: string; namespace: string; image: string; version: string; mayInstall?: boolean; timeoutMs?: number }
+  | { action: 'uninstall'; kubeconfig: string; namespace: string }
+  | { action: 'inventory'; kubeconfig: string; namespace: string }
+  | { action: 'tunnel'; kubeconfig: string; namespace: string; demoIp: string; demoPort: number; concurrent: number };
+
+function frame(s: string): Buffer {
+  const b = Buffer.from(s);
+  const f = Buffer.alloc(2 + b.length);
+  f.writeUInt16BE(b.length, 0);
+  b.copy(f, 2);
+  return f;
+}
+
+/** Port-forward to the manager pod (as the daemon will), then exercise the tunnel protocol. */
+async function tunnel(kc: KubeConfig, req: Extract<DriverRequest, { action: 'tunnel' }>) {
+  const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: req.namespace, labelSelector: `${NAME_LABEL}=${MANAGER_NAME}` });
+  const pod = pods.items.find((p) => p.status?.phase === 'Running');
+  if (!pod) throw new Error('no running manager pod');
+  const pf = new PortForward(kc);
+  const local = net.createServer((sock) => {
+    sock.on('error', () => undefined);
+    void pf.portForward(req.namespace, pod.metadata!.name!, [MANAGER_API_PORT], sock, null, sock);
+  });
+  await new Promise<void>((r) => local.listen(0, '127.0.0.1', r));
+  const session = http2.connect(`http://127.0.0.1:${(local.address() as net.AddressInfo).port}`);
+  session.on('connect', () => session.setLocalWindowSize(32 << 20));
+  const get = (path: string) =>
+    new Promise<unknown>((resolve, reject) => {
+      const s = session.request({ ':path': path });
+      let body = '';
+      s.setEncoding('utf8').on('data', (d: string) => (body += d));
+      s.on('end', () => resolve(JSON.parse(body)));
+      s.on('error', reject);
+    });
+  const httpGet = () =>
+    new Promise<string>((resolve, reject) => {
+      const s = session.request({ ':method': 'CONNECT', ':authority': `${req.demoIp}:${req.demoPort}` });
+      let body = '';
+      s.on('response', (h) => {
+        if (h[':status'] !== 200) reject(new Error(`CONNECT status ${h[':status']}`));
+        s.end(`GET / HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n`);
+      });
+      s.setEncoding('utf8').on('data', (d: string) => (body += d));
+      s.on('end', () => resolve(body));
+      s.on('error', reject);
+    });
+  try {
+    const t0 = performance.now();
+    const version = await get('/version');
+    const versionMs = performance.now() - t0;
+    const clusterInfo = await get('/cluster-info');
+    const t1 = performance.now();
+    const http = await httpGet();
+    const connectMs = performance.now() - t1;
+    const udp = await new Promise<string>((resolve, reject) => {
+      const s = session.request({ ':method': 'POST', ':path': '/udp', [TUNNEL_DESTINATION_HEADER]: `${req.demoIp}:${req.demoPort}` });
+      s.on('data', (c: Buffer) => {
+        resolve(c.subarray(2).toString());
+        s.close();
+      });
+      s.on('error', reject);
+      s.write(frame('ping-udp'));
+    });
+    const t2 = performance.now();
+    const many = await Promise.all(Array.from({ length: req.concurrent }, () => httpGet().then((b) => b.includes('200 OK'))));
+    const concurrentMs = performance.now() - t2;
+    return { version, clusterInfo, http: http.split('\r\n')[0], httpBody: http.slice(http.indexOf('\r\n\r\n') + 4, 400), udp, concurrentOk: many.filter(Boolean).length, versionMs, connectMs, concurrentMs };
+  } finally {
+    session.destroy();
+    local.close();
+  }
+}
+
+async function main(req: DriverRequest): Promise<unknown> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(req.kubeconfig);
+  const progress: string[] = [];
+  const onProgress = (m: string) => progress.push(m);
+  switch (req.action) {
+    case 'state':
+      return getManagerState(kc, req.namespace);
+    case 'ensure':
+      return { ...(await ensureManager(kc, { ...req, mayInstall: req.mayInstall ?? true, onProgress })), progress };
+    case 'install':
+      return { ...(await installManager(kc, { ...req, onProgress })), progress };
+    case 'upgrade':
+      return { ...(await upgradeManager(kc, { ...req, onProgress })), progress };
+    case 'uninstall':
+      return uninstallManager(kc, { namespace: req.namespace, onProgress });
+    case 'tunnel':
+      return tunnel(kc, req);
+    case 'inventory': {
+      // Which of the objects install creates exist (the namespace only when labelled as ours).
+      const store = new ObjectStore(kc, 'install');
+      const found: string[] = [];
+      for (const o of managerObjects({ namespace: req.namespace, image: 'x', version: 'x', apiVersion: 0, createNamespace: true })) {
+        const live = await store.read(o);
+        if (live && (o.kind !== 'Namespace' || live.metadata.labels?.['app.kubernetes.io/managed-by'] === 'telepresence')) found.push(`${o.kind}/${o.metadata.name}`);
+      }
+      const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: req.namespace, labelSelector: `${NAME_LABEL}=${MANAGER_NAME}` }).catch(() => ({ items: [] }));
+      for (const p of pods.items) found.push(`Pod/${p.metadata?.name}`);
+      return found;
+    }
+  }
+}
+
+const t0 = performance.now();
+main(JSON.parse(process.argv[2] ?? '{}') as DriverRequest).then(
+  (result) => {
+    process.stdout.write(JSON.stringify({ ok: true, result, ms: performance.now() - t0 }) + '\n');
+    process.exit(0);
+  },
+  (err: unknown) => {
+    process.stdout.write(JSON.stringify({ ok: false, error: toErrorInfo(err), ms: performance.now() - t0 }) + '\n');
+    process.exit(0);
+  },
+);

@@ -1,0 +1,99 @@
+// The Kubernetes side of install: loading the user's kubeconfig, reading and applying objects
+// generically (server-side apply, so re-running install repairs whatever is missing), RBAC checks.
+import { AuthorizationV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
+import { configError } from '@tel/errors';
+import { apiError, statusOf, type HelmAction, type Permission } from './errors.js';
+import { RESOURCES, type KubeObject } from './manifests.js';
+
+export const FIELD_MANAGER = 'telepresence';
+
+export interface KubeConfigChoice {
+  /** Path of a kubeconfig file; default: $KUBECONFIG or ~/.kube/config. */
+  kubeconfig?: string;
+  context?: string;
+}
+
+export function loadKubeConfig(choice: KubeConfigChoice = {}): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (choice.kubeconfig) kc.loadFromFile(choice.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw configError(`cannot load kubeconfig ${choice.kubeconfig ?? '(default)'}: ${(err as Error).message}`, 'check --kubeconfig or $KUBECONFIG');
+  }
+  if (choice.context) {
+    if (!kc.getContextObject(choice.context)) throw configError(`kubeconfig has no context ${choice.context}`, `pick one of: ${kc.getContexts().map((c) => c.name).join(', ')}`);
+    kc.setCurrentContext(choice.context);
+  }
+  if (!kc.getCurrentCluster()) throw configError('the kubeconfig has no current cluster', 'set a current context (kubectl config use-context) or pass --context');
+  return kc;
+}
+
+export function permissionFor(obj: KubeObject, verb: string): Permission {
+  const r = RESOURCES[obj.kind];
+  if (!r) throw new Error(`no resource mapping for kind ${obj.kind}`);
+  return { verb, resource: r.resource, group: r.group, ...(r.namespaced && obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}) };
+}
+
+/** The permissions of `perms` the current user lacks, asked of the API server (SelfSubjectAccessReview). */
+export async function missingPermissions(kc: KubeConfig, perms: Permission[], action: HelmAction): Promise<Permission[]> {
+  const authz = kc.makeApiClient(AuthorizationV1Api);
+  const answers = await Promise.all(
+    perms.map(async (p) => {
+      try {
+        const r = await authz.createSelfSubjectAccessReview({
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: { resourceAttributes: { verb: p.verb, resource: p.resource, group: p.group, ...(p.namespace ? { namespace: p.namespace } : {}) } },
+          },
+        });
+        return r.status?.allowed === true;
+      } catch (err) {
+        throw apiError(err, { verb: 'create', resource: 'selfsubjectaccessreviews', group: 'authorization.k8s.io' }, action);
+      }
+    }),
+  );
+  return perms.filter((_, i) => !answers[i]);
+}
+
+export class ObjectStore {
+  private readonly api: KubernetesObjectApi;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly action: HelmAction,
+  ) {
+    this.api = KubernetesObjectApi.makeApiClient(kc);
+  }
+
+  /** The live object, or undefined when it does not exist. */
+  async read(obj: KubeObject): Promise<KubeObject | undefined> {
+    try {
+      return (await this.api.read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace ?? '' } })) as unknown as KubeObject;
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw apiError(err, permissionFor(obj, 'get'), this.action);
+    }
+  }
+
+  /** Creates or updates `obj` to exactly our fields (server-side apply, our field manager, forced). */
+  async apply(obj: KubeObject): Promise<void> {
+    try {
+      await this.api.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    } catch (err) {
+      throw apiError(err, permissionFor(obj, statusOf(err) === 403 ? 'create' : 'patch'), this.action);
+    }
+  }
+
+  /** Deletes `obj`; true when it existed. */
+  async delete(obj: KubeObject): Promise<boolean> {
+    try {
+      await this.api.delete({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace ?? '' } }, undefined, undefined, undefined, undefined, 'Background');
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw apiError(err, permissionFor(obj, 'delete'), this.action);
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { MANAGER_API_PORT } from '@tel/contracts';
+import { API_VERSION_ANNOTATION, imageTag, MANAGED_BY_LABEL, MANAGER_HEALTH_PORT, managerObjects, RESOURCES, VERSION_ANNOTATION } from './manifests.js';
+
+const base = { namespace: 'ambassador', image: 'registry.example.com/team/tel2:v2.5.4', version: 'v2.5.4', apiVersion: 1 };
+
+describe('managerObjects', () => {
+  it('creates the namespace only when asked, and everything in a fixed order', () => {
+    expect(managerObjects({ ...base, createNamespace: true }).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'Namespace/ambassador',
+      'ServiceAccount/traffic-manager',
+      'ClusterRole/traffic-manager-ambassador',
+      'ClusterRoleBinding/traffic-manager-ambassador',
+      'Role/traffic-manager',
+      'RoleBinding/traffic-manager',
+      'Service/traffic-manager',
+      'Deployment/traffic-manager',
+    ]);
+    expect(managerObjects({ ...base, createNamespace: false }).some((o) => o.kind === 'Namespace')).toBe(false);
+  });
+
+  it('labels every object as managed by telepresence and puts namespaced ones in the manager namespace', () => {
+    for (const o of managerObjects({ ...base, namespace: 'tel-x', createNamespace: true })) {
+      expect(o.metadata.labels?.[MANAGED_BY_LABEL]).toBe('telepresence');
+      expect(RESOURCES[o.kind]).toBeDefined();
+      if (RESOURCES[o.kind]!.namespaced) expect(o.metadata.namespace).toBe('tel-x');
+      else expect(o.metadata.namespace).toBeUndefined();
+    }
+  });
+
+  it('the Deployment runs the image as manager, carries version annotations and probes HTTP/1.1 health', () => {
+    const d = managerObjects({ ...base, createNamespace: false }).find((o) => o.kind === 'Deployment')!;
+    expect(d.metadata.annotations).toEqual({ [VERSION_ANNOTATION]: 'v2.5.4', [API_VERSION_ANNOTATION]: '1' });
+    const spec = d.spec as any;
+    expect(spec.strategy).toEqual({ type: 'Recreate' });
+    const c = spec.template.spec.containers[0];
+    expect(c.image).toBe(base.image);
+    expect(c.args).toEqual(['manager']);
+    expect(c.ports).toEqual([
+      { name: 'api', containerPort: MANAGER_API_PORT, protocol: 'TCP' },
+      { name: 'health', containerPort: MANAGER_HEALTH_PORT, protocol: 'TCP' },
+    ]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'traffic-manager' });
+    for (const [k, v] of Object.entries(spec.selector.matchLabels)) expect(spec.template.metadata.labels[k]).toBe(v);
+  });
+
+  it('RBAC: read-only cluster-wide, service create (dry-run probe) only in its namespace', () => {
+    const objs = managerObjects({ ...base, createNamespace: false });
+    const cr = objs.find((o) => o.kind === 'ClusterRole') as any;
+    expect(cr.rules.flatMap((r: any) => r.verbs)).toEqual(['get', 'list', 'watch']);
+    const role = objs.find((o) => o.kind === 'Role') as any;
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['services'], verbs: ['create'] }]);
+    const crb = objs.find((o) => o.kind === 'ClusterRoleBinding') as any;
+    expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'traffic-manager', namespace: 'ambassador' }]);
+    expect(crb.roleRef.name).toBe(cr.metadata.name);
+  });
+});
+
+describe('imageTag', () => {
+  it.each([
+    ['registry.example.com/team/tel2:v2.5.4', 'v2.5.4'],
+    ['127.0.0.1:5077/tel2:v2.5.4-2-g8ccf3c9d', 'v2.5.4-2-g8ccf3c9d'],
+    ['127.0.0.1:5077/tel2', undefined],
+    ['tel2:v1@sha256:abc', 'v1'],
+  ])('%s', (image, tag) => expect(imageTag(image)).toBe(tag));
+});

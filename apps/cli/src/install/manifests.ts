@@ -1,0 +1,152 @@
+// The Kubernetes objects `telepresence helm install` creates for one traffic manager, as plain
+// data. This file is the single source of truth for names, labels, ports and RBAC rules.
+import { MANAGER_API_PORT } from '@tel/contracts';
+
+export const MANAGER_NAME = 'traffic-manager';
+export const DEFAULT_MANAGER_NAMESPACE = 'ambassador';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'telepresence';
+export const NAME_LABEL = 'app.kubernetes.io/name';
+/** On cluster-scoped objects: which manager namespace they belong to (several managers may coexist). */
+export const MANAGER_NAMESPACE_LABEL = 'telepresence.io/manager-namespace';
+/** On the Deployment: the version of the image it runs (informative; the image tag decides). */
+export const VERSION_ANNOTATION = 'telepresence.io/version';
+/** On the Deployment: the client→manager API version of that image, for the compatibility policy. */
+export const API_VERSION_ANNOTATION = 'telepresence.io/api-version';
+/** HTTP/1.1 port for the kubelet's readiness probe; the API port speaks h2c only. */
+export const MANAGER_HEALTH_PORT = 8082;
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [key: string]: unknown;
+}
+
+export interface ManagerManifestOptions {
+  namespace: string;
+  image: string;
+  version: string;
+  apiVersion: number;
+  /** Create (and label as ours) the namespace; false when it already exists. */
+  createNamespace: boolean;
+  logLevel?: 'error' | 'warn' | 'info' | 'debug';
+}
+
+/** Cluster-scoped RBAC objects carry the namespace in their name so managers in several namespaces coexist. */
+export function clusterRoleName(namespace: string): string {
+  return `${MANAGER_NAME}-${namespace}`;
+}
+
+const selector = { [NAME_LABEL]: MANAGER_NAME };
+
+/** What the manager reads and probes; nothing else. */
+export const CLUSTER_RULES = [
+  { apiGroups: [''], resources: ['nodes', 'services', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+];
+/** The service-subnet probe: a dry-run Service create in the manager's own namespace only. */
+export const NAMESPACE_RULES = [{ apiGroups: [''], resources: ['services'], verbs: ['create'] }];
+
+/** Every object of one manager, in the order they are applied (reverse for removal). */
+export function managerObjects(o: ManagerManifestOptions): KubeObject[] {
+  const ns = o.namespace;
+  const labels = { [MANAGED_BY_LABEL]: MANAGED_BY, [NAME_LABEL]: MANAGER_NAME };
+  const clusterLabels = { ...labels, [MANAGER_NAMESPACE_LABEL]: ns };
+  const objects: KubeObject[] = [];
+  if (o.createNamespace) {
+    objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } } });
+  }
+  const rbac = 'rbac.authorization.k8s.io';
+  const subjects = [{ kind: 'ServiceAccount', name: MANAGER_NAME, namespace: ns }];
+  objects.push(
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: MANAGER_NAME, namespace: ns, labels } },
+    { apiVersion: `${rbac}/v1`, kind: 'ClusterRole', metadata: { name: clusterRoleName(ns), labels: clusterLabels }, rules: CLUSTER_RULES },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: clusterRoleName(ns), labels: clusterLabels },
+      roleRef: { apiGroup: rbac, kind: 'ClusterRole', name: clusterRoleName(ns) },
+      subjects,
+    },
+    { apiVersion: `${rbac}/v1`, kind: 'Role', metadata: { name: MANAGER_NAME, namespace: ns, labels }, rules: NAMESPACE_RULES },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'RoleBinding',
+      metadata: { name: MANAGER_NAME, namespace: ns, labels },
+      roleRef: { apiGroup: rbac, kind: 'Role', name: MANAGER_NAME },
+      subjects,
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: MANAGER_NAME, namespace: ns, labels },
+      spec: { type: 'ClusterIP', selector, ports: [{ name: 'api', port: MANAGER_API_PORT, targetPort: 'api', protocol: 'TCP' }] },
+    },
+    managerDeployment(o, labels),
+  );
+  return objects;
+}
+
+function managerDeployment(o: ManagerManifestOptions, labels: Record<string, string>): KubeObject {
+  const annotations = { [VERSION_ANNOTATION]: o.version, [API_VERSION_ANNOTATION]: String(o.apiVersion) };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: MANAGER_NAME, namespace: o.namespace, labels, annotations },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: selector },
+      // Never two versions side by side: clients must see exactly one manager version.
+      strategy: { type: 'Recreate' },
+      template: {
+        metadata: { labels: { ...labels, ...selector }, annotations },
+        spec: {
+          serviceAccountName: MANAGER_NAME,
+          terminationGracePeriodSeconds: 5,
+          containers: [
+            {
+              name: MANAGER_NAME,
+              image: o.image,
+              imagePullPolicy: 'IfNotPresent',
+              args: ['manager'],
+              ports: [
+                { name: 'api', containerPort: MANAGER_API_PORT, protocol: 'TCP' },
+                { name: 'health', containerPort: MANAGER_HEALTH_PORT, protocol: 'TCP' },
+              ],
+              env: [
+                { name: 'MANAGER_API_PORT', value: String(MANAGER_API_PORT) },
+                { name: 'MANAGER_HEALTH_PORT', value: String(MANAGER_HEALTH_PORT) },
+                { name: 'TELEPRESENCE_LOG_LEVEL', value: o.logLevel ?? 'info' },
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+              ],
+              readinessProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 2, failureThreshold: 3 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'health' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
+              resources: { requests: { cpu: '10m', memory: '48Mi' }, limits: { memory: '256Mi' } },
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** `<registry>/tel2:v2.5.4` → `v2.5.4`; undefined for digests or untagged refs. */
+export function imageTag(image: string): string | undefined {
+  const ref = image.split('@')[0]!;
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  return colon > slash ? ref.slice(colon + 1) : undefined;
+}
+
+/** Plural resource name and API group of each kind we create, for RBAC checks and messages. */
+export const RESOURCES: Record<string, { resource: string; group: string; namespaced: boolean }> = {
+  Namespace: { resource: 'namespaces', group: '', namespaced: false },
+  ServiceAccount: { resource: 'serviceaccounts', group: '', namespaced: true },
+  ClusterRole: { resource: 'clusterroles', group: 'rbac.authorization.k8s.io', namespaced: false },
+  ClusterRoleBinding: { resource: 'clusterrolebindings', group: 'rbac.authorization.k8s.io', namespaced: false },
+  Role: { resource: 'roles', group: 'rbac.authorization.k8s.io', namespaced: true },
+  RoleBinding: { resource: 'rolebindings', group: 'rbac.authorization.k8s.io', namespaced: true },
+  Service: { resource: 'services', group: '', namespaced: true },
+  Deployment: { resource: 'deployments', group: 'apps', namespaced: true },
+};
