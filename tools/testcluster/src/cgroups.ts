@@ -28,12 +28,15 @@ export function hierarchies(): string[] {
   return out;
 }
 
-/** Creates /<name> and /<name>/system everywhere; returns the cgroup.procs files of /system. */
-export function createClusterCgroup(name: string): string[] {
+/**
+ * Creates /<name>, /<name>/system (daemons) and /<name>/exec (commands run through exec/wsExec,
+ * so `down` also ends what tests started on the workstation); returns the cgroup.procs files of `sub`.
+ */
+export function createClusterCgroup(name: string, sub: 'system' | 'exec' = 'system'): string[] {
   const procs: string[] = [];
   for (const h of hierarchies()) {
-    for (const sub of [name, join(name, 'system')]) {
-      const dir = join(h, sub);
+    for (const rel of [name, join(name, 'system'), join(name, 'exec')]) {
+      const dir = join(h, rel);
       mkdirSync(dir, { recursive: true });
       if (existsSync(join(dir, 'cpuset.cpus'))) {
         // A new cpuset cgroup starts empty and refuses tasks until it gets cpus and mems.
@@ -43,7 +46,7 @@ export function createClusterCgroup(name: string): string[] {
         }
       }
     }
-    procs.push(join(h, name, 'system', 'cgroup.procs'));
+    procs.push(join(h, name, sub, 'cgroup.procs'));
   }
   return procs;
 }

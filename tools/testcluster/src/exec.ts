@@ -4,6 +4,7 @@ import { spawn, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type Layout } from './layout.js';
 import { kubeCacheDir, toolsBinDir } from './kubectl.js';
+import { createClusterCgroup } from './cgroups.js';
 import { livePid } from './proc.js';
 
 export interface NsExecOptions {
@@ -39,8 +40,13 @@ export function nsExec(l: Layout, which: 'ws' | 'node', cmd: string, args: strin
   env.PATH = `${toolsBinDir(l)}:${env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
   const nsArgs = nsenterArgs(l, which, cmd, args, opts.cwd ?? process.cwd());
   const spawnOpts: SpawnOptions = { env, stdio: opts.inherit ? 'inherit' : ['pipe', 'pipe', 'pipe'] };
+  // Join the cluster's exec cgroup first: whatever the command leaves running (a daemon a test
+  // started on the workstation) is ended by `down` with the rest of the cluster.
+  const procs = existsSync(`/sys/fs/cgroup/pids/${l.cgroup}`) ? createClusterCgroup(l.cgroup, 'exec') : [];
+  env.TPTC_CGROUP_PROCS = procs.join(' ');
+  const script = 'for f in $TPTC_CGROUP_PROCS; do echo $$ > "$f" || exit 97; done; unset TPTC_CGROUP_PROCS; exec nsenter "$@"';
   return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', nsArgs, spawnOpts);
+    const child = spawn('/bin/sh', ['-c', script, 'sh', ...nsArgs], spawnOpts);
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));

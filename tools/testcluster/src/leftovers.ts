@@ -51,3 +51,32 @@ export function findLeftovers(l: Layout, knownNetnsInodes: number[] = []): Lefto
 export function isClean(x: Leftovers): boolean {
   return x.netns.length + x.cgroups.length + x.processes.length + x.mounts.length === 0;
 }
+
+/** What the cluster must never change in the host namespace; compared before `up` and after `down`. */
+export interface HostSnapshot {
+  routes: string;
+  links: string;
+  iptables: string;
+  resolvConf: string;
+  sysctls: Record<string, string>;
+}
+
+export async function hostSnapshot(): Promise<HostSnapshot> {
+  const { run } = await import('./proc.js');
+  const { KUBELET_SYSCTLS } = await import('./sysctl.js');
+  const out = async (cmd: string, args: string[]) => (await run(cmd, args, { allowFail: true })).stdout;
+  // Counters and generation comments change on their own; the rules themselves must not.
+  const iptables = (await out('iptables-save', []))
+    .split('\n')
+    .filter((x) => !x.startsWith('#'))
+    .map((x) => x.replace(/\[\d+:\d+\]/g, ''))
+    .join('\n');
+  const links = (await out('ip', ['-o', 'link', 'show']))
+    .split('\n')
+    .map((x) => x.split(':').slice(0, 2).join(':'))
+    .join('\n');
+  const sysctls: Record<string, string> = {};
+  for (const k of KUBELET_SYSCTLS) sysctls[k] = readFileSync(`/proc/sys/${k}`, 'utf8').trim();
+  for (const k of ['net/ipv4/ip_forward', 'net/ipv4/conf/all/route_localnet']) sysctls[k] = readFileSync(`/proc/sys/${k}`, 'utf8').trim();
+  return { routes: await out('ip', ['route', 'show', 'table', 'all']), links, iptables, resolvConf: readFileSync('/etc/resolv.conf', 'utf8'), sysctls };
+}

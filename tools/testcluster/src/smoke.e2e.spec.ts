@@ -8,7 +8,7 @@ import { TOOL_DIR } from './build.js';
 import { down, up } from './cluster.js';
 import { type ClusterInfo, clusterInfo, ensureClusterUp } from './index.js';
 import { K8S_VERSION, defaultLayout } from './layout.js';
-import { findLeftovers, isClean, netnsInodes } from './leftovers.js';
+import { type HostSnapshot, findLeftovers, hostSnapshot, isClean, netnsInodes } from './leftovers.js';
 import { kubectl } from './kubectl.js';
 import { livePid, sleep, waitFor } from './proc.js';
 import { clusterStatus } from './status.js';
@@ -17,6 +17,7 @@ const l = defaultLayout();
 const log = (m: string) => process.stderr.write(`[smoke] ${m}\n`);
 const timings: Record<string, number> = {};
 let cluster: ClusterInfo;
+let hostBefore: HostSnapshot;
 
 function demoObjects(image: string): string {
   const labels = { app: 'demo' };
@@ -76,6 +77,7 @@ async function k(args: string[], input?: string): Promise<string> {
 describe('test cluster smoke', () => {
   beforeAll(async () => {
     await down(l, log);
+    hostBefore = await hostSnapshot();
     const t = Date.now();
     const r = await up(l, log);
     timings.upSeconds = (Date.now() - t) / 1000;
@@ -195,6 +197,9 @@ describe('test cluster smoke', () => {
   });
 
   it('goes down without leaving anything behind, and comes up again', async () => {
+    // Something a test left running on the workstation: `down` ends it too.
+    const bg = await cluster.wsExec('/bin/sh', ['-c', 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $!']);
+    expect(Number(bg.stdout.trim())).toBeGreaterThan(0);
     const inodes = netnsInodes(l);
     let t = Date.now();
     const d = await down(l, log);
@@ -228,5 +233,10 @@ describe('test cluster smoke', () => {
       return isClean(x) ? x : undefined;
     }).catch(() => findLeftovers(l, inodes));
     expect(left).toEqual({ netns: [], cgroups: [], processes: [], mounts: [] });
+  });
+
+  it('left the host namespace exactly as it was (routes, links, iptables, resolv.conf, sysctls)', async () => {
+    await down(l, log);
+    expect(await hostSnapshot()).toEqual(hostBefore);
   });
 });
