@@ -27,7 +27,8 @@ export interface NetworkConfig {
   excluded: { cidr: string; reason: ExclusionReason }[];
   /**
    * Address given to tel0 (as a /32) and used as the source of routed connections. Must lie
-   * outside `subnets`. Default: 198.19.255.254.
+   * outside `subnets` and `excluded`. Default: the first of 198.18.127.254, 198.19.255.254,
+   * 198.18.255.254, 198.18.63.254 that is.
    */
   tunAddress?: string;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatCidr } from '../routing/cidr.js';
-import { DEFAULT_TUN_ADDRESS, planRouting } from './session.js';
+import { TUN_ADDRESS_CANDIDATES, planRouting } from './session.js';
 
 const base = { managerSocket: '/tmp/m.sock', subnets: ['10.96.0.0/12', '10.244.0.0/16'], excluded: [] };
 
@@ -8,7 +8,11 @@ describe('planRouting', () => {
   it('routes the subnets as given when nothing is excluded', () => {
     const p = planRouting(base);
     expect(p.routed.map(formatCidr)).toEqual(['10.96.0.0/12', '10.244.0.0/16']);
-    expect(p.tunAddress).toBe(DEFAULT_TUN_ADDRESS);
+    expect(p.tunAddress).toBe(TUN_ADDRESS_CANDIDATES[0]);
+  });
+
+  it('picks a default tel0 address outside the routed subnets (the test cluster routes 198.18.128.0/17 and 198.19.0.0/16)', () => {
+    expect(planRouting({ ...base, subnets: ['198.18.128.0/17', '198.19.0.0/16'] }).tunAddress).toBe('198.18.127.254');
   });
 
   it('cuts never-proxy and API-server addresses out, and normalizes what it reports', () => {
@@ -34,6 +38,8 @@ describe('planRouting', () => {
     [{ ...base, subnets: ['10.0.0.0/33'] }, /invalid subnet "10.0.0.0\/33"/],
     [{ ...base, excluded: [{ cidr: 'nope', reason: 'never-proxy' as const }] }, /invalid never-proxy exclusion "nope"/],
     [{ ...base, tunAddress: '1.2.3' }, /invalid TUN address/],
+    [{ ...base, tunAddress: '10.96.0.5' }, /TUN address 10.96.0.5 lies inside 10.96.0.0\/12/],
+    [{ ...base, subnets: ['198.18.0.0/15'] }, /no free address for tel0/],
   ])('rejects bad input with a config error (%#)', (cfg, message) => {
     expect(() => planRouting(cfg)).toThrow(message);
   });

@@ -6,14 +6,18 @@ import { TelError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
 import { TcpProxy } from '../proxy/tcp.js';
 import { UdpProxy } from '../proxy/udp.js';
-import { formatCidr, parseCidr, parseIp, subtract, type Cidr } from '../routing/cidr.js';
+import { contains, formatCidr, parseCidr, parseIp, subtract, type Cidr } from '../routing/cidr.js';
 import { TUN_NAME, configureLink, execRunner, hasLeftovers, installRedirects, removeAll, type Runner } from '../routing/linux.js';
 import { closeFd, openTun } from '../sys/libc.js';
 import type { Dialer } from '../tunnel/dialer.js';
 import { Http2Dialer } from '../tunnel/http2-dialer.js';
 
-/** tel0's address when the config names none: the last address of 198.18.0.0/15 (RFC 2544). */
-export const DEFAULT_TUN_ADDRESS = '198.19.255.254';
+/**
+ * tel0's address when the config names none: the first of these (RFC 2544 space, which clusters
+ * rarely use) that lies outside every routed subnet and exclusion — an address inside a routed
+ * subnet would shadow the cluster's own use of it.
+ */
+export const TUN_ADDRESS_CANDIDATES = ['198.18.127.254', '198.19.255.254', '198.18.255.254', '198.18.63.254'];
 
 export interface RoutingPlan {
   tunAddress: string;
@@ -33,13 +37,22 @@ export function planRouting(cfg: NetworkConfig): RoutingPlan {
   if (!Array.isArray(cfg.subnets) || !Array.isArray(cfg.excluded)) throw new TelError('bug', 'connectNetwork needs subnets and excluded lists', '');
   const subnets = cfg.subnets.map((s) => parse('subnet', s));
   const excluded = cfg.excluded.map((e) => ({ cidr: formatCidr(parse(`${e.reason} exclusion`, e.cidr)), reason: e.reason }));
-  const tunAddress = cfg.tunAddress ?? DEFAULT_TUN_ADDRESS;
-  try {
-    parseIp(tunAddress);
-  } catch {
-    throw new TelError('config', `invalid TUN address ${JSON.stringify(tunAddress)}`, 'give a single IPv4 address');
-  }
   const routed = subtract(subnets, excluded.map((e) => parseCidr(e.cidr)));
+  const taken = [...subnets, ...excluded.map((e) => parseCidr(e.cidr))];
+  const inside = (ip: string) => taken.find((c) => contains(c, { base: parseIp(ip), bits: 32 }));
+  let tunAddress = cfg.tunAddress;
+  if (tunAddress === undefined) {
+    tunAddress = TUN_ADDRESS_CANDIDATES.find((ip) => !inside(ip));
+    if (!tunAddress) throw new TelError('config', `no free address for ${TUN_NAME}: all of ${TUN_ADDRESS_CANDIDATES.join(', ')} are routed or excluded`, 'set tunAddress');
+  } else {
+    try {
+      parseIp(tunAddress);
+    } catch {
+      throw new TelError('config', `invalid TUN address ${JSON.stringify(tunAddress)}`, 'give a single IPv4 address');
+    }
+    const clash = inside(tunAddress);
+    if (clash) throw new TelError('config', `TUN address ${tunAddress} lies inside ${formatCidr(clash)}`, 'pick an address outside the routed subnets and exclusions');
+  }
   return { tunAddress, routed, excluded };
 }
 
