@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NetworkConfig } from '@tel/contracts';
 import { startDaemon, type RunningDaemon } from '../testing/daemon.js';
+import { TCP_CLIENT, UDP_CLIENT, nodeIn, snapshot as snapshotOf, type Snapshot } from '../testing/clients.js';
 import { Netns, run } from '../testing/netns.js';
 import { startTunnelServer, type TunnelServer } from '../testing/tunnel-server.js';
 
@@ -26,32 +27,7 @@ let streamEcho: net.Server;
 const daemons: RunningDaemon[] = [];
 const children: { kill(sig?: NodeJS.Signals): boolean }[] = [];
 
-/** Run a Node snippet inside the workstation namespace; it prints one JSON line. */
-async function nodeInWs(code: string, ...args: string[]): Promise<any> {
-  const out = await ws.exec(process.execPath, ['-e', code, ...args], { timeoutMs: 120_000 });
-  return JSON.parse(out.trim().split('\n').pop() ?? 'null');
-}
-
-const TCP_CLIENT = `
-const net = require('net');
-const [ip, port, msg] = process.argv.slice(1);
-const s = net.connect({ host: ip, port: +port, allowHalfOpen: true });
-let got = '';
-s.on('connect', () => s.end(msg));
-s.on('data', (c) => (got += c));
-s.on('end', () => { console.log(JSON.stringify({ ok: true, got })); s.destroy(); });
-s.on('error', (e) => console.log(JSON.stringify({ ok: false, code: e.code })));
-setTimeout(() => { console.log(JSON.stringify({ ok: false, code: 'TIMEOUT' })); process.exit(0); }, 10000).unref();
-`;
-
-const UDP_CLIENT = `
-const dgram = require('dgram');
-const [ip, port, msg] = process.argv.slice(1);
-const s = dgram.createSocket('udp4');
-s.on('message', (m, rinfo) => { console.log(JSON.stringify({ ok: true, got: m.toString(), from: rinfo.address + ':' + rinfo.port })); s.close(); });
-s.send(msg, +port, ip);
-setTimeout(() => { console.log(JSON.stringify({ ok: false, code: 'TIMEOUT' })); process.exit(0); }, 5000).unref();
-`;
+const nodeInWs = (code: string, ...args: string[]) => nodeIn(ws, code, ...args);
 
 const UDP_MULTI = `
 const dgram = require('dgram');
@@ -68,23 +44,7 @@ setTimeout(() => { console.log(JSON.stringify({ timeout: got })); process.exit(0
 `;
 
 /** Everything routing-related in the workstation namespace, for before/after comparison. */
-interface Snapshot {
-  routes: string;
-  rules: string;
-  nft: string;
-  iptables: string;
-  links: string;
-}
-
-async function snapshot(): Promise<Snapshot> {
-  return {
-    routes: await ws.exec('ip', ['route', 'show', 'table', 'all']),
-    rules: await ws.exec('ip', ['rule', 'show']),
-    nft: await ws.exec('nft', ['list', 'ruleset']),
-    iptables: await ws.exec('iptables-save', []).then((s) => s.replace(/^#.*$/gm, '')),
-    links: await ws.exec('ip', ['-o', 'link', 'show']),
-  };
-}
+const snapshot = () => snapshotOf(ws);
 
 function config(): NetworkConfig {
   return {

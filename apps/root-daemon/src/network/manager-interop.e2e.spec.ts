@@ -1,0 +1,102 @@
+// Interop: the root daemon against the real traffic-manager tunnel server (apps/traffic-manager),
+// which runs in a "cluster" namespace behind a unix-socket forwarder standing in for the
+// port-forward, and dials real servers there. Nothing but the tunnel connects the two namespaces.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TCP_CLIENT, UDP_CLIENT, nodeIn, snapshot, type Snapshot } from '../testing/clients.js';
+import { startDaemon, type RunningDaemon } from '../testing/daemon.js';
+import { Netns } from '../testing/netns.js';
+
+const POD_IP = '198.19.2.10';
+const MANAGER_PORT = 18081;
+const managerSrc = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../traffic-manager/src/manager');
+
+let dir: string;
+let ws: Netns;
+let cluster: Netns;
+let daemon: RunningDaemon | undefined;
+const children: ChildProcess[] = [];
+
+function spawnIn(ns: Netns, args: string[]): Promise<ChildProcess> {
+  const child = ns.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((res, rej) => {
+    child.stdout?.once('data', () => res(child));
+    child.once('exit', (code) => rej(new Error(`${args.join(' ').slice(0, 80)} exited ${code}: ${err}`)));
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tpr-interop-'));
+  ws = await Netns.create('ws');
+  cluster = await Netns.create('cl');
+  await cluster.exec('ip', ['address', 'add', `${POD_IP}/32`, 'dev', 'lo']);
+  // "Pods": a TCP server and a UDP echo on the pod IP, inside the cluster namespace only.
+  await spawnIn(cluster, [
+    '-e',
+    `const net=require('net'),dgram=require('dgram');
+     net.createServer({allowHalfOpen:true},(s)=>{let m='';s.on('data',(c)=>m+=c);s.on('end',()=>s.end('pod:'+m));}).listen(80,'${POD_IP}');
+     const u=dgram.createSocket('udp4');u.on('message',(m,r)=>u.send('pod-udp:'+m,r.port,r.address));u.bind(53,'${POD_IP}',()=>console.log('up'));`,
+  ]);
+  // The real manager API server, and a unix socket → TCP forwarder in front of it (the port-forward).
+  await spawnIn(cluster, [
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    `const { startManagerServer } = await import(${JSON.stringify(join(managerSrc, 'server.ts'))});
+     const { stdoutLogger } = await import(${JSON.stringify(join(managerSrc, 'log.ts'))});
+     await startManagerServer({ port: ${MANAGER_PORT}, host: '127.0.0.1', version: { name: 'Traffic Manager', version: 'v0.0.0-test', apiVersion: 1 },
+       clusterInfo: async () => ({ podSubnets: [], serviceSubnets: [], clusterDomain: 'cluster.local' }), log: stdoutLogger('warn') });
+     console.log('up');`,
+  ]);
+  await spawnIn(cluster, [
+    '-e',
+    `const net=require('net');net.createServer((c)=>{const u=net.connect(${MANAGER_PORT},'127.0.0.1');c.pipe(u);u.pipe(c);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy());}).listen(${JSON.stringify(join(dir, 'manager.socket'))},()=>console.log('up'));`,
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  if (daemon && daemon.proc.exitCode === null && daemon.proc.signalCode === null) daemon.proc.kill('SIGKILL');
+  for (const c of children) c.kill('SIGKILL');
+  await ws?.delete();
+  await cluster?.delete();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('root daemon ↔ real traffic-manager tunnel (netns e2e)', () => {
+  let baseline: Snapshot;
+
+  it('connects with a healthy tunnel', async () => {
+    baseline = await snapshot(ws);
+    daemon = await startDaemon(ws, dir, 4242);
+    const c = await daemon.client();
+    const s = await c.connectNetwork({ managerSocket: join(dir, 'manager.socket'), subnets: ['198.19.2.0/24'], excluded: [], tunAddress: '198.18.255.254' });
+    expect(s).toMatchObject({ tunnelHealthy: true, routedSubnets: ['198.19.2.0/24'] });
+    c.close();
+  }, 30_000);
+
+  it('TCP reaches the pod through the manager', async () => {
+    expect(await nodeIn(ws, TCP_CLIENT, POD_IP, '80', 'hi')).toEqual({ ok: true, got: 'pod:hi' });
+  });
+
+  it('a refused dial in the cluster becomes a refused connection on the workstation', async () => {
+    const r = await nodeIn(ws, TCP_CLIENT, POD_IP, '81', 'x');
+    expect(r.ok).toBe(false);
+  });
+
+  it('UDP reaches the pod and the reply comes from the pod address', async () => {
+    expect(await nodeIn(ws, UDP_CLIENT, POD_IP, '53', 'q')).toEqual({ ok: true, got: 'pod-udp:q', from: `${POD_IP}:53` });
+  });
+
+  it('quit restores the workstation namespace exactly', async () => {
+    await daemon!.quit();
+    expect(await snapshot(ws)).toEqual(baseline);
+  }, 30_000);
+});
