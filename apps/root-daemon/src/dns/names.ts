@@ -169,3 +169,24 @@ export function reverseZones(cidrs: string[], limit = 256): string[] {
   }
   return [...zones];
 }
+
+/**
+ * The domains the system resolver should send to us (routing domains) and the search domain.
+ * - the cluster domain, one per ordinary namespace, include suffixes and reverse zones;
+ * - a public-suffix namespace never gets `~<ns>` (that would take the whole TLD): each known
+ *   service gets `~<svc>.<ns>` instead; with no service list it gets nothing (reachable as
+ *   `svc.ns.svc.<clusterDomain>` and through the search domain);
+ * - search: the connected namespace, or `<ns>.svc.<clusterDomain>` when that namespace is a
+ *   public suffix (a search domain is a routing domain too).
+ */
+export function systemDomains(rules: NameRules, nss: NamespaceTable): { routing: string[]; search: string[] } {
+  const cd = normalizeName(rules.clusterDomain);
+  const routing = new Set<string>([cd]);
+  for (const ns of nss.plain) routing.add(ns);
+  for (const [ns, services] of nss.publicSuffix) for (const s of services ?? []) routing.add(`${s}.${ns}`);
+  for (const s of rules.includeSuffixes) routing.add(normalizeSuffix(s));
+  for (const z of rules.reverseZones) routing.add(normalizeName(z));
+  const connected = normalizeName(rules.connectedNamespace);
+  const search = nss.publicSuffix.has(connected) ? [`${connected}.svc.${cd}`] : [connected];
+  return { routing: [...routing].filter((d) => d !== ''), search };
+}

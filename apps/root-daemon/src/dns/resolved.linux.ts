@@ -1,0 +1,183 @@
+// systemd-resolved over DBus (org.freedesktop.resolve1): give tel0 our resolver as its DNS server
+// and the cluster's routing domains, keep it out of the default route, and revert the link on stop.
+// Boundary: root daemon → systemd-resolved (system bus). Call shapes measured on resolved 252.
+import dbus from 'dbus-next';
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import type { NameserverAddress } from './upstream.js';
+
+const SERVICE = 'org.freedesktop.resolve1';
+const PATH = '/org/freedesktop/resolve1';
+const MANAGER = 'org.freedesktop.resolve1.Manager';
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/** What tel0 gets from resolved's point of view. */
+export interface ResolvedLinkConfig {
+  ifindex: number;
+  /** Our resolver; port 53 uses SetLinkDNS, any other port SetLinkDNSEx. */
+  server: NameserverAddress;
+  /** Domains routed to our server only (given to resolved with the `~` meaning). */
+  routingDomains: string[];
+  /** Search domains (also routed to us). */
+  searchDomains: string[];
+}
+
+/** The link's state as resolved reports it (for status and for before/after comparisons). */
+export interface ResolvedLinkState {
+  dns: string[];
+  domains: string[];
+  defaultRoute: boolean | undefined;
+}
+
+function addressBytes(ip: string): { family: number; bytes: Buffer } {
+  if (net.isIPv4(ip)) return { family: AF_INET, bytes: Buffer.from(ip.split('.').map(Number)) };
+  if (!net.isIPv6(ip)) throw new Error(`not an IP address: ${ip}`);
+  const full = expandIpv6(ip);
+  return { family: AF_INET6, bytes: Buffer.from(full.flatMap((h) => [h >> 8, h & 255])) };
+}
+
+function expandIpv6(ip: string): number[] {
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const h = head ? head.split(':').map((x) => parseInt(x, 16)) : [];
+  const t = tail ? tail.split(':').map((x) => parseInt(x, 16)) : [];
+  return tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill(0), ...t];
+}
+
+function formatBytes(family: number, b: Buffer): string {
+  if (family === AF_INET) return [...b].join('.');
+  const parts: string[] = [];
+  for (let i = 0; i < 16; i += 2) parts.push(b.readUInt16BE(i).toString(16));
+  return parts.join(':');
+}
+
+type Addr = [number, Buffer];
+/** The resolve1.Manager methods we call (signatures per org.freedesktop.resolve1(5)). */
+interface Resolve1Manager {
+  SetLinkDNS(ifindex: number, addrs: Addr[]): Promise<void>;
+  SetLinkDNSEx(ifindex: number, addrs: [number, Buffer, number, string][]): Promise<void>;
+  SetLinkDomains(ifindex: number, domains: [string, boolean][]): Promise<void>;
+  SetLinkDefaultRoute(ifindex: number, enable: boolean): Promise<void>;
+  SetLinkLLMNR(ifindex: number, mode: string): Promise<void>;
+  SetLinkMulticastDNS(ifindex: number, mode: string): Promise<void>;
+  RevertLink(ifindex: number): Promise<void>;
+  FlushCaches(): Promise<void>;
+  GetLink(ifindex: number): Promise<string>;
+}
+interface Properties {
+  Get(iface: string, name: string): Promise<dbus.Variant>;
+}
+
+export class ResolvedClient {
+  private constructor(
+    private readonly bus: dbus.MessageBus,
+    private readonly manager: Resolve1Manager,
+    private readonly props: Properties,
+  ) {}
+
+  /**
+   * Connect to the system bus and resolved's manager object. Rejects when there is no system bus
+   * or resolved doesn't own its name (the caller then falls back to the overriding resolver).
+   */
+  static async connect(opts: { busAddress?: string; timeoutMs?: number } = {}): Promise<ResolvedClient> {
+    // systemBus() ignores an explicit address; sessionBus() is the same client with one.
+    const bus = opts.busAddress ? dbus.sessionBus({ busAddress: opts.busAddress }) : dbus.systemBus();
+    // Without a bus, dbus-next emits 'error' rather than rejecting; surface it as a rejection.
+    const failed = new Promise<never>((_, reject) => bus.once('error', (e: Error) => reject(e)));
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('systemd-resolved did not answer on the system bus')), opts.timeoutMs ?? 3_000).unref());
+    try {
+      const obj = await Promise.race([bus.getProxyObject(SERVICE, PATH), failed, timeout]);
+      bus.on('error', () => undefined);
+      return new ResolvedClient(bus, obj.getInterface(MANAGER) as unknown as Resolve1Manager, obj.getInterface('org.freedesktop.DBus.Properties') as unknown as Properties);
+    } catch (err) {
+      bus.on('error', () => undefined);
+      bus.disconnect();
+      throw err;
+    }
+  }
+
+  /** True when resolved answers on the system bus. */
+  static async available(opts: { busAddress?: string } = {}): Promise<boolean> {
+    try {
+      const c = await ResolvedClient.connect({ ...opts, timeoutMs: 1_500 });
+      c.close();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** 1. DNS server, 2. domains, 3. not the default route, 4. no LLMNR/mDNS noise on tel0. */
+  async configureLink(cfg: ResolvedLinkConfig): Promise<void> {
+    const { family, bytes } = addressBytes(cfg.server.ip);
+    if (cfg.server.port === 53) await this.manager.SetLinkDNS(cfg.ifindex, [[family, bytes]]);
+    else await this.manager.SetLinkDNSEx(cfg.ifindex, [[family, bytes, cfg.server.port, '']]);
+    await this.setDomains(cfg.ifindex, cfg.routingDomains, cfg.searchDomains);
+    await this.manager.SetLinkDefaultRoute(cfg.ifindex, false);
+    await this.manager.SetLinkLLMNR(cfg.ifindex, 'no');
+    await this.manager.SetLinkMulticastDNS(cfg.ifindex, 'no');
+  }
+
+  /** Replace the link's domains (a search domain is routed to the link as well). */
+  async setDomains(ifindex: number, routingDomains: string[], searchDomains: string[]): Promise<void> {
+    const search = new Set(searchDomains);
+    const list: [string, boolean][] = [...searchDomains.map((d): [string, boolean] => [d, false]), ...routingDomains.filter((d) => !search.has(d)).map((d): [string, boolean] => [d, true])];
+    await this.manager.SetLinkDomains(ifindex, list);
+  }
+
+  async flushCaches(): Promise<void> {
+    await this.manager.FlushCaches();
+  }
+
+  /** Undo everything set on the link (resolved forgets it; the link keeps no DNS config). */
+  async revertLink(ifindex: number): Promise<void> {
+    await this.manager.RevertLink(ifindex);
+  }
+
+  /**
+   * The nameservers resolved uses for everything that isn't ours (global and other links), as
+   * our upstream: forwarding to 127.0.0.53 instead would route cluster-looking names back to us.
+   */
+  async upstreamServers(ourIfindex: number): Promise<NameserverAddress[]> {
+    const v = (await this.props.Get(MANAGER, 'DNS')) as dbus.Variant<[number, number, Buffer][]>;
+    const out: NameserverAddress[] = [];
+    for (const [ifindex, family, bytes] of v.value) {
+      if (ifindex === ourIfindex) continue;
+      out.push({ ip: formatBytes(family, Buffer.from(bytes)), port: 53 });
+    }
+    if (out.length) return out;
+    const fallback = (await this.props.Get(MANAGER, 'FallbackDNS')) as dbus.Variant<[number, number, Buffer][]>;
+    return fallback.value.filter(([i]) => i !== ourIfindex).map(([, family, bytes]) => ({ ip: formatBytes(family, Buffer.from(bytes)), port: 53 }));
+  }
+
+  /** The link's DNS servers, domains and default-route flag as resolved reports them. */
+  async linkState(ifindex: number): Promise<ResolvedLinkState> {
+    const [dnsV, domV] = await Promise.all([this.props.Get(MANAGER, 'DNS'), this.props.Get(MANAGER, 'Domains')]);
+    const dns = (dnsV as dbus.Variant<[number, number, Buffer][]>).value.filter(([i]) => i === ifindex).map(([, f, b]) => formatBytes(f, Buffer.from(b)));
+    const domains = (domV as dbus.Variant<[number, string, boolean][]>).value.filter(([i]) => i === ifindex).map(([, d, routeOnly]) => (routeOnly ? `~${d}` : d));
+    let defaultRoute: boolean | undefined;
+    try {
+      const linkPath = (await this.manager.GetLink(ifindex)) as string;
+      const link = await this.bus.getProxyObject(SERVICE, linkPath);
+      const v = (await (link.getInterface('org.freedesktop.DBus.Properties') as unknown as Properties).Get('org.freedesktop.resolve1.Link', 'DefaultRoute')) as dbus.Variant<boolean>;
+      defaultRoute = v.value;
+    } catch {
+      defaultRoute = undefined;
+    }
+    return { dns, domains, defaultRoute };
+  }
+
+  close(): void {
+    this.bus.disconnect();
+  }
+}
+
+/** Fallback upstream list when DBus gives none: resolved's own view of the real servers. */
+export async function resolvedUplinkResolvConf(exclude: string[]): Promise<NameserverAddress[]> {
+  const text = await readFile('/run/systemd/resolve/resolv.conf', 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+    .filter((ip): ip is string => !!ip && net.isIP(ip) !== 0 && !exclude.includes(ip))
+    .map((ip) => ({ ip, port: 53 }));
+}

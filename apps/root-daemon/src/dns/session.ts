@@ -1,0 +1,220 @@
+// The root daemon's DNS session: runs our resolver and points the system at it in one of three
+// ways (systemd-resolved link config, nftables override, macOS resolver files), follows the
+// namespace list, reports status, and undoes it all on stop or — for what a crash left — at start.
+import { readFile } from 'node:fs/promises';
+import type { DnsConfig, DnsMode, DnsNamespace, DnsStatus } from '@tel/contracts';
+import type { Logger } from '@tel/logging';
+import { execRunner, type Runner } from '../routing/linux.js';
+import type { ClusterResolver } from './cluster.js';
+import { reverseZones, systemDomains, type NameRules } from './names.js';
+import { installOverride, removeOverride } from './override.linux.js';
+import { ResolvedClient, resolvedUplinkResolvConf } from './resolved.linux.js';
+import { removeResolverFiles, syncResolverFiles, RESOLVER_DIR } from './resolver-files.darwin.js';
+import { DEFAULT_LOOKUP_TIMEOUT_MS, DnsServer } from './server.js';
+import { DnsUpstream, formatAddress, parseResolvConf, type NameserverAddress } from './upstream.js';
+
+export interface DnsSessionOptions {
+  config: DnsConfig;
+  /** Initial namespace list (then kept current with setNamespaces). */
+  namespaces: DnsNamespace[];
+  cluster: ClusterResolver;
+  /** tel0: the resolver listens on its address, port 53, in resolved mode. */
+  tunName: string;
+  tunAddress: string;
+  /** Cluster CIDRs whose reverse (PTR) names go to the cluster. */
+  clusterSubnets?: string[];
+  log: Logger;
+  run?: Runner;
+  /** Override for tests: upstream nameservers instead of the system's. */
+  upstream?: NameserverAddress[];
+  /** macOS resolver directory (tests use a temp dir). */
+  resolverDir?: string;
+  /** Port for resolver-files / none modes (0: any). Resolved mode always uses 53 on tel0. */
+  port?: number;
+}
+
+/** Pick the mode for this machine: resolved if it answers on the system bus, else override. */
+export async function detectMode(platform: NodeJS.Platform = process.platform): Promise<DnsMode> {
+  if (platform === 'darwin') return 'resolver-files';
+  if (platform === 'linux') return (await ResolvedClient.available()) ? 'resolved' : 'override';
+  return 'none';
+}
+
+/** Remove what a crashed daemon's DNS session left: the override table and our resolver files. */
+export async function removeDnsLeftovers(opts: { run?: Runner; platform?: NodeJS.Platform; resolverDir?: string } = {}): Promise<string[]> {
+  const removed: string[] = [];
+  const platform = opts.platform ?? process.platform;
+  if (platform === 'linux' && (await removeOverride(opts.run ?? execRunner).catch(() => false))) removed.push('nft table');
+  if (platform === 'darwin') removed.push(...(await removeResolverFiles(opts.resolverDir ?? RESOLVER_DIR)));
+  // resolved's link config dies with tel0 (closing the TUN fd removes the link): nothing to do.
+  return removed;
+}
+
+export class DnsSession {
+  private domains: { routing: string[]; search: string[] } = { routing: [], search: [] };
+  /** Serializes link updates so namespace changes apply in order. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  private constructor(
+    private readonly opts: DnsSessionOptions,
+    readonly mode: DnsMode,
+    private readonly server: DnsServer,
+    private readonly upstream: DnsUpstream | undefined,
+    private readonly resolved: ResolvedClient | undefined,
+    private readonly ifindex: number,
+  ) {}
+
+  /**
+   * Start: 1. pick the mode, 2. find the upstream nameservers (before we change anything),
+   * 3. start the resolver, 4. hook it into the system. Anything started is undone on failure.
+   */
+  static async start(opts: DnsSessionOptions): Promise<DnsSession> {
+    const run = opts.run ?? execRunner;
+    const cfg = opts.config;
+    const mode = cfg.mode ?? (await detectMode());
+    const rules: NameRules = {
+      connectedNamespace: cfg.connectedNamespace,
+      clusterDomain: cfg.clusterDomain,
+      includeSuffixes: cfg.includeSuffixes ?? [],
+      excludeSuffixes: cfg.excludeSuffixes ?? [],
+      reverseZones: reverseZones(opts.clusterSubnets ?? []),
+    };
+    let resolved: ResolvedClient | undefined;
+    let upstream: DnsUpstream | undefined;
+    let server: DnsServer | undefined;
+    let ifindex = 0;
+    try {
+      // 2. Upstream: who answered before us.
+      let servers = opts.upstream;
+      if (mode === 'resolved') {
+        resolved = await ResolvedClient.connect();
+        ifindex = await linkIndex(run, opts.tunName);
+        servers ??= await resolved.upstreamServers(ifindex).catch(() => [] as NameserverAddress[]);
+        if (!servers.length) servers = await resolvedUplinkResolvConf([opts.tunAddress]);
+      }
+      servers ??= parseResolvConf(await readFile('/etc/resolv.conf', 'utf8').catch(() => '')).filter((s) => s.ip !== opts.tunAddress);
+      if (servers.length) {
+        // In override mode our upstream traffic must not be redirected back to us: it leaves from
+        // one exempt UDP port, and never over TCP (TCP has no fixed source port to exempt).
+        upstream = new DnsUpstream({ servers, tcp: mode !== 'override' });
+        await upstream.open();
+      }
+      // 3. The resolver.
+      const host = mode === 'resolved' ? opts.tunAddress : '127.0.0.1';
+      const port = mode === 'resolved' ? 53 : (opts.port ?? 0);
+      server = new DnsServer({
+        host,
+        port,
+        rules,
+        namespaces: opts.namespaces,
+        cluster: opts.cluster,
+        upstream,
+        lookupTimeoutMs: cfg.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS,
+        log: opts.log,
+      });
+      const addr = await server.listen();
+      const session = new DnsSession(opts, mode, server, upstream, resolved, ifindex);
+      // 4. Hook into the system.
+      session.domains = systemDomains(server.nameRules, server.namespaceTable);
+      if (mode === 'resolved') {
+        await resolved!.configureLink({ ifindex, server: { ip: addr.host, port: addr.port }, routingDomains: session.domains.routing, searchDomains: session.domains.search });
+        await resolved!.flushCaches().catch(() => undefined);
+      } else if (mode === 'override') {
+        const nameservers = (upstream?.servers ?? []).map((s) => s.replace(/:\d+$/, '')).filter((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip));
+        await installOverride(run, { nameservers, resolverPort: addr.port, upstreamSourcePort: upstream?.localPort ?? 0 });
+      } else if (mode === 'resolver-files') {
+        await syncResolverFiles({ server: { ip: addr.host, port: addr.port }, domains: session.domains.routing, search: session.domains.search }, opts.resolverDir);
+      }
+      opts.log.info(`dns: ${mode} resolver on ${formatAddress({ ip: addr.host, port: addr.port })}, upstream ${upstream?.servers.join(' ') ?? 'none'}`, {
+        routing: session.domains.routing.length,
+      });
+      return session;
+    } catch (err) {
+      if (mode === 'resolved' && resolved && ifindex) await resolved.revertLink(ifindex).catch(() => undefined);
+      if (mode === 'override') await removeOverride(run).catch(() => undefined);
+      if (mode === 'resolver-files') await removeResolverFiles(opts.resolverDir).catch(() => undefined);
+      await server?.close();
+      upstream?.close();
+      resolved?.close();
+      throw err;
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * The namespace list changed (the caller's k8s watch): remap names at once and update the
+   * system's routing domains when they changed. Resolves when both are in effect.
+   */
+  setNamespaces(list: DnsNamespace[]): Promise<void> {
+    return this.serial(async () => {
+      if (this.stopped) return;
+      this.server.setNamespaces(list);
+      const next = systemDomains(this.server.nameRules, this.server.namespaceTable);
+      if (JSON.stringify(next) === JSON.stringify(this.domains)) return;
+      this.domains = next;
+      const addr = this.server.address;
+      if (this.mode === 'resolved') {
+        await this.resolved!.setDomains(this.ifindex, next.routing, next.search);
+        await this.resolved!.flushCaches().catch(() => undefined);
+      } else if (this.mode === 'resolver-files') {
+        await syncResolverFiles({ server: { ip: addr.host, port: addr.port }, domains: next.routing, search: next.search }, this.opts.resolverDir);
+      }
+      this.opts.log.debug('dns: namespaces updated', { namespaces: this.server.namespaceTable.names.length, routing: next.routing.length });
+    });
+  }
+
+  status(): DnsStatus {
+    const a = this.server.address;
+    const rules = this.server.nameRules;
+    return {
+      mode: this.mode,
+      server: formatAddress({ ip: a.host, port: a.port }),
+      upstream: this.upstream?.servers ?? [],
+      routingDomains: this.mode === 'override' || this.mode === 'none' ? [] : this.domains.routing.map((d) => (this.mode === 'resolved' ? `~${d}` : d)),
+      searchDomains: this.domains.search,
+      namespaces: this.server.namespaceTable.names,
+      leftOut: this.server.namespaceTable.leftOut,
+      includeSuffixes: rules.includeSuffixes,
+      excludeSuffixes: rules.excludeSuffixes,
+      lookupTimeoutMs: this.opts.config.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS,
+      stats: { ...this.server.stats },
+    };
+  }
+
+  /** The resolver itself (benchmarks and tests). */
+  get resolver(): DnsServer {
+    return this.server;
+  }
+
+  /** Undo in reverse: unhook from the system first (no query lands on a closed port), then stop. */
+  stop(): Promise<void> {
+    return this.serial(async () => {
+      if (this.stopped) return;
+      this.stopped = true;
+      const errors: unknown[] = [];
+      const attempt = async (p: Promise<unknown>) => p.catch((e: unknown) => errors.push(e));
+      const run = this.opts.run ?? execRunner;
+      if (this.mode === 'resolved') await attempt(this.resolved!.revertLink(this.ifindex));
+      if (this.mode === 'override') await attempt(removeOverride(run));
+      if (this.mode === 'resolver-files') await attempt(removeResolverFiles(this.opts.resolverDir));
+      await this.server.close();
+      this.upstream?.close();
+      this.resolved?.close();
+      if (errors.length) throw new Error(`dns: could not undo everything: ${errors.map(String).join('; ')}`);
+    });
+  }
+}
+
+/** ifindex of a link, from iproute2 (sysfs may belong to another network namespace). */
+export async function linkIndex(run: Runner, name: string): Promise<number> {
+  const out = await run('ip', ['-o', 'link', 'show', 'dev', name]);
+  const n = Number(/^(\d+):/.exec(out.trim())?.[1]);
+  if (!n) throw new Error(`no link ${name}`);
+  return n;
+}
