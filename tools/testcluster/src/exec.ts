@@ -39,7 +39,7 @@ export function nsExec(l: Layout, which: 'ws' | 'node', cmd: string, args: strin
   // Our kubectl (same version as the cluster) before any other on PATH.
   env.PATH = `${toolsBinDir(l)}:${env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
   const nsArgs = nsenterArgs(l, which, cmd, args, opts.cwd ?? process.cwd());
-  const spawnOpts: SpawnOptions = { env, stdio: opts.inherit ? 'inherit' : ['pipe', 'pipe', 'pipe'] };
+  const spawnOpts: SpawnOptions = { env, stdio: opts.inherit ? 'inherit' : [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] };
   // Join the cluster's exec cgroup first: whatever the command leaves running (a daemon a test
   // started on the workstation) is ended by `down` with the rest of the cluster.
   const procs = existsSync(`/sys/fs/cgroup/pids/${l.cgroup}`) ? createClusterCgroup(l.cgroup, 'exec') : [];
@@ -57,6 +57,9 @@ export function nsExec(l: Layout, which: 'ws' | 'node', cmd: string, args: strin
       if (timer) clearTimeout(timer);
       resolve({ code: code ?? 128, signal, stdout, stderr });
     });
-    if (child.stdin) child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => {}); // the command may exit without reading its input
+      child.stdin.end(opts.input);
+    }
   });
 }

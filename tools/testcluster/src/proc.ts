@@ -49,7 +49,8 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
         resolve({ code, stdout, stderr });
       },
     );
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    child.stdin?.on('error', () => {}); // the command may exit without reading its input
+    child.stdin?.end(opts.input ?? '');
   });
 }
 
