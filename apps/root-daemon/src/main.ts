@@ -30,7 +30,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     cleanup: async () => network?.disconnect(),
     access: { peerCredentials: peerCred, authorize: (peer) => peer.uid === 0 || peer.uid === flags.ownerUid },
   });
-  network = new NetworkSession({ log: rt.log });
+  network = new NetworkSession({ log: rt.log, ownerUid: flags.ownerUid });
   // 1. Another daemon answering owns the network state: leave it alone (listen() reports it).
   // 2. Otherwise remove whatever a killed predecessor left, before anything can be added.
   if (!(await isAlive(socketPath))) await network.removeLeftovers();

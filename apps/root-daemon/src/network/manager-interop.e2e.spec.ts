@@ -2,7 +2,7 @@
 // which runs in a "cluster" namespace behind a unix-socket forwarder standing in for the
 // port-forward, and dials real servers there. Nothing but the tunnel connects the two namespaces.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { Netns } from '../testing/netns.js';
 
 const POD_IP = '198.19.2.10';
 const MANAGER_PORT = 18081;
+const OWNER_UID = 4242;
 const managerSrc = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../traffic-manager/src/manager');
 
 let dir: string;
@@ -21,8 +22,9 @@ let cluster: Netns;
 let daemon: RunningDaemon | undefined;
 const children: ChildProcess[] = [];
 
-function spawnIn(ns: Netns, args: string[]): Promise<ChildProcess> {
-  const child = ns.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnIn(ns: Netns, args: string[], asUid?: number): Promise<ChildProcess> {
+  const cmd = asUid === undefined ? [process.execPath, ...args] : ['setpriv', `--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', process.execPath, ...args];
+  const child = ns.spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let err = '';
   child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
@@ -34,6 +36,9 @@ function spawnIn(ns: Netns, args: string[]): Promise<ChildProcess> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tpr-interop-'));
+  chmodSync(dir, 0o755);
+  mkdirSync(join(dir, 'user'), { mode: 0o700 });
+  chownSync(join(dir, 'user'), OWNER_UID, OWNER_UID);
   ws = await Netns.create('ws');
   cluster = await Netns.create('cl');
   await cluster.exec('ip', ['address', 'add', `${POD_IP}/32`, 'dev', 'lo']);
@@ -56,10 +61,11 @@ beforeAll(async () => {
        clusterInfo: async () => ({ podSubnets: [], serviceSubnets: [], clusterDomain: 'cluster.local' }), log: stdoutLogger('warn') });
      console.log('up');`,
   ]);
+  // The forwarder runs as the session user, like the user daemon that serves the real socket.
   await spawnIn(cluster, [
     '-e',
-    `const net=require('net');net.createServer((c)=>{const u=net.connect(${MANAGER_PORT},'127.0.0.1');c.pipe(u);u.pipe(c);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy());}).listen(${JSON.stringify(join(dir, 'manager.socket'))},()=>console.log('up'));`,
-  ]);
+    `const net=require('net');net.createServer((c)=>{const u=net.connect(${MANAGER_PORT},'127.0.0.1');c.pipe(u);u.pipe(c);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy());}).listen(${JSON.stringify(join(dir, 'user', 'manager.socket'))},()=>console.log('up'));`,
+  ], OWNER_UID);
 }, 60_000);
 
 afterAll(async () => {
@@ -75,9 +81,9 @@ describe('root daemon ↔ real traffic-manager tunnel (netns e2e)', () => {
 
   it('connects with a healthy tunnel', async () => {
     baseline = await snapshot(ws);
-    daemon = await startDaemon(ws, dir, 4242);
+    daemon = await startDaemon(ws, dir, OWNER_UID);
     const c = await daemon.client();
-    const s = await c.connectNetwork({ managerSocket: join(dir, 'manager.socket'), subnets: ['198.19.2.0/24'], excluded: [], tunAddress: '198.18.255.254' });
+    const s = await c.connectNetwork({ managerSocket: join(dir, 'user', 'manager.socket'), subnets: ['198.19.2.0/24'], excluded: [], tunAddress: '198.18.255.254' });
     expect(s).toMatchObject({ tunnelHealthy: true, routedSubnets: ['198.19.2.0/24'] });
     c.close();
   }, 30_000);

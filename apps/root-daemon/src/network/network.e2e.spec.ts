@@ -12,7 +12,13 @@ import { TCP_CLIENT, UDP_CLIENT, nodeIn, snapshot as snapshotOf, type Snapshot }
 import { Netns, run } from '../testing/netns.js';
 import { startTunnelServer, type TunnelServer } from '../testing/tunnel-server.js';
 
+/** The session user of the socket-access daemon. */
 const OWNER_UID = 4242;
+/**
+ * The network daemons serve root: the test's tunnel server runs in this (root) process, and the
+ * manager socket must be served by the session's user.
+ */
+const NETWORK_OWNER_UID = 0;
 const ROUTED_IP = '198.19.1.10';
 const NEVER_PROXY_IP = '198.19.1.20';
 const TUN_ADDRESS = '198.18.255.254';
@@ -129,7 +135,7 @@ describe('root daemon network (netns e2e)', () => {
 
   it('starts without touching the network', async () => {
     baseline = await snapshot();
-    daemon = await startDaemon(ws, dir, OWNER_UID);
+    daemon = await startDaemon(ws, dir, NETWORK_OWNER_UID);
     daemons.push(daemon);
     expect(await snapshot()).toEqual(baseline);
   });
@@ -198,7 +204,7 @@ describe('root daemon network (netns e2e)', () => {
   }, 30_000);
 
   it('after kill -9 the next daemon removes the leftovers before anything else, and reconnect works', async () => {
-    const first = await startDaemon(ws, dir, OWNER_UID);
+    const first = await startDaemon(ws, dir, NETWORK_OWNER_UID);
     daemons.push(first);
     let c = await first.client();
     await c.connectNetwork(config());
@@ -208,7 +214,7 @@ describe('root daemon network (netns e2e)', () => {
     expect(leftover.nft).toContain('table ip telepresence');
     expect(leftover.rules).toMatch(/lookup 7210/);
 
-    const second = await startDaemon(ws, dir, OWNER_UID);
+    const second = await startDaemon(ws, dir, NETWORK_OWNER_UID);
     daemons.push(second);
     expect(await snapshot()).toEqual(baseline);
     c = await second.client();
@@ -273,6 +279,15 @@ describe('root daemon socket access', () => {
     expect(r.answer.error.hint).toMatch(/quit -s/);
     chmodSync(daemon.socketPath, 0o600);
   });
+
+  it("refuses a manager socket not served by the session's user, before touching the network", async () => {
+    const before = await snapshot();
+    const c = await daemon.client();
+    const err = await c.connectNetwork(config()).catch((e: unknown) => e as Error);
+    c.close();
+    expect(String(err)).toMatch(/manager socket .* is served by uid 0 \(pid \d+\), not by the session's user \(uid 4242\)/);
+    expect(await snapshot()).toEqual(before);
+  });
 });
 
 describe('root daemon under load and on SIGTERM', () => {
@@ -281,7 +296,7 @@ describe('root daemon under load and on SIGTERM', () => {
 
   beforeAll(async () => {
     baseline = await snapshot();
-    daemon = await startDaemon(ws, dir, OWNER_UID);
+    daemon = await startDaemon(ws, dir, NETWORK_OWNER_UID);
     daemons.push(daemon);
     const c = await daemon.client();
     await c.connectNetwork(config());

@@ -8,7 +8,7 @@ import { TcpProxy } from '../proxy/tcp.js';
 import { UdpProxy } from '../proxy/udp.js';
 import { contains, formatCidr, parseCidr, parseIp, subtract, type Cidr } from '../routing/cidr.js';
 import { TUN_NAME, configureLink, execRunner, hasLeftovers, installRedirects, removeAll, type Runner } from '../routing/linux.js';
-import { closeFd, openTun } from '../sys/libc.js';
+import { closeFd, openTun, peerCred } from '../sys/libc.js';
 import type { Dialer } from '../tunnel/dialer.js';
 import { Http2Dialer } from '../tunnel/http2-dialer.js';
 
@@ -58,6 +58,8 @@ export function planRouting(cfg: NetworkConfig): RoutingPlan {
 
 export interface NetworkSessionDeps {
   log: Logger;
+  /** uid of the session's user: the manager socket must be served by a process running as it. */
+  ownerUid: number;
   run?: Runner;
   /** Builds the tunnel; tests pass their own. */
   dialer?: (cfg: NetworkConfig) => Dialer;
@@ -114,8 +116,24 @@ export class NetworkSession {
       // 0. Start from a clean slate even if the startup cleanup couldn't run (idempotent, cheap):
       //    a reconnect must never duplicate a rule.
       await removeAll(this.run);
-      // 1. The tunnel first: nothing is redirected until there is somewhere to send it.
-      const dialer = this.deps.dialer?.(cfg) ?? new Http2Dialer({ socketPath: cfg.managerSocket, log });
+      // 1. The tunnel first, checked before the kernel is touched. A manager socket served by
+      //    anyone but the session's user is refused outright (root must not be made to talk to
+      //    some other root-only socket); one that merely doesn't answer yet is reported as unhealthy.
+      let refusal: string | undefined;
+      const ownerUid = this.deps.ownerUid;
+      const verifyServer = (fd: number) => {
+        const server = peerCred(fd);
+        if (server.uid !== ownerUid) {
+          refusal = `the manager socket ${cfg.managerSocket} is served by uid ${server.uid} (pid ${server.pid}), not by the session's user (uid ${ownerUid})`;
+          throw new Error(refusal);
+        }
+      };
+      const dialer = this.deps.dialer?.(cfg) ?? new Http2Dialer({ socketPath: cfg.managerSocket, log, verifyServer });
+      const healthy = dialer instanceof Http2Dialer ? await dialer.checkHealth() : dialer.healthy;
+      if (refusal) {
+        dialer.close();
+        throw new TelError('user', refusal, "connect through 'telepresence connect', whose user daemon serves that socket");
+      }
       const tcp = new TcpProxy(dialer, log);
       const udp = new UdpProxy(dialer, log);
       let tunFd = -1;
@@ -130,7 +148,6 @@ export class NetworkSession {
         // 5. Redirect rules last, so they never point at a proxy that isn't listening.
         await installRedirects(this.run, { routes: plan.routed, tcpPort, udpPort });
         this.active = { cfg, plan, tunFd, dialer, tcp, udp };
-        const healthy = dialer instanceof Http2Dialer ? await dialer.checkHealth() : dialer.healthy;
         log.info(`network connected: ${plan.routed.length} routes via ${TUN_NAME}, tunnel ${healthy ? 'healthy' : 'not answering yet'}`, {
           tcpPort,
           udpPort,

@@ -82,6 +82,22 @@ describe('Http2Dialer', () => {
     d.close();
   });
 
+  it('sends nothing to a socket whose server fails verification, and says why', async () => {
+    const before = server.tcpDestinations.length;
+    const d = new Http2Dialer({
+      socketPath,
+      log,
+      verifyServer: () => {
+        throw new Error('served by uid 0, not 4242');
+      },
+    });
+    expect(await d.checkHealth()).toBe(false);
+    expect(d.lastError).toBe(`cannot reach the traffic manager through ${socketPath}: served by uid 0, not 4242`);
+    await expect(d.tcp('198.19.1.10', 80)).rejects.toThrow(/served by uid 0, not 4242/);
+    expect(server.tcpDestinations.length).toBe(before);
+    d.close();
+  });
+
   it('pings many times without piling up listeners on the session', async () => {
     const d = new Http2Dialer({ socketPath, log, pingIntervalMs: 60_000 });
     for (let i = 0; i < 30; i++) expect(await d.checkHealth()).toBe(true);

@@ -21,10 +21,19 @@ export interface Http2DialerOptions {
   socketPath: string;
   log: Logger;
   pingIntervalMs?: number;
+  /**
+   * Called with the fd of each new connection to `socketPath` before a byte is sent; throwing
+   * refuses it. The root daemon checks who serves the socket, so a user can't point it at some
+   * other root-only socket and have root talk to it (confused deputy).
+   */
+  verifyServer?: (fd: number) => void;
 }
 
 export class Http2Dialer implements Dialer {
   private session: ClientHttp2Session | undefined;
+  private pending: Promise<ClientHttp2Session> | undefined;
+  /** Why the last attempt to reach the manager failed (cleared on success). */
+  lastError: string | undefined;
   private pingTimer: NodeJS.Timeout;
   private closed = false;
   private _healthy = false;
@@ -41,7 +50,14 @@ export class Http2Dialer implements Dialer {
   /** Ping the manager now (connecting if needed); resolves to the new health. */
   async checkHealth(): Promise<boolean> {
     if (this.closed) return false;
-    const s = this.currentSession();
+    let s: ClientHttp2Session;
+    try {
+      s = await this.currentSession();
+    } catch {
+      if (this._healthy) this.opts.log.info('tunnel to the traffic manager is not answering', { err: this.lastError });
+      this._healthy = false;
+      return false;
+    }
     const ok = await new Promise<boolean>((resolve) => {
       // Listeners are removed once settled: the session lives long and is pinged every few seconds.
       const settle = (v: boolean) => {
@@ -74,12 +90,47 @@ export class Http2Dialer implements Dialer {
   }
 
   /** The live session, or a new one when there is none or the last one closed (reconnect). */
-  private currentSession(): ClientHttp2Session {
+  private currentSession(): Promise<ClientHttp2Session> {
     const cur = this.session;
-    if (cur && !cur.closed && !cur.destroyed) return cur;
+    if (cur && !cur.closed && !cur.destroyed) return Promise.resolve(cur);
+    this.pending ??= this.newSession().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  /** 1. connect the unix socket, 2. verify who serves it, 3. only then start HTTP/2 on it. */
+  private async newSession(): Promise<ClientHttp2Session> {
     const socketPath = this.opts.socketPath;
+    let sock: net.Socket;
+    try {
+      sock = await new Promise<net.Socket>((resolve, reject) => {
+        const c = net.connect(socketPath);
+        c.once('connect', () => {
+          c.off('error', reject);
+          resolve(c);
+        });
+        c.once('error', reject);
+      });
+      const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      try {
+        if (this.opts.verifyServer) {
+          if (typeof fd !== 'number' || fd < 0) throw new Error('connected socket has no fd');
+          this.opts.verifyServer(fd);
+        }
+      } catch (err) {
+        sock.destroy();
+        throw err;
+      }
+    } catch (err) {
+      this.lastError = `cannot reach the traffic manager through ${socketPath}: ${err instanceof Error ? err.message : String(err)}`;
+      throw new Error(this.lastError);
+    }
+    this.lastError = undefined;
+    if (this.closed) {
+      sock.destroy();
+      throw new Error('tunnel closed');
+    }
     const s = http2.connect('http://manager', {
-      createConnection: () => net.connect(socketPath),
+      createConnection: () => sock,
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
     });
     s.on('connect', () => s.setLocalWindowSize(SESSION_WINDOW));
@@ -98,12 +149,18 @@ export class Http2Dialer implements Dialer {
   }
 
   /** Opens a stream and waits for the manager's answer; a non-200 becomes a DialError. */
-  private open(headers: http2.OutgoingHttpHeaders, destination: string): Promise<ClientHttp2Stream> {
-    if (this.closed) return Promise.reject(new DialError(destination, 'tunnel closed'));
+  private async open(headers: http2.OutgoingHttpHeaders, destination: string): Promise<ClientHttp2Stream> {
+    if (this.closed) throw new DialError(destination, 'tunnel closed');
+    let session: ClientHttp2Session;
+    try {
+      session = await this.currentSession();
+    } catch (err) {
+      throw new DialError(destination, err instanceof Error ? err.message : String(err));
+    }
     return new Promise((resolve, reject) => {
       let stream: ClientHttp2Stream;
       try {
-        stream = this.currentSession().request(headers, { endStream: false });
+        stream = session.request(headers, { endStream: false });
       } catch (err) {
         reject(new DialError(destination, String(err instanceof Error ? err.message : err)));
         return;
