@@ -1,0 +1,155 @@
+// Cluster DNS end to end on real components, inside a throwaway network + mount namespace:
+// a real dbus-daemon and systemd-resolved 252, a real TUN tel0 held open, our resolver on tel0's
+// address, and real DNS servers standing in for the cluster DNS and the original nameserver.
+// Then the same without resolved: the nftables overriding resolver, including crash cleanup.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DnsConfig, DnsNamespace, DnsStatus } from '@tel/contracts';
+import { DnsSandbox, killAndWait, type Agent } from './testing/sandbox.js';
+
+const UPSTREAM_IP = '198.18.0.53';
+const TUN_ADDRESS = '198.19.255.254';
+
+const config: DnsConfig = {
+  connectedNamespace: 'default',
+  clusterDomain: 'cluster.local',
+  excludeSuffixes: ['.com', 'legacy.staging'],
+  lookupTimeoutMs: 4_000,
+};
+const namespaces: DnsNamespace[] = [{ name: 'default' }, { name: 'kube-system' }, { name: 'staging' }, { name: 'rs', services: ['my-svc'] }];
+
+/** First IPv4 address in `resolvectl query` / `getent hosts` output. */
+const ipIn = (out: string) => /\b(\d+\.\d+\.\d+\.\d+)\b/.exec(out)?.[1];
+
+describe('systemd-resolved mode', () => {
+  let sb: DnsSandbox;
+  let agent: Agent;
+  let before: string;
+
+  beforeAll(async () => {
+    sb = await DnsSandbox.create({ resolved: true, resolvConf: 'nameserver 127.0.0.53\noptions edns0\n', resolvedDns: UPSTREAM_IP });
+    agent = sb.startAgent();
+    await agent.call('zones');
+    await agent.call('tun');
+    // Let resolved notice tel0, and pick its "Current DNS Server" (runtime state that any query
+    // sets, ours or not), before the "before" snapshot.
+    await new Promise((r) => setTimeout(r, 500));
+    await sb.exec('resolvectl', ['query', '--cache=no', 'docs.rs']);
+    before = await sb.exec('resolvectl', ['status']);
+  });
+
+  afterAll(async () => {
+    await sb?.dispose();
+  });
+
+  const resolveq = (name: string) => sb.exec('resolvectl', ['query', '--cache=no', '-4', name], { timeoutMs: 15_000 });
+
+  it('configures tel0 in resolved: our server, routing domains, search domain, no default route', async () => {
+    const st = await agent.call<DnsStatus>('start', { config, namespaces });
+    expect(st.mode).toBe('resolved');
+    expect(st.server).toBe(`${TUN_ADDRESS}:53`);
+    expect(st.upstream).toEqual([`${UPSTREAM_IP}:53`]);
+    expect(st.leftOut).toEqual([expect.objectContaining({ namespace: 'rs', reason: 'public-suffix' })]);
+    const link = await sb.exec('resolvectl', ['status', 'tel0']);
+    expect(link).toContain(TUN_ADDRESS);
+    expect(link).toMatch(/~cluster\.local/);
+    expect(link).toMatch(/~kube-system/);
+    expect(link).toMatch(/~my-svc\.rs/);
+    expect(link).not.toMatch(/~rs\b(?!\.)/);
+    expect(link).toMatch(/DNS Domain:.*\bdefault\b/);
+    expect(link).toMatch(/-DefaultRoute/);
+    expect(link).toMatch(/-LLMNR/);
+    expect(link).toMatch(/-mDNS/);
+  });
+
+  it('resolves cluster names through resolved: name.ns, name (search), FQDN, getent', async () => {
+    expect(ipIn(await resolveq('my-svc.default'))).toBe('10.96.0.10');
+    expect(ipIn(await resolveq('my-svc.default.svc.cluster.local'))).toBe('10.96.0.10');
+    expect(ipIn(await sb.exec('getent', ['hosts', 'my-svc.default']))).toBe('10.96.0.10');
+    expect(ipIn(await sb.exec('getent', ['ahostsv4', 'my-svc']))).toBe('10.96.0.10');
+    const out = await resolveq('my-svc.default');
+    expect(out).toMatch(/link: tel0/);
+  });
+
+  it('namespace "rs" does not hijack the TLD: docs.rs from upstream, my-svc.rs from the cluster', async () => {
+    const seen0 = (await agent.call<{ cluster: string[] }>('seen')).cluster.length;
+    expect(ipIn(await resolveq('docs.rs'))).toBe('198.18.7.7');
+    const seen = (await agent.call<{ cluster: string[] }>('seen')).cluster.slice(seen0);
+    expect(seen.filter((s) => s.includes('docs'))).toEqual([]);
+    expect(ipIn(await resolveq('my-svc.rs'))).toBe('10.96.0.20');
+    expect(ipIn(await resolveq('example.com'))).toBe('198.18.8.8');
+  });
+
+  it('an excluded suffix under a routed namespace falls back upstream instead of failing', async () => {
+    // resolved routes db.legacy.staging to us (~staging); we must not answer NXDOMAIN.
+    expect(ipIn(await resolveq('db.legacy.staging'))).toBe('198.18.5.5');
+    expect(ipIn(await resolveq('api.staging'))).toBe('10.96.0.40');
+  });
+
+  it('a namespace added via setNamespaces resolves within 2 s, and a removed one stops', async () => {
+    await expect(resolveq('svc-a.newns')).rejects.toThrow();
+    const t0 = Date.now();
+    await agent.call('setNamespaces', { namespaces: [...namespaces, { name: 'newns' }] });
+    let ip: string | undefined;
+    while (Date.now() - t0 < 2_000 && !ip) ip = ipIn(await resolveq('svc-a.newns').catch(() => ''));
+    const took = Date.now() - t0;
+    expect(ip).toBe('10.96.0.30');
+    expect(took).toBeLessThan(2_000);
+    console.info(`namespace newns resolvable ${took} ms after setNamespaces`);
+    await agent.call('setNamespaces', { namespaces });
+    expect(await sb.exec('resolvectl', ['status', 'tel0'])).not.toMatch(/newns/);
+  });
+
+  it('stop restores resolved exactly (resolvectl status before == after)', async () => {
+    await agent.call('stop');
+    const after = await sb.exec('resolvectl', ['status']);
+    expect(after).toBe(before);
+  });
+});
+
+describe('overriding resolver (no systemd-resolved)', () => {
+  let sb: DnsSandbox;
+  let agent: Agent;
+  let rulesBefore: string;
+
+  beforeAll(async () => {
+    sb = await DnsSandbox.create({ resolved: false, resolvConf: `nameserver ${UPSTREAM_IP}\n` });
+    agent = sb.startAgent();
+    await agent.call('zones');
+    rulesBefore = await sb.exec('nft', ['list', 'ruleset']);
+  });
+
+  afterAll(async () => {
+    await sb?.dispose();
+  });
+
+  const getent = (name: string) => sb.exec('getent', ['ahostsv4', name], { timeoutMs: 15_000 });
+
+  it('answers cluster names and forwards the rest to the original nameserver', async () => {
+    const st = await agent.call<DnsStatus>('start', { config: { ...config, mode: 'override' }, namespaces });
+    expect(st.mode).toBe('override');
+    expect(st.upstream).toEqual([`${UPSTREAM_IP}:53`]);
+    expect(await sb.exec('nft', ['list', 'table', 'ip', 'telepresence_dns'])).toContain('redirect to :');
+    expect(ipIn(await getent('my-svc.default'))).toBe('10.96.0.10');
+    expect(ipIn(await getent('my-svc'))).toBe('10.96.0.10');
+    expect(ipIn(await getent('my-svc.rs'))).toBe('10.96.0.20');
+    expect(ipIn(await getent('docs.rs'))).toBe('198.18.7.7');
+    expect(ipIn(await getent('example.com'))).toBe('198.18.8.8');
+    expect(ipIn(await getent('db.legacy.staging'))).toBe('198.18.5.5');
+  });
+
+  it('removes exactly its rules on stop', async () => {
+    await agent.call('stop');
+    expect(await sb.exec('nft', ['list', 'ruleset'])).toBe(rulesBefore);
+    expect(ipIn(await getent('docs.rs'))).toBe('198.18.7.7');
+  });
+
+  it('removes what a killed daemon left, at the next start', async () => {
+    await agent.call('start', { config: { ...config, mode: 'override' }, namespaces });
+    expect(await sb.exec('nft', ['list', 'ruleset'])).not.toBe(rulesBefore);
+    await killAndWait(agent.proc, 'SIGKILL');
+    const next = sb.startAgent();
+    expect(await next.call<string[]>('cleanup')).toEqual(['nft table']);
+    expect(await sb.exec('nft', ['list', 'ruleset'])).toBe(rulesBefore);
+    agent = next;
+  });
+});
