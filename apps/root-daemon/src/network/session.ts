@@ -88,6 +88,11 @@ export class NetworkSession {
     return this.active !== undefined;
   }
 
+  /** The tunnel of the current session, for other in-daemon users (e.g. DNS to the cluster). */
+  get dialer(): Dialer | undefined {
+    return this.active?.dialer;
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn, fn);
     this.queue = p.catch(() => undefined);

@@ -17,7 +17,7 @@ export interface TunnelServer {
 
 export async function startTunnelServer(
   socketPath: string,
-  resolve: (ip: string, port: number) => { host: string; port: number } | null,
+  resolve: (ip: string, port: number) => { host: string; port: number } | 'discard' | null,
 ): Promise<TunnelServer> {
   const tcpDestinations: string[] = [];
   const udpDestinations: string[] = [];
@@ -39,6 +39,14 @@ export async function startTunnelServer(
       const target = resolve(authority.slice(0, i), Number(authority.slice(i + 1)));
       if (!target) {
         stream.respond({ ':status': 502, [TUNNEL_ERROR_HEADER]: 'connection refused' }, { endStream: true });
+        return;
+      }
+      if (target === 'discard') {
+        // Counts and drops, answering the count: measures the workstation side, not a far server.
+        let n = 0;
+        stream.respond({ ':status': 200 });
+        stream.on('data', (c: Buffer) => (n += c.length));
+        stream.on('end', () => stream.end(String(n)));
         return;
       }
       const up = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
