@@ -75,9 +75,9 @@ describe('traffic manager install (real cluster)', () => {
   it('admin installs: the Deployment becomes ready and getManagerState reports the version', async () => {
     const before = await ok({ action: 'state', namespace: NS });
     expect(before).toEqual({ installed: false, ready: false });
-    const r = await ok({ action: 'install', namespace: NS, image, version: V1, timeoutMs: 180_000 });
-    expect(r).toMatchObject({ version: V1, action: 'installed' });
-    measured.installToReadyMs = (await drive({ action: 'state', namespace: NS })).ms;
+    const installed = await drive({ action: 'install', namespace: NS, image, version: V1, timeoutMs: 180_000 });
+    expect(installed).toMatchObject({ ok: true, result: { version: V1, action: 'installed' } });
+    measured.installToReadyMs = installed.ms;
     const state = await ok({ action: 'state', namespace: NS });
     expect(state).toEqual({ installed: true, ready: true, version: V1, apiVersion: 1, image });
     // Installing again is a no-op.
@@ -96,7 +96,7 @@ describe('traffic manager install (real cluster)', () => {
     expect(info.podSubnets.some((c) => inCidr(demoIp, c))).toBe(true);
     expect(info.dnsIp).toBe(NET.dnsServiceIp);
     expect(info.clusterDomain).toBe('cluster.local');
-    Object.assign(measured, { versionRoundTripMs: r.versionMs, connectHttpMs: r.connectMs, concurrent1000Ms: r.concurrentMs });
+    Object.assign(measured, { versionRoundTripMs: r.versionMs, connectHttpMs: r.connectMs, concurrent1000Ms: r.concurrentMs, managerRssMiBAfter1000: r.stats.rssBytes / 2 ** 20 });
   });
 
   it('the restricted developer is refused with the missing permission and nothing is created', async () => {
@@ -106,6 +106,7 @@ describe('traffic manager install (real cluster)', () => {
     if (r.ok) return;
     expect(r.error.message).toMatch(/^you may not create deployments in namespace ambassador \(forbidden\)/);
     expect(r.error.hint).toBe("ask a cluster admin to run 'telepresence helm install'");
+    process.stdout.write(`[message] ${r.error.message}; ${r.error.hint}\n`);
     expect(await ok({ action: 'inventory', namespace: 'ambassador' })).toEqual(before);
   });
 
@@ -116,6 +117,7 @@ describe('traffic manager install (real cluster)', () => {
     expect(r.error.message).toBe(`Traffic Manager ${V1} runs in namespace ${NS}, this client is ${V_OTHER} (${V1} and ${V_OTHER} are different release series)`);
     expect(r.error.hint).toContain("'telepresence helm upgrade'");
     expect(r.error.hint).toContain(`use a ${V1} client`);
+    process.stdout.write(`[message] ${r.error.message}; ${r.error.hint}\n`);
     const refusedInstall = await drive({ action: 'install', namespace: NS, image: image.replace(V1, V_OTHER), version: V_OTHER });
     expect(refusedInstall.ok ? '' : refusedInstall.error.message).toBe(`Traffic Manager ${V1} is already installed in namespace ${NS} (this client is ${V_OTHER})`);
     expect(await ok({ action: 'state', namespace: NS })).toEqual({ installed: true, ready: true, version: V1, apiVersion: 1, image });

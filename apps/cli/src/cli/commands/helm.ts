@@ -6,7 +6,7 @@ import { userError } from '@tel/errors';
 import { buildVersion } from '@tel/version';
 import { parseDuration } from '../../config/config.js';
 import { resolveImage } from '../../config/registry.js';
-import { DEFAULT_MANAGER_NAMESPACE, installManager, loadKubeConfig, uninstallManager, upgradeManager } from '../../install/index.js';
+import { DEFAULT_MANAGER_NAMESPACE } from '../../install/manifests.js';
 import { defineCommand } from '../command.js';
 
 interface HelmOpts {
@@ -34,6 +34,8 @@ export const helmCommand = defineCommand<HelmOpts>({
     const timeoutMs = parseDuration(opts.timeout);
     if (timeoutMs === undefined) throw userError(`invalid --timeout ${JSON.stringify(opts.timeout)}`, "use a duration such as '90s' or '2m'");
     const namespace = opts.managerNamespace;
+    // Loaded on use: the Kubernetes client is large and no other command of this process needs it.
+    const { installManager, loadKubeConfig, uninstallManager, upgradeManager } = await import('../../install/index.js');
     const kc = loadKubeConfig({
       ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : ctx.env.KUBECONFIG && !ctx.env.KUBECONFIG.includes(':') ? { kubeconfig: ctx.env.KUBECONFIG } : {}),
       ...(opts.context ? { context: opts.context } : {}),

@@ -78,7 +78,8 @@ async function tunnel(kc: KubeConfig, req: Extract<DriverRequest, { action: 'tun
     const t2 = performance.now();
     const many = await Promise.all(Array.from({ length: req.concurrent }, () => httpGet().then((b) => b.includes('200 OK'))));
     const concurrentMs = performance.now() - t2;
-    return { version, clusterInfo, http: http.split('\r\n')[0], httpBody: http.slice(http.indexOf('\r\n\r\n') + 4, 400), udp, concurrentOk: many.filter(Boolean).length, versionMs, connectMs, concurrentMs };
+    const stats = await get('/stats');
+    return { version, clusterInfo, http: http.split('\r\n')[0], httpBody: http.slice(http.indexOf('\r\n\r\n') + 4, 400), udp, concurrentOk: many.filter(Boolean).length, stats, versionMs, connectMs, concurrentMs };
   } finally {
     session.destroy();
     local.close();
