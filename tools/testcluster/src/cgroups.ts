@@ -4,6 +4,7 @@
 // measure the cluster's memory.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isClusterCgroupName } from './layout.js';
 import { signal, sleep } from './proc.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -134,4 +135,11 @@ export function memoryUsage(name: string): MemoryUsage | undefined {
 
 export function cgroupExists(name: string): boolean {
   return hierarchies().some((h) => existsSync(join(h, name)));
+}
+
+/** Another instance's cgroup exists (its kubelet may rely on the machine-wide sysctls). */
+export function otherClusterRunning(l: { cgroup: string }): boolean {
+  const memory = join(CGROUP_ROOT, 'memory');
+  if (!existsSync(memory)) return false;
+  return readdirSync(memory).some((n) => n !== l.cgroup && isClusterCgroupName(n));
 }

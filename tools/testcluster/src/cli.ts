@@ -17,6 +17,8 @@ const USAGE = `usage: cli.ts <command>
                             run CMD on the workstation (its network + mount namespace, KUBECONFIG
                             set to the admin, or the developer with --as developer); --node runs it
                             in the node's namespaces instead
+every command takes --instance NAME (or TPTC_INSTANCE): a separate cluster with its own namespaces,
+state and registry port; without it, the shared default instance
 environment: TPTC_CACHE_DIR (binaries, registry; default ~/.cache/telepresence-testcluster),
              TPTC_STATE_DIR (runtime state and logs; default <cache>/state)`;
 
@@ -27,16 +29,19 @@ function log(msg: string): void {
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const json = rest.includes('--output') && rest[rest.indexOf('--output') + 1] === 'json';
-  const l = defaultLayout();
+  const sepAt = rest.indexOf('--');
+  const instAt = rest.indexOf('--instance');
+  const instance = instAt >= 0 && (sepAt < 0 || instAt < sepAt) ? rest[instAt + 1] : undefined;
+  const l = defaultLayout(process.env, instance ?? process.env.TPTC_INSTANCE ?? '');
   const out = (human: string, data: unknown) => process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : human + '\n');
   switch (cmd) {
     case 'up': {
-      const r = await withLock(() => up(l, json ? () => {} : log));
+      const r = await withLock(l, () => up(l, json ? () => {} : log));
       out(r.alreadyUp ? 'cluster already up' : `cluster up in ${r.seconds.toFixed(1)}s`, { ...r, adminKubeconfig: l.adminKubeconfig, developerKubeconfig: l.developerKubeconfig, registry: l.registry });
       return 0;
     }
     case 'down': {
-      const r = await withLock(() => down(l, json ? () => {} : log));
+      const r = await withLock(l, () => down(l, json ? () => {} : log));
       out(`cluster down in ${r.seconds.toFixed(1)}s`, r);
       return 0;
     }

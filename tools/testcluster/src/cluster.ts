@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Binaries, ensureBinaries } from './build.js';
-import { createClusterCgroup, destroyClusterCgroup } from './cgroups.js';
+import { createClusterCgroup, destroyClusterCgroup, otherClusterRunning } from './cgroups.js';
 import { type Component, apiServer, earlyComponents, holders, nodeAgents, wsResolved } from './components.js';
 import {
   cniConfig, containerdConfig, inetZone, kubeProxyConfig, kubeletConfig, nodePaths, nodeResolvConf,
@@ -12,7 +12,7 @@ import {
 } from './configs.js';
 import { pushImages } from './images.js';
 import { kubectl, kubectlPath, toolsBinDir } from './kubectl.js';
-import { type Layout, netnsPath, cacheRoot } from './layout.js';
+import { type Layout, cacheRoot, netnsPath } from './layout.js';
 import { asList, coreDnsObjects, developerObjects } from './manifests.js';
 import { createNetns, deleteNetns } from './netns.js';
 import { createPki, writeKubeconfigs } from './pki.js';
@@ -37,9 +37,9 @@ export interface UpResult {
   milestones: Record<string, number>;
 }
 
-/** Serialises `up`/`down` between processes (parallel test workers call ensureClusterUp). */
-export async function withLock<T>(fn: () => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
-  const file = join(cacheRoot(env), 'cluster.lock');
+/** Serialises `up`/`down` of one instance between processes (parallel test workers call ensureClusterUp). */
+export async function withLock<T>(l: Layout, fn: () => Promise<T>): Promise<T> {
+  const file = `${l.stateDir}.lock`;
   mkdirSync(dirname(file), { recursive: true });
   for (;;) {
     try {
@@ -169,7 +169,7 @@ async function start(l: Layout, bins: Binaries, mark: (m: string) => void, log: 
   const p = nodePaths(l);
   // 3. State dir, the original kernel sysctls, configs, certificates; namespaces and cgroup.
   mkdirSync(l.stateDir, { recursive: true });
-  recordSysctls(l.stateDir);
+  recordSysctls(cacheRoot());
   writeConfigs(l);
   const cgroupProcs = createClusterCgroup(l.cgroup);
   await Promise.all([createPki(l).then(() => writeKubeconfigs(l)), createNetns(l)]);
@@ -266,8 +266,8 @@ export async function down(l: Layout, log: Log): Promise<DownResult> {
   await deleteNetns(l);
   // 4. Mounts: the node's live in its own mount namespace and died with it; unmount any stray one.
   for (const m of ourHostMounts(l)) await run('umount', ['-l', m], { allowFail: true });
-  // 5. The kubelet's kernel-wide sysctls.
-  const restoredSysctls = existsSync(l.stateDir) ? restoreSysctls(l.stateDir) : [];
+  // 5. The kubelet's kernel-wide sysctls, once the last instance is down (they are machine-wide).
+  const restoredSysctls = otherClusterRunning(l) ? [] : restoreSysctls(cacheRoot(), l.stateDir);
   if (restoredSysctls.length) log(`restored sysctls: ${restoredSysctls.join(', ')}`);
   // 6. Runtime state (the binary cache and the registry's storage stay).
   if (ourHostMounts(l).length === 0) rmSync(l.stateDir, { recursive: true, force: true });

@@ -57,16 +57,16 @@ const quiet: Log = (msg) => {
 };
 
 /** Brings the cluster up unless it already is (safe to call from parallel test workers). */
-export async function ensureClusterUp(opts: { log?: Log; layout?: Layout } = {}): Promise<ClusterInfo> {
-  const l = opts.layout ?? defaultLayout();
-  await withLock(() => up(l, opts.log ?? quiet));
+export async function ensureClusterUp(opts: { log?: Log; layout?: Layout; instance?: string } = {}): Promise<ClusterInfo> {
+  const l = opts.layout ?? defaultLayout(process.env, opts.instance);
+  await withLock(l, () => up(l, opts.log ?? quiet));
   return clusterInfo(l);
 }
 
 /** Tears the cluster down completely (processes, namespaces, mounts, cgroups, sysctls). */
-export async function clusterDown(opts: { log?: Log; layout?: Layout } = {}): Promise<void> {
-  const l = opts.layout ?? defaultLayout();
-  await withLock(() => down(l, opts.log ?? quiet));
+export async function clusterDown(opts: { log?: Log; layout?: Layout; instance?: string } = {}): Promise<void> {
+  const l = opts.layout ?? defaultLayout(process.env, opts.instance);
+  await withLock(l, () => down(l, opts.log ?? quiet));
 }
 
 export async function getClusterStatus(layout: Layout = defaultLayout()): Promise<ClusterStatus> {

@@ -72,27 +72,44 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.TPTC_CACHE_DIR || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'telepresence-testcluster');
 }
 
-export function defaultLayout(env: NodeJS.ProcessEnv = process.env): Layout {
+/**
+ * The layout of one cluster instance. The default instance ("") is the shared one other e2e
+ * tests use; a named instance (TPTC_INSTANCE, or the argument) gets its own namespaces, cgroup,
+ * state dir, registry and registry port, so e.g. the smoke test can bring its own cluster up and
+ * down without disturbing the shared one. Addresses are the same: each lives in its own namespaces.
+ */
+export function defaultLayout(env: NodeJS.ProcessEnv = process.env, instance: string = env.TPTC_INSTANCE ?? ''): Layout {
+  if (instance && !/^[a-z0-9]{1,8}$/.test(instance)) throw new Error(`instance name '${instance}': use 1-8 lowercase letters or digits`);
   const root = cacheRoot(env);
-  const prefix = 'tptc';
-  const stateDir = env.TPTC_STATE_DIR || join(root, 'state');
+  const prefix = instance ? `tptc-${instance}` : 'tptc';
+  const stateDir = env.TPTC_STATE_DIR || join(root, instance ? `state-${instance}` : 'state');
   const binRoot = join(root, K8S_VERSION);
+  const port = Number(env.TPTC_REGISTRY_PORT) || NET.registryPort + (instance ? 1 + (hash(instance) % 100) : 0);
   return {
     prefix,
     netns: { node: `${prefix}-node`, ws: `${prefix}-ws`, inet: `${prefix}-inet` },
     binDir: join(binRoot, 'bin'),
     buildDir: binRoot,
     stateDir,
-    registryDir: join(root, 'registry'),
+    registryDir: join(root, instance ? `registry-${instance}` : 'registry'),
     logsDir: join(stateDir, 'logs'),
     pidDir: join(stateDir, 'pids'),
     pkiDir: join(stateDir, 'pki'),
     cgroup: prefix,
-    registry: `127.0.0.1:${Number(env.TPTC_REGISTRY_PORT) || NET.registryPort}`,
+    registry: `127.0.0.1:${port}`,
     adminKubeconfig: join(stateDir, 'kubeconfig', 'admin.kubeconfig'),
     developerKubeconfig: join(stateDir, 'kubeconfig', 'developer.kubeconfig'),
   };
 }
+
+function hash(s: string): number {
+  let h = 0;
+  for (const c of s) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return h;
+}
+
+/** True for the cgroup names of every instance ("tptc", "tptc-<instance>"). */
+export const isClusterCgroupName = (name: string) => /^tptc(-[a-z0-9]{1,8})?$/.test(name);
 
 export function registryPort(l: Layout): number {
   return Number(l.registry.split(':')[1]);

@@ -2,7 +2,7 @@
 // `down`, also after a crashed `up`) and by `status` to say whether the machine is clean.
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { hierarchies } from './cgroups.js';
-import { type Layout, cacheRoot, netnsPath } from './layout.js';
+import { type Layout, netnsPath } from './layout.js';
 import { ourNetns } from './netns.js';
 
 /** Inode numbers of our network namespaces (`net:[N]`), to recognise processes inside them. */
@@ -23,7 +23,7 @@ export interface Leftovers {
 }
 
 export function findLeftovers(l: Layout, knownNetnsInodes: number[] = []): Leftovers {
-  const root = cacheRoot();
+  const nsPaths = Object.values(l.netns).map((n) => netnsPath(n));
   const nsSet = new Set([...knownNetnsInodes, ...netnsInodes(l)].map((i) => `net:[${i}]`));
   const processes: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -31,7 +31,8 @@ export function findLeftovers(l: Layout, knownNetnsInodes: number[] = []): Lefto
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
       const net = readlinkSync(`/proc/${pid}/ns/net`);
-      if (nsSet.has(net) || cmd.includes(root) || cmd.includes(l.stateDir)) processes.push(`${pid} ${cmd.slice(0, 160)}`);
+      const ours = nsSet.has(net) || cmd.includes(l.stateDir + '/') || nsPaths.some((p) => cmd.includes(p + ' ') || cmd.endsWith(p));
+      if (ours) processes.push(`${pid} ${cmd.slice(0, 160)}`);
     } catch {
       /* exited */
     }

@@ -1,7 +1,8 @@
 // Kernel-wide sysctls the kubelet rewrites (protectKernelDefaults=false): recorded before the
-// kubelet first starts, restored by `down`. The record survives a crashed `up`, so the values
-// restored are always the ones from before the cluster existed.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// first kubelet of any instance starts, restored when the last instance goes down. The record
+// lives in the cache root and survives a crashed `up`, so the values restored are always the ones
+// from before any cluster existed.
+import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const KUBELET_SYSCTLS = [
@@ -13,11 +14,20 @@ export const KUBELET_SYSCTLS = [
   'kernel/keys/root_maxbytes',
 ] as const;
 
-const recordFile = (stateDir: string) => join(stateDir, 'sysctls.json');
+const recordFile = (dir: string) => join(dir, 'sysctls.json');
 
-export function recordSysctls(stateDir: string): void {
-  const file = recordFile(stateDir);
+export function recordSysctls(dir: string): void {
+  const file = recordFile(dir);
   if (existsSync(file)) return; // an earlier, unfinished `up` already holds the true originals
+  // A running instance of an older version kept its record in its state dir: adopt it.
+  const legacy = readdirSync(dir)
+    .filter((d) => d.startsWith('state'))
+    .map((d) => recordFile(join(dir, d)))
+    .find((f) => existsSync(f));
+  if (legacy) {
+    copyFileSync(legacy, file);
+    return;
+  }
   const values: Record<string, string> = {};
   for (const k of KUBELET_SYSCTLS) {
     try {
@@ -29,10 +39,10 @@ export function recordSysctls(stateDir: string): void {
   writeFileSync(file, JSON.stringify(values, null, 2) + '\n');
 }
 
-/** Restores the recorded values; returns the keys that had changed. */
-export function restoreSysctls(stateDir: string): string[] {
-  const file = recordFile(stateDir);
-  if (!existsSync(file)) return [];
+/** Restores the recorded values (from `dir`, or where older versions kept them); returns what changed. */
+export function restoreSysctls(dir: string, legacyDir?: string): string[] {
+  const file = [recordFile(dir), ...(legacyDir ? [recordFile(legacyDir)] : [])].find((f) => existsSync(f));
+  if (!file) return [];
   const values = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
   const changed: string[] = [];
   for (const [k, v] of Object.entries(values)) {
