@@ -18,7 +18,7 @@ describe('messages a person can act on', () => {
       ],
       'uninstall',
     );
-    expect(formatError(e.toInfo())).toBe("you may not delete deployments in namespace x (forbidden), nor delete clusterroles cluster-wide; ask a cluster admin to run 'telepresence helm uninstall'");
+    expect(formatError(e.toInfo())).toBe("you may not delete deployments in namespace x (forbidden) and 1 more (clusterroles); ask a cluster admin to run 'telepresence helm uninstall'");
   });
 
   it('a 403 from any call becomes the permission message', () => {

@@ -20,7 +20,8 @@ export function describePermission(p: Permission): string {
 /** `you may not create deployments in namespace ambassador (forbidden); ask a cluster admin to run 'telepresence helm install'`. */
 export function forbiddenError(missing: Permission[], action: HelmAction): TelError {
   const first = missing[0]!;
-  const more = missing.length > 1 ? `, nor ${missing.slice(1).map(describePermission).join(', ')}` : '';
+  const others = [...new Set(missing.slice(1).map((p) => p.resource))];
+  const more = missing.length > 1 ? ` and ${missing.length - 1} more (${others.join(', ')})` : '';
   return clusterError(`you may not ${describePermission(first)} (forbidden)${more}`, `ask a cluster admin to run 'telepresence helm ${action}'`);
 }
 

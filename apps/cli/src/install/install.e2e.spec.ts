@@ -148,6 +148,34 @@ describe('traffic manager install (real cluster)', () => {
   });
 });
 
+describe('telepresence helm (the real CLI, run from source: version v0.0.0-dev)', () => {
+  const ns = 'tel-helm-e2e';
+  const tp = (args: string[]) =>
+    cluster.wsExec('node', ['--import', 'tsx', join(WORKSPACE_ROOT, 'apps/cli/src/main.ts'), ...args, '--kubeconfig', cluster.adminKubeconfig, '-n', ns], {
+      cwd: WORKSPACE_ROOT,
+      timeoutMs: 300_000,
+      env: { TELEPRESENCE_REGISTRY: cluster.registry, XDG_CONFIG_HOME: '/nonexistent' },
+    });
+
+  afterAll(async () => {
+    if (cluster) await drive({ action: 'uninstall', namespace: ns }).catch(() => undefined);
+  }, 300_000);
+
+  it('install, install again, uninstall, uninstall again', async () => {
+    await pushManagerImage(cluster.registry, 'v0.0.0-dev');
+    let r = await tp(['helm', 'install']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`Traffic Manager v0.0.0-dev installed in namespace ${ns} (${cluster.registry}/tel2:v0.0.0-dev)\n`);
+    r = await tp(['helm', 'install', '-o', 'json']);
+    expect(JSON.parse(r.stdout)).toEqual({ action: 'none', version: 'v0.0.0-dev', namespace: ns, image: `${cluster.registry}/tel2:v0.0.0-dev` });
+    r = await tp(['helm', 'uninstall']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^Traffic Manager uninstalled from namespace ${ns} \\(removed Deployment/traffic-manager, .*Namespace/${ns}\\)`));
+    r = await tp(['helm', 'uninstall']);
+    expect(r.stdout).toBe(`No Traffic Manager was installed in namespace ${ns}\n`);
+  });
+});
+
 function demoManifest(demoImage: string): string {
   return JSON.stringify({
     apiVersion: 'v1',
