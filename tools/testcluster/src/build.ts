@@ -58,10 +58,19 @@ export function ownSourcesHash(): string {
   return h.digest('hex').slice(0, 16);
 }
 
-export async function ensureOwn(env: NodeJS.ProcessEnv = process.env): Promise<Record<OwnProgram, string>> {
+function ownBinaries(env: NodeJS.ProcessEnv): { dir: string; bins: Record<OwnProgram, string> } {
   const dir = join(cacheRoot(env), 'own', ownSourcesHash());
   const bins = Object.fromEntries(Object.keys(OWN_PROGRAMS).map((p) => [p, join(dir, p === 'helper' ? 'tptc-helper' : p)])) as Record<OwnProgram, string>;
-  if (Object.values(bins).every((b) => existsSync(b) && statSync(b).size > 0)) return bins;
+  return { dir, bins };
+}
+
+export function ownCached(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Object.values(ownBinaries(env).bins).every((b) => existsSync(b) && statSync(b).size > 0);
+}
+
+export async function ensureOwn(env: NodeJS.ProcessEnv = process.env): Promise<Record<OwnProgram, string>> {
+  const { dir, bins } = ownBinaries(env);
+  if (ownCached(env)) return bins;
   const tmp = `${dir}.tmp-${process.pid}`;
   mkdirSync(tmp, { recursive: true });
   const goEnv = { ...env, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false', GOTOOLCHAIN: 'local' };

@@ -3,7 +3,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { type Layout, registryPort } from './layout.js';
-import { missingUpstream } from './build.js';
+import { missingUpstream, ownCached } from './build.js';
 
 export interface Missing {
   what: string;
@@ -59,7 +59,7 @@ export async function checkPrereqs(l: Layout, opts: { checkPorts: boolean }): Pr
     missing.push({ what: 'cgroup v1 hierarchies (memory, pids) under /sys/fs/cgroup', hint: 'this tool needs a cgroup v1 host' });
   }
   if (missingUpstream(l).length > 0 && !onPath('go')) missing.push({ what: 'go (to build Kubernetes components)', hint: 'install Go >= 1.22 from https://go.dev/dl and put it on PATH' });
-  if (!onPath('go')) missing.push({ what: 'go (to build the helper and image binaries)', hint: 'install Go >= 1.22 and put it on PATH' });
+  else if (!ownCached() && !onPath('go')) missing.push({ what: 'go (to build the helper and image binaries)', hint: 'install Go >= 1.22 and put it on PATH' });
   for (const bad of ['/var/lib/', '/run/', '/var/run/', '/var/log/']) {
     if ((l.stateDir + '/').startsWith(bad)) missing.push({ what: `a state dir outside ${bad} (got ${l.stateDir})`, hint: 'set TPTC_STATE_DIR elsewhere; the node hides that path behind a tmpfs' });
   }
