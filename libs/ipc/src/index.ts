@@ -95,7 +95,9 @@ export async function serve<C extends Contract<C>>(
       return { id: req.id, error: { category: 'bug', message: `daemon has no method ${req.method}`, hint: '' } };
     }
     try {
-      return { id: req.id, result: (await handler(req.params ?? {})) ?? {} };
+      // `null` is a real answer (e.g. networkStatus when not connected); only undefined becomes {}.
+      const result = await handler(req.params ?? {});
+      return { id: req.id, result: result === undefined ? {} : result };
     } catch (err) {
       opts.onError?.(err);
       return { id: req.id, error: toErrorInfo(err) };

@@ -231,6 +231,30 @@ describe('root daemon network (netns e2e)', () => {
   }, 60_000);
 });
 
+describe('root daemon connect failure', () => {
+  it('a route clash is reported by prefix and everything done so far is undone', async () => {
+    await ws.exec('ip', ['route', 'add', '198.19.7.0/24', 'via', '198.18.0.2']);
+    let d: RunningDaemon | undefined;
+    try {
+      const before = await snapshot();
+      d = await startDaemon(ws, dir, NETWORK_OWNER_UID);
+      daemons.push(d);
+      const c = await d.client();
+      // 198.19.6.0/24 is fine; 198.19.7.0/24 is the host's already.
+      const err = await c.connectNetwork({ ...config(), subnets: ['198.19.6.0/24', '198.19.7.0/24'], excluded: [] }).then(() => new Error('connected'), (e: unknown) => e as Error);
+      expect(err).toMatchObject({ category: 'config' });
+      expect(err.message).toBe('could not set up the network: cannot route 198.19.7.0/24 into tel0: this host already has a route for exactly that prefix (RTNETLINK answers: File exists); add it to never-proxy or remove the host\'s route');
+      expect(await c.networkStatus({})).toBeNull();
+      expect(await c.version({})).toMatchObject({ idle: true });
+      c.close();
+      expect(await snapshot()).toEqual(before);
+    } finally {
+      if (d && d.proc.exitCode === null) await d.quit();
+      await ws.exec('ip', ['route', 'del', '198.19.7.0/24', 'via', '198.18.0.2']);
+    }
+  }, 30_000);
+});
+
 /** A raw request on the daemon socket as another uid (no tsx needed): prints the answer or errno code. */
 const RAW_CLIENT = `
 const s = require('net').connect(process.argv[1]);
@@ -283,9 +307,9 @@ describe('root daemon socket access', () => {
   it("refuses a manager socket not served by the session's user, before touching the network", async () => {
     const before = await snapshot();
     const c = await daemon.client();
-    const err = await c.connectNetwork(config()).catch((e: unknown) => e as Error);
+    const err = await c.connectNetwork(config()).then(() => new Error('connected'), (e: unknown) => e as Error);
     c.close();
-    expect(String(err)).toMatch(/manager socket .* is served by uid 0 \(pid \d+\), not by the session's user \(uid 4242\)/);
+    expect(err.message).toMatch(/manager socket .* is served by uid 0 \(pid \d+\), not by the session's user \(uid 4242\)/);
     expect(await snapshot()).toEqual(before);
   });
 });

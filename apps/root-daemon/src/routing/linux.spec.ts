@@ -38,6 +38,16 @@ describe('routing on Linux', () => {
     ]);
   });
 
+  it('names the route that clashes with one the host already has', async () => {
+    const run: Runner = async () => {
+      throw new Error('ip -batch -: RTNETLINK answers: File exists\nCommand failed -:4');
+    };
+    const routes = [parseCidr('198.19.0.0/17'), parseCidr('198.19.128.0/17')];
+    await expect(configureLink(run, { address: '198.18.255.254', routes })).rejects.toThrow(
+      'cannot route 198.19.128.0/17 into tel0: this host already has a route for exactly that prefix (RTNETLINK answers: File exists); add it to never-proxy or remove the host\'s route',
+    );
+  });
+
   it('finds leftovers of a killed daemon, including duplicated rules', async () => {
     const { run } = recorder(LEFTOVER_STATE);
     expect(await findLeftovers(run)).toEqual({ link: true, nftTable: true, rules: 2, tableRoutes: 1 });

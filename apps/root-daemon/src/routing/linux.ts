@@ -46,7 +46,24 @@ export async function configureLink(run: Runner, plan: LinkPlan): Promise<void> 
   // `add`, not `replace`: an existing route for the same prefix belongs to someone else, and
   // replacing it would lose it when we clean up. The error names the conflicting prefix.
   for (const r of plan.routes) lines.push(`route add ${formatCidr(r)} dev ${TUN_NAME} src ${plan.address}`);
-  await run('ip', ['-batch', '-'], lines.join('\n') + '\n');
+  try {
+    await run('ip', ['-batch', '-'], lines.join('\n') + '\n');
+  } catch (err) {
+    throw explainBatchError(err, lines);
+  }
+}
+
+/** `ip -batch` says "Command failed -:N": name the route (or step) that line N was. */
+function explainBatchError(err: unknown, lines: string[]): Error {
+  const text = err instanceof Error ? err.message : String(err);
+  const n = Number(/Command failed -:(\d+)/.exec(text)?.[1]);
+  const line = lines[n - 1];
+  const why = /(RTNETLINK answers: [^\n]*|Error: [^\n]*)/.exec(text)?.[1]?.trim() ?? text;
+  const route = line && /^route add (\S+)/.exec(line)?.[1];
+  if (route && /File exists/.test(text)) {
+    return new Error(`cannot route ${route} into ${TUN_NAME}: this host already has a route for exactly that prefix (${why}); add it to never-proxy or remove the host's route`);
+  }
+  return new Error(line ? `${line}: ${why}` : text);
 }
 
 export interface RedirectPlan {
