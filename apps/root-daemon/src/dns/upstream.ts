@@ -106,14 +106,16 @@ export class DnsUpstream implements Upstream {
     out.writeUInt16BE(id, 0);
     return new Promise<Buffer>((resolve, reject) => {
       let idx = 0;
+      let retry: NodeJS.Timeout | undefined;
       const send = () => {
         const srv = this.opts.servers[idx % this.opts.servers.length]!;
         idx++;
         this.socket?.send(out, srv.port, srv.ip, () => undefined);
+        // UDP may be lost: ask again (the next server, if any) until answered or aborted.
+        retry = setTimeout(send, this.opts.retryMs ?? 1000);
       };
-      const retry = setInterval(send, this.opts.retryMs ?? 1000);
       const done = () => {
-        clearInterval(retry);
+        clearTimeout(retry);
         opts.signal.removeEventListener('abort', onAbort);
         if (this.pending.get(id) === entry) this.pending.delete(id);
       };
