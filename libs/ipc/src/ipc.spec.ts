@@ -12,6 +12,7 @@ interface TestContract {
   fail: Method<{}, {}>;
   crash: Method<{}, {}>;
   slow: Method<{ ms: number }, {}>;
+  nothing: Method<{}, { x: number } | null>;
 }
 
 const handlers: Handlers<TestContract> = {
@@ -23,6 +24,7 @@ const handlers: Handlers<TestContract> = {
     throw new TypeError('oops');
   },
   slow: ({ ms }) => new Promise((r) => setTimeout(() => r({}), ms)),
+  nothing: async () => null,
 };
 
 const cleanups: (() => void)[] = [];
@@ -84,6 +86,41 @@ describe('ipc over a unix socket', () => {
     const c = await connect<TestContract>(sock, 'test daemon');
     expect((await c.add({ a: 1, b: 2 })).sum).toBe(3);
     c.close();
+  });
+
+  it('keeps a null result null', async () => {
+    const sock = join(tmp(), 'd.socket');
+    track(await serve<TestContract>(sock, handlers));
+    const c = await connect<TestContract>(sock, 'test daemon');
+    expect(await c.nothing({})).toBeNull();
+    c.close();
+  });
+
+  it('answers every request of an unauthorized peer with a permission error', async () => {
+    const sock = join(tmp(), 'd.socket');
+    let seenFd = -1;
+    const peer = { pid: 4321, uid: 65534, gid: 65534 };
+    track(
+      await serve<TestContract>(sock, handlers, {
+        peerCredentials: (fd) => ((seenFd = fd), peer),
+        authorize: (p) => p.uid === 0,
+      }),
+    );
+    const c = await connect<TestContract>(sock, 'test daemon');
+    await expect(c.add({ a: 1, b: 2 })).rejects.toMatchObject({
+      category: 'user',
+      message: `permission denied: the daemon on ${sock} serves only root and the user who started it, not uid 65534`,
+    });
+    expect(seenFd).toBeGreaterThan(0);
+    c.close();
+    peer.uid = 0;
+    const ok = await connect<TestContract>(sock, 'test daemon');
+    expect((await ok.add({ a: 1, b: 2 })).sum).toBe(3);
+    ok.close();
+  });
+
+  it('refuses to authorize without a way to read peer credentials', async () => {
+    await expect(serve<TestContract>(join(tmp(), 'd.socket'), handlers, { authorize: () => true })).rejects.toThrow(/authorize needs peerCredentials/);
   });
 
   it('refuses to take over a live socket', async () => {
