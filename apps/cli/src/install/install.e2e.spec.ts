@@ -127,6 +127,13 @@ describe('traffic manager install (real cluster)', () => {
     expect(compatible.warning).toContain(`Traffic Manager ${V1} differs from this client ${V_COMPATIBLE}`);
   });
 
+  it('helm upgrade (by an admin) is what replaces it', async () => {
+    const next = await pushManagerImage(cluster.registry, V_COMPATIBLE);
+    const r = await ok({ action: 'upgrade', namespace: NS, image: next, version: V_COMPATIBLE, timeoutMs: 180_000 });
+    expect(r).toMatchObject({ version: V_COMPATIBLE, action: 'upgraded' });
+    expect(await ok({ action: 'state', namespace: NS })).toEqual({ installed: true, ready: true, version: V_COMPATIBLE, apiVersion: 1, image: next });
+  });
+
   it('a deleted Deployment (everything else left) reads as not installed and install works again', async () => {
     await kubectl(['-n', NS, 'delete', 'deployment', 'traffic-manager', '--wait=true']);
     expect(await ok({ action: 'state', namespace: NS })).toEqual({ installed: false, ready: false });
