@@ -1,8 +1,10 @@
 // Binaries of the test cluster: upstream Kubernetes components and CoreDNS built from the Go
 // module proxy (slow, cached per version), and our own small Go programs (fast, cached by a hash
 // of their sources). Nothing is rebuilt when the cache already holds it.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COREDNS_VERSION, K8S_VERSION, cacheRoot, type Layout } from './layout.js';
@@ -32,7 +34,9 @@ export async function ensureUpstream(l: Layout, log: (msg: string) => void): Pro
   if (missing.length > 0) {
     log(`building ${missing.join(', ')} (Kubernetes ${K8S_VERSION}, CoreDNS ${COREDNS_VERSION}) from the Go module proxy; this takes a while on a cold cache`);
     const started = Date.now();
-    await run(join(TOOL_DIR, 'scripts', 'build-components.sh'), [l.buildDir, K8S_VERSION, COREDNS_VERSION], { timeoutMs: 60 * 60_000 });
+    const logFile = join(l.buildDir, 'build.log');
+    log(`build output: ${logFile}`);
+    await runLogged(join(TOOL_DIR, 'scripts', 'build-components.sh'), [l.buildDir, K8S_VERSION, COREDNS_VERSION], logFile, log);
     log(`built upstream components in ${Math.round((Date.now() - started) / 1000)}s`);
   }
   return Object.fromEntries(UPSTREAM_BINARIES.map((b) => [b, join(l.binDir, b)])) as Record<UpstreamBinary, string>;
@@ -87,4 +91,27 @@ export async function ensureOwn(env: NodeJS.ProcessEnv = process.env): Promise<R
 export async function ensureBinaries(l: Layout, log: (msg: string) => void): Promise<Binaries> {
   const [upstream, own] = await Promise.all([ensureUpstream(l, log), ensureOwn()]);
   return { upstream, own };
+}
+
+/** Runs the (long) build, appending its output to `logFile` and passing its progress lines to `log`. */
+function runLogged(cmd: string, args: string[], logFile: string, log: (msg: string) => void): Promise<void> {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const out = createWriteStream(logFile, { flags: 'a' });
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail: string[] = [];
+    const onLine = (line: string) => {
+      out.write(line + '\n');
+      tail = [...tail.slice(-9), line];
+      if (line.startsWith('[build]')) log(line.slice(8));
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      out.end();
+      if (code === 0) resolve();
+      else reject(new Error(`building the upstream components failed (exit ${code}); last lines of ${logFile}:\n${tail.join('\n')}`));
+    });
+  });
 }
