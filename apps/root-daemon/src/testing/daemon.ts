@@ -24,7 +24,9 @@ export interface RunningDaemon {
 export async function startDaemon(ns: Netns, dir: string, ownerUid: number): Promise<RunningDaemon> {
   const socketPath = join(dir, 'run', 'daemon.socket');
   // TEL_ROOTD_E2E_BUNDLE=dist/apps/root-daemon/main.js runs the same tests against the bundle.
-  const entry = process.env.TEL_ROOTD_E2E_BUNDLE ? [resolve(process.env.TEL_ROOTD_E2E_BUNDLE)] : ['--import', 'tsx', DAEMON_MAIN];
+  // TEL_ROOTD_E2E_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" profiles the daemon under test.
+  const nodeArgs = process.env.TEL_ROOTD_E2E_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const entry = [...nodeArgs, ...(process.env.TEL_ROOTD_E2E_BUNDLE ? [resolve(process.env.TEL_ROOTD_E2E_BUNDLE)] : ['--import', 'tsx', DAEMON_MAIN])];
   const proc = ns.spawn(process.execPath, [...entry, '--owner-uid', String(ownerUid), '--owner-gid', String(ownerUid)], {
     env: { ...process.env, TELEPRESENCE_ROOT_RUN_DIR: join(dir, 'run'), XDG_CACHE_HOME: join(dir, 'cache'), TELEPRESENCE_ROOT_LOG_LEVEL: 'debug' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -165,11 +165,14 @@ export class Http2Dialer implements Dialer {
         reject(new DialError(destination, String(err instanceof Error ? err.message : err)));
         return;
       }
+      // Until the answer: errors and an early close fail the dial. Afterwards the caller owns them.
       const onError = (err: Error) => reject(new DialError(destination, err.message));
+      const onClose = () => reject(new DialError(destination, 'stream closed before the manager answered'));
       stream.once('error', onError);
-      stream.once('close', () => reject(new DialError(destination, 'stream closed before the manager answered')));
+      stream.once('close', onClose);
       stream.once('response', (h) => {
         stream.off('error', onError);
+        stream.off('close', onClose);
         const status = Number(h[':status']);
         if (status === 200) {
           resolve(stream);
