@@ -16,6 +16,8 @@ import dnsPacket from 'dns-packet';
 
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+/** Each figure is the median of this many alternating runs (the machine is shared and noisy). */
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const here = dirname(fileURLToPath(import.meta.url));
 
 interface Run {
@@ -80,6 +82,12 @@ async function load(target: { host: string; port: number }, name: string): Promi
   return { p50Ms: pct(50), p99Ms: pct(99), qps: lat.length / secs, lost };
 }
 
+/** Median of each figure separately. */
+function medianRun(runs: Run[]): Run {
+  const med = (f: (r: Run) => number) => [...runs.map(f)].sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
+  return { p50Ms: med((r) => r.p50Ms), p99Ms: med((r) => r.p99Ms), qps: med((r) => r.qps), lost: runs.reduce((n, r) => n + r.lost, 0) };
+}
+
 const children: ChildProcess[] = [];
 /** Start bench/dns/serve.ts in its own process; resolves with the JSON line it prints. */
 function serve(...args: string[]): Promise<any> {
@@ -103,8 +111,14 @@ async function main() {
   const rows: Record<string, unknown>[] = [];
   const pair = async (label: string, viaName: string, directTarget: { host: string; port: number }, directName: string, baselineName: string) => {
     await load(resolver, viaName); // warm-up (JIT, cache)
-    const base = await load(directTarget, directName);
-    const via = await load(resolver, viaName);
+    const bases: Run[] = [];
+    const vias: Run[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      bases.push(await load(directTarget, directName));
+      vias.push(await load(resolver, viaName));
+    }
+    const base = medianRun(bases);
+    const via = medianRun(vias);
     const row = { name: label, via, baseline: base, baselineName, p50Ratio: via.p50Ms / base.p50Ms, p99Ratio: via.p99Ms / base.p99Ms, qpsRatio: via.qps / base.qps };
     rows.push(row);
     console.log(
@@ -117,7 +131,7 @@ async function main() {
   for (const c of children) c.stdin?.end();
   const out = join(here, '..', 'results', 'dns.json');
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, queries: QUERIES, concurrency: CONCURRENCY, rows }, null, 2) + '\n');
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, queries: QUERIES, concurrency: CONCURRENCY, runs: RUNS, rows }, null, 2) + '\n');
   console.log(`results written to ${out}`);
 }
 

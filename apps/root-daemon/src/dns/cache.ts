@@ -55,8 +55,8 @@ export class AnswerCache {
     this.map.delete(key);
     this.map.set(key, e);
     const age = Math.floor((now - e.storedAt) / 1000);
-    const dec = (a: Answer): Answer => ('ttl' in a && typeof a.ttl === 'number' ? ({ ...a, ttl: Math.max(0, a.ttl - age) } as Answer) : a);
-    return { rcode: e.value.rcode, answers: e.value.answers.map(dec), authorities: e.value.authorities.map(dec) };
+    if (age === 0) return e.value;
+    return { rcode: e.value.rcode, answers: e.value.answers.map((a) => aged(a, age)), authorities: e.value.authorities.map((a) => aged(a, age)) };
   }
 
   /** Store unless the answer says not to (TTL 0, SERVFAIL and friends). */
@@ -75,6 +75,10 @@ export class AnswerCache {
   clear(): void {
     this.map.clear();
   }
+}
+
+function aged(a: Answer, age: number): Answer {
+  return 'ttl' in a && typeof a.ttl === 'number' ? ({ ...a, ttl: Math.max(0, a.ttl - age) } as Answer) : a;
 }
 
 const NOERROR = 0;

@@ -9,7 +9,7 @@ import type { DnsNamespace, DnsStatus } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { AnswerCache } from './cache.js';
 import type { ClusterAnswer, ClusterResolver } from './cluster.js';
-import { NamespaceTable, normalizeName, route, type NameRules } from './names.js';
+import { NamespaceTable, normalizeName, route, type NameRules, type Route } from './names.js';
 import type { Upstream } from './upstream.js';
 import { encodeResponse, findOpt, isResponse, RCODE, rawErrorResponse, tryDecode } from './wire.js';
 
@@ -190,6 +190,15 @@ export class DnsServer {
     }
     const opt = findOpt(q);
     if (opt && opt.ednsVersion > 0) return encodeResponse(q, { rcode: 0, extendedRcode: 1 /* BADVERS */ }, transport);
+    // Fast path: a cached cluster answer needs no timer, no abort controller, no await.
+    const r = route(question.name, this.rules, this.namespaces);
+    if (r.to === 'cluster') {
+      const hit = this.cache.get(cacheKey(r.fqdn, question.type));
+      if (hit && !(r.fallback && isNegative(hit))) {
+        this.stats.cacheHits++;
+        return this.clusterResponse(q, question, r.fqdn, hit, transport);
+      }
+    }
     if (this.inFlight >= this.maxInFlight) {
       this.stats.servfail++;
       return encodeResponse(q, { rcode: RCODE.SERVFAIL }, transport);
@@ -203,7 +212,7 @@ export class DnsServer {
       timer = setTimeout(() => resolve('timeout'), deadline);
     });
     try {
-      const res = await Promise.race([this.resolve(msg, q, question, transport, ac.signal), timeout]);
+      const res = await Promise.race([this.resolve(msg, q, question, r, transport, ac.signal), timeout]);
       if (res === 'timeout') {
         ac.abort();
         this.stats.servfail++;
@@ -217,8 +226,7 @@ export class DnsServer {
     }
   }
 
-  private async resolve(raw: Buffer, q: DecodedPacket, question: Question, transport: Transport, signal: AbortSignal): Promise<Buffer> {
-    const r = route(question.name, this.rules, this.namespaces);
+  private async resolve(raw: Buffer, q: DecodedPacket, question: Question, r: Route, transport: Transport, signal: AbortSignal): Promise<Buffer> {
     if (r.to === 'upstream') return this.forward(raw, q, transport, signal);
     let ans: ClusterAnswer;
     try {
@@ -231,20 +239,19 @@ export class DnsServer {
     }
     // A tentative mapping (public-suffix namespace with unknown services) that the cluster doesn't
     // know is not final: the name may well be a public one (docs.rs).
-    if (r.fallback && (ans.rcode === RCODE.NXDOMAIN || (ans.rcode === RCODE.NOERROR && ans.answers.length === 0))) return this.forward(raw, q, transport, signal);
-    // Records for the FQDN are answered under the name that was asked (`svc.ns` → `svc.ns.svc.cluster.local`).
-    const fqdn = normalizeName(r.fqdn);
+    if (r.fallback && isNegative(ans)) return this.forward(raw, q, transport, signal);
+    return this.clusterResponse(q, question, r.fqdn, ans, transport);
+  }
+
+  /** Records for the FQDN are answered under the name that was asked (`svc.ns` → `svc.ns.svc.cluster.local`). */
+  private clusterResponse(q: DecodedPacket, question: Question, fqdnIn: string, ans: ClusterAnswer, transport: Transport): Buffer {
+    const fqdn = normalizeName(fqdnIn);
     const answers = ans.answers.map((a) => (normalizeName(a.name) === fqdn ? { ...a, name: question.name } : a));
     return encodeResponse(q, { rcode: ans.rcode, answers, authorities: ans.authorities }, transport);
   }
 
   private async askCluster(question: Question, signal: AbortSignal): Promise<ClusterAnswer> {
-    const key = `${normalizeName(question.name)}|${question.type}`;
-    const hit = this.cache.get(key);
-    if (hit) {
-      this.stats.cacheHits++;
-      return hit;
-    }
+    const key = cacheKey(question.name, question.type);
     this.stats.cluster++;
     let p = this.coalesce.get(key);
     if (!p) {
@@ -284,6 +291,9 @@ export class DnsServer {
     if (tcp) await new Promise<void>((resolve) => tcp.close(() => resolve()));
   }
 }
+
+const cacheKey = (name: string, type: string) => `${normalizeName(name)}|${type}`;
+const isNegative = (a: ClusterAnswer) => a.rcode === RCODE.NXDOMAIN || (a.rcode === RCODE.NOERROR && a.answers.length === 0);
 
 function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(new Error('aborted'));
