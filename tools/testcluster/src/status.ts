@@ -1,6 +1,7 @@
 // What is running and healthy: recorded daemons (pid still ours), their health endpoints probed
 // from inside the node namespace, the node's Ready condition and CoreDNS's availability.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cgroupExists, memoryUsage, type MemoryUsage } from './cgroups.js';
 import { INET_NAMES, NET, NODE_NAME, type Layout, netnsPath } from './layout.js';
 import { ourNetns } from './netns.js';
@@ -41,6 +42,8 @@ export interface ClusterStatus {
   nodeReady: boolean;
   corednsReady: boolean;
   memory?: MemoryUsage;
+  /** Duration of the `up` that started this cluster (from <stateDir>/up.json). */
+  lastUp?: { seconds: number; at: string };
   stateDir: string;
   adminKubeconfig: string;
   developerKubeconfig: string;
@@ -147,7 +150,15 @@ export async function clusterStatus(l: Layout): Promise<ClusterStatus> {
   const allGood = components.every((c) => c.running && c.healthy !== false) && cond.nodeReady && cond.corednsReady;
   const anything = components.some((c) => c.running) || netns.length > 0 || cgroupExists(l.cgroup) || existsSync(l.pidDir);
   const mem = memoryUsage(l.cgroup);
+  let lastUp: ClusterStatus['lastUp'];
+  try {
+    const u = JSON.parse(readFileSync(join(l.stateDir, 'up.json'), 'utf8')) as { seconds: number; at: string };
+    lastUp = { seconds: u.seconds, at: u.at };
+  } catch {
+    /* not up (yet) */
+  }
   return {
+    ...(lastUp ? { lastUp } : {}),
     state: allGood ? 'up' : anything ? 'partial' : 'down',
     components,
     netns,
@@ -171,6 +182,7 @@ export function formatStatus(s: ClusterStatus): string {
   lines.push(`  ${'coredns available'.padEnd(24)} ${s.corednsReady}`);
   if (s.netns.length) lines.push(`network namespaces: ${s.netns.join(' ')}`);
   if (s.memory) lines.push(`memory: ${mib(s.memory.usageBytes)} charged (${mib(s.memory.rssBytes)} rss+shmem)`);
+  if (s.lastUp) lines.push(`up since ${s.lastUp.at} (came up in ${s.lastUp.seconds.toFixed(1)}s)`);
   if (s.state !== 'down') {
     lines.push(`admin kubeconfig:     ${s.adminKubeconfig}`);
     lines.push(`developer kubeconfig: ${s.developerKubeconfig}`);
