@@ -45,6 +45,8 @@ export interface SessionInfo {
   managerVersion: { version: string; apiVersion: number };
   /** What connect did about the manager: e.g. "installed", "upgraded", "unchanged". */
   managerAction: string;
+  /** Set when the manager runs another (compatible) version than the client. */
+  managerWarning?: string;
   /** Unix socket (0600) whose connections are port-forward streams to the manager API port. */
   managerSocket: string;
   /** ISO time the session was established. */

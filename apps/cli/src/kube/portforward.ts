@@ -43,7 +43,8 @@ export async function findManagerPod(kc: KubeConfig, namespace: string): Promise
   const ready = pods.filter((p) => isManagerPod(p) && isReady(p));
   if (ready.length === 0) throw clusterError(`no ready traffic-manager pod in namespace ${namespace}`, `see 'kubectl get pods -n ${namespace}' and 'kubectl logs -n ${namespace} deploy/traffic-manager'`);
   // Newest first: during a rollout the new pod is the one that stays.
-  ready.sort((a, b) => String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')));
+  const created = (p: V1Pod) => new Date(p.metadata?.creationTimestamp ?? 0).getTime();
+  ready.sort((a, b) => created(b) - created(a));
   return ready[0]!.metadata!.name!;
 }
 
@@ -121,6 +122,9 @@ export class ManagerForwarder {
         this.lastError = undefined;
         if (conn.destroyed) ws.close();
         conn.on('close', () => ws.close());
+        // Accepted paused (pauseOnConnect) so no byte is lost before the stream exists; a 'data'
+        // listener does not resume an explicitly paused socket, so resume it now.
+        conn.resume();
       },
       async (err: unknown) => {
         this.failedStreams++;
@@ -197,7 +201,9 @@ export class ManagerForwarder {
     if (err instanceof TelError) return err;
     const status = httpStatusOf(err);
     const ns = this.opts.namespace;
-    if (status === 403) return clusterError(`not allowed to port-forward to pod ${this.podName} in namespace ${ns}`, `ask your cluster admin for create pods/portforward in ${ns}`);
+    // The websocket port-forward is an HTTP GET: before Kubernetes 1.35 RBAC checks `get` on
+    // pods/portforward for it (SPDY clients such as kubectl need `create`).
+    if (status === 403) return clusterError(`not allowed to port-forward to pod ${this.podName} in namespace ${ns}`, `ask your cluster admin for get and create on pods/portforward in ${ns}`);
     const msg = String((err as { message?: unknown })?.message ?? err) || 'connection failed';
     return clusterError(`cannot open a port-forward to pod ${this.podName} in namespace ${ns}: ${msg.split('\n')[0]}`, `check 'kubectl get pods -n ${ns}'`);
   }

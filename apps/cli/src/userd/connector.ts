@@ -6,7 +6,7 @@ import { createDaemonRuntime, parseDaemonFlags, type Handlers } from '@tel/ipc';
 import { API_VERSIONS } from '@tel/version';
 import { loadConfig, type Config } from '../config/config.js';
 import { configFile, rootDaemonSocket, userDaemonSocket } from '../paths.js';
-import { useExistingManager } from './manager-install.js';
+import { ensureManager } from '../install/index.js';
 import { Session, managerSocketPath } from './session.js';
 
 export async function runConnector(argv: string[], config: Config, env: NodeJS.ProcessEnv): Promise<void> {
@@ -30,7 +30,7 @@ export async function runConnector(argv: string[], config: Config, env: NodeJS.P
     configFile: configFile(env),
     managerSocket: managerSocketPath(userDaemonSocket(env)),
     rootDaemonSocket: rootDaemonSocket(env),
-    ensureManager: useExistingManager,
+    ensureManager,
   });
   const s = session;
   const handlers: Handlers<UserDaemonContract> = {

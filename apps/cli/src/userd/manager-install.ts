@@ -19,16 +19,9 @@ export interface EnsureManagerResult {
   version: string;
   /** What was done, e.g. "installed", "upgraded", "unchanged". */
   action: string;
+  /** Set when connecting to a compatible manager of another version. */
+  warning?: string;
 }
 
 export type EnsureManager = (kc: KubeConfig, opts: EnsureManagerOptions) => Promise<EnsureManagerResult>;
 
-/**
- * Stand-in until apps/cli/src/install lands: uses a manager that already runs, installs nothing.
- * The session compares versions itself through GET /version.
- */
-export const useExistingManager: EnsureManager = async (kc, opts) => {
-  const { findManagerPod } = await import('../kube/portforward.js');
-  await findManagerPod(kc, opts.namespace);
-  return { version: '', action: 'unchanged' };
-};

@@ -2,7 +2,7 @@
 // port-forward → cluster info → root daemon network; disconnect undoes it in reverse.
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ConnectRequest, ConnectResult, NetworkConfig, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
+import type { ConnectRequest, ConnectResult, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
 import { MANAGER_API_PORT } from '@tel/contracts';
 import { userError } from '@tel/errors';
 import { NotRunningError, connect as ipcConnect, type Client } from '@tel/ipc';
@@ -70,7 +70,7 @@ export class Session {
     if (rootd) {
       try {
         rootDaemon = await rootd.status({}, { timeoutMs: 5000 });
-        if (a) network = await rootd.networkStatus({}, { timeoutMs: 5000 });
+        if (a) network = asNetworkStatus(await rootd.networkStatus({}, { timeoutMs: 5000 }));
       } catch (err) {
         this.deps.log.warn('root daemon status failed', { err: String(err) });
       } finally {
@@ -121,7 +121,7 @@ export class Session {
       }
       const rootd = await this.rootd();
       try {
-        const current = await rootd.networkStatus({}, { timeoutMs: 5000 });
+        const current = asNetworkStatus(await rootd.networkStatus({}, { timeoutMs: 5000 }));
         if (!current) {
           log.info('root daemon has no network (restarted?); connecting it again');
           a.network = await rootd.connectNetwork(this.active.network, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS });
@@ -181,6 +181,7 @@ export class Session {
         managerNamespace,
         managerVersion: { version: managerVersion.version, apiVersion: managerVersion.apiVersion },
         managerAction: manager.action,
+        ...(manager.warning ? { managerWarning: manager.warning } : {}),
         managerSocket: this.deps.managerSocket,
         connectedAt: new Date().toISOString(),
         network: status,
@@ -218,6 +219,11 @@ export class Session {
     log.info('disconnected', { context: a.info.context });
     return { wasConnected: true };
   }
+}
+
+/** The IPC layer carries a null result as `{}`: anything without routes is "no network". */
+export function asNetworkStatus(v: NetworkStatus | null | undefined): NetworkStatus | null {
+  return v && Array.isArray(v.routedSubnets) ? v : null;
 }
 
 /** The manager socket lives beside the user daemon's socket (0700 runtime dir). */

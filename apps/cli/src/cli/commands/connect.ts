@@ -64,6 +64,7 @@ export const connectCommand = defineCommand<ConnectOpts>({
       );
       ctx.out.progressDone();
       const s = result.session;
+      if (s.managerWarning && !result.alreadyConnected) ctx.out.notice(s.managerWarning);
       ctx.out.result(
         {
           connected: true,
@@ -74,7 +75,7 @@ export const connectCommand = defineCommand<ConnectOpts>({
           server: s.server,
           namespace: s.namespace,
           managerNamespace: s.managerNamespace,
-          trafficManager: { ...s.managerVersion, action: s.managerAction },
+          trafficManager: { ...s.managerVersion, action: s.managerAction, ...(s.managerWarning ? { warning: s.managerWarning } : {}) },
           routedSubnets: s.network.routedSubnets,
           excluded: s.network.excluded,
         },

@@ -3,6 +3,7 @@
 import type { Contract, NetworkStatus, RootDaemonContract, RootDaemonStatus, SessionStatus, UserDaemonContract, UserDaemonStatus } from '@tel/contracts';
 import { NotRunningError, connect, type Client } from '@tel/ipc';
 import { buildVersion, formatComponent } from '@tel/version';
+import { asNetworkStatus } from '../../userd/session.js';
 import { defineCommand } from '../command.js';
 import { ROOT_DAEMON, USER_DAEMON } from '../daemons.js';
 
@@ -79,7 +80,7 @@ export const statusCommand = defineCommand({
       : null;
     const rootDaemon = await call(rootSocket, ROOT_DAEMON.name, (c: Client<RootDaemonContract>) => c.status({}, { timeoutMs: 5000 }));
     const network = rootDaemon
-      ? (sessionStatus?.network ?? (await call(rootSocket, ROOT_DAEMON.name, (c: Client<RootDaemonContract>) => c.networkStatus({}, { timeoutMs: 5000 })).catch(() => null)))
+      ? asNetworkStatus(sessionStatus?.network ?? (await call(rootSocket, ROOT_DAEMON.name, (c: Client<RootDaemonContract>) => c.networkStatus({}, { timeoutMs: 5000 })).catch(() => null)))
       : null;
     const doc: StatusDoc = {
       client: { version: buildVersion },

@@ -1,0 +1,249 @@
+// `telepresence connect` against the real test cluster, from its workstation namespace (digest
+// item 8 and the connect issue): the built CLI starts real daemons there, installs the manager,
+// port-forwards through the API server and routes pod/service traffic through the tunnel.
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
+import { buildVersion, cliRunner, httpGet, kubeconfigWithExtension, netState, pushManager, udpEcho, userEnv, ws, type Build, type Tp } from './harness.js';
+
+const V1 = 'v2.90.0';
+const V2 = 'v2.91.0';
+const MANAGER_NS = 'ambassador';
+const DEMO_NS = 'tel-connect-e2e-demo';
+const MANAGER_SELECTOR = 'app.kubernetes.io/name=traffic-manager';
+
+let cluster: ClusterInfo;
+let dir: string;
+let v1: Build;
+let v2: Build;
+let env: NodeJS.ProcessEnv;
+let adminKubeconfig: string;
+let tpAdmin: Tp;
+let tpDeveloper: Tp;
+let tpV2: Tp;
+let pristine: string;
+let demo: { serviceIp: string; podA: string; podB: string };
+/** Measured numbers, printed at the end (and written beside the temp dir's report). */
+const measured: Record<string, number | string> = {};
+
+const demoManifest = (image: string) => `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${DEMO_NS}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: demo, namespace: ${DEMO_NS}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      containers:
+      - name: demo
+        image: ${image}
+        args: [serve]
+        env:
+        - {name: PORT, value: "8080"}
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+        - {name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+        ports:
+        - {containerPort: 8080, protocol: TCP}
+        - {containerPort: 8080, protocol: UDP}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: demo, namespace: ${DEMO_NS}}
+spec:
+  selector: {app: demo}
+  ports:
+  - {name: http, port: 8080, protocol: TCP}
+  - {name: udp, port: 8080, protocol: UDP}
+`;
+
+/**
+ * The websocket port-forward (client-node) is an HTTP GET, which RBAC checks as `get` on
+ * pods/portforward before Kubernetes 1.35; the test cluster's developer Role only has `create`.
+ */
+const developerPortForwardGet = `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: tel-connect-e2e-portforward-get, namespace: ${MANAGER_NS}}
+rules:
+- {apiGroups: [""], resources: [pods/portforward], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: tel-connect-e2e-portforward-get, namespace: ${MANAGER_NS}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: tel-connect-e2e-portforward-get}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: developer}
+`;
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const r = await cluster.wsExec('kubectl', args, { timeoutMs: 180_000, ...(input ? { input } : {}) });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Remove a manager left by an earlier run, so the first connect installs it. */
+async function removeManager(): Promise<void> {
+  await cluster.wsExec('kubectl', ['delete', 'deployment,service,serviceaccount,role,rolebinding,secret,configmap', '-n', MANAGER_NS, '-l', MANAGER_SELECTOR, '--ignore-not-found', '--wait=true'], { timeoutMs: 120_000 });
+  await cluster.wsExec('kubectl', ['delete', 'clusterrole,clusterrolebinding', '-l', MANAGER_SELECTOR, '--ignore-not-found'], { timeoutMs: 60_000 });
+}
+
+async function managerDeployment(): Promise<{ image: string; generation: number; uid: string; resourceVersion: string } | null> {
+  const r = await cluster.wsExec('kubectl', ['get', 'deployment', '-n', MANAGER_NS, '-l', MANAGER_SELECTOR, '-o', 'json'], { timeoutMs: 30_000 });
+  const items = (JSON.parse(r.stdout || '{"items":[]}') as { items: any[] }).items;
+  if (!items.length) return null;
+  const d = items[0];
+  return { image: d.spec.template.spec.containers[0].image, generation: d.metadata.generation, uid: d.metadata.uid, resourceVersion: d.metadata.resourceVersion };
+}
+
+beforeAll(async () => {
+  cluster = await ensureClusterUp();
+  dir = mkdtempSync(join(tmpdir(), 'tel-connect-e2e-'));
+  const dist = join(dir, 'dist');
+  // 1. Two builds; only V1's image is pushed (V2 must never get to install anything).
+  v1 = await buildVersion(dist, V1, cluster.registry);
+  v2 = await buildVersion(dist, V2, cluster.registry);
+  await pushManager(v1, dist);
+  // 2. The demo workload: two pods (one will be never-proxy) and a ClusterIP service.
+  await kubectl(['apply', '-f', '-'], demoManifest(cluster.demoServerImage));
+  await kubectl(['apply', '-f', '-'], developerPortForwardGet);
+  await kubectl(['rollout', 'status', 'deployment/demo', '-n', DEMO_NS, '--timeout=150s']);
+  const pods = (await kubectl(['get', 'pods', '-n', DEMO_NS, '-l', 'app=demo', '--field-selector=status.phase=Running', '-o', 'jsonpath={.items[*].status.podIP}'])).trim().split(/\s+/).sort();
+  const serviceIp = (await kubectl(['get', 'service', 'demo', '-n', DEMO_NS, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+  demo = { serviceIp, podA: pods[0]!, podB: pods[1]! };
+  // 3. A workstation user; the admin's kubeconfig carries the telepresence.io extension.
+  env = userEnv(join(dir, 'user'), cluster.registry);
+  adminKubeconfig = kubeconfigWithExtension(cluster.adminKubeconfig, join(dir, 'admin-ext.kubeconfig'), { 'never-proxy': [`${demo.podB}/32`] });
+  tpAdmin = cliRunner(cluster, v1, env, adminKubeconfig);
+  tpDeveloper = cliRunner(cluster, v1, env, cluster.developerKubeconfig);
+  tpV2 = cliRunner(cluster, v2, env, adminKubeconfig);
+  await removeManager();
+  pristine = await netState(cluster);
+}, 600_000);
+
+afterAll(async () => {
+  // Daemons started here run in the ws namespace; stop them whatever happened (both versions).
+  if (tpAdmin) await tpAdmin('quit', '-s').catch(() => undefined);
+  if (tpV2) await tpV2('quit', '-s').catch(() => undefined);
+  if (cluster) {
+    await cluster.wsExec('kubectl', ['delete', 'namespace', DEMO_NS, '--wait=false', '--ignore-not-found'], { timeoutMs: 60_000 }).catch(() => undefined);
+    await cluster.wsExec('kubectl', ['delete', 'role,rolebinding', 'tel-connect-e2e-portforward-get', '-n', MANAGER_NS, '--ignore-not-found'], { timeoutMs: 60_000 }).catch(() => undefined);
+    await removeManager().catch(() => undefined);
+  }
+  if (dir) {
+    writeFileSync(join(tmpdir(), 'tel-connect-e2e-measured.json'), JSON.stringify(measured, null, 2) + '\n');
+    process.stderr.write(`connect e2e measured: ${JSON.stringify(measured)}\n`);
+    // Keep the daemons' logs of the last run for debugging; the rest goes.
+    const logs = join(tmpdir(), 'tel-connect-e2e-logs');
+    rmSync(logs, { recursive: true, force: true });
+    cpSync(join(dir, 'user', 'cache', 'telepresence', 'logs'), logs, { recursive: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 300_000);
+
+describe('telepresence connect (real cluster, workstation namespace)', () => {
+  it('connect as admin starts both daemons, installs the manager and routes the cluster subnets', async () => {
+    const r = await tpAdmin('connect', '--output', 'json');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    measured.connectColdInstallMs = r.ms;
+    expect(r.json).toMatchObject({ connected: true, alreadyConnected: false, namespace: 'default', managerNamespace: MANAGER_NS, trafficManager: { version: V1, action: 'installed' } });
+    expect(r.json.routedSubnets).toEqual(expect.arrayContaining(['198.19.0.0/16']));
+    expect(r.json.routedSubnets.some((s: string) => s.startsWith('198.18.128.'))).toBe(true);
+    expect(r.json.excluded).toEqual(expect.arrayContaining([
+      { cidr: '198.18.0.1/32', reason: 'api-server' },
+      { cidr: `${demo.podB}/32`, reason: 'never-proxy' },
+    ]));
+
+    const s = await tpAdmin('status', '--output', 'json');
+    expect(s.code).toBe(0);
+    expect(s.json.client.version).toBe(V1);
+    expect(s.json.userDaemon.version.version).toBe(V1);
+    expect(s.json.rootDaemon.version.version).toBe(V1);
+    expect(s.json.userDaemon.version.idle).toBe(false);
+    expect(s.json.session).toMatchObject({ managerNamespace: MANAGER_NS, managerVersion: { version: V1 }, server: cluster.apiServer });
+    expect(s.json.network.tunnelHealthy).toBe(true);
+    const human = await tpAdmin('status');
+    expect(human.stdout).toContain(`${demo.podB}/32 (never-proxy)`);
+    expect(human.stdout).toContain('198.18.0.1/32 (api-server)');
+  }, 400_000);
+
+  it('reaches a service by ClusterIP and a pod by IP over HTTP', async () => {
+    const t0 = performance.now();
+    const svc = await httpGet(cluster, `http://${demo.serviceIp}:8080/`);
+    measured.firstServiceHttpMs = Math.round(performance.now() - t0);
+    expect(svc.ok, svc.body).toBe(true);
+    expect(svc.body).toContain(DEMO_NS);
+    const pod = await httpGet(cluster, `http://${demo.podA}:8080/`);
+    expect(pod.ok, pod.body).toBe(true);
+    expect(pod.body).toContain(demo.podA);
+  }, 60_000);
+
+  it('echoes UDP through a pod', async () => {
+    const r = await udpEcho(cluster, demo.podA, 8080, 'hello-udp');
+    expect(r.ok, r.reply).toBe(true);
+    expect(r.reply).toContain('hello-udp');
+  }, 60_000);
+
+  it('keeps a never-proxy address off the tunnel', async () => {
+    const route = await ws(cluster, `ip route get ${demo.podB}`);
+    expect(route.stdout).not.toContain('tel0');
+    const blocked = await httpGet(cluster, `http://${demo.podB}:8080/`, 3);
+    expect(blocked.ok).toBe(false);
+    // ...while its sibling in the same subnet is reached.
+    expect((await httpGet(cluster, `http://${demo.podA}:8080/`)).ok).toBe(true);
+  }, 60_000);
+
+  it('after kill -9 of the root daemon, connect again restores everything without duplicate rules', async () => {
+    const connected = await netState(cluster);
+    const s = await tpAdmin('status', '--output', 'json');
+    const pid = s.json.rootDaemon.version.pid as number;
+    process.kill(pid, 'SIGKILL'); // our own daemon, by pid
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await tpAdmin('connect', '--output', 'json');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json.alreadyConnected).toBe(true);
+    expect(await netState(cluster)).toBe(connected);
+    expect((await httpGet(cluster, `http://${demo.serviceIp}:8080/`)).ok).toBe(true);
+  }, 120_000);
+
+  it('quit -s restores routes and rules exactly', async () => {
+    const r = await tpAdmin('quit', '-s');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('Disconnected');
+    expect(await netState(cluster)).toBe(pristine);
+    expect((await httpGet(cluster, `http://${demo.serviceIp}:8080/`, 3)).ok).toBe(false);
+  }, 120_000);
+
+  it('the restricted developer connects to the manager the admin installed', async () => {
+    const before = await managerDeployment();
+    const r = await tpDeveloper('connect', '--output', 'json');
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    measured.connectColdDaemonsManagerInstalledMs = r.ms;
+    expect(r.json).toMatchObject({ trafficManager: { version: V1, action: 'none' } });
+    expect((await httpGet(cluster, `http://${demo.serviceIp}:8080/`)).ok).toBe(true);
+    expect(await managerDeployment()).toEqual(before);
+    const q = await tpDeveloper('quit', '-s');
+    expect(q.code).toBe(0);
+    expect(await netState(cluster)).toBe(pristine);
+  }, 300_000);
+
+  it('a client of another version gets the clear message and the manager stays as it was', async () => {
+    const before = await managerDeployment();
+    expect(before?.image).toContain(`tel2:${V1}`);
+    const r = await tpV2('connect');
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    expect(r.stderr).toContain(`Traffic Manager ${V1} runs in namespace ${MANAGER_NS}, this client is ${V2}`);
+    expect(await managerDeployment()).toEqual(before);
+    await tpV2('quit', '-s');
+    expect(await netState(cluster)).toBe(pristine);
+  }, 300_000);
+});
