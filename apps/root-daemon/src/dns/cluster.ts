@@ -72,6 +72,25 @@ export function managerDnsExchange(session: () => ClientHttp2Session): RawExchan
     });
 }
 
+/**
+ * Prefer `primary` (POST /dns); once it fails because the manager doesn't know the path (an older
+ * manager answers 404), use `secondary` (the UDP flow to the cluster DNS IP) from then on.
+ */
+export function withFallback(primary: RawExchange, secondary: RawExchange): RawExchange {
+  let usePrimary = true;
+  return async (query, signal) => {
+    if (usePrimary) {
+      try {
+        return await primary(query, signal);
+      } catch (err) {
+        if (!/no such path|status 404|status 405/.test(String(err instanceof Error ? err.message : err))) throw err;
+        usePrimary = false;
+      }
+    }
+    return secondary(query, signal);
+  };
+}
+
 /** Fallback with today's tunnel: a UDP flow through the manager to the cluster DNS's ClusterIP. */
 export function dialerUdpExchange(dialer: Dialer, dnsIp: string, port = 53): RawExchange {
   return async (query, signal) => {

@@ -42,6 +42,7 @@ const TCP_MAX_PENDING_PER_CONNECTION = 32;
 export class DnsServer {
   readonly stats: Stats = { queries: 0, cluster: 0, upstream: 0, cacheHits: 0, servfail: 0, formerr: 0 };
   private rules: NameRules;
+  private namespaceList: DnsNamespace[];
   private namespaces: NamespaceTable;
   private readonly cache: AnswerCache;
   private readonly lookupTimeoutMs: number;
@@ -56,6 +57,7 @@ export class DnsServer {
 
   constructor(private readonly opts: DnsServerOptions) {
     this.rules = opts.rules;
+    this.namespaceList = opts.namespaces;
     this.namespaces = new NamespaceTable(opts.namespaces, opts.rules.excludeSuffixes);
     this.cache = opts.cache ?? new AnswerCache();
     this.lookupTimeoutMs = opts.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS;
@@ -76,16 +78,14 @@ export class DnsServer {
 
   /** Replace the namespace list (from the caller's namespace watch); takes effect for the next query. */
   setNamespaces(list: DnsNamespace[]): void {
+    this.namespaceList = list;
     this.namespaces = new NamespaceTable(list, this.rules.excludeSuffixes);
     this.cache.clear();
   }
 
   setRules(rules: Partial<NameRules>): void {
     this.rules = { ...this.rules, ...rules };
-    this.namespaces = new NamespaceTable(
-      this.namespaces.names.map((n) => ({ name: n, services: this.namespaces.publicSuffix.get(n) ? [...this.namespaces.publicSuffix.get(n)!] : undefined })),
-      this.rules.excludeSuffixes,
-    );
+    this.namespaces = new NamespaceTable(this.namespaceList, this.rules.excludeSuffixes);
     this.cache.clear();
   }
 

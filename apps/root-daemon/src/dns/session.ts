@@ -100,20 +100,30 @@ export class DnsSession {
         upstream = new DnsUpstream({ servers, tcp: mode !== 'override' });
         await upstream.open();
       }
-      // 3. The resolver.
+      // 3. The resolver. In resolved mode port 53 on tel0's address, unless something bound
+      //    0.0.0.0:53 already (dnsmasq...): then any port, which resolved takes via SetLinkDNSEx.
       const host = mode === 'resolved' ? opts.tunAddress : '127.0.0.1';
-      const port = mode === 'resolved' ? 53 : (opts.port ?? 0);
-      server = new DnsServer({
-        host,
-        port,
-        rules,
-        namespaces: opts.namespaces,
-        cluster: opts.cluster,
-        upstream,
-        lookupTimeoutMs: cfg.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS,
-        log: opts.log,
-      });
-      const addr = await server.listen();
+      const make = (port: number) =>
+        new DnsServer({
+          host,
+          port,
+          rules,
+          namespaces: opts.namespaces,
+          cluster: opts.cluster,
+          upstream,
+          lookupTimeoutMs: cfg.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS,
+          log: opts.log,
+        });
+      server = make(mode === 'resolved' ? 53 : (opts.port ?? 0));
+      let addr: { host: string; port: number };
+      try {
+        addr = await server.listen();
+      } catch (err) {
+        if (mode !== 'resolved' || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        opts.log.warn(`dns: ${host}:53 is taken; our resolver uses another port`);
+        server = make(0);
+        addr = await server.listen();
+      }
       const session = new DnsSession(opts, mode, server, upstream, resolved, ifindex);
       // 4. Hook into the system.
       session.domains = systemDomains(server.nameRules, server.namespaceTable);
