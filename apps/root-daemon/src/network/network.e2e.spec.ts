@@ -25,6 +25,7 @@ let dir: string;
 let ws: Netns; // the workstation
 let cluster: Netns;
 let tunnel: TunnelServer;
+let startTunnel: () => Promise<TunnelServer>;
 let echo: net.Server;
 let sink: net.Server;
 let streamEcho: net.Server;
@@ -110,9 +111,11 @@ beforeAll(async () => {
   await new Promise<void>((res) => streamEcho.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, res));
   const portOf = (srv: net.Server) => (srv.address() as net.AddressInfo).port;
   const targets: Record<number, number> = { 81: portOf(sink), 82: portOf(streamEcho) };
-  tunnel = await startTunnelServer(join(dir, 'manager.socket'), (_ip, port) =>
-    port === 9 ? null : port === 83 ? 'discard' : { host: '127.0.0.1', port: targets[port] ?? portOf(echo) },
-  );
+  startTunnel = () =>
+    startTunnelServer(join(dir, 'manager.socket'), (_ip, port) =>
+      port === 9 ? null : port === 83 ? 'discard' : { host: '127.0.0.1', port: targets[port] ?? portOf(echo) },
+    );
+  tunnel = await startTunnel();
 }, 60_000);
 
 afterAll(async () => {
@@ -195,6 +198,24 @@ describe('root daemon network (netns e2e)', () => {
     expect(s?.activeStreams).toBeGreaterThanOrEqual(1); // the UDP flow stays until idle
     c.close();
   });
+
+  it('survives the manager side going away: unhealthy, refused, then reconnected on demand', async () => {
+    const c = await daemon.client();
+    const healthIs = async (want: boolean) => {
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+        if ((await c.networkStatus({}))?.tunnelHealthy === want) return true;
+      }
+      return false;
+    };
+    await tunnel.close();
+    expect(await healthIs(false)).toBe(true);
+    const refused = await nodeInWs(TCP_CLIENT, ROUTED_IP, '80', 'x');
+    expect(refused.ok).toBe(false);
+    tunnel = await startTunnel();
+    expect(await nodeInWs(TCP_CLIENT, ROUTED_IP, '80', 'back')).toEqual({ ok: true, got: 'tunnel:back' });
+    expect(await healthIs(true)).toBe(true);
+    c.close();
+  }, 40_000);
 
   it('quit restores routes, rules and links exactly', async () => {
     await daemon.quit();

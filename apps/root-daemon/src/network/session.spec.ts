@@ -38,6 +38,7 @@ describe('planRouting', () => {
     [{ ...base, subnets: ['10.0.0.0/33'] }, /invalid subnet "10.0.0.0\/33"/],
     [{ ...base, excluded: [{ cidr: 'nope', reason: 'never-proxy' as const }] }, /invalid never-proxy exclusion "nope"/],
     [{ ...base, tunAddress: '1.2.3' }, /invalid TUN address/],
+    [{ ...base, subnets: ['fd00:10::/64'] }, /IPv6 subnet "fd00:10::\/64" is not supported yet/],
     [{ ...base, tunAddress: '10.96.0.5' }, /TUN address 10.96.0.5 lies inside 10.96.0.0\/12/],
     [{ ...base, subnets: ['198.18.0.0/15'] }, /no free address for tel0/],
   ])('rejects bad input with a config error (%#)', (cfg, message) => {

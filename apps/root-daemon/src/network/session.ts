@@ -31,6 +31,7 @@ export function planRouting(cfg: NetworkConfig): RoutingPlan {
     try {
       return parseCidr(text);
     } catch {
+      if (text.includes(':')) throw new TelError('config', `IPv6 ${what} ${JSON.stringify(text)} is not supported yet`, 'route IPv4 subnets only');
       throw new TelError('config', `invalid ${what} ${JSON.stringify(text)}`, 'use IPv4 CIDR notation like 10.96.0.0/12');
     }
   };
