@@ -1,33 +1,10 @@
-// The Kubernetes side of install: loading the user's kubeconfig, reading and applying objects
+// The Kubernetes side of install: reading and applying objects
 // generically (server-side apply, so re-running install repairs whatever is missing), RBAC checks.
-import { AuthorizationV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
-import { configError } from '@tel/errors';
+import { AuthorizationV1Api, type KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
 import { apiError, statusOf, type HelmAction, type Permission } from './errors.js';
 import { RESOURCES, type KubeObject } from './manifests.js';
 
 export const FIELD_MANAGER = 'telepresence';
-
-export interface KubeConfigChoice {
-  /** Path of a kubeconfig file; default: $KUBECONFIG or ~/.kube/config. */
-  kubeconfig?: string;
-  context?: string;
-}
-
-export function loadKubeConfig(choice: KubeConfigChoice = {}): KubeConfig {
-  const kc = new KubeConfig();
-  try {
-    if (choice.kubeconfig) kc.loadFromFile(choice.kubeconfig);
-    else kc.loadFromDefault();
-  } catch (err) {
-    throw configError(`cannot load kubeconfig ${choice.kubeconfig ?? '(default)'}: ${(err as Error).message}`, 'check --kubeconfig or $KUBECONFIG');
-  }
-  if (choice.context) {
-    if (!kc.getContextObject(choice.context)) throw configError(`kubeconfig has no context ${choice.context}`, `pick one of: ${kc.getContexts().map((c) => c.name).join(', ')}`);
-    kc.setCurrentContext(choice.context);
-  }
-  if (!kc.getCurrentCluster()) throw configError('the kubeconfig has no current cluster', 'set a current context (kubectl config use-context) or pass --context');
-  return kc;
-}
 
 export function permissionFor(obj: KubeObject, verb: string): Permission {
   const r = RESOURCES[obj.kind];
