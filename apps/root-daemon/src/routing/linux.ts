@@ -21,7 +21,9 @@ export type Runner = (cmd: string, args: string[], stdin?: string) => Promise<st
 export const execRunner: Runner = (cmd, args, stdin) =>
   new Promise((resolve, reject) => {
     const child = execFile(cmd, args, { timeout: 15_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new Error(`${cmd} not found: the root daemon needs ${cmd === 'nft' ? 'nftables' : 'iproute2'} installed`));
+      } else if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
       else resolve(String(stdout));
     });
     if (stdin !== undefined) child.stdin?.end(stdin);
