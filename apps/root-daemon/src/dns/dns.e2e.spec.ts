@@ -85,6 +85,24 @@ describe('systemd-resolved mode', () => {
     expect(ipIn(await resolveq('api.staging'))).toBe('10.96.0.40');
   });
 
+  it('reverse lookups of cluster addresses go to the cluster', async () => {
+    expect(await resolveq('10.96.0.10')).toMatch(/my-svc\.default\.svc\.cluster\.local/);
+  });
+
+  it('a silent cluster DNS gives SERVFAIL within lookupTimeout, not a hang', async () => {
+    const t0 = Date.now();
+    const err = await resolveq('slow.default').then(
+      () => '',
+      (e: Error) => e.message,
+    );
+    expect(err).toMatch(/SERVFAIL|server failure|failed/i);
+    // Each of our answers comes within lookupTimeout (server.spec.ts measures that); resolved
+    // asks once more after a SERVFAIL, so the client sees at most about two of them.
+    const took = Date.now() - t0;
+    console.info(`resolvectl query of a silent cluster name failed after ${took} ms (lookupTimeout ${config.lookupTimeoutMs} ms)`);
+    expect(took).toBeLessThan(2 * config.lookupTimeoutMs! + 1_000);
+  });
+
   it('a namespace added via setNamespaces resolves within 2 s, and a removed one stops', async () => {
     await expect(resolveq('svc-a.newns')).rejects.toThrow();
     const t0 = Date.now();

@@ -29,6 +29,7 @@ const clusterRecords: Answer[] = [
   { type: 'A', name: 'my-svc.rs.svc.cluster.local', ttl: 5, data: '10.96.0.20' },
   { type: 'A', name: 'svc-a.newns.svc.cluster.local', ttl: 5, data: '10.96.0.30' },
   { type: 'A', name: 'api.staging.svc.cluster.local', ttl: 5, data: '10.96.0.40' },
+  { type: 'PTR', name: '10.0.96.10.in-addr.arpa', ttl: 5, data: 'my-svc.default.svc.cluster.local' },
 ];
 const upstreamRecords: Answer[] = [
   { type: 'A', name: 'docs.rs', ttl: 60, data: '198.18.7.7' },
@@ -42,6 +43,7 @@ const commands: Record<string, (args: any) => Promise<unknown>> = {
     await sh('ip', ['addr', 'add', `${CLUSTER_DNS_IP}/32`, 'dev', 'lo']);
     upstream = await startZoneServer({ host: UPSTREAM_IP, port: 53, zone: 'example', records: upstreamRecords });
     cluster = await startZoneServer({ host: CLUSTER_DNS_IP, port: 53, zone: 'cluster.local', records: clusterRecords });
+    cluster.silent.add('slow.default.svc.cluster.local');
     return {};
   },
   async tun() {
