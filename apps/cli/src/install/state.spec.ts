@@ -24,6 +24,8 @@ describe('stateOfDeployment (the only source of install state)', () => {
       image: 'r/tel2:v2.5.4',
     });
     expect(stateOfDeployment(deployment({ image: 'r/tel2:latest', annotations: { 'telepresence.io/version': 'v2.5.3' } })).version).toBe('v2.5.3');
+    expect(stateOfDeployment(deployment({ image: 'docker.io/datawire/tel2:2.5.4' })).version).toBe('v2.5.4');
+    expect(stateOfDeployment(deployment({ image: 'r/tel2:latest' })).version).toBeUndefined();
   });
   it.each([
     [{ observedGeneration: 1, updatedReplicas: 1, availableReplicas: 1 }, 1, true],

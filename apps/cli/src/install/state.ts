@@ -22,7 +22,9 @@ export function stateOfDeployment(d: V1Deployment | undefined): ManagerState {
   const image = container?.image;
   const tag = image ? imageTag(image) : undefined;
   const annotations = d.metadata?.annotations ?? {};
-  const version = tag && /^v\d/.test(tag) ? tag : annotations[VERSION_ANNOTATION];
+  // 2.x images are tagged without the "v" (datawire/tel2:2.5.4); compare them in our form.
+  const tagVersion = tag && /^v?\d+\.\d+\.\d+/.test(tag) ? (tag.startsWith('v') ? tag : `v${tag}`) : undefined;
+  const version = tagVersion ?? annotations[VERSION_ANNOTATION];
   const api = Number(annotations[API_VERSION_ANNOTATION]);
   const s = d.status ?? {};
   const want = d.spec?.replicas ?? 1;
