@@ -47,6 +47,7 @@ beforeAll(async () => {
     '-e',
     `const net=require('net'),dgram=require('dgram');
      net.createServer({allowHalfOpen:true},(s)=>{let m='';s.on('data',(c)=>m+=c);s.on('end',()=>s.end('pod:'+m));}).listen(80,'${POD_IP}');
+     net.createServer((s)=>{s.pipe(s);s.on('error',()=>{});}).listen({port:82,host:'${POD_IP}',backlog:4096});
      const u=dgram.createSocket('udp4');u.on('message',(m,r)=>u.send('pod-udp:'+m,r.port,r.address));u.bind(53,'${POD_IP}',()=>console.log('up'));`,
   ]);
   // The real manager API server, and a unix socket → TCP forwarder in front of it (the port-forward).
@@ -100,6 +101,28 @@ describe('root daemon ↔ real traffic-manager tunnel (netns e2e)', () => {
   it('UDP reaches the pod and the reply comes from the pod address', async () => {
     expect(await nodeIn(ws, UDP_CLIENT, POD_IP, '53', 'q')).toEqual({ ok: true, got: 'pod-udp:q', from: `${POD_IP}:53` });
   });
+
+  it('1000 concurrent connections through the real manager all succeed', async () => {
+    const HOLD = `
+const net = require('net');
+const N = 1000, socks = [];
+let ok = 0, failed = 0;
+const done = () => { console.log(JSON.stringify({ ok, failed })); socks.forEach((s) => s.destroy()); };
+for (let i = 0; i < N; i++) {
+  const s = net.connect({ host: '${POD_IP}', port: 82 });
+  socks.push(s);
+  let got = '';
+  s.on('connect', () => s.write('ping' + i + ';'));
+  s.on('data', (c) => { got += c; if (got === 'ping' + i + ';' && ++ok + failed === N) done(); });
+  s.on('error', () => { if (ok + ++failed === N) done(); });
+}
+setTimeout(() => { console.log(JSON.stringify({ ok, failed, timeout: true })); process.exit(0); }, 50000).unref();
+`;
+    const started = Date.now();
+    const r = await nodeIn(ws, HOLD);
+    console.log(`1000 concurrent via the real manager: ${r.ok} ok / ${r.failed} failed in ${Date.now() - started} ms`);
+    expect(r).toEqual({ ok: 1000, failed: 0 });
+  }, 60_000);
 
   it('quit restores the workstation namespace exactly', async () => {
     await daemon!.quit();
