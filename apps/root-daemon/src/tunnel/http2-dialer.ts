@@ -10,10 +10,11 @@ import { Deframer, frame } from './framing.js';
 
 /**
  * Flow-control windows. HTTP/2's 64 KiB default caps a stream at one window per round trip;
- * these are ceilings on bytes in flight, not allocations, so they cost nothing while idle.
+ * these are ceilings on bytes in flight, not allocations, so they cost nothing while idle. The
+ * session window also bounds what slow workstation clients can make us buffer (RSS budget).
  */
 const STREAM_WINDOW = 4 << 20;
-const SESSION_WINDOW = 64 << 20;
+const SESSION_WINDOW = 32 << 20;
 const PING_INTERVAL_MS = 5_000;
 const PING_TIMEOUT_MS = 4_000;
 
