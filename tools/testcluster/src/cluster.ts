@@ -1,7 +1,7 @@
 // `up` and `down`: the orchestration of the test cluster. `up` is idempotent (a healthy cluster
 // is left alone, a partial one is torn down first); `down` removes everything `up` created, also
 // after a crash: processes (by pid file and by cgroup), namespaces, mounts, cgroups, sysctls.
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Binaries, ensureBinaries } from './build.js';
 import { createClusterCgroup, destroyClusterCgroup, otherClusterRunning } from './cgroups.js';
@@ -250,6 +250,8 @@ function ourHostMounts(l: Layout): string[] {
   return points.sort((a, b) => b.length - a.length);
 }
 
+export const lastLogsDir = (l: Layout) => `${l.stateDir}-last-logs`;
+
 export interface DownResult {
   seconds: number;
   restoredSysctls: string[];
@@ -269,7 +271,12 @@ export async function down(l: Layout, log: Log): Promise<DownResult> {
   // 5. The kubelet's kernel-wide sysctls, once the last instance is down (they are machine-wide).
   const restoredSysctls = otherClusterRunning(l) ? [] : restoreSysctls(cacheRoot(), l.stateDir);
   if (restoredSysctls.length) log(`restored sysctls: ${restoredSysctls.join(', ')}`);
-  // 6. Runtime state (the binary cache and the registry's storage stay).
+  // 6. Runtime state (the binary cache and the registry's storage stay). The logs of this run are
+  //    kept in <stateDir>-last-logs, for a look after a failed test.
+  if (existsSync(l.logsDir)) {
+    rmSync(lastLogsDir(l), { recursive: true, force: true });
+    renameSync(l.logsDir, lastLogsDir(l));
+  }
   if (ourHostMounts(l).length === 0) rmSync(l.stateDir, { recursive: true, force: true });
   else log(`left ${l.stateDir} in place: still mounted: ${ourHostMounts(l).join(', ')}`);
   return { seconds: (Date.now() - t0) / 1000, restoredSysctls };
