@@ -155,6 +155,12 @@ describe('overriding resolver (no systemd-resolved)', () => {
     expect(ipIn(await getent('db.legacy.staging'))).toBe('198.18.5.5');
   });
 
+  it('a truncated answer is fetched over TCP through the redirect (our own TCP query is exempt)', async () => {
+    const out = await getent('big.example.org');
+    const ips = new Set(out.match(/198\.18\.6\.\d+/g));
+    expect(ips.size).toBe(60);
+  });
+
   it('removes exactly its rules on stop', async () => {
     await agent.call('stop');
     expect(await sb.exec('nft', ['list', 'ruleset'])).toBe(rulesBefore);

@@ -1,7 +1,7 @@
 // The overriding resolver for Linux without systemd-resolved (containers, minimal hosts): an
 // nftables table of its own redirects DNS sent to the system nameservers to our resolver on
-// loopback. Our own upstream queries leave from one UDP port the rules exempt, so they reach
-// the real nameserver. Boundary: root daemon → kernel (nftables).
+// loopback. Our own upstream queries are exempt (UDP: by their one source port; TCP: by a
+// firewall mark), so they reach the real nameserver. Boundary: root daemon → kernel (nftables).
 import type { Runner } from '../routing/linux.js';
 
 /** Our table (family ip); deleting it removes every rule of the overriding resolver. */
@@ -14,6 +14,8 @@ export interface OverridePlan {
   resolverPort: number;
   /** Local UDP port our upstream forwarder sends from: exempt, or we would answer ourselves. */
   upstreamSourcePort: number;
+  /** Firewall mark on our TCP connections to the nameservers: exempt as well. */
+  bypassMark: number;
 }
 
 export function overrideRuleset(plan: OverridePlan): string {
@@ -25,6 +27,7 @@ export function overrideRuleset(plan: OverridePlan): string {
     `  set nameservers { type ipv4_addr; elements = { ${set} } }`,
     `  chain output {`,
     `    type nat hook output priority -100; policy accept;`,
+    `    meta mark 0x${plan.bypassMark.toString(16)} return`,
     `    ip daddr @nameservers udp dport 53 udp sport ${plan.upstreamSourcePort} return`,
     `    ip daddr @nameservers udp dport 53 redirect to :${plan.resolverPort}`,
     `    ip daddr @nameservers tcp dport 53 redirect to :${plan.resolverPort}`,

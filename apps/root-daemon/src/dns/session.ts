@@ -11,6 +11,7 @@ import { installOverride, removeOverride } from './override.linux.js';
 import { ResolvedClient, resolvedUplinkResolvConf } from './resolved.linux.js';
 import { removeResolverFiles, syncResolverFiles, RESOLVER_DIR } from './resolver-files.darwin.js';
 import { DEFAULT_LOOKUP_TIMEOUT_MS, DnsServer } from './server.js';
+import { connectMarked, DNS_BYPASS_MARK } from './sockmark.linux.js';
 import { DnsUpstream, formatAddress, parseResolvConf, type NameserverAddress } from './upstream.js';
 
 export interface DnsSessionOptions {
@@ -95,9 +96,9 @@ export class DnsSession {
       }
       servers ??= parseResolvConf(await readFile('/etc/resolv.conf', 'utf8').catch(() => '')).filter((s) => s.ip !== opts.tunAddress);
       if (servers.length) {
-        // In override mode our upstream traffic must not be redirected back to us: it leaves from
-        // one exempt UDP port, and never over TCP (TCP has no fixed source port to exempt).
-        upstream = new DnsUpstream({ servers, tcp: mode !== 'override' });
+        // In override mode our upstream traffic must not be redirected back to us: UDP leaves
+        // from one exempt port, TCP connections carry an exempt firewall mark.
+        upstream = new DnsUpstream({ servers, connectTcp: mode === 'override' ? (h, p) => connectMarked(h, p, DNS_BYPASS_MARK) : undefined });
         await upstream.open();
       }
       // 3. The resolver. In resolved mode port 53 on tel0's address, unless something bound
@@ -132,7 +133,7 @@ export class DnsSession {
         await resolved!.flushCaches().catch(() => undefined);
       } else if (mode === 'override') {
         const nameservers = (upstream?.servers ?? []).map((s) => s.replace(/:\d+$/, '')).filter((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip));
-        await installOverride(run, { nameservers, resolverPort: addr.port, upstreamSourcePort: upstream?.localPort ?? 0 });
+        await installOverride(run, { nameservers, resolverPort: addr.port, upstreamSourcePort: upstream?.localPort ?? 0, bypassMark: DNS_BYPASS_MARK });
       } else if (mode === 'resolver-files') {
         await syncResolverFiles({ server: { ip: addr.host, port: addr.port }, domains: session.domains.routing, search: session.domains.search }, opts.resolverDir);
       }

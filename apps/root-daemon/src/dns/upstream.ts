@@ -28,8 +28,10 @@ export interface UdpUpstreamOptions {
   /** Local UDP port to send from (the overriding resolver excludes it from its redirect). 0: any. */
   bindPort?: number;
   bindAddress?: string;
-  /** Whether TCP may be used towards the servers (not in override mode: it would loop back to us). */
+  /** Whether TCP may be used towards the servers. */
   tcp?: boolean;
+  /** Opens TCP connections to the servers (override mode: marked ones the redirect lets pass). */
+  connectTcp?: (host: string, port: number) => net.Socket;
   /** Try the next server after this long without an answer. */
   retryMs?: number;
 }
@@ -140,7 +142,7 @@ export class DnsUpstream implements Upstream {
 
   private async exchangeTcp(query: Buffer, signal: AbortSignal): Promise<Buffer> {
     const srv = this.opts.servers[0]!;
-    return tcpExchange(srv, query, signal);
+    return tcpExchange(srv, query, signal, this.opts.connectTcp);
   }
 
   close(): void {
@@ -152,9 +154,15 @@ export class DnsUpstream implements Upstream {
 }
 
 /** One query over a fresh TCP connection (2-byte length framing, RFC 1035 §4.2.2). */
-export function tcpExchange(srv: NameserverAddress, query: Buffer, signal: AbortSignal): Promise<Buffer> {
+export function tcpExchange(srv: NameserverAddress, query: Buffer, signal: AbortSignal, connect?: (host: string, port: number) => net.Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: srv.ip, port: srv.port });
+    let sock: net.Socket;
+    try {
+      sock = connect ? connect(srv.ip, srv.port) : net.connect({ host: srv.ip, port: srv.port });
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     let buf = Buffer.alloc(0);
     const finish = (err: Error | undefined, res?: Buffer) => {
       signal.removeEventListener('abort', onAbort);

@@ -35,6 +35,8 @@ const upstreamRecords: Answer[] = [
   { type: 'A', name: 'docs.rs', ttl: 60, data: '198.18.7.7' },
   { type: 'A', name: 'example.com', ttl: 60, data: '198.18.8.8' },
   { type: 'A', name: 'db.legacy.staging', ttl: 60, data: '198.18.5.5' },
+  // 60 addresses: too big for 512-byte UDP, so clients must come back over TCP.
+  ...Array.from({ length: 60 }, (_, i): Answer => ({ type: 'A', name: 'big.example.org', ttl: 60, data: `198.18.6.${i + 1}` })),
 ];
 
 const commands: Record<string, (args: any) => Promise<unknown>> = {

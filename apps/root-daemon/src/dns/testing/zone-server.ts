@@ -19,7 +19,7 @@ export interface ZoneServer {
 export async function startZoneServer(opts: { host?: string; port?: number; zone: string; records: Answer[]; ttlNegative?: number }): Promise<ZoneServer> {
   const host = opts.host ?? '127.0.0.1';
   const state = { records: opts.records, silent: new Set<string>(), seen: [] as string[] };
-  const answer = (q: DecodedPacket): Buffer | undefined => {
+  const answer = (q: DecodedPacket, overUdp = false): Buffer | undefined => {
     const question = q.questions?.[0];
     if (!question) return undefined;
     const name = question.name.toLowerCase();
@@ -34,7 +34,7 @@ export async function startZoneServer(opts: { host?: string; port?: number; zone
     }
     const exists = byName.length > 0;
     const opt = (q.additionals ?? []).find((a) => a.type === 'OPT');
-    return dnsPacket.encode({
+    const res = dnsPacket.encode({
       type: 'response',
       id: q.id ?? 0,
       flags: dnsPacket.AUTHORITATIVE_ANSWER | ((q.flags ?? 0) & dnsPacket.RECURSION_DESIRED) | (exists ? 0 : 3),
@@ -46,6 +46,12 @@ export async function startZoneServer(opts: { host?: string; port?: number; zone
           : [],
       additionals: opt ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }] : [],
     });
+    // Over UDP, too big for the client: header + question only, TC set (the client retries over TCP).
+    const limit = opt ? Math.min(1232, Math.max(512, (opt as { udpPayloadSize: number }).udpPayloadSize)) : 512;
+    if (overUdp && res.length > limit) {
+      return dnsPacket.encode({ type: 'response', id: q.id ?? 0, flags: dnsPacket.TRUNCATED_RESPONSE | dnsPacket.AUTHORITATIVE_ANSWER | ((q.flags ?? 0) & dnsPacket.RECURSION_DESIRED), questions: q.questions });
+    }
+    return res;
   };
   const decode = (b: Buffer) => {
     try {
@@ -57,7 +63,7 @@ export async function startZoneServer(opts: { host?: string; port?: number; zone
   const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
   udp.on('message', (m, r) => {
     const q = decode(m);
-    const res = q && q.type === 'query' ? answer(q) : undefined;
+    const res = q && q.type === 'query' ? answer(q, true) : undefined;
     if (res) udp.send(res, r.port, r.address);
   });
   await new Promise<void>((resolve) => udp.bind(opts.port ?? 0, host, resolve));
