@@ -2,6 +2,7 @@
 // session with the cluster; it installs or checks the manager and has the root daemon route.
 import type { ConnectResult } from '@tel/contracts';
 import { buildVersion } from '@tel/version';
+import { mergeCidrs } from '../../userd/subnets.js';
 import { defineCommand } from '../command.js';
 import { ROOT_DAEMON, USER_DAEMON, ensureDaemon } from '../daemons.js';
 
@@ -40,6 +41,9 @@ export const connectCommand = defineCommand<ConnectOpts>({
     { flags: '--never-proxy <cidr...>', description: 'subnets never to route into the cluster (repeatable)' },
   ],
   async run(ctx, opts) {
+    // 0. Bad flags fail here, before any daemon is started.
+    const alsoProxy = mergeCidrs([], splitList(opts.alsoProxy), '--also-proxy');
+    const neverProxy = mergeCidrs([], splitList(opts.neverProxy), '--never-proxy');
     const config = ctx.config();
     const daemonCtx = { out: ctx.out, env: ctx.env, startTimeoutMs: config.timeouts.daemonStart };
     // 1. Both daemons of exactly this version (the root daemon first: the session needs it).
@@ -57,8 +61,8 @@ export const connectCommand = defineCommand<ConnectOpts>({
           ...(opts.context ? { context: opts.context } : {}),
           ...(opts.namespace ? { namespace: opts.namespace } : {}),
           ...(opts.managerNamespace ? { managerNamespace: opts.managerNamespace } : {}),
-          alsoProxy: splitList(opts.alsoProxy),
-          neverProxy: splitList(opts.neverProxy),
+          alsoProxy,
+          neverProxy,
         },
         { timeoutMs: budget },
       );

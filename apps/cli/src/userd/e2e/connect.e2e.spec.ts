@@ -202,6 +202,17 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
     expect((await httpGet(cluster, `http://${demo.podA}:8080/`)).ok).toBe(true);
   }, 60_000);
 
+  it('a client of another version meets the connected daemons: refused, nothing replaced', async () => {
+    const r = await tpV2('connect');
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`version mismatch: Client ${V2} != (Root|User) Daemon ${V1}; run 'telepresence quit -s'`));
+    const s = await tpAdmin('status', '--output', 'json');
+    expect(s.json.userDaemon.version.version).toBe(V1);
+    expect(s.json.rootDaemon.version.version).toBe(V1);
+    expect(s.json.network.tunnelHealthy).toBe(true);
+    expect((await httpGet(cluster, `http://${demo.serviceIp}:8080/`)).ok).toBe(true);
+  }, 120_000);
+
   it('after kill -9 of the root daemon, connect again restores everything without duplicate rules', async () => {
     const connected = await netState(cluster);
     const s = await tpAdmin('status', '--output', 'json');
@@ -210,6 +221,7 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
     await new Promise((r) => setTimeout(r, 300));
     const r = await tpAdmin('connect', '--output', 'json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
+    measured.reconnectAfterRootDaemonKillMs = r.ms;
     expect(r.json.alreadyConnected).toBe(true);
     expect(await netState(cluster)).toBe(connected);
     expect((await httpGet(cluster, `http://${demo.serviceIp}:8080/`)).ok).toBe(true);
@@ -246,4 +258,13 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
     await tpV2('quit', '-s');
     expect(await netState(cluster)).toBe(pristine);
   }, 300_000);
+
+  it('a bad telepresence.io value in the kubeconfig is refused naming the file, the key and the value', async () => {
+    const bad = kubeconfigWithExtension(cluster.adminKubeconfig, join(dir, 'bad-ext.kubeconfig'), { 'never-proxy': ['10.10.8.9/33'] });
+    const r = await cliRunner(cluster, v1, env, bad)('connect');
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.stderr).toContain(`${bad}: cluster "telepresence-testcluster" extension telepresence.io: never-proxy[0] has invalid value "10.10.8.9/33": prefix length 33 exceeds 32 for IPv4`);
+    await tpAdmin('quit', '-s');
+    expect(await netState(cluster)).toBe(pristine);
+  }, 120_000);
 });
