@@ -122,6 +122,21 @@ describe('systemd-resolved mode', () => {
     const after = await sb.exec('resolvectl', ['status']);
     expect(after).toBe(before);
   });
+
+  it('a killed daemon leaves nothing in resolved: its link config goes with tel0', async () => {
+    await agent.call('start', { config, namespaces });
+    expect(await sb.exec('resolvectl', ['status', 'tel0'])).toMatch(/~cluster\.local/);
+    await killAndWait(agent.proc, 'SIGKILL');
+    // The TUN fd closed with the process, so tel0 and everything resolved held for it are gone.
+    const deadline = Date.now() + 5_000;
+    let status = await sb.exec('resolvectl', ['status']);
+    while (/tel0/.test(status) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await sb.exec('resolvectl', ['status']);
+    }
+    expect(status).not.toMatch(/tel0|cluster\.local|198\.19\.255\.254/);
+    expect(status).toContain(before.split('\nLink')[0]!); // the Global section is as before
+  });
 });
 
 describe('overriding resolver (no systemd-resolved)', () => {

@@ -14,7 +14,7 @@ let cluster: ZoneServer;
 let upstream: ZoneServer;
 let server: DnsServer;
 let addr: { host: string; port: number };
-const LOOKUP_TIMEOUT = 1_000;
+const LOOKUP_TIMEOUT = 2_000;
 
 beforeAll(async () => {
   cluster = await startZoneServer({
