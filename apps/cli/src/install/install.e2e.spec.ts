@@ -164,6 +164,10 @@ describe('telepresence helm (the real CLI, run from source: version v0.0.0-dev)'
       env: { TELEPRESENCE_REGISTRY: cluster.registry, XDG_CONFIG_HOME: '/nonexistent' },
     });
 
+  // Leftovers of an interrupted run first, and never leave one behind.
+  beforeAll(async () => {
+    await ok({ action: 'uninstall', namespace: ns });
+  }, 300_000);
   afterAll(async () => {
     if (cluster) await drive({ action: 'uninstall', namespace: ns }).catch(() => undefined);
   }, 300_000);
