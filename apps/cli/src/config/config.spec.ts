@@ -33,6 +33,10 @@ describe('config.yml', () => {
     ['logLevels:\n  userDaemon: loud\n', /logLevels\.userDaemon has invalid value "loud"/],
     ['imagez:\n  registry: x\n', /unknown key imagez/],
     ['images: [1, 2]\n', /images has invalid value/],
+    ['dns:\n  excludeSuffixes: .com\n', /dns\.excludeSuffixes has invalid value ".com": expected a list of DNS suffixes/],
+    ['dns:\n  includeSuffixes: ["a b"]\n', /dns\.includeSuffixes has invalid value/],
+    ['dns:\n  lookupTimeout: fast\n', /dns\.lookupTimeout has invalid value "fast"/],
+    ['dns:\n  lookupTimout: 4s\n', /unknown key dns\.lookupTimout/],
     ['images:\n  registry: [a\n', /is not valid YAML/],
   ])('names the file, key and value for %j', (yaml, re) => {
     const { file, load: l } = load(yaml);
@@ -46,6 +50,11 @@ describe('config.yml', () => {
     expect(msg).toMatch(re);
     expect(msg).toContain(file);
     expect(msg.includes('\n')).toBe(false);
+  });
+
+  it('reads dns keys, normalising suffixes to a leading dot', () => {
+    const c = load('dns:\n  includeSuffixes: [corp, .Internal]\n  excludeSuffixes: [.rs]\n  lookupTimeout: 4s\n').load();
+    expect(c.dns).toEqual({ includeSuffixes: ['.corp', '.internal'], excludeSuffixes: ['.rs'], lookupTimeout: 4000 });
   });
 
   it.each([

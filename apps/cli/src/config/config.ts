@@ -20,16 +20,27 @@ export interface Config {
     daemonStart: number;
   };
   logLevels: { userDaemon: Level; rootDaemon: Level };
+  dns: {
+    /** Names ending with one of these always go to the cluster, as they are. */
+    includeSuffixes: string[];
+    /** Names ending with one of these are resolved by the upstream nameserver, never the cluster. */
+    excludeSuffixes: string[];
+    /** Milliseconds before an unanswered lookup gets SERVFAIL. */
+    lookupTimeout: number;
+  };
 }
 
 export const DEFAULT_CONFIG: Config = {
   images: {},
   timeouts: { trafficManagerConnect: 60_000, trafficManagerAPI: 15_000, daemonStart: 10_000 },
   logLevels: { userDaemon: 'info', rootDaemon: 'info' },
+  // Unlike 2.x's default exclude list (.com .io .net ...), nothing is excluded by default: names in
+  // those TLDs already fall back to the upstream resolver unless they name a cluster service.
+  dns: { includeSuffixes: [], excludeSuffixes: [], lookupTimeout: 8_000 },
 };
 
 /** Top-level sections of 2.x config files that are accepted (and ignored) so existing files load. */
-const ACCEPTED_2X_SECTIONS = new Set(['cloud', 'grpc', 'telepresenceAPI', 'intercept', 'dns', 'routing', 'helm', 'client']);
+const ACCEPTED_2X_SECTIONS = new Set(['cloud', 'grpc', 'telepresenceAPI', 'intercept', 'routing', 'helm', 'client']);
 
 /** `30s`, `1m30s`, `500ms`, `2m` or a number of seconds, as 2.x accepts; returns milliseconds. */
 export function parseDuration(v: unknown): number | undefined {
@@ -90,6 +101,20 @@ export function loadConfig(file: string): Config {
           }
           break;
         }
+        case 'dns':
+          if (key === 'includeSuffixes' || key === 'excludeSuffixes') {
+            if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && /^\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(v))) {
+              throw bad(path, value, "a list of DNS suffixes such as ['.corp', '.internal']");
+            }
+            config.dns[key] = value.map((v: string) => v.toLowerCase().replace(/^\.?/, '.'));
+          } else if (key === 'lookupTimeout') {
+            const ms = parseDuration(value);
+            if (ms === undefined) throw bad(path, value, "a duration such as '4s'");
+            config.dns.lookupTimeout = ms;
+          } else if (!['localIP', 'remoteIP'].includes(key)) {
+            throw configError(`${file}: unknown key ${path}`, 'known: dns.includeSuffixes, dns.excludeSuffixes, dns.lookupTimeout');
+          }
+          break;
         case 'logLevels':
           if (key !== 'userDaemon' && key !== 'rootDaemon') throw configError(`${file}: unknown key ${path}`, 'known: logLevels.userDaemon, logLevels.rootDaemon');
           if (typeof value !== 'string' || !isLevel(value)) throw bad(path, value, 'one of error, warn, info, debug, trace');
