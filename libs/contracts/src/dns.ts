@@ -81,3 +81,12 @@ export interface DnsStatus {
   /** Counters since start. */
   stats: { queries: number; cluster: number; upstream: number; cacheHits: number; servfail: number; formerr: number };
 }
+
+/**
+ * User daemon → root daemon, whenever its namespace watch sees a namespace created or deleted
+ * (and when a public-suffix namespace's services change): the full current list. Applied within
+ * milliseconds; the issue's bound is 2 s. Intended as `RootDaemonContract.setDnsNamespaces`.
+ */
+export interface DnsNamespacesUpdate {
+  namespaces: DnsNamespace[];
+}
