@@ -192,7 +192,7 @@ async function start(l: Layout, bins: Binaries, mark: (m: string) => void, log: 
   // 5. etcd, registry, containerd, the registry forwarder, the inet servers and the workstation's bus.
   for (const c of earlyComponents(l, bins)) launch(l, cgroupProcs, c);
   const wsHolder = livePid(l.pidDir, 'ws-holder')!;
-  await waitFor('the workstation system bus', 10_000, async () => {
+  await waitFor('the workstation system bus', 20_000, async () => {
     assertRunning(l, 'ws-dbus');
     return existsSync(`/proc/${wsHolder}/root/run/dbus/system_bus_socket`) ? true : undefined;
   }, 20);
@@ -211,7 +211,8 @@ async function start(l: Layout, bins: Binaries, mark: (m: string) => void, log: 
     await pushImages(l, bins);
     mark('images pushed');
   })();
-  await waitHealthy(l, ['kube-apiserver'], { 'kube-apiserver': `https://127.0.0.1:6443/readyz` }, 60_000);
+  images.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled".
+  await waitHealthy(l, ['kube-apiserver'], { 'kube-apiserver': `https://127.0.0.1:6443/readyz` }, 120_000);
   mark('kube-apiserver ready');
   // 7. Controllers, scheduler, kubelet, kube-proxy; cluster objects applied meanwhile.
   await waitFor('containerd', 20_000, async () => {
@@ -223,7 +224,7 @@ async function start(l: Layout, bins: Binaries, mark: (m: string) => void, log: 
   mark('cluster objects applied');
   await images;
   // 8. All Ready: node, CoreDNS, the workstation's resolver.
-  await waitFor('node Ready and CoreDNS available', 90_000, async () => {
+  await waitFor('node Ready and CoreDNS available', 150_000, async () => {
     for (const n of ['kubelet', 'kube-proxy', 'kube-controller-manager', 'kube-scheduler', 'containerd']) assertRunning(l, n);
     const c = await nodeConditions(l);
     return c.nodeReady && c.corednsReady ? true : undefined;
