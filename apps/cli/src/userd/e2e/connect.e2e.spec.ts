@@ -227,6 +227,27 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
     expect((await httpGet(cluster, `http://${demo.serviceIp}:8080/`)).ok).toBe(true);
   }, 120_000);
 
+  it('survives a restart of the manager pod: the port-forward finds the new pod, the tunnel recovers', async () => {
+    const t0 = performance.now();
+    await kubectl(['delete', 'pod', '-n', MANAGER_NS, '-l', MANAGER_SELECTOR, '--wait=true']);
+    await kubectl(['rollout', 'status', 'deployment/traffic-manager', '-n', MANAGER_NS, '--timeout=120s']);
+    let ok = false;
+    while (!ok && performance.now() - t0 < 90_000) {
+      ok = (await httpGet(cluster, `http://${demo.serviceIp}:8080/`, 3)).ok;
+      if (!ok) await new Promise((r) => setTimeout(r, 1000));
+    }
+    measured.recoveryAfterManagerPodRestartMs = Math.round(performance.now() - t0);
+    expect(ok).toBe(true);
+    // The root daemon re-checks health on its ping interval: status follows within seconds.
+    let s = await tpAdmin('status', '--output', 'json');
+    for (let i = 0; i < 30 && !s.json.network?.tunnelHealthy; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      s = await tpAdmin('status', '--output', 'json');
+    }
+    expect(s.json.network.tunnelHealthy).toBe(true);
+    expect(s.json.portForward.serving).toBe(true);
+  }, 200_000);
+
   it('quit -s restores routes and rules exactly', async () => {
     const r = await tpAdmin('quit', '-s');
     expect(r.code, r.stdout + r.stderr).toBe(0);
