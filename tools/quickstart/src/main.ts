@@ -1,25 +1,35 @@
-// The README's main job on the embedded default (no external cluster or registry): start a local
-// registry, build every artifact with one version, push the cluster image, verify, and print the
-// version each artifact carries. Later issues extend it (test cluster, connect, curl a service).
+// The README's main job on the embedded default (no external cluster or registry):
+//  1. bring up the embedded test cluster (built from upstream, in its own network namespaces);
+//  2. build every artifact with one version for the cluster's registry, push the image, verify;
+//  3. deploy a demo service `orders` in namespace `shop`;
+//  4. on the "workstation" (the cluster's ws namespace): telepresence connect, status, then
+//     curl the service by ClusterIP and by name, and quit.
+// `--release-only` stops after step 2 with a registry of its own (no cluster).
 import { execFile, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { inspectImage } from '@tel/image';
 import { startRegistry } from '@tel/image/testing';
 import { readBuildInfo, workspaceRoot } from '@tel/genversion';
+import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 
 const exec = promisify(execFile);
 const root = workspaceRoot();
+const argv = process.argv.slice(2);
 const tty = process.stderr.isTTY && !process.env.CI;
-const json = process.argv.includes('--output') && process.argv[process.argv.indexOf('--output') + 1] === 'json';
-const step = (n: number, text: string) => process.stderr.write(tty ? `\x1b[1m[${n}/4]\x1b[0m ${text}\n` : `[${n}/4] ${text}\n`);
+const json = argv.includes('--output') && argv[argv.indexOf('--output') + 1] === 'json';
+const releaseOnly = argv.includes('--release-only');
+const STEPS = releaseOnly ? 3 : 6;
+let stepNo = 0;
+const step = (text: string) => process.stderr.write(tty ? `\x1b[1m[${++stepNo}/${STEPS}]\x1b[0m ${text}\n` : `[${++stepNo}/${STEPS}] ${text}\n`);
 
 function nx(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(join(root, 'node_modules/.bin/nx'), [...args, '--outputStyle=static'], {
       cwd: root,
       env: { ...env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
-      stdio: ['ignore', tty ? 'inherit' : 'pipe', tty ? 'inherit' : 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';
     child.stdout?.on('data', (d) => (log += d));
@@ -28,41 +38,141 @@ function nx(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   });
 }
 
-async function main(): Promise<number> {
-  step(1, 'starting a local OCI registry (Debian docker-registry) on 127.0.0.1');
-  const registry = await startRegistry();
-  const env = { ...process.env, TELEPRESENCE_REGISTRY: registry.host };
-  try {
-    step(2, `building every artifact for registry ${registry.host}`);
-    await nx(['run-many', '-t', 'build'], env);
-    step(3, 'pushing the Node runtime base and the tel2 image');
-    await nx(['run', 'traffic-manager:push-base'], env);
-    await nx(['run-many', '-t', 'push-image'], env);
-    step(4, 'verifying that every artifact carries the same version');
-    await nx(['run-many', '-t', 'verify-version'], env);
-
-    const info = readBuildInfo(root);
-    const rows: { artifact: string; version: string }[] = [];
-    for (const app of ['cli', 'root-daemon', 'traffic-manager']) {
-      const file = join(root, 'dist', 'apps', app, 'main.js');
-      const { stdout } = await exec(process.execPath, [file, '--build-info']);
-      rows.push({ artifact: `dist/apps/${app}/main.js`, version: JSON.parse(stdout).version });
-    }
-    const img = await inspectImage(info.image);
-    rows.push({ artifact: `${info.image}@${img.digest.slice(0, 19)}…`, version: img.manifest.annotations['org.opencontainers.image.version'] });
-    const same = rows.every((r) => r.version === info.version);
-    if (json) {
-      process.stdout.write(JSON.stringify({ version: info.version, registry: registry.host, artifacts: rows, consistent: same }) + '\n');
-    } else {
-      const w = Math.max(...rows.map((r) => r.artifact.length));
-      process.stdout.write(`Version ${info.version} (${info.source}${info.dirty ? ', dirty tree' : ''})\n`);
-      for (const r of rows) process.stdout.write(`  ${r.artifact.padEnd(w)}  ${r.version}\n`);
-      process.stdout.write(same ? 'All artifacts carry the same version.\n' : 'VERSION MISMATCH between artifacts.\n');
-    }
-    return same ? 0 : 1;
-  } finally {
-    await registry.stop();
+/** Build, push and verify every artifact for `registry`; the versions each artifact carries. */
+async function release(registry: string): Promise<{ version: string; rows: { artifact: string; version: string }[] }> {
+  const env = { ...process.env, TELEPRESENCE_REGISTRY: registry };
+  step(`building every artifact for registry ${registry}, pushing the tel2 image, verifying versions`);
+  await nx(['run-many', '-t', 'build'], env);
+  await nx(['run', 'traffic-manager:push-base'], env);
+  await nx(['run-many', '-t', 'push-image'], env);
+  await nx(['run-many', '-t', 'verify-version'], env);
+  const info = readBuildInfo(root);
+  const rows: { artifact: string; version: string }[] = [];
+  for (const app of ['cli', 'root-daemon', 'traffic-manager']) {
+    const { stdout } = await exec(process.execPath, [join(root, 'dist', 'apps', app, 'main.js'), '--build-info']);
+    rows.push({ artifact: `dist/apps/${app}/main.js`, version: JSON.parse(stdout).version });
   }
+  const img = await inspectImage(info.image);
+  rows.push({ artifact: `${info.image}`, version: img.manifest.annotations['org.opencontainers.image.version'] });
+  return { version: info.version, rows };
+}
+
+const demoManifest = (image: string) => `
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: orders, namespace: shop}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: orders}}
+  template:
+    metadata: {labels: {app: orders}}
+    spec:
+      containers:
+      - name: orders
+        image: ${image}
+        args: [serve]
+        env:
+        - {name: PORT, value: "8080"}
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+        - {name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: orders, namespace: shop}
+spec:
+  selector: {app: orders}
+  ports: [{name: http, port: 8080}]
+`;
+
+async function connectAndCurl(cluster: ClusterInfo): Promise<Record<string, unknown>> {
+  const kubectl = async (args: string[], input?: string) => {
+    const r = await cluster.wsExec('kubectl', args, { timeoutMs: 180_000, ...(input ? { input } : {}) });
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  };
+  step('deploying the demo service orders.shop');
+  await kubectl(['apply', '-f', '-'], demoManifest(cluster.demoServerImage));
+  await kubectl(['rollout', 'status', 'deployment/orders', '-n', 'shop', '--timeout=120s']);
+  const serviceIp = await kubectl(['get', 'service', 'orders', '-n', 'shop', '-o', 'jsonpath={.spec.clusterIP}']);
+
+  // The workstation user: its own runtime/cache/config dirs inside the cluster's state dir.
+  const home = join(cluster.stateDir, 'quickstart-user');
+  const env: NodeJS.ProcessEnv = {
+    HOME: home,
+    XDG_RUNTIME_DIR: join(home, 'run'),
+    XDG_CACHE_HOME: join(home, 'cache'),
+    XDG_CONFIG_HOME: join(home, 'config'),
+    TELEPRESENCE_ROOT_RUN_DIR: join(home, 'rootrun'),
+    KUBECONFIG: cluster.adminKubeconfig,
+  };
+  for (const d of [env.XDG_RUNTIME_DIR!, env.XDG_CACHE_HOME!, env.XDG_CONFIG_HOME!, env.TELEPRESENCE_ROOT_RUN_DIR!]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  const cli = join(root, 'dist', 'apps', 'cli', 'main.js');
+  const tp = (...args: string[]) => cluster.wsExec('node', [cli, ...args], { env, timeoutMs: 300_000 });
+
+  step('telepresence connect (from the workstation namespace)');
+  const t0 = performance.now();
+  const connect = await tp('connect');
+  if (connect.code !== 0) throw new Error(`telepresence connect failed: ${(connect.stderr || connect.stdout).trim()}`);
+  const connectSeconds = (performance.now() - t0) / 1000;
+  try {
+    step(`curl http://${serviceIp}:8080/ and http://orders.shop:8080/ through the tunnel`);
+    const status = await tp('status');
+    const byIp = await cluster.wsExec('curl', ['-sS', '--max-time', '10', `http://${serviceIp}:8080/`], { timeoutMs: 20_000 });
+    const byName = await cluster.wsExec('curl', ['-sS', '--max-time', '10', 'http://orders.shop:8080/'], { timeoutMs: 20_000 });
+    return {
+      connectSeconds,
+      status: status.stdout.trim(),
+      byIp: { ok: byIp.code === 0, body: (byIp.code === 0 ? byIp.stdout : byIp.stderr).trim() },
+      byName: { ok: byName.code === 0, body: (byName.code === 0 ? byName.stdout : byName.stderr).trim() },
+      serviceIp,
+    };
+  } finally {
+    await tp('quit', '-s');
+  }
+}
+
+async function main(): Promise<number> {
+  if (releaseOnly) {
+    step('starting a local OCI registry (Debian docker-registry) on 127.0.0.1');
+    const registry = await startRegistry();
+    try {
+      const r = await release(registry.host);
+      step('done');
+      return report(r, undefined);
+    } finally {
+      await registry.stop();
+    }
+  }
+  step('bringing up the embedded test cluster (first run builds Kubernetes from upstream; later runs reuse it)');
+  const cluster = await ensureClusterUp({ log: tty ? (m) => process.stderr.write(`    ${m}\n`) : undefined });
+  const r = await release(cluster.registry);
+  const result = await connectAndCurl(cluster);
+  return report(r, result);
+}
+
+function report(r: { version: string; rows: { artifact: string; version: string }[] }, c: Record<string, any> | undefined): number {
+  const same = r.rows.every((x) => x.version === r.version);
+  const ok = same && (!c || c.byIp.ok);
+  if (json) {
+    process.stdout.write(JSON.stringify({ version: r.version, artifacts: r.rows, consistent: same, connect: c }) + '\n');
+    return ok ? 0 : 1;
+  }
+  const w = Math.max(...r.rows.map((x) => x.artifact.length));
+  process.stdout.write(`Version ${r.version}\n`);
+  for (const x of r.rows) process.stdout.write(`  ${x.artifact.padEnd(w)}  ${x.version}\n`);
+  process.stdout.write(same ? 'All artifacts carry the same version.\n' : 'VERSION MISMATCH between artifacts.\n');
+  if (c) {
+    process.stdout.write(`\nConnected in ${c.connectSeconds.toFixed(1)} s.\n${c.status}\n\n`);
+    process.stdout.write(`$ curl http://${c.serviceIp}:8080/\n${c.byIp.body}\n`);
+    process.stdout.write(`$ curl http://orders.shop:8080/\n${c.byName.body}\n`);
+    process.stdout.write(`\nThe cluster stays up: 'npx nx run testcluster:status', 'node --import tsx tools/testcluster/src/cli.ts exec -- bash', 'npx nx run testcluster:down'.\n`);
+  }
+  return ok ? 0 : 1;
 }
 
 main().then(
