@@ -61,6 +61,17 @@ export async function withLock<T>(l: Layout, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A lock left by a process that died (a crashed `up`): nobody holds it any more. */
+function removeStaleLock(l: Layout): void {
+  const file = `${l.stateDir}.lock`;
+  try {
+    const holder = Number(readFileSync(file, 'utf8') || 0);
+    if (holder !== process.pid && !isAlive({ pid: holder, startTime: '', cmd: '' })) rmSync(file, { force: true });
+  } catch {
+    /* no lock */
+  }
+}
+
 function launch(l: Layout, cgroupProcs: string[], c: Component): number {
   let cmd: string;
   let args: string[];
@@ -279,6 +290,7 @@ export async function down(l: Layout, log: Log): Promise<DownResult> {
     renameSync(l.logsDir, lastLogsDir(l));
   }
   if (ourHostMounts(l).length === 0) rmSync(l.stateDir, { recursive: true, force: true });
-  else log(`left ${l.stateDir} in place: still mounted: ${ourHostMounts(l).join(', ')}`);
+  removeStaleLock(l);
+  if (ourHostMounts(l).length > 0) log(`left ${l.stateDir} in place: still mounted: ${ourHostMounts(l).join(', ')}`);
   return { seconds: (Date.now() - t0) / 1000, restoredSysctls };
 }
