@@ -97,6 +97,10 @@ describe('DnsServer', () => {
     expect(cluster.seen.slice(before)).toEqual([]); // never asked the cluster for docs.rs
     expect(ips(await query(addr, 'my-svc.rs'))).toEqual(['10.96.0.20']);
     expect(ips(await query(addr, 'anything.im'))).toEqual(['198.18.9.9']);
+    // The cluster's NXDOMAIN for the tentative name is cached: the next lookup goes straight upstream.
+    const asked = cluster.seen.filter((x) => x.startsWith('anything.im.')).length;
+    expect(ips(await query(addr, 'anything.im'))).toEqual(['198.18.9.9']);
+    expect(cluster.seen.filter((x) => x.startsWith('anything.im.')).length).toBe(asked);
   });
 
   it('echoes EDNS (OPT in the answer) and leaves it out when the query had none', async () => {

@@ -228,9 +228,10 @@ export class DnsServer {
 
   private async resolve(raw: Buffer, q: DecodedPacket, question: Question, r: Route, transport: Transport, signal: AbortSignal): Promise<Buffer> {
     if (r.to === 'upstream') return this.forward(raw, q, transport, signal);
-    let ans: ClusterAnswer;
+    // A cached negative answer for a tentative name lands here (not on the fast path): use it.
+    let ans: ClusterAnswer | undefined = this.cache.get(cacheKey(r.fqdn, question.type));
     try {
-      ans = await this.askCluster({ name: r.fqdn, type: question.type, class: 'IN' }, signal);
+      ans ??= await this.askCluster({ name: r.fqdn, type: question.type, class: 'IN' }, signal);
     } catch (err) {
       if (signal.aborted) throw err;
       this.stats.servfail++;

@@ -60,15 +60,38 @@ export async function startZoneServer(opts: { host?: string; port?: number; zone
       return undefined;
     }
   };
-  const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-  udp.on('message', (m, r) => {
+  // UDP and TCP on one port; when the kernel's UDP pick is taken for TCP, try another.
+  let udp: dgram.Socket | undefined;
+  let tcp: net.Server | undefined;
+  let port = 0;
+  for (let attempt = 0; !tcp; attempt++) {
+    const u = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      u.once('error', reject);
+      u.bind(opts.port ?? 0, host, () => resolve());
+    });
+    const p = u.address().port;
+    const t = net.createServer((s) => onTcp(s));
+    const ok = await new Promise<boolean>((resolve) => {
+      t.once('error', () => resolve(false));
+      t.listen(p, host, () => resolve(true));
+    });
+    if (!ok) {
+      u.close();
+      if (opts.port || attempt >= 10) throw new Error(`zone server: TCP port ${p} is taken`);
+      continue;
+    }
+    udp = u;
+    tcp = t;
+    port = p;
+  }
+  const udpSock = udp!;
+  udpSock.on('message', (m, r) => {
     const q = decode(m);
     const res = q && q.type === 'query' ? answer(q, true) : undefined;
-    if (res) udp.send(res, r.port, r.address);
+    if (res) udpSock.send(res, r.port, r.address);
   });
-  await new Promise<void>((resolve) => udp.bind(opts.port ?? 0, host, resolve));
-  const port = udp.address().port;
-  const tcp = net.createServer((s) => {
+  function onTcp(s: net.Socket) {
     s.on('error', () => undefined);
     let buf = Buffer.alloc(0);
     s.on('data', (c: Buffer) => {
@@ -84,8 +107,8 @@ export async function startZoneServer(opts: { host?: string; port?: number; zone
         }
       }
     });
-  });
-  await new Promise<void>((resolve) => tcp.listen(port, host, resolve));
+  }
+  const tcpServer = tcp;
   return {
     host,
     port,
@@ -100,8 +123,8 @@ export async function startZoneServer(opts: { host?: string; port?: number; zone
     },
     silent: state.silent,
     close: async () => {
-      udp.close();
-      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+      udpSock.close();
+      await new Promise<void>((resolve) => tcpServer.close(() => resolve()));
     },
   };
 }
