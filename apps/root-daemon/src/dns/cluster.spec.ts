@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 describe('managerDnsExchange (POST /dns)', () => {
-  const resolver = () => rawClusterResolver(managerDnsExchange(() => session));
+  const resolver = () => rawClusterResolver(managerDnsExchange(async () => session));
 
   it('resolves through the manager, NXDOMAIN included', async () => {
     const ok = await resolver().resolve({ name: 'my-svc.default.svc.cluster.local', type: 'A' }, new AbortController().signal);

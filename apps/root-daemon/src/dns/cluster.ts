@@ -42,14 +42,15 @@ export function rawClusterResolver(exchange: RawExchange): ClusterResolver {
 
 /**
  * Production: `POST /dns` (contract in @tel/contracts dns.ts) on the tunnel's HTTP/2 session.
- * `session()` returns the live session (the dialer reconnects; we never cache it).
+ * `session()` returns the live session, or a promise of it (the dialer reconnects; we never cache it).
  */
-export function managerDnsExchange(session: () => ClientHttp2Session): RawExchange {
-  return (query, signal) =>
-    new Promise((resolve, reject) => {
+export function managerDnsExchange(session: () => ClientHttp2Session | Promise<ClientHttp2Session>): RawExchange {
+  return async (query, signal) => {
+    const s = await session();
+    return new Promise<Buffer>((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
       try {
-        stream = session().request({ ':method': 'POST', ':path': DNS_PATH, 'content-type': DNS_MESSAGE_CONTENT_TYPE, accept: DNS_MESSAGE_CONTENT_TYPE }, { signal });
+        stream = s.request({ ':method': 'POST', ':path': DNS_PATH, 'content-type': DNS_MESSAGE_CONTENT_TYPE, accept: DNS_MESSAGE_CONTENT_TYPE }, { signal });
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
         return;
@@ -70,6 +71,7 @@ export function managerDnsExchange(session: () => ClientHttp2Session): RawExchan
       });
       stream.end(query);
     });
+  };
 }
 
 /**
