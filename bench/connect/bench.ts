@@ -1,0 +1,164 @@
+// Connect/tunnel benchmark (issue: connect). Runs against the embedded test cluster; every figure
+// is printed with a ratio against a baseline measured in this same run, and all are written to
+// bench/results/connect.json.
+//   bulk TCP workstation → pod through the tunnel  vs kubectl port-forward to the same pod (goal ≥ 1.5×)
+//                                                  vs the pod read directly from the node namespace
+//   new-connection HTTP request rate via tunnel    vs direct from the node namespace (goal ≥ 30%)
+//   1000 concurrent tunnelled connections          all succeed; each daemon's RSS ≤ 200 MB meanwhile
+//   connect with cold daemons, manager installed   ≤ 3 s
+// Prerequisite: `bash scripts/main.sh` (or the same build + push) so dist/ and the image exist.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
+import { readBuildInfo, workspaceRoot } from '@tel/genversion';
+
+const root = workspaceRoot();
+const BULK_MIB = Number(process.env.BENCH_BULK_MIB ?? 256);
+const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 5);
+const NS = 'tel-bench';
+
+// A pod running the tel2 image's node: port 9000 streams BULK_MIB then closes, 9001 echoes,
+// 8080 answers HTTP with a short body.
+const serverScript = `
+const net = require('node:net'), http = require('node:http');
+const chunk = Buffer.alloc(1 << 20, 7);
+net.createServer((s) => { let left = ${BULK_MIB}; const pump = () => { while (left > 0) { left--; if (!s.write(chunk)) return s.once('drain', pump); } s.end(); }; pump(); s.on('error', () => {}); }).listen(9000);
+net.createServer((s) => { s.on('error', () => {}); s.pipe(s); }).listen(9001);
+http.createServer((q, r) => r.end('ok')).listen(8080);
+`;
+
+const manifest = (image: string) => `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bulk, namespace: ${NS}, labels: {app: bulk}}
+spec:
+  containers:
+  - name: bulk
+    image: ${image}
+    command: [/usr/bin/node, -e, ${JSON.stringify(serverScript)}]
+`;
+
+// Client scripts run with node in the workstation or node namespace; each prints one JSON line.
+const bulkClient = (host: string, port: number) => `
+const net = require('node:net'); const t0 = process.hrtime.bigint(); let n = 0;
+const s = net.connect(${port}, ${JSON.stringify(host)}); s.on('data', (d) => n += d.length);
+s.on('end', () => { const sec = Number(process.hrtime.bigint() - t0) / 1e9; console.log(JSON.stringify({ bytes: n, seconds: sec, mibps: n / 1048576 / sec })); });
+s.on('error', (e) => { console.log(JSON.stringify({ error: String(e) })); });`;
+const httpRateClient = (url: string) => `
+const http = require('node:http'); const end = Date.now() + ${HTTP_SECONDS * 1000}; let ok = 0, fail = 0;
+const one = () => new Promise((res) => { const q = http.get(${JSON.stringify(url)}, { agent: false }, (r) => { r.resume(); r.on('end', () => { ok++; res(); }); }); q.on('error', () => { fail++; res(); }); });
+(async () => { const t0 = Date.now(); await Promise.all(Array.from({ length: 8 }, async () => { while (Date.now() < end) await one(); })); console.log(JSON.stringify({ ok, fail, rps: ok / ((Date.now() - t0) / 1000) })); })();`;
+const concurrentClient = (host: string, port: number, n: number) => `
+const net = require('node:net'); let ok = 0, fail = 0; const socks = [];
+const one = () => new Promise((res) => { const s = net.connect(${port}, ${JSON.stringify(host)}); socks.push(s); let got = '';
+  s.on('connect', () => s.write('ping'));
+  s.on('data', (d) => { got += d; if (got === 'ping') { ok++; res(); } });
+  s.on('error', () => { fail++; res(); }); setTimeout(() => { if (got !== 'ping') { fail++; res(); } }, 30000); });
+(async () => { const t0 = Date.now(); await Promise.all(Array.from({ length: ${n} }, one)); console.log(JSON.stringify({ ok, fail, seconds: (Date.now() - t0) / 1000 }));
+  await new Promise((r) => setTimeout(r, 1500)); for (const s of socks) s.destroy(); })();`;
+
+async function run(cluster: ClusterInfo, where: 'ws' | 'node', script: string, timeoutMs = 300_000): Promise<any> {
+  const r = where === 'ws' ? await cluster.wsExec('node', ['-e', script], { timeoutMs }) : await cluster.nodeExec('node', ['-e', script], { timeoutMs });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new Error(`client failed (${r.code}): ${r.stderr || r.stdout}`);
+  }
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function main() {
+  const cluster = await ensureClusterUp();
+  const info = readBuildInfo(root);
+  if (info.registry !== cluster.registry) throw new Error(`dist/ was built for ${info.registry}; run 'bash scripts/main.sh' first (builds for ${cluster.registry})`);
+  const kubectl = async (args: string[], input?: string) => {
+    const r = await cluster.wsExec('kubectl', args, { timeoutMs: 180_000, ...(input ? { input } : {}) });
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  await kubectl(['apply', '-f', '-'], manifest(info.image));
+  await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/bulk', '--timeout=120s']);
+  const podIp = await kubectl(['get', 'pod', 'bulk', '-n', NS, '-o', 'jsonpath={.status.podIP}']);
+
+  const home = join(cluster.stateDir, 'bench-user');
+  const env: NodeJS.ProcessEnv = {
+    HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), XDG_CACHE_HOME: join(home, 'cache'), XDG_CONFIG_HOME: join(home, 'config'),
+    TELEPRESENCE_ROOT_RUN_DIR: join(home, 'rootrun'), KUBECONFIG: cluster.adminKubeconfig,
+  };
+  for (const d of [env.XDG_RUNTIME_DIR!, env.XDG_CACHE_HOME!, env.XDG_CONFIG_HOME!, env.TELEPRESENCE_ROOT_RUN_DIR!]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  const cli = join(root, 'dist', 'apps', 'cli', 'main.js');
+  const tp = (...args: string[]) => cluster.wsExec('node', [cli, ...args], { env, timeoutMs: 300_000 });
+
+  const results: Record<string, unknown> = { date: new Date().toISOString(), version: info.version, bulkMiB: BULK_MIB };
+  try {
+    // Connect once (installs the manager if needed), then time cold connects with it installed.
+    let r = await tp('connect');
+    if (r.code !== 0) throw new Error(`connect failed: ${r.stderr || r.stdout}`);
+    const coldConnect: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await tp('quit', '-s');
+      const t0 = performance.now();
+      r = await tp('connect');
+      if (r.code !== 0) throw new Error(`connect failed: ${r.stderr || r.stdout}`);
+      coldConnect.push((performance.now() - t0) / 1000);
+    }
+    const v = JSON.parse((await tp('version', '-o', 'json')).stdout) as { components: { name: string }[] };
+    void v;
+    const st = JSON.parse((await tp('status', '-o', 'json')).stdout);
+    const pids = { userDaemon: st.userDaemon.version.pid as number, rootDaemon: st.rootDaemon.version.pid as number };
+
+    // Bulk TCP.
+    const tunnel = await run(cluster, 'ws', bulkClient(podIp, 9000));
+    const direct = await run(cluster, 'node', bulkClient(podIp, 9000));
+    const pf = cluster.wsExec('kubectl', ['port-forward', '-n', NS, 'pod/bulk', '19000:9000'], { timeoutMs: 600_000 });
+    await new Promise((res) => setTimeout(res, 2000));
+    const portForward = await run(cluster, 'ws', bulkClient('127.0.0.1', 19000));
+    await cluster.wsExec('pkill', ['-f', 'port-forward -n tel-bench pod/bulk']);
+    await pf.catch(() => undefined);
+
+    // New-connection HTTP rate.
+    const httpTunnel = await run(cluster, 'ws', httpRateClient(`http://${podIp}:8080/`));
+    const httpDirect = await run(cluster, 'node', httpRateClient(`http://${podIp}:8080/`));
+
+    // 1000 concurrent connections, RSS sampled while they are open.
+    const rssSamples: { userDaemon: number; rootDaemon: number }[] = [];
+    const sampler = setInterval(() => rssSamples.push({ userDaemon: rssMiB(pids.userDaemon), rootDaemon: rssMiB(pids.rootDaemon) }), 200);
+    const conc = await run(cluster, 'ws', concurrentClient(podIp, 9001, 1000));
+    clearInterval(sampler);
+    const maxRss = {
+      userDaemon: Math.max(...rssSamples.map((s) => s.userDaemon)),
+      rootDaemon: Math.max(...rssSamples.map((s) => s.rootDaemon)),
+    };
+
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    results.rows = [
+      { name: 'bulk TCP via tunnel (MiB/s)', value: tunnel.mibps, baseline: portForward.mibps, baselineName: 'kubectl port-forward', ratio: tunnel.mibps / portForward.mibps, goal: '≥ 1.5×' },
+      { name: 'bulk TCP via tunnel (MiB/s)', value: tunnel.mibps, baseline: direct.mibps, baselineName: 'direct from node ns', ratio: tunnel.mibps / direct.mibps, goal: 'report' },
+      { name: 'new-conn HTTP via tunnel (req/s)', value: httpTunnel.rps, baseline: httpDirect.rps, baselineName: 'direct from node ns', ratio: httpTunnel.rps / httpDirect.rps, goal: '≥ 0.30×' },
+      { name: '1000 concurrent conns ok', value: conc.ok, baseline: 1000, baselineName: 'attempted', ratio: conc.ok / 1000, goal: '= 1.0' },
+      { name: 'max RSS user daemon (MiB)', value: maxRss.userDaemon, baseline: 200, baselineName: 'limit', ratio: maxRss.userDaemon / 200, goal: '≤ 1.0' },
+      { name: 'max RSS root daemon (MiB)', value: maxRss.rootDaemon, baseline: 200, baselineName: 'limit', ratio: maxRss.rootDaemon / 200, goal: '≤ 1.0' },
+      { name: 'cold connect, manager installed (s)', value: median(coldConnect), baseline: 3, baselineName: 'target', ratio: median(coldConnect) / 3, goal: '≤ 1.0' },
+    ];
+    results.raw = { tunnel, direct, portForward, httpTunnel, httpDirect, conc, coldConnect, rssSamples: rssSamples.length };
+    for (const row of results.rows as any[]) {
+      process.stdout.write(`${row.name.padEnd(36)} ${row.value.toFixed(1).padStart(9)}  ${row.ratio.toFixed(2)}× ${row.baselineName} (${row.baseline.toFixed(1)})  goal ${row.goal}\n`);
+    }
+    mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+    writeFileSync(join(root, 'bench', 'results', 'connect.json'), JSON.stringify(results, null, 2) + '\n');
+  } finally {
+    await tp('quit', '-s');
+    await cluster.wsExec('kubectl', ['delete', 'namespace', NS, '--wait=false', '--ignore-not-found'], { timeoutMs: 60_000 });
+  }
+}
+
+await main();
