@@ -32,7 +32,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   });
   network = new NetworkSession({ log: rt.log, ownerUid: flags.ownerUid });
   // 1. Another daemon answering owns the network state: leave it alone (listen() reports it).
-  // 2. Otherwise remove whatever a killed predecessor left, before anything can be added.
+  // 2. Otherwise remove whatever a killed predecessor left (routes, rules, the DNS override table),
+  //    before anything can be added.
   if (!(await isAlive(socketPath))) await network.removeLeftovers();
   const session = network;
   const handlers: Handlers<RootDaemonContract> = {
@@ -49,6 +50,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
       return {};
     },
     networkStatus: async () => session.status(),
+    setDnsNamespaces: async ({ namespaces }) => {
+      await session.setDnsNamespaces(namespaces);
+      return {};
+    },
   };
   await rt.listen(handlers);
 }

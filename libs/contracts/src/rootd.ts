@@ -2,6 +2,7 @@
 // and the session's owner. Local contract: ships with the CLI, need not stay compatible.
 import type { Method } from './contract.js';
 import type { DaemonVersion, Empty } from './common.js';
+import type { DnsConfig, DnsNamespace, DnsStatus } from './dns.js';
 
 export interface RootDaemonStatus {
   version: DaemonVersion;
@@ -31,6 +32,17 @@ export interface NetworkConfig {
    * 198.18.255.254, 198.18.63.254 that is.
    */
   tunAddress?: string;
+  /**
+   * Cluster DNS on the workstation: when set, the root daemon runs its resolver (on tel0's
+   * address) and hooks it into the system; names are resolved through the manager's `POST /dns`.
+   * Namespaces arrive separately (`setDnsNamespaces`), before or after connecting.
+   */
+  dns?: DnsConfig;
+  /**
+   * The cluster DNS service's address (ClusterInfo.dnsIp): lookups go to it as UDP through the
+   * tunnel when the manager has no `POST /dns` (an older manager).
+   */
+  clusterDnsIp?: string;
 }
 
 export interface NetworkStatus {
@@ -43,6 +55,13 @@ export interface NetworkStatus {
   tunnelHealthy: boolean;
   /** Connections and UDP flows currently carried. */
   activeStreams: number;
+  /** The workstation resolver, when `dns` was configured and it started. */
+  dns?: DnsStatus;
+  /**
+   * Why DNS is not running although `dns` was configured. The network stays connected (routes work
+   * by address); only names need the resolver.
+   */
+  dnsError?: string;
 }
 
 export interface RootDaemonContract {
@@ -55,4 +74,9 @@ export interface RootDaemonContract {
   /** Remove everything connectNetwork installed (also done on quit and at start after a crash). */
   disconnectNetwork: Method<Empty, Empty>;
   networkStatus: Method<Empty, NetworkStatus | null>;
+  /**
+   * The full current namespace list (the user daemon's namespace watch), applied to the running
+   * resolver at once; sent before connecting it becomes the initial list. Replaces the previous one.
+   */
+  setDnsNamespaces: Method<{ namespaces: DnsNamespace[] }, Empty>;
 }

@@ -1,9 +1,11 @@
 // The root daemon's network session: turns a NetworkConfig into tel0 + routes + redirect rules +
 // proxies + tunnel, reports its status, and takes it all down again (on disconnect, quit, SIGTERM,
 // and — for state a killed daemon left behind — at the next start).
-import type { NetworkConfig, NetworkStatus } from '@tel/contracts';
+import type { DnsNamespace, NetworkConfig, NetworkStatus } from '@tel/contracts';
 import { TelError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
+import { dialerUdpExchange, managerDnsExchange, rawClusterResolver, withFallback, type RawExchange } from '../dns/cluster.js';
+import { DnsSession, removeDnsLeftovers } from '../dns/session.js';
 import { TcpProxy } from '../proxy/tcp.js';
 import { UdpProxy } from '../proxy/udp.js';
 import { contains, formatCidr, parseCidr, parseIp, subtract, type Cidr } from '../routing/cidr.js';
@@ -66,6 +68,45 @@ export interface NetworkSessionDeps {
   dialer?: (cfg: NetworkConfig) => Dialer;
 }
 
+/**
+ * How the resolver asks the cluster: the manager's `POST /dns` on the tunnel's HTTP/2 session; with
+ * a manager that doesn't know that path, a UDP flow through the tunnel to the cluster DNS address.
+ */
+export function clusterExchange(dialer: Dialer, clusterDnsIp: string | undefined): RawExchange {
+  const udp: RawExchange = clusterDnsIp
+    ? dialerUdpExchange(dialer, clusterDnsIp)
+    : () => Promise.reject(new Error('the traffic manager has no POST /dns and the cluster DNS address is unknown'));
+  if (!(dialer instanceof Http2Dialer)) return udp;
+  const viaManager: RawExchange = async (query, signal) => {
+    const session = await dialer.http2Session();
+    try {
+      return await managerDnsExchange(() => session)(query, signal);
+    } catch (err) {
+      // A manager from before POST /dns answers 405 "POST /dns is not supported" (with a reason,
+      // so the status number isn't in the message): say so in the form withFallback recognizes.
+      const msg = err instanceof Error ? err.message : String(err);
+      if (/is not supported/.test(msg)) throw new Error(`${msg} (status 405)`);
+      throw err;
+    }
+  };
+  return withFallback(viaManager, udp);
+}
+
+/** Validates what setDnsNamespaces receives (it comes over IPC). */
+export function checkNamespaces(list: unknown): DnsNamespace[] {
+  const ok =
+    Array.isArray(list) &&
+    list.every(
+      (n: unknown) =>
+        typeof n === 'object' &&
+        n !== null &&
+        typeof (n as DnsNamespace).name === 'string' &&
+        ((n as DnsNamespace).services === undefined || (Array.isArray((n as DnsNamespace).services) && (n as DnsNamespace).services!.every((x) => typeof x === 'string'))),
+    );
+  if (!ok) throw new TelError('bug', 'setDnsNamespaces needs a list of {name, services?}', '');
+  return list as DnsNamespace[];
+}
+
 interface Active {
   cfg: NetworkConfig;
   plan: RoutingPlan;
@@ -73,6 +114,9 @@ interface Active {
   dialer: Dialer;
   tcp: TcpProxy;
   udp: UdpProxy;
+  dns?: DnsSession;
+  /** Why DNS was configured but isn't running. */
+  dnsError?: string;
 }
 
 export class NetworkSession {
@@ -80,6 +124,8 @@ export class NetworkSession {
   /** Serializes connect/disconnect so two requests never interleave kernel changes. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly run: Runner;
+  /** The user daemon's latest namespace list (kept across reconnects of the same session). */
+  private namespaces: DnsNamespace[] = [];
 
   constructor(private readonly deps: NetworkSessionDeps) {
     this.run = deps.run ?? execRunner;
@@ -109,6 +155,22 @@ export class NetworkSession {
       // Not fatal for starting (connectNetwork retries it and reports), but worth a loud line.
       this.deps.log.error('could not check for or remove leftover network state', { err: String(err) });
     }
+    // DNS: the override table / resolver files. (resolved's link config went with tel0.)
+    try {
+      const removed = await removeDnsLeftovers({ run: this.run });
+      if (removed.length) this.deps.log.warn('removed DNS state left by a previous root daemon', { removed });
+    } catch (err) {
+      this.deps.log.error('could not check for or remove leftover DNS state', { err: String(err) });
+    }
+  }
+
+  /**
+   * The namespace list from the user daemon's watch: applied to the running resolver at once, or
+   * kept as the initial list for the next connect.
+   */
+  async setDnsNamespaces(list: DnsNamespace[]): Promise<void> {
+    this.namespaces = checkNamespaces(list);
+    await this.active?.dns?.setNamespaces(this.namespaces);
   }
 
   connect(cfg: NetworkConfig): Promise<NetworkStatus> {
@@ -122,6 +184,7 @@ export class NetworkSession {
       // 0. Start from a clean slate even if the startup cleanup couldn't run (idempotent, cheap):
       //    a reconnect must never duplicate a rule.
       await removeAll(this.run);
+      await removeDnsLeftovers({ run: this.run });
       // 1. The tunnel first, checked before the kernel is touched. A manager socket served by
       //    anyone but the session's user is refused outright (root must not be made to talk to
       //    some other root-only socket); one that merely doesn't answer yet is reported as unhealthy.
@@ -153,7 +216,10 @@ export class NetworkSession {
         await configureLink(this.run, { address: plan.tunAddress, routes: plan.routed });
         // 5. Redirect rules last, so they never point at a proxy that isn't listening.
         await installRedirects(this.run, { routes: plan.routed, tcpPort, udpPort });
-        this.active = { cfg, plan, tunFd, dialer, tcp, udp };
+        // 6. DNS, now that tel0 has its address and the tunnel exists. A resolver that can't start
+        //    leaves the network up (addresses work) and says why in the status.
+        const { dns, dnsError } = cfg.dns ? await this.startDns(cfg, plan, dialer) : {};
+        this.active = { cfg, plan, tunFd, dialer, tcp, udp, ...(dns ? { dns } : {}), ...(dnsError ? { dnsError } : {}) };
         log.info(`network connected: ${plan.routed.length} routes via ${TUN_NAME}, tunnel ${healthy ? 'healthy' : 'not answering yet'}`, {
           tcpPort,
           udpPort,
@@ -168,8 +234,35 @@ export class NetworkSession {
     });
   }
 
+  private async startDns(cfg: NetworkConfig, plan: RoutingPlan, dialer: Dialer): Promise<{ dns?: DnsSession; dnsError?: string }> {
+    const log = this.deps.log;
+    const initial = this.namespaces;
+    try {
+      const dns = await DnsSession.start({
+        config: cfg.dns!,
+        namespaces: initial,
+        cluster: rawClusterResolver(clusterExchange(dialer, cfg.clusterDnsIp)),
+        tunName: TUN_NAME,
+        tunAddress: plan.tunAddress,
+        clusterSubnets: cfg.subnets,
+        log,
+        run: this.run,
+      });
+      // A list that arrived while the resolver was starting.
+      if (this.namespaces !== initial) await dns.setNamespaces(this.namespaces);
+      return { dns };
+    } catch (err) {
+      const dnsError = `the cluster DNS resolver could not start: ${err instanceof Error ? err.message : String(err)}`;
+      log.error(dnsError);
+      return { dnsError };
+    }
+  }
+
   disconnect(): Promise<void> {
-    return this.serial(() => this.teardown());
+    return this.serial(async () => {
+      this.namespaces = []; // the next session's watch sends its own
+      await this.teardown();
+    });
   }
 
   private async teardown(): Promise<void> {
@@ -183,10 +276,19 @@ export class NetworkSession {
   /** Undo in reverse: rules and routes first (stop new traffic), then proxies, tunnel, link. */
   private async release(a: Active): Promise<void> {
     let failure: unknown;
+    // DNS first: unhook the system resolver while our resolver still answers, before tel0 goes.
+    if (a.dns) {
+      try {
+        await a.dns.stop();
+      } catch (err) {
+        this.deps.log.error('dns: stop failed', { err: String(err) });
+        failure = err;
+      }
+    }
     try {
       await removeAll(this.run);
     } catch (err) {
-      failure = err;
+      failure ??= err;
     }
     if (a.tunFd >= 0) closeFd(a.tunFd);
     await a.tcp.close().catch(() => undefined);
@@ -208,6 +310,8 @@ export class NetworkSession {
       excluded: a.plan.excluded,
       tunnelHealthy: a.dialer.healthy,
       activeStreams: a.tcp.active + a.udp.active,
+      ...(a.dns ? { dns: a.dns.status() } : {}),
+      ...(a.dnsError ? { dnsError: a.dnsError } : {}),
     };
   }
 }

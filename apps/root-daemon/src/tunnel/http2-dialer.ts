@@ -90,6 +90,15 @@ export class Http2Dialer implements Dialer {
     return ok;
   }
 
+  /**
+   * The live HTTP/2 session (connecting if needed), for other requests on the same tunnel such as
+   * `POST /dns`. Never cache it: after a reconnect it is another session.
+   */
+  http2Session(): Promise<ClientHttp2Session> {
+    if (this.closed) return Promise.reject(new Error('tunnel closed'));
+    return this.currentSession();
+  }
+
   /** The live session, or a new one when there is none or the last one closed (reconnect). */
   private currentSession(): Promise<ClientHttp2Session> {
     const cur = this.session;
