@@ -14,6 +14,8 @@ let echoPort: number;
 let udpEcho: dgram.Socket;
 let udpPort: number;
 let client: http2.ClientHttp2Session;
+/** Stands in for the cluster DNS: answers every query with QR set and "cluster" appended. */
+let clusterDns: dgram.Socket;
 
 beforeAll(async () => {
   // An echo server that half-closes only after its peer did: proves FIN travels both ways.
@@ -26,6 +28,13 @@ beforeAll(async () => {
   udpEcho.on('message', (m, rinfo) => udpEcho.send(Buffer.concat([Buffer.from('echo:'), m]), rinfo.port, rinfo.address));
   await new Promise<void>((r) => udpEcho.bind(0, '127.0.0.1', r));
   udpPort = udpEcho.address().port;
+  clusterDns = dgram.createSocket('udp4');
+  clusterDns.on('message', (m, rinfo) => {
+    const r = Buffer.concat([m, Buffer.from('cluster')]);
+    r.writeUInt16BE(m.readUInt16BE(2) | 0x8000, 2);
+    clusterDns.send(r, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => clusterDns.bind(0, '127.0.0.1', r));
   manager = await startManagerServer({
     port: 0,
     host: '127.0.0.1',
@@ -33,6 +42,7 @@ beforeAll(async () => {
     clusterInfo: async () => ({ podSubnets: ['10.1.0.0/16'], serviceSubnets: ['10.96.0.0/12'], clusterDomain: 'cluster.local' }),
     log,
     udpIdleMs: 300,
+    dnsNameservers: [{ ip: '127.0.0.1', port: clusterDns.address().port }],
   });
   client = http2.connect(`http://127.0.0.1:${manager.port}`, { settings: { initialWindowSize: 256 << 10 } });
   client.on('connect', () => client.setLocalWindowSize(32 << 20));
@@ -43,6 +53,7 @@ afterAll(async () => {
   await manager?.close();
   echo?.close();
   udpEcho?.close();
+  clusterDns?.close();
 });
 
 function get(path: string): Promise<{ status: number; body: string }> {
@@ -75,6 +86,31 @@ function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 }
 
 describe('manager API', () => {
+  it('POST /dns forwards the query to the cluster DNS and returns its answer (dns-wire mounted)', async () => {
+    // id 0x1234, RD, one question: demo.default.svc.cluster.local A IN
+    const name = Buffer.concat(['demo', 'default', 'svc', 'cluster', 'local'].map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])));
+    const query = Buffer.concat([Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), name, Buffer.from([0, 0, 0, 1, 0, 1])]);
+    const res = await new Promise<{ status: number; type: string; body: Buffer }>((resolve, reject) => {
+      const s = client.request({ ':method': 'POST', ':path': '/dns', 'content-type': 'application/dns-message' });
+      const chunks: Buffer[] = [];
+      let status = 0;
+      let type = '';
+      s.on('response', (h) => {
+        status = Number(h[':status']);
+        type = String(h['content-type']);
+      });
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('end', () => resolve({ status, type, body: Buffer.concat(chunks) }));
+      s.on('error', reject);
+      s.end(query);
+    });
+    expect(res.status).toBe(200);
+    expect(res.type).toBe('application/dns-message');
+    expect(res.body.readUInt16BE(0)).toBe(0x1234);
+    expect(res.body.readUInt16BE(2) & 0x8000).toBe(0x8000);
+    expect(res.body.subarray(-7).toString()).toBe('cluster');
+  });
+
   it('GET /version and /cluster-info', async () => {
     expect(JSON.parse((await get('/version')).body)).toEqual({ name: 'Traffic Manager', version: 'v9.9.9', apiVersion: 1 });
     expect(JSON.parse((await get('/cluster-info')).body)).toMatchObject({ podSubnets: ['10.1.0.0/16'] });

@@ -1,6 +1,8 @@
 // The manager's API server (HTTP/2 cleartext on MANAGER_API_PORT, reached through the port-forward):
-// the tunnel (CONNECT streams, POST /udp flows), GET /version, GET /cluster-info, GET /healthz.
+// the tunnel (CONNECT streams, POST /udp flows), POST /dns (cluster DNS for the workstation
+// resolver, @tel/dns-wire), GET /version, GET /cluster-info, GET /healthz.
 import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { createDnsHandler, type Nameserver } from '@tel/dns-wire';
 import { TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER, TUNNEL_UDP_PATH, type ClusterInfo, type ManagerVersion } from '@tel/contracts';
 import { headerSafe, parseDestination } from './address.js';
 import type { ManagerLogger } from './log.js';
@@ -15,6 +17,12 @@ export interface ManagerServerOptions {
   log: ManagerLogger;
   dialTimeoutMs?: number;
   udpIdleMs?: number;
+  /**
+   * Where `POST /dns` sends queries. Default: the nameservers of this pod's /etc/resolv.conf, which
+   * in a pod is the cluster DNS.
+   */
+  dnsNameservers?: Nameserver[];
+  dnsTimeoutMs?: number;
 }
 
 export interface ManagerStats {
@@ -63,8 +71,15 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
     stream.respond({ ':status': status, [TUNNEL_ERROR_HEADER]: headerSafe(message) }, { endStream: true });
   };
 
+  const dns = createDnsHandler({
+    log: log.child('dns'),
+    ...(opts.dnsNameservers ? { nameservers: opts.dnsNameservers } : {}),
+    ...(opts.dnsTimeoutMs ? { timeoutMs: opts.dnsTimeoutMs } : {}),
+  });
+
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     stream.on('error', () => undefined); // each handler reports its own; never crash the server
+    if (dns(stream, headers)) return; // POST /dns
     const method = headers[':method'];
     if (method === 'CONNECT') {
       const dest = parseDestination(headers[':authority']);
