@@ -1,7 +1,7 @@
 // `telepresence connect` against the real test cluster, from its workstation namespace (digest
 // item 8 and the connect issue): the built CLI starts real daemons there, installs the manager,
 // port-forwards through the API server and routes pod/service traffic through the tunnel.
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,7 +144,8 @@ afterAll(async () => {
     // Keep the daemons' logs of the last run for debugging; the rest goes.
     const logs = join(tmpdir(), 'tel-connect-e2e-logs');
     rmSync(logs, { recursive: true, force: true });
-    cpSync(join(dir, 'user', 'cache', 'telepresence', 'logs'), logs, { recursive: true });
+    const userLogs = join(dir, 'user', 'cache', 'telepresence', 'logs');
+    if (existsSync(userLogs)) cpSync(userLogs, logs, { recursive: true });
     rmSync(dir, { recursive: true, force: true });
   }
 }, 300_000);
@@ -264,9 +265,14 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
     expect(r.json).toMatchObject({ trafficManager: { version: V1, action: 'none' } });
     expect((await httpGet(cluster, `http://${demo.serviceIp}:8080/`)).ok).toBe(true);
     expect(await managerDeployment()).toEqual(before);
-    const q = await tpDeveloper('quit', '-s');
-    expect(q.code).toBe(0);
+    // Plain `quit` (user daemon only) ends the session too: the root daemon stays, its network goes.
+    const q = await tpDeveloper('quit');
+    expect(q.code, q.stdout + q.stderr).toBe(0);
+    expect(q.stdout).toBe('Disconnected\nUser Daemon quit\n');
     expect(await netState(cluster)).toBe(pristine);
+    const v = await tpDeveloper('version', '--output', 'json');
+    expect(v.json.components.find((c: { name: string }) => c.name === 'Root Daemon').running).toBe(true);
+    expect((await tpDeveloper('quit', '-s')).code).toBe(0);
   }, 300_000);
 
   it('a client of another version gets the clear message and the manager stays as it was', async () => {
