@@ -61,7 +61,8 @@ export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<
     legalComments: 'none',
     logLevel: 'error',
     // Packages with native addons stay external and are copied beside the bundle (below).
-    external: Object.keys(NATIVE_PACKAGES),
+    // x11: dbus-next's X11 session-bus lookup, never used for the system bus the root daemon talks to.
+    external: [...Object.keys(NATIVE_PACKAGES), 'x11'],
     // ESM bundles of CommonJS deps need require/__dirname.
     banner: {
       js: [
