@@ -39,7 +39,6 @@ export const ROOT_DAEMON: DaemonKind<RootDaemonContract> = {
 };
 
 /** Either daemon; the helpers below accept a union of kinds (the CLI loops over both). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyDaemonKind = DaemonKind<any>;
 type ContractOf<K> = K extends DaemonKind<infer C> ? C : never;
 
