@@ -1,0 +1,253 @@
+// The user daemon's namespace feed for cluster DNS: watches the cluster's namespaces (list + watch,
+// re-listed after errors) and, for namespaces whose name is an ICANN public suffix (`rs`, `dev`),
+// their services; sends the full list to the root daemon (`setDnsNamespaces`) shortly after each
+// change. Boundary: user daemon ← kube API (its own credentials), → root daemon (a callback).
+import { CoreV1Api, makeInformer, type KubeConfig, type V1Namespace, type V1Service } from '@kubernetes/client-node';
+import type { DnsNamespace } from '@tel/contracts';
+import type { Logger } from '@tel/logging';
+import { parse } from 'tldts';
+
+/** Quiet time after a change before the list is sent (bursts of changes become one send). */
+export const DEFAULT_DEBOUNCE_MS = 200;
+/** A change is sent at most this long after it was seen, however busy the watch (bound: 2 s). */
+export const DEFAULT_MAX_DELAY_MS = 1_000;
+/** Wait before restarting a watch that failed, and before retrying a failed send. */
+export const DEFAULT_RETRY_MS = 2_000;
+
+/**
+ * True when `name` is itself an ICANN public suffix (`rs`, `im`, `dev`, `com`): the root daemon
+ * routes such a namespace per service, so it needs the service names. Same rule as the root
+ * daemon's dns/psl.ts: ICANN section only, tldts' implicit `*` rule doesn't count.
+ */
+export function isIcannPublicSuffix(name: string): boolean {
+  const r = parse(`x.${name}`, { allowPrivateDomains: false, detectIp: false, extractHostname: false, validateHostname: false });
+  return r.isIcann === true && r.publicSuffix === name;
+}
+
+/** The list the root daemon gets: sorted by name; services (sorted) only for public-suffix names. */
+export function dnsNamespaces(names: Iterable<string>, services: ReadonlyMap<string, Iterable<string>>, isPublicSuffix = isIcannPublicSuffix): DnsNamespace[] {
+  return [...new Set(names)].sort().map((name) => (isPublicSuffix(name) ? { name, services: [...new Set(services.get(name) ?? [])].sort() } : { name }));
+}
+
+/** A namespace that is being deleted is gone for DNS: its services are going too. */
+export function isLive(ns: V1Namespace): boolean {
+  return !ns.metadata?.deletionTimestamp && ns.status?.phase !== 'Terminating';
+}
+
+/**
+ * Coalesces changes into sends of the latest list: `changed()` sends `snapshot()` after
+ * `debounceMs` of quiet, but never later than `maxDelayMs` after the first unsent change. One send
+ * at a time; an unchanged list is not sent again; a failed send is retried after `retryMs`.
+ */
+export class DebouncedSender {
+  private timer: NodeJS.Timeout | undefined;
+  private firstChange = 0;
+  private inFlight: Promise<void> | undefined;
+  private dirty = false;
+  private lastSent: string | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly snapshot: () => DnsNamespace[],
+    private readonly send: (ns: DnsNamespace[]) => Promise<void>,
+    private readonly opts: { debounceMs: number; maxDelayMs: number; retryMs: number; onError?: (err: unknown) => void },
+  ) {}
+
+  changed(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    if (!this.timer) this.firstChange = now;
+    clearTimeout(this.timer);
+    const wait = Math.max(0, Math.min(this.opts.debounceMs, this.firstChange + this.opts.maxDelayMs - now));
+    this.timer = setTimeout(() => this.fire(), wait);
+  }
+
+  /** Send now (no debounce), even when unchanged: e.g. after the root daemon restarted. */
+  flush(force = false): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (force) this.lastSent = undefined;
+    return this.fire();
+  }
+
+  private fire(): Promise<void> {
+    this.timer = undefined;
+    if (this.stopped) return Promise.resolve();
+    if (this.inFlight) {
+      // Sent when the current send returns, with whatever the list is by then.
+      this.dirty = true;
+      return this.inFlight;
+    }
+    const list = this.snapshot();
+    const key = JSON.stringify(list);
+    if (key === this.lastSent) return Promise.resolve();
+    this.inFlight = this.send(list).then(
+      () => {
+        this.lastSent = key;
+      },
+      (err: unknown) => {
+        this.opts.onError?.(err);
+        this.dirty = false;
+        if (!this.stopped) this.timer = setTimeout(() => void this.fire(), this.opts.retryMs);
+      },
+    );
+    return this.inFlight.finally(() => {
+      this.inFlight = undefined;
+      if (this.dirty) {
+        this.dirty = false;
+        void this.fire();
+      }
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** What the feed needs of a client-node informer (tests pass fakes). */
+export interface InformerLike<T> {
+  on(verb: 'add' | 'update' | 'delete', cb: (obj: T) => void): void;
+  on(verb: 'error', cb: (err?: unknown) => void): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  list(): ReadonlyArray<T>;
+}
+
+export interface InformerFactory {
+  namespaces(): InformerLike<V1Namespace>;
+  services(namespace: string): InformerLike<V1Service>;
+}
+
+export function kubeInformers(kc: KubeConfig): InformerFactory {
+  const core = kc.makeApiClient(CoreV1Api);
+  return {
+    namespaces: () => makeInformer(kc, '/api/v1/namespaces', () => core.listNamespace()),
+    services: (namespace) => makeInformer(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/services`, () => core.listNamespacedService({ namespace })),
+  };
+}
+
+export interface NamespaceFeedOptions {
+  log?: Logger;
+  debounceMs?: number;
+  maxDelayMs?: number;
+  retryMs?: number;
+  /**
+   * Sent when namespaces can't be listed (no cluster-wide `list namespaces` permission): usually
+   * the connected namespace, so at least its names resolve.
+   */
+  fallback?: DnsNamespace[];
+  informers?: InformerFactory;
+}
+
+export interface NamespaceFeed {
+  stop(): void;
+  /** Send the current list now even if unchanged (after the root daemon was restarted). */
+  resend(): Promise<void>;
+}
+
+/**
+ * Start watching: the first list is sent as soon as the initial list arrives; after that every
+ * namespace created or deleted (and every service change in a public-suffix namespace) reaches
+ * `send` within `maxDelayMs` + the send itself.
+ */
+export function startNamespaceFeed(kc: KubeConfig, send: (ns: DnsNamespace[]) => Promise<void>, opts: NamespaceFeedOptions = {}): NamespaceFeed {
+  const informers = opts.informers ?? kubeInformers(kc);
+  const retryMs = opts.retryMs ?? DEFAULT_RETRY_MS;
+  const log = opts.log;
+  let stopped = false;
+  let listed = false;
+  let forbidden = false;
+  const services = new Map<string, InformerLike<V1Service>>();
+  const namespaces = informers.namespaces();
+
+  const liveNames = () => namespaces.list().filter(isLive).map((n) => n.metadata?.name ?? '').filter(Boolean);
+  const snapshot = (): DnsNamespace[] => {
+    if (forbidden && !listed) return opts.fallback ?? [];
+    const svc = new Map<string, string[]>();
+    for (const [ns, inf] of services) svc.set(ns, inf.list().map((s) => s.metadata?.name ?? '').filter(Boolean));
+    return dnsNamespaces(liveNames(), svc);
+  };
+  const sender = new DebouncedSender(snapshot, send, {
+    debounceMs: opts.debounceMs ?? DEFAULT_DEBOUNCE_MS,
+    maxDelayMs: opts.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
+    retryMs,
+    onError: (err) => log?.warn('dns: could not send the namespace list to the root daemon', { err: String(err) }),
+  });
+
+  /** Keep one service informer per live public-suffix namespace. */
+  const syncServiceWatches = () => {
+    const want = new Set(liveNames().filter((n) => isIcannPublicSuffix(n)));
+    for (const [ns, inf] of services) {
+      if (!want.has(ns)) {
+        services.delete(ns);
+        void inf.stop().catch(() => undefined);
+      }
+    }
+    for (const ns of want) {
+      if (services.has(ns)) continue;
+      const inf = informers.services(ns);
+      services.set(ns, inf);
+      for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => sender.changed());
+      let restarting = false;
+      const restart = (err: unknown) => {
+        if (stopped || restarting || services.get(ns) !== inf) return;
+        restarting = true;
+        log?.debug('dns: service watch failed; restarting', { namespace: ns, err: String(err) });
+        setTimeout(() => {
+          restarting = false;
+          if (!stopped && services.get(ns) === inf) inf.start().catch(restart);
+        }, retryMs).unref();
+      };
+      inf.on('error', restart);
+      inf.start().catch(restart);
+    }
+  };
+  // The informer's initial list arrives as one `add` per namespace (a cluster always has some).
+  const onNamespaceChange = () => {
+    listed = true;
+    forbidden = false;
+    syncServiceWatches();
+    sender.changed();
+  };
+  for (const verb of ['add', 'update', 'delete'] as const) namespaces.on(verb, onNamespaceChange);
+
+  // client-node reports a failed list or watch as an `error` event (start() itself resolves) and
+  // stops; we start it again after a pause. A restart re-lists: missed deletions are caught then.
+  let restarting = false;
+  const onNamespaceError = (err: unknown) => {
+    if (stopped || restarting) return;
+    restarting = true;
+    const code = (err as { code?: number })?.code ?? (err as { statusCode?: number })?.statusCode;
+    if (code === 403 && !listed) {
+      if (!forbidden) log?.warn('dns: not allowed to list namespaces; only the fallback namespaces are mapped', { err: String(err) });
+      forbidden = true;
+      void sender.flush();
+    } else {
+      log?.debug('dns: namespace watch failed; restarting', { err: String(err) });
+    }
+    setTimeout(
+      () => {
+        restarting = false;
+        if (!stopped) namespaces.start().catch(onNamespaceError);
+      },
+      forbidden ? Math.max(retryMs, 30_000) : retryMs,
+    ).unref();
+  };
+  namespaces.on('error', onNamespaceError);
+  namespaces.start().catch(onNamespaceError);
+
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      sender.stop();
+      void namespaces.stop().catch(() => undefined);
+      for (const inf of services.values()) void inf.stop().catch(() => undefined);
+      services.clear();
+    },
+    resend: () => sender.flush(true),
+  };
+}
