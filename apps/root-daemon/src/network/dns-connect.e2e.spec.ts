@@ -52,7 +52,9 @@ interface Daemon {
 /** The real root daemon, inside the sandbox (its network and mount namespace: its resolved). */
 async function startDaemon(): Promise<Daemon> {
   const socketPath = join(dir, 'run', 'daemon.socket');
-  const proc = sb!.spawn(process.execPath, ['--import', 'tsx', DAEMON_MAIN, '--owner-uid', String(OWNER_UID), '--owner-gid', String(OWNER_UID)], {
+  // TEL_ROOTD_E2E_BUNDLE=dist/apps/root-daemon/main.js: the bundle instead of the sources.
+  const entry = process.env.TEL_ROOTD_E2E_BUNDLE ? [resolve(process.env.TEL_ROOTD_E2E_BUNDLE)] : ['--import', 'tsx', DAEMON_MAIN];
+  const proc = sb!.spawn(process.execPath, [...entry, '--owner-uid', String(OWNER_UID), '--owner-gid', String(OWNER_UID)], {
     ...process.env,
     TELEPRESENCE_ROOT_RUN_DIR: join(dir, 'run'),
     XDG_CACHE_HOME: join(dir, 'cache'),
