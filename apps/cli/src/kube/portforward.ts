@@ -9,7 +9,17 @@ import { CoreV1Api, PortForward, type KubeConfig, type V1Pod } from '@kubernetes
 import { TelError, clusterError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
 
-type WebSocketLike = { close(): void; on?(ev: string, cb: (...a: unknown[]) => void): void; readyState?: number };
+type WebSocketLike = {
+  close(): void;
+  on?(ev: string, cb: (...a: unknown[]) => void): void;
+  pause?(): void;
+  resume?(): void;
+  bufferedAmount?: number;
+};
+
+/** Bytes queued towards the API server above which the workstation side is paused, and below which it resumes. */
+const SEND_HIGH_WATER = 4 << 20;
+const SEND_LOW_WATER = 1 << 20;
 
 /** HTTP status of a client-node ApiException or a websocket upgrade failure, when there is one. */
 export function httpStatusOf(err: unknown): number | undefined {
@@ -148,8 +158,8 @@ export class ManagerForwarder {
   private async open(conn: net.Socket | null): Promise<WebSocketLike> {
     const pf = new PortForward(this.opts.kc, true);
     let timedOut = false;
-    const output: Writable = conn ?? new Writable({ write: (_c, _e, cb) => cb() });
-    const input: Readable = conn ?? new PassThrough();
+    let socketRef: WebSocketLike | undefined;
+    const { output, input } = conn ? this.flowControlled(conn, () => socketRef) : { output: new Writable({ write: (_c, _e, cb) => cb() }), input: new PassThrough() };
     const errors = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
         const text = chunk.toString('utf8').trim();
@@ -168,6 +178,7 @@ export class ManagerForwarder {
         socket.close();
         return socket;
       }
+      socketRef = socket;
       this.sockets.add(socket);
       socket.on?.('close', () => {
         this.sockets.delete(socket);
@@ -195,6 +206,54 @@ export class ManagerForwarder {
         },
       );
     });
+  }
+
+  /**
+   * Streams between `conn` and the websocket that respect backpressure both ways (client-node's
+   * port-forward writes and sends without looking): a slow workstation reader pauses the
+   * websocket; a slow API server (queued sends) pauses the workstation socket.
+   */
+  private flowControlled(conn: net.Socket, socket: () => WebSocketLike | undefined): { output: Writable; input: Readable } {
+    let waitingForDrain = false;
+    const output = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        if (!conn.write(chunk) && !waitingForDrain) {
+          const ws = socket();
+          if (ws?.pause && ws.resume) {
+            waitingForDrain = true;
+            ws.pause();
+            conn.once('drain', () => {
+              waitingForDrain = false;
+              ws.resume?.();
+            });
+          }
+        }
+        cb();
+      },
+    });
+    const input = new PassThrough({ highWaterMark: 1 << 20 });
+    let polling: NodeJS.Timeout | undefined;
+    conn.on('data', (d: Buffer) => {
+      input.write(d);
+      const ws = socket();
+      if (ws && (ws.bufferedAmount ?? 0) > SEND_HIGH_WATER && !polling) {
+        conn.pause();
+        // ws has no drain event: watch its queue until it is low again.
+        polling = setInterval(() => {
+          if ((ws.bufferedAmount ?? 0) < SEND_LOW_WATER || conn.destroyed) {
+            clearInterval(polling);
+            polling = undefined;
+            conn.resume();
+          }
+        }, 5);
+      }
+    });
+    conn.on('end', () => input.end());
+    conn.on('close', () => {
+      clearInterval(polling);
+      input.end();
+    });
+    return { output, input };
   }
 
   private describe(err: unknown): TelError {
