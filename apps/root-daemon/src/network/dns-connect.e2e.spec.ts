@@ -279,6 +279,24 @@ describe('connectNetwork with dns (root daemon + real manager POST /dns, netns +
     expect(await resolverState()).toEqual(before);
   }, 60_000);
 
+  it('SIGTERM while connected undoes DNS and the network on the way out', async () => {
+    const c = await rootd();
+    try {
+      await c.setDnsNamespaces({ namespaces });
+      expect((await c.connectNetwork(network(), { timeoutMs: 30_000 })).dns?.mode).toBe('resolved');
+    } finally {
+      c.close();
+    }
+    expect(await sb!.exec('resolvectl', ['status', 'tel0'])).toMatch(/~demo-ns/);
+    const exited = once(daemon.proc, 'exit');
+    daemon.proc.kill('SIGTERM');
+    await exited;
+    await waitForTel0Gone();
+    expect(await resolverState()).toEqual(before);
+    expect(daemon.logs()).not.toMatch(/could not undo/);
+    daemon = await startDaemon();
+  }, 60_000);
+
   it('override mode: kill -9 leaves the nft redirect, the next daemon removes it at start', async () => {
     const c = await rootd();
     try {
