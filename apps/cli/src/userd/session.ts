@@ -2,7 +2,7 @@
 // port-forward → cluster info → root daemon network; disconnect undoes it in reverse.
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ConnectRequest, ConnectResult, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
+import type { ConnectRequest, ConnectResult, DnsNamespace, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
 import { MANAGER_API_PORT } from '@tel/contracts';
 import { userError } from '@tel/errors';
 import { NotRunningError, connect as ipcConnect, type Client } from '@tel/ipc';
@@ -12,6 +12,7 @@ import type { Config } from '../config/config.js';
 import { resolveImage } from '../config/registry.js';
 import { loadKubeconfig, type LoadedKubeconfig } from '../kube/kubeconfig.js';
 import { ManagerForwarder } from '../kube/portforward.js';
+import { startNamespaceFeed, type NamespaceFeed } from './dns-namespaces.js';
 import { ManagerApi } from './manager-api.js';
 import type { EnsureManager } from './manager-install.js';
 import { apiServerAddresses, mergeCidrs, planNetwork } from './subnets.js';
@@ -41,6 +42,7 @@ interface Active {
   forwarder: ManagerForwarder;
   api: ManagerApi;
   network: NetworkConfig;
+  feed: NamespaceFeed;
 }
 
 export class Session {
@@ -125,6 +127,7 @@ export class Session {
         if (!current) {
           log.info('root daemon has no network (restarted?); connecting it again');
           a.network = await rootd.connectNetwork(this.active.network, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS });
+          void this.active.feed.resend();
         } else a.network = current;
       } finally {
         rootd.close();
@@ -157,13 +160,20 @@ export class Session {
       log: this.deps.log.child('port-forward'),
     });
     const api = new ManagerApi(this.deps.managerSocket, config.timeouts.trafficManagerAPI, this.deps.configFile);
+    let feed: NamespaceFeed | undefined;
     try {
       await forwarder.start();
       // 5. What the manager knows of the cluster; the API server's own addresses stay off the tunnel.
       const managerVersion = await api.version();
       const clusterInfo = await api.clusterInfo();
       const plan = planNetwork({ cluster: clusterInfo, alsoProxy, neverProxy, apiServerAddresses: await apiServerAddresses(kube.server) });
-      const network: NetworkConfig = { managerSocket: this.deps.managerSocket, ...plan };
+      const network: NetworkConfig = {
+        managerSocket: this.deps.managerSocket,
+        ...plan,
+        dns: { connectedNamespace: namespace, clusterDomain: clusterInfo.clusterDomain, includeSuffixes: config.dns.includeSuffixes, excludeSuffixes: config.dns.excludeSuffixes, lookupTimeoutMs: config.dns.lookupTimeout },
+        ...(clusterInfo.dnsIp ? { clusterDnsIp: clusterInfo.dnsIp } : {}),
+      };
+      feed = startNamespaceFeed(kube.kc, (namespaces) => this.sendNamespaces(namespaces), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }] });
       log.info('connecting network', { ...plan });
       // 6. The root daemon: tel0, routes, rules.
       const rootd = await this.rootd();
@@ -187,13 +197,24 @@ export class Session {
         network: status,
       };
       // 7. From here on the daemon is busy: another version's CLI may not replace it.
-      this.active = { info, kube, forwarder, api, network };
+      this.active = { info, kube, forwarder, api, network, feed };
       log.info('connected', { context: info.context, elapsedMs: Date.now() - started });
       return { session: info, alreadyConnected: false, elapsedMs: Date.now() - started };
     } catch (err) {
+      feed?.stop();
       api.close();
       await forwarder.close().catch(() => undefined);
       throw err;
+    }
+  }
+
+  /** The namespace feed's sink: the full list to the root daemon's resolver. */
+  private async sendNamespaces(namespaces: DnsNamespace[]): Promise<void> {
+    const rootd = await this.rootd();
+    try {
+      await rootd.setDnsNamespaces({ namespaces }, { timeoutMs: 5000 });
+    } finally {
+      rootd.close();
     }
   }
 
@@ -201,6 +222,7 @@ export class Session {
     const a = this.active;
     if (!a) return { wasConnected: false };
     const log = this.deps.log.child('disconnect');
+    a.feed.stop();
     // Routes first: nothing may be sent into a tunnel whose port-forward is gone.
     try {
       const rootd = await ipcConnect<RootDaemonContract>(this.deps.rootDaemonSocket, 'Root Daemon');
