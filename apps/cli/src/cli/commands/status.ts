@@ -62,6 +62,15 @@ export function renderStatus(d: StatusDoc): string {
       for (const s of n.routedSubnets) lines.push(`    - ${s}`);
       lines.push('  Excluded:');
       for (const e of n.excluded) lines.push(`    - ${e.cidr} (${e.reason})`);
+      if (n.dns) {
+        row('DNS', `${n.dns.mode}, server ${n.dns.server}, upstream ${n.dns.upstream.join(', ') || 'none'}`);
+        lines.push(`  Routing domains: ${n.dns.routingDomains.join(' ')}`);
+        if (n.dns.searchDomains.length) lines.push(`  Search domains : ${n.dns.searchDomains.join(' ')}`);
+        if (n.dns.leftOut.length) {
+          lines.push('  Namespaces without a routing domain:');
+          for (const l of n.dns.leftOut) lines.push(`    - ${l.namespace} (${l.reason}: ${l.detail})`);
+        }
+      } else if (n.dnsError) row('DNS', `NOT running: ${n.dnsError}`);
     } else row('Network', 'Not connected');
   }
   return lines.join('\n');
