@@ -114,7 +114,11 @@ async function connectAndCurl(cluster: ClusterInfo): Promise<Record<string, unkn
   const cli = join(root, 'dist', 'apps', 'cli', 'main.js');
   const tp = (...args: string[]) => cluster.wsExec('node', [cli, ...args], { env, timeoutMs: 300_000 });
 
-  step('telepresence connect (from the workstation namespace)');
+  step('telepresence helm upgrade, then telepresence connect (from the workstation namespace)');
+  // The admin makes the cluster's manager this build's version (installs it when absent), as a
+  // platform team does after a release; connect alone never replaces a manager of another version.
+  const upgrade = await tp('helm', 'upgrade');
+  if (upgrade.code !== 0) throw new Error(`telepresence helm upgrade failed: ${(upgrade.stderr || upgrade.stdout).trim()}`);
   const t0 = performance.now();
   const connect = await tp('connect');
   if (connect.code !== 0) throw new Error(`telepresence connect failed: ${(connect.stderr || connect.stdout).trim()}`);
