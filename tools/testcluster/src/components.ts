@@ -161,6 +161,11 @@ export function nodeAgents(l: Layout, b: Binaries): Component[] {
         `--cluster-signing-key-file=${join(l.pkiDir, 'ca.key')}`,
         '--use-service-account-credentials=true',
         `--service-cluster-ip-range=${NET.serviceCidr}`,
+        // Give the node spec.podCIDRs (the first /24 of the pod range, the bridge's subnet), as
+        // real clusters do: Telepresence's manager routes pod subnets from it.
+        '--allocate-node-cidrs=true',
+        `--cluster-cidr=${NET.podCidr}`,
+        '--node-cidr-mask-size=24',
         '--leader-elect=false',
         '--profiling=false',
         '--v=1',
