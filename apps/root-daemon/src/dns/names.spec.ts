@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NamespaceTable, hasSuffix, reverseZones, route, type NameRules } from './names.js';
+import { NamespaceTable, hasSuffix, reverseZones, route, systemDomains, type NameRules } from './names.js';
 import { isIcannPublicSuffix } from './psl.js';
 
 const rules: NameRules = {
@@ -107,5 +107,16 @@ describe('helpers', () => {
     expect(z.length).toBe(n);
     expect(z[0]).toBe(first);
     expect(z[z.length - 1]).toBe(last);
+  });
+});
+
+describe('systemDomains', () => {
+  it('routes the cluster domain, svc, namespaces, public-suffix services, include suffixes and reverse zones', () => {
+    const { routing, search } = systemDomains(rules, nss);
+    expect(routing).toEqual(expect.arrayContaining(['cluster.local', 'svc', 'default', 'kube-system', 'my-svc.rs', 'corp.example', '96.10.in-addr.arpa']));
+    // Namespaces named like an ICANN public suffix never become a routing domain of their own.
+    expect(routing).not.toContain('rs');
+    expect(routing).not.toContain('im');
+    expect(search).toEqual(['default']);
   });
 });

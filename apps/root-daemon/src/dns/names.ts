@@ -182,6 +182,9 @@ export function reverseZones(cidrs: string[], limit = 256): string[] {
 export function systemDomains(rules: NameRules, nss: NamespaceTable): { routing: string[]; search: string[] } {
   const cd = normalizeName(rules.clusterDomain);
   const routing = new Set<string>([cd]);
+  // `name.ns.svc` is a documented short form; resolved only applies search domains to single
+  // labels, so without `~svc` such names would go upstream and fail. `svc` is no ICANN TLD.
+  if (!isIcannPublicSuffix('svc')) routing.add('svc');
   for (const ns of nss.plain) routing.add(ns);
   for (const [ns, services] of nss.publicSuffix) for (const s of services ?? []) routing.add(`${s}.${ns}`);
   for (const s of rules.includeSuffixes) routing.add(normalizeSuffix(s));
