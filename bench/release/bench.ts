@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry } from '@tel/image/testing';
 import { readBuildInfo, workspaceRoot } from '@tel/genversion';
-import { APPS } from '@tel/build';
+import { APPS, BUNDLE_EXTERNALS } from '@tel/build';
 import { pushBaseImage, pushTrafficManagerImage } from '../../tools/build/src/image.js';
 
 const root = workspaceRoot();
@@ -44,7 +44,7 @@ async function main() {
     const outdir = join(tmpdir(), `bench-esbuild-${process.pid}`);
     const esbuildOnly = Array.from({ length: RUNS }, () =>
       timeIt(() =>
-        execFileSync(join(root, 'node_modules/.bin/esbuild'), [...Object.values(APPS), '--bundle', '--platform=node', '--format=esm', '--external:koffi', `--outdir=${outdir}`, '--log-level=error'], { cwd: root }),
+        execFileSync(join(root, 'node_modules/.bin/esbuild'), [...Object.values(APPS), '--bundle', '--platform=node', '--format=esm', ...BUNDLE_EXTERNALS.map((e) => `--external:${e}`), `--outdir=${outdir}`, '--log-level=error'], { cwd: root }),
       ),
     );
     rmSync(outdir, { recursive: true, force: true });

@@ -23,6 +23,12 @@ const NATIVE_PACKAGES: Record<string, string[]> = {
 };
 
 /**
+ * What stays out of every bundle: native packages (copied beside it) and x11, dbus-next's X11
+ * session-bus lookup that the root daemon never uses (it talks to the system bus).
+ */
+export const BUNDLE_EXTERNALS = [...Object.keys(NATIVE_PACKAGES), 'x11'];
+
+/**
  * Copy each native package the bundle imports into `<bundle dir>/node_modules/`, so the bundle
  * runs wherever it is copied (an install dir, a temp dir in tests), not only inside the workspace.
  */
@@ -61,8 +67,7 @@ export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<
     legalComments: 'none',
     logLevel: 'error',
     // Packages with native addons stay external and are copied beside the bundle (below).
-    // x11: dbus-next's X11 session-bus lookup, never used for the system bus the root daemon talks to.
-    external: [...Object.keys(NATIVE_PACKAGES), 'x11'],
+    external: BUNDLE_EXTERNALS,
     // ESM bundles of CommonJS deps need require/__dirname.
     banner: {
       js: [
