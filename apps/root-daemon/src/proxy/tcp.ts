@@ -54,10 +54,20 @@ export class TcpProxy {
       clientSide.destroy();
       return;
     }
-    this.dialer.tcp(dst.ip, dst.port).then(
-      (clusterSide) => this.splice(clientSide, clusterSide),
+    // Client → cluster starts at once: a client that speaks first (HTTP) has its request on the
+    // way with the dial, saving a round trip through the port-forward. Cluster → client waits for
+    // the manager's answer, so a refused dial still ends in a reset, never in an empty reply.
+    let early: Duplex | undefined;
+    const onStream = (stream: Duplex) => {
+      early = stream;
+      stream.on('error', () => undefined);
+      clientSide.pipe(stream);
+    };
+    this.dialer.tcp(dst.ip, dst.port, { onStream }).then(
+      (clusterSide) => this.splice(clientSide, clusterSide, early === clusterSide),
       (err: unknown) => {
         this.log.debug(`tcp ${dst.ip}:${dst.port} refused`, { err: String(err) });
+        if (early) clientSide.unpipe(early);
         // A reset, so the client sees "connection refused/reset" rather than an empty answer.
         if (!clientSide.destroyed) clientSide.resetAndDestroy();
       },
@@ -65,7 +75,7 @@ export class TcpProxy {
   }
 
   /** Copy both ways with backpressure; each side's end is forwarded as a half-close. */
-  private splice(clientSide: net.Socket, clusterSide: Duplex): void {
+  private splice(clientSide: net.Socket, clusterSide: Duplex, clientAlreadyPiped = false): void {
     if (clientSide.destroyed) {
       clusterSide.destroy();
       return;
@@ -81,7 +91,7 @@ export class TcpProxy {
       // The stream is gone; let the client finish reading what was already queued to it.
       if (!clientSide.writableEnded) clientSide.end();
     });
-    clientSide.pipe(clusterSide);
+    if (!clientAlreadyPiped) clientSide.pipe(clusterSide);
     clusterSide.pipe(clientSide);
     clientSide.resume();
   }

@@ -159,7 +159,7 @@ export class Http2Dialer implements Dialer {
   }
 
   /** Opens a stream and waits for the manager's answer; a non-200 becomes a DialError. */
-  private async open(headers: http2.OutgoingHttpHeaders, destination: string): Promise<ClientHttp2Stream> {
+  private async open(headers: http2.OutgoingHttpHeaders, destination: string, onStream?: (stream: ClientHttp2Stream) => void): Promise<ClientHttp2Stream> {
     if (this.closed) throw new DialError(destination, 'tunnel closed');
     let session: ClientHttp2Session;
     try {
@@ -180,6 +180,7 @@ export class Http2Dialer implements Dialer {
       const onClose = () => reject(new DialError(destination, 'stream closed before the manager answered'));
       stream.once('error', onError);
       stream.once('close', onClose);
+      onStream?.(stream);
       stream.once('response', (h) => {
         stream.off('error', onError);
         stream.off('close', onClose);
@@ -195,9 +196,9 @@ export class Http2Dialer implements Dialer {
     });
   }
 
-  async tcp(ip: string, port: number): Promise<ClientHttp2Stream> {
+  async tcp(ip: string, port: number, opts: { onStream?: (stream: ClientHttp2Stream) => void } = {}): Promise<ClientHttp2Stream> {
     const destination = `${ip}:${port}`;
-    return this.open({ ':method': 'CONNECT', ':authority': destination }, destination);
+    return this.open({ ':method': 'CONNECT', ':authority': destination }, destination, opts.onStream);
   }
 
   async udp(ip: string, port: number): Promise<DatagramFlow> {
