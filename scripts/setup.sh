@@ -11,7 +11,7 @@ PACKAGES=(
   etcd-server              # the test cluster's datastore
   iptables nftables iproute2 conntrack         # networking inside test namespaces only
   dbus systemd-resolved    # per-namespace DNS stack for DNS e2e tests
-  openssl git ca-certificates
+  openssl git ca-certificates curl
 )
 
 missing=()
