@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { inspectImage } from '@tel/image';
 import { startRegistry } from '@tel/image/testing';
 import { readBuildInfo, workspaceRoot } from '@tel/genversion';
-import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
+import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 
 const exec = promisify(execFile);
 const root = workspaceRoot();
@@ -57,37 +57,7 @@ async function release(registry: string): Promise<{ version: string; rows: { art
   return { version: info.version, rows };
 }
 
-const demoManifest = (image: string) => `
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: orders, namespace: shop}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: orders}}
-  template:
-    metadata: {labels: {app: orders}}
-    spec:
-      containers:
-      - name: orders
-        image: ${image}
-        args: [serve]
-        env:
-        - {name: PORT, value: "8080"}
-        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
-        - {name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
-        - {name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: orders, namespace: shop}
-spec:
-  selector: {app: orders}
-  ports: [{name: http, port: 8080}]
-`;
+const demoManifest = (image: string) => demoWorkloadManifest({ image, namespace: 'shop', name: 'orders' });
 
 async function connectAndCurl(cluster: ClusterInfo): Promise<Record<string, unknown>> {
   const kubectl = async (args: string[], input?: string) => {

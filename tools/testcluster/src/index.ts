@@ -72,3 +72,4 @@ export async function clusterDown(opts: { log?: Log; layout?: Layout; instance?:
 export async function getClusterStatus(layout: Layout = defaultLayout()): Promise<ClusterStatus> {
   return clusterStatus(layout);
 }
+export { demoWorkloadManifest, type DemoWorkload } from './demo.js';

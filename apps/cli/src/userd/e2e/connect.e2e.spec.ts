@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
+import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { buildVersion, cliRunner, httpGet, kubeconfigWithExtension, netState, pushManager, udpEcho, userEnv, ws, type Build, type Tp } from './harness.js';
 
 const V1 = 'v2.90.0';
@@ -28,42 +28,7 @@ let demo: { serviceIp: string; podA: string; podB: string };
 /** Measured numbers, printed at the end (and written beside the temp dir's report). */
 const measured: Record<string, number | string> = {};
 
-const demoManifest = (image: string) => `
-apiVersion: v1
-kind: Namespace
-metadata: {name: ${DEMO_NS}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: demo, namespace: ${DEMO_NS}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: demo}}
-  template:
-    metadata: {labels: {app: demo}}
-    spec:
-      containers:
-      - name: demo
-        image: ${image}
-        args: [serve]
-        env:
-        - {name: PORT, value: "8080"}
-        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
-        - {name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
-        - {name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
-        ports:
-        - {containerPort: 8080, protocol: TCP}
-        - {containerPort: 8080, protocol: UDP}
----
-apiVersion: v1
-kind: Service
-metadata: {name: demo, namespace: ${DEMO_NS}}
-spec:
-  selector: {app: demo}
-  ports:
-  - {name: http, port: 8080, protocol: TCP}
-  - {name: udp, port: 8080, protocol: UDP}
-`;
+const demoManifest = (image: string) => demoWorkloadManifest({ image, namespace: DEMO_NS, replicas: 2, udp: true });
 
 /**
  * The websocket port-forward (client-node) is an HTTP GET, which RBAC checks as `get` on

@@ -9,7 +9,7 @@ import { existsSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterDown, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
+import { demoWorkloadManifest, clusterDown, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { buildVersion, cliRunner, httpGet, pushManager, userEnv, ws, type Build, type Tp } from './harness.js';
 
 const INSTANCE = 'dnse2e';
@@ -32,40 +32,7 @@ let mySvcIp: string;
 let pristineResolver: string;
 const measured: Record<string, number | string> = {};
 
-const manifest = (image: string) => `
-apiVersion: v1
-kind: Namespace
-metadata: {name: ${DEMO_NS}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: demo, namespace: ${DEMO_NS}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: demo}}
-  template:
-    metadata: {labels: {app: demo}}
-    spec:
-      containers:
-      - name: demo
-        image: ${image}
-        args: [serve]
-        env:
-        - {name: PORT, value: "8080"}
-        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
-        - {name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
-        - {name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
-        ports:
-        - {containerPort: 8080, protocol: TCP}
----
-apiVersion: v1
-kind: Service
-metadata: {name: demo, namespace: ${DEMO_NS}}
-spec:
-  selector: {app: demo}
-  ports:
-  - {name: http, port: 8080, protocol: TCP}
----
+const manifest = (image: string) => demoWorkloadManifest({ image, namespace: DEMO_NS }) + `---
 apiVersion: v1
 kind: Namespace
 metadata: {name: ${RS_NS}}
