@@ -1,6 +1,6 @@
 // Real processes, real sockets: two builds of the CLI with different versions, one machine.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -46,6 +46,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await tp(NEW, 'quit', '-s');
   await tp(OLD, 'quit', '-s');
+  // Whatever a failed or slow quit left behind: every daemon this file started runs a bundle
+  // under `tmp`, so it is found by that path and ended by PID.
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(tmp)) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
   rmSync(tmp, { recursive: true, force: true });
 });
 
