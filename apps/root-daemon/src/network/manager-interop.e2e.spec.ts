@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TCP_CLIENT, UDP_CLIENT, nodeIn, snapshot, type Snapshot } from '../testing/clients.js';
 import { startDaemon, type RunningDaemon } from '../testing/daemon.js';
-import { Netns } from '../testing/netns.js';
+import { Netns, spawnNodeIn } from '../testing/netns.js';
 
 const POD_IP = '198.19.2.10';
 const MANAGER_PORT = 18081;
@@ -22,17 +22,7 @@ let cluster: Netns;
 let daemon: RunningDaemon | undefined;
 const children: ChildProcess[] = [];
 
-function spawnIn(ns: Netns, args: string[], asUid?: number): Promise<ChildProcess> {
-  const cmd = asUid === undefined ? [process.execPath, ...args] : ['setpriv', `--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', process.execPath, ...args];
-  const child = ns.spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let err = '';
-  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-  return new Promise((res, rej) => {
-    child.stdout?.once('data', () => res(child));
-    child.once('exit', (code) => rej(new Error(`${args.join(' ').slice(0, 80)} exited ${code}: ${err}`)));
-  });
-}
+const spawnIn = (ns: Netns, args: string[], asUid?: number) => spawnNodeIn(ns, args, children, asUid);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tpr-interop-'));

@@ -37,3 +37,20 @@ export class Netns {
     await run('ip', ['netns', 'del', this.name]).catch(() => undefined);
   }
 }
+
+/**
+ * Start `node args...` in `ns` (as `asUid` when given) and resolve once it prints its first line,
+ * i.e. it is listening; reject with its stderr if it exits first. The child is added to `children`
+ * so the caller's afterAll can end it by PID.
+ */
+export function spawnNodeIn(ns: Netns, args: string[], children: ChildProcess[], asUid?: number): Promise<ChildProcess> {
+  const cmd = asUid === undefined ? [process.execPath, ...args] : ['setpriv', `--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', process.execPath, ...args];
+  const child = ns.spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((res, rej) => {
+    child.stdout?.once('data', () => res(child));
+    child.once('exit', (code) => rej(new Error(`${args.join(' ').slice(0, 80)} exited ${code}: ${err}`)));
+  });
+}
