@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { readBuildInfo, workspaceRoot } from '@tel/genversion';
+import { cpuDelta, cpuSnapshot } from './cpu.js';
 
 const root = workspaceRoot();
 const BULK_MIB = Number(process.env.BENCH_BULK_MIB ?? 256);
@@ -61,8 +62,16 @@ const one = () => new Promise((res) => { const s = net.connect(${port}, ${JSON.s
 (async () => { const t0 = Date.now(); await Promise.all(Array.from({ length: ${n} }, one)); console.log(JSON.stringify({ ok, fail, seconds: (Date.now() - t0) / 1000 }));
   await new Promise((r) => setTimeout(r, 1500)); for (const s of socks) s.destroy(); })();`;
 
-async function run(cluster: ClusterInfo, where: 'ws' | 'node', script: string, timeoutMs = 300_000): Promise<any> {
+/** CPU per process (ms) of each measurement, to see which hop pays for it. */
+const cpuProfile: Record<string, { name: string; ms: number }[]> = {};
+
+async function run(cluster: ClusterInfo, where: 'ws' | 'node', script: string, label?: string, timeoutMs = 300_000): Promise<any> {
+  const before = label ? cpuSnapshot() : undefined;
   const r = where === 'ws' ? await cluster.wsExec('node', ['-e', script], { timeoutMs }) : await cluster.nodeExec('node', ['-e', script], { timeoutMs });
+  if (label && before) {
+    cpuProfile[label] = cpuDelta(before, cpuSnapshot()).slice(0, 8);
+    if (process.env.BENCH_CPU) process.stdout.write(`${label}: ${cpuProfile[label]!.map((c) => `${c.name} ${c.ms}ms`).join(', ')}\n`);
+  }
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line);
@@ -93,6 +102,8 @@ async function main() {
   const env: NodeJS.ProcessEnv = {
     HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), XDG_CACHE_HOME: join(home, 'cache'), XDG_CONFIG_HOME: join(home, 'config'),
     TELEPRESENCE_ROOT_RUN_DIR: join(home, 'rootrun'), KUBECONFIG: cluster.adminKubeconfig,
+    // BENCH_PROFILE_DIR: V8 CPU profiles of the daemons, written when they quit.
+    ...(process.env.BENCH_PROFILE_DIR ? { TELEPRESENCE_CPU_PROFILE_DIR: process.env.BENCH_PROFILE_DIR } : {}),
   };
   for (const d of [env.XDG_RUNTIME_DIR!, env.XDG_CACHE_HOME!, env.XDG_CONFIG_HOME!, env.TELEPRESENCE_ROOT_RUN_DIR!]) mkdirSync(d, { recursive: true, mode: 0o700 });
   const cli = join(root, 'dist', 'apps', 'cli', 'main.js');
@@ -117,17 +128,17 @@ async function main() {
     const pids = { userDaemon: st.userDaemon.version.pid as number, rootDaemon: st.rootDaemon.version.pid as number };
 
     // Bulk TCP.
-    const tunnel = await run(cluster, 'ws', bulkClient(podIp, 9000));
-    const direct = await run(cluster, 'node', bulkClient(podIp, 9000));
+    const tunnel = await run(cluster, 'ws', bulkClient(podIp, 9000), 'bulk tunnel');
+    const direct = await run(cluster, 'node', bulkClient(podIp, 9000), 'bulk direct');
     const pf = cluster.wsExec('kubectl', ['port-forward', '-n', NS, 'pod/bulk', '19000:9000'], { timeoutMs: 600_000 });
     await new Promise((res) => setTimeout(res, 2000));
-    const portForward = await run(cluster, 'ws', bulkClient('127.0.0.1', 19000));
+    const portForward = await run(cluster, 'ws', bulkClient('127.0.0.1', 19000), 'bulk kubectl port-forward');
     await cluster.wsExec('pkill', ['-f', 'port-forward -n tel-bench pod/bulk']);
     await pf.catch(() => undefined);
 
     // New-connection HTTP rate.
-    const httpTunnel = await run(cluster, 'ws', httpRateClient(`http://${podIp}:8080/`));
-    const httpDirect = await run(cluster, 'node', httpRateClient(`http://${podIp}:8080/`));
+    const httpTunnel = await run(cluster, 'ws', httpRateClient(`http://${podIp}:8080/`), 'http tunnel');
+    const httpDirect = await run(cluster, 'node', httpRateClient(`http://${podIp}:8080/`), 'http direct');
 
     // 1000 concurrent connections, RSS sampled while they are open.
     const rssSamples: { userDaemon: number; rootDaemon: number }[] = [];
@@ -149,6 +160,7 @@ async function main() {
       { name: 'max RSS root daemon (MiB)', value: maxRss.rootDaemon, baseline: 200, baselineName: 'limit', ratio: maxRss.rootDaemon / 200, goal: '≤ 1.0' },
       { name: 'cold connect, manager installed (s)', value: median(coldConnect), baseline: 3, baselineName: 'target', ratio: median(coldConnect) / 3, goal: '≤ 1.0' },
     ];
+    results.cpuMs = cpuProfile;
     results.raw = { tunnel, direct, portForward, httpTunnel, httpDirect, conc, coldConnect, rssSamples: rssSamples.length };
     for (const row of results.rows as any[]) {
       process.stdout.write(`${row.name.padEnd(36)} ${row.value.toFixed(1).padStart(9)}  ${row.ratio.toFixed(2)}× ${row.baselineName} (${row.baseline.toFixed(1)})  goal ${row.goal}\n`);

@@ -11,6 +11,19 @@ export interface ManagerVersion {
 
 /** Port the manager's API listens on inside its pod. */
 export const MANAGER_API_PORT = 8081;
+/**
+ * Port of the manager's TCP stream tunnel (see @tel/tcp-wire): one port-forward stream per
+ * workstation TCP connection, which the Kubernetes API multiplexes on one SPDY connection.
+ * Protocol, per connection:
+ * 1. client → manager: the line `TEL-TCP/1 <ip> <port>\n` (IPv4 or IPv6 literal, at most 128 bytes);
+ * 2. manager → client: `OK\n` once the destination is dialled, or `ERR <reason>\n` then close;
+ * 3. then both directions carry frames: 4-byte big-endian length N, then N bytes; N = 0 is that
+ *    direction's end (TCP half-close). The client may send frames right after its line.
+ * The connection is closed once both directions have ended; a close before that is an abort
+ * (reset). Half-close is framed rather than signalled by closing because the container
+ * runtime's port-forward ends both directions about a second after either one ends.
+ */
+export const MANAGER_TCP_PORT = 8083;
 /** Port the agent's API listens on inside the intercepted pod. */
 export const AGENT_API_PORT = 9900;
 

@@ -1,5 +1,6 @@
 // What every local daemon shares: parse its start flags, serve its contract on its socket, answer
 // version/quit/setLogLevel, and shut down cleanly on quit or SIGTERM/SIGINT.
+import { startCpuProfileFromEnv } from './cpu-profile.js';
 import type { Server } from 'node:net';
 import { rmSync } from 'node:fs';
 import type { DaemonVersion, Empty } from '@tel/contracts';
@@ -59,6 +60,7 @@ export function createDaemonRuntime(opts: {
   const startedAt = Date.now();
   let server: Server | undefined;
   let stopping = false;
+  const stopProfile = startCpuProfileFromEnv(opts.name);
   const shutdown = async (why: string) => {
     if (stopping) return;
     stopping = true;
@@ -70,6 +72,7 @@ export function createDaemonRuntime(opts: {
     }
     server?.close();
     rmSync(opts.socketPath, { force: true });
+    await stopProfile?.().catch((err: unknown) => log.warn('cpu profile not written', { err: String(err) }));
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
