@@ -7,6 +7,8 @@ export interface ManagerVersion {
   name: string;
   version: string;
   apiVersion: number;
+  /** Set by managers that serve the TCP stream tunnel (MANAGER_TCP_PORT); older ones omit it. */
+  tcpStreamPort?: number;
 }
 
 /** Port the manager's API listens on inside its pod. */

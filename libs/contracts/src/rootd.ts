@@ -22,6 +22,12 @@ export interface NetworkConfig {
    * The root daemon speaks the tunnel protocol of manager.ts over it.
    */
   managerSocket: string;
+  /**
+   * Unix socket (served by the user daemon) whose connections reach the manager's TCP stream
+   * tunnel (manager.ts MANAGER_TCP_PORT); absent when the manager has none, then TCP uses the
+   * HTTP/2 CONNECT streams of `managerSocket`.
+   */
+  tcpTunnelSocket?: string;
   /** CIDRs to route into tel0: cluster pod and service subnets plus also-proxy. */
   subnets: string[];
   /** CIDRs (and single addresses as /32) that must not be routed, with the reason. */

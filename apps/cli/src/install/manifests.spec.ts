@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MANAGER_API_PORT } from '@tel/contracts';
+import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 import { API_VERSION_ANNOTATION, imageTag, MANAGED_BY_LABEL, MANAGER_HEALTH_PORT, managerObjects, RESOURCES, VERSION_ANNOTATION } from './manifests.js';
 
 const base = { namespace: 'ambassador', image: 'registry.example.com/team/tel2:v2.5.4', version: 'v2.5.4', apiVersion: 1 };
@@ -38,6 +38,7 @@ describe('managerObjects', () => {
     expect(c.args).toEqual(['manager']);
     expect(c.ports).toEqual([
       { name: 'api', containerPort: MANAGER_API_PORT, protocol: 'TCP' },
+      { name: 'tcp-tunnel', containerPort: MANAGER_TCP_PORT, protocol: 'TCP' },
       { name: 'health', containerPort: MANAGER_HEALTH_PORT, protocol: 'TCP' },
     ]);
     expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });

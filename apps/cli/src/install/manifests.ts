@@ -1,6 +1,6 @@
 // The Kubernetes objects `telepresence helm install` creates for one traffic manager, as plain
 // data. This file is the single source of truth for names, labels, ports and RBAC rules.
-import { MANAGER_API_PORT } from '@tel/contracts';
+import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 
 export const MANAGER_NAME = 'traffic-manager';
 export const DEFAULT_MANAGER_NAMESPACE = 'ambassador';
@@ -111,10 +111,12 @@ function managerDeployment(o: ManagerManifestOptions, labels: Record<string, str
               args: ['manager'],
               ports: [
                 { name: 'api', containerPort: MANAGER_API_PORT, protocol: 'TCP' },
+                { name: 'tcp-tunnel', containerPort: MANAGER_TCP_PORT, protocol: 'TCP' },
                 { name: 'health', containerPort: MANAGER_HEALTH_PORT, protocol: 'TCP' },
               ],
               env: [
                 { name: 'MANAGER_API_PORT', value: String(MANAGER_API_PORT) },
+                { name: 'MANAGER_TCP_PORT', value: String(MANAGER_TCP_PORT) },
                 { name: 'MANAGER_HEALTH_PORT', value: String(MANAGER_HEALTH_PORT) },
                 { name: 'TELEPRESENCE_LOG_LEVEL', value: o.logLevel ?? 'info' },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

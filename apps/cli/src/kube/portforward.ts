@@ -1,26 +1,19 @@
-// Boundary: user daemon → traffic manager pod, through the Kubernetes API's port-forward
-// (websocket, client-node; no kubectl). Serves a unix socket on which every accepted connection
-// is piped through its own port-forward stream, so the root daemon can run HTTP/2 over it.
+// Boundary: user daemon → traffic manager pod, through the Kubernetes API's port-forward (SPDY,
+// ./spdy.ts; no kubectl). One upgraded connection to the API server per session; each unix
+// socket served here maps to a port in the pod, and every connection accepted on it becomes one
+// port-forward stream pair on that connection (the pod sees one TCP connection each).
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { dirname } from 'node:path';
-import { PassThrough, Writable, type Readable } from 'node:stream';
-import { CoreV1Api, PortForward, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { TelError, clusterError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
+import { SpdyConnection, type SpdyStream } from './spdy.js';
 
-type WebSocketLike = {
-  close(): void;
-  on?(ev: string, cb: (...a: unknown[]) => void): void;
-  pause?(): void;
-  resume?(): void;
-  bufferedAmount?: number;
-};
-
-/** Bytes queued towards the API server above which the workstation side is paused, and below which it resumes. */
-const SEND_HIGH_WATER = 4 << 20;
-const SEND_LOW_WATER = 1 << 20;
-
+/** How often the SPDY connection is pinged (keeps idle timeouts away, finds a dead connection). */
+const PING_INTERVAL_MS = 10_000;
 /** HTTP status of a client-node ApiException or a websocket upgrade failure, when there is one. */
 export function httpStatusOf(err: unknown): number | undefined {
   const e = err as { code?: unknown; statusCode?: unknown; message?: unknown };
@@ -61,86 +54,170 @@ export async function findManagerPod(kc: KubeConfig, namespace: string): Promise
 export interface ForwarderOptions {
   kc: KubeConfig;
   namespace: string;
-  /** Port inside the pod (MANAGER_API_PORT). */
-  podPort: number;
-  socketPath: string;
-  /** Bound on opening one port-forward stream (timeouts.trafficManagerConnect). */
+  /** Unix sockets to serve, each forwarding to a port inside the manager pod. */
+  sockets: { path: string; podPort: number }[];
+  /** Bound on opening the port-forward connection (timeouts.trafficManagerConnect). */
   connectTimeoutMs: number;
-  /** Builds the error a timed-out stream open is reported with. */
+  /** Builds the error a timed-out open is reported with. */
   onConnectTimeout: () => TelError;
   log: Logger;
 }
 
 /**
- * A unix socket whose connections are port-forward streams to the manager pod. One websocket
- * per accepted connection: no multiplexing of our own, the pod sees one TCP connection each.
+ * Opens the API server's port-forward to `pod` as a SPDY/3.1 session (POST + upgrade, the way
+ * kubectl does it; RBAC: create pods/portforward).
  */
+export async function dialPortForward(kc: KubeConfig, namespace: string, pod: string): Promise<SpdyConnection> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw clusterError('the kubeconfig has no current cluster', 'set a context with kubectl config use-context');
+  const url = new URL(`${cluster.server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/portforward`);
+  const opts: https.RequestOptions = {
+    method: 'POST',
+    headers: { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'portforward.k8s.io', 'Content-Length': '0' },
+  };
+  await kc.applyToHTTPSOptions(opts);
+  return new Promise<SpdyConnection>((resolve, reject) => {
+    const req = (url.protocol === 'http:' ? http : https).request(url, opts);
+    req.on('upgrade', (res, socket, head) => {
+      const proto = res.headers['x-stream-protocol-version'];
+      if (proto !== 'portforward.k8s.io') {
+        socket.destroy();
+        reject(new Error(`API server upgraded to ${JSON.stringify(proto ?? '')} instead of portforward.k8s.io`));
+        return;
+      }
+      resolve(new SpdyConnection(socket as net.Socket, head));
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body = (body + d).slice(0, 4096)));
+      res.on('end', () => {
+        let message = body.trim();
+        try {
+          message = (JSON.parse(body) as { message?: string }).message ?? message;
+        } catch {
+          // not a Status object: keep the text
+        }
+        reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${message.split('\n')[0]}`), { statusCode: res.statusCode }));
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Serves unix sockets whose connections are port-forward streams into the manager pod. */
 export class ManagerForwarder {
-  private server: net.Server | undefined;
+  private readonly servers: net.Server[] = [];
   private podName: string | undefined;
-  private readonly sockets = new Set<WebSocketLike>();
+  private conn: SpdyConnection | undefined;
+  private connecting: Promise<SpdyConnection> | undefined;
   private readonly conns = new Set<net.Socket>();
+  private pingTimer: NodeJS.Timeout | undefined;
+  private requestId = 0;
   private lastError: string | undefined;
   private okStreams = 0;
   private failedStreams = 0;
+  private closed = false;
 
   constructor(private readonly opts: ForwarderOptions) {}
 
-  get socketPath(): string {
-    return this.opts.socketPath;
-  }
-
-  /** Find the pod, prove one stream can be opened (bounded), then serve the socket 0600. */
+  /** Find the pod, open the port-forward (bounded), then serve every socket 0600. */
   async start(): Promise<void> {
     this.podName = await findManagerPod(this.opts.kc, this.opts.namespace);
-    const probe = await this.open(null);
-    probe.close();
-    mkdirSync(dirname(this.opts.socketPath), { recursive: true, mode: 0o700 });
-    rmSync(this.opts.socketPath, { force: true });
-    const server = net.createServer({ pauseOnConnect: true }, (conn) => this.accept(conn));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.socketPath, () => resolve());
-    });
-    chmodSync(this.opts.socketPath, 0o600);
-    this.server = server;
-    this.opts.log.info('serving manager socket', { socket: this.opts.socketPath, pod: this.podName, namespace: this.opts.namespace });
+    await this.connection();
+    for (const { path, podPort } of this.opts.sockets) {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      rmSync(path, { force: true });
+      // allowHalfOpen: a client's end is forwarded as FIN on its stream, the pod may still answer.
+      const server = net.createServer({ allowHalfOpen: true }, (sock) => this.accept(sock, podPort));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+      chmodSync(path, 0o600);
+      this.servers.push(server);
+    }
+    this.pingTimer = setInterval(() => void this.conn?.ping(PING_INTERVAL_MS).catch((err: Error) => this.dropConnection(err.message)), PING_INTERVAL_MS);
+    this.pingTimer.unref();
+    this.opts.log.info('serving manager sockets', { sockets: this.opts.sockets, pod: this.podName, namespace: this.opts.namespace });
   }
 
   /** Healthy = serving, and the last stream attempt succeeded. */
   status(): { pod: string | undefined; serving: boolean; activeStreams: number; lastError: string | undefined; okStreams: number; failedStreams: number } {
-    return { pod: this.podName, serving: !!this.server, activeStreams: this.conns.size, lastError: this.lastError, okStreams: this.okStreams, failedStreams: this.failedStreams };
+    return { pod: this.podName, serving: this.servers.length > 0, activeStreams: this.conns.size, lastError: this.lastError, okStreams: this.okStreams, failedStreams: this.failedStreams };
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
+    this.closed = true;
+    clearInterval(this.pingTimer);
     for (const c of this.conns) c.destroy();
-    for (const ws of this.sockets) ws.close();
-    this.sockets.clear();
-    if (server) await new Promise<void>((r) => server.close(() => r()));
-    rmSync(this.opts.socketPath, { force: true });
+    this.conn?.close();
+    this.conn = undefined;
+    await Promise.all(this.servers.map((server) => new Promise<void>((r) => server.close(() => r()))));
+    this.servers.length = 0;
+    for (const { path } of this.opts.sockets) rmSync(path, { force: true });
   }
 
-  private accept(conn: net.Socket): void {
-    this.conns.add(conn);
-    conn.on('close', () => this.conns.delete(conn));
-    conn.on('error', (e) => this.opts.log.debug('manager socket client error', { err: String(e) }));
-    this.open(conn).then(
-      (ws) => {
-        this.okStreams++;
-        this.lastError = undefined;
-        if (conn.destroyed) ws.close();
-        conn.on('close', () => ws.close());
-        // Accepted paused (pauseOnConnect) so no byte is lost before the stream exists; a 'data'
-        // listener does not resume an explicitly paused socket, so resume it now.
-        conn.resume();
+  /** The live SPDY session, or a new one (bounded by the connect timeout) when there is none. */
+  private connection(): Promise<SpdyConnection> {
+    const cur = this.conn;
+    if (cur?.acceptsStreams) return Promise.resolve(cur);
+    if (this.closed) return Promise.reject(new Error('port-forward closed'));
+    this.connecting ??= this.dial().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async dial(): Promise<SpdyConnection> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.opts.onConnectTimeout()), this.opts.connectTimeoutMs);
+    });
+    const opening = dialPortForward(this.opts.kc, this.opts.namespace, this.podName!);
+    try {
+      const conn = await Promise.race([opening, timeout]);
+      conn.on('close', () => {
+        if (this.conn === conn) this.conn = undefined;
+      });
+      this.conn = conn;
+      this.lastError = undefined;
+      return conn;
+    } catch (err) {
+      opening.then((late) => late.close(), () => undefined);
+      const e = this.describe(err);
+      this.lastError = e.message;
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private dropConnection(why: string): void {
+    this.lastError = `port-forward connection lost: ${why}`;
+    this.opts.log.warn(this.lastError);
+    const c = this.conn;
+    this.conn = undefined;
+    c?.close();
+  }
+
+  private accept(sock: net.Socket, podPort: number): void {
+    this.conns.add(sock);
+    sock.on('close', () => this.conns.delete(sock));
+    sock.on('error', (e) => this.opts.log.debug('manager socket client error', { err: String(e) }));
+    const cur = this.conn;
+    // Fast path: the session is up, streams open synchronously and bytes flow at once.
+    if (cur?.acceptsStreams) return this.forward(sock, cur, podPort);
+    sock.pause();
+    this.connection().then(
+      (conn) => {
+        sock.resume();
+        this.forward(sock, conn, podPort);
       },
       async (err: unknown) => {
         this.failedStreams++;
         this.lastError = String((err as Error).message ?? err);
-        this.opts.log.warn('port-forward stream failed', { err: this.lastError, pod: this.podName });
-        conn.destroy();
+        this.opts.log.warn('port-forward failed', { err: this.lastError, pod: this.podName });
+        sock.destroy();
         // The pod may have been replaced (upgrade, eviction): look it up again for the next one.
         try {
           this.podName = await findManagerPod(this.opts.kc, this.opts.namespace);
@@ -151,118 +228,54 @@ export class ManagerForwarder {
     );
   }
 
-  /**
-   * Open one port-forward websocket carrying `conn` (or, for the start-up probe, nothing);
-   * bounded by the connect timeout.
-   */
-  private async open(conn: net.Socket | null): Promise<WebSocketLike> {
-    const pf = new PortForward(this.opts.kc, true);
-    let timedOut = false;
-    let socketRef: WebSocketLike | undefined;
-    const { output, input } = conn ? this.flowControlled(conn, () => socketRef) : { output: new Writable({ write: (_c, _e, cb) => cb() }), input: new PassThrough() };
-    const errors = new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        const text = chunk.toString('utf8').trim();
-        if (text) {
-          this.lastError = text;
-          this.opts.log.warn('port-forward error from the API server', { err: text });
-          conn?.destroy();
-        }
-        cb();
-      },
+  /** One stream pair (error + data, as the port-forward protocol wants) carrying `sock`. */
+  private forward(sock: net.Socket, conn: SpdyConnection, podPort: number): void {
+    if (sock.destroyed) return;
+    const requestid = String(this.requestId++);
+    let errors: SpdyStream;
+    let data: SpdyStream;
+    try {
+      errors = conn.openStream({ streamtype: 'error', port: String(podPort), requestid });
+      errors.end(); // we never write on it; the server reports a failed dial there
+      data = conn.openStream({ streamtype: 'data', port: String(podPort), requestid });
+    } catch (err) {
+      this.failedStreams++;
+      this.lastError = String((err as Error).message ?? err);
+      sock.destroy();
+      return;
+    }
+    this.okStreams++;
+    let errorText = '';
+    errors.on('data', (d: Buffer) => (errorText += d.toString('utf8')));
+    errors.on('error', () => undefined);
+    errors.on('end', () => {
+      if (!errorText.trim()) return;
+      this.lastError = errorText.trim().split('\n')[0];
+      this.opts.log.warn('port-forward error from the API server', { err: this.lastError });
+      data.destroy();
+      sock.destroy();
     });
-    const opening = pf.portForward(this.opts.namespace, this.podName!, [this.opts.podPort], output, errors, input).then((ws) => {
-      const socket = (typeof ws === 'function' ? ws() : ws) as WebSocketLike | null;
-      if (!socket) throw new Error('port-forward returned no websocket');
-      if (timedOut) {
-        socket.close();
-        return socket;
-      }
-      socketRef = socket;
-      this.sockets.add(socket);
-      socket.on?.('close', () => {
-        this.sockets.delete(socket);
-        conn?.end();
-      });
-      socket.on?.('error', (e) => {
-        this.opts.log.debug('port-forward websocket error', { err: String(e) });
-        conn?.destroy();
-      });
-      return socket;
-    });
-    return new Promise<WebSocketLike>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        timedOut = true;
-        reject(this.opts.onConnectTimeout());
-      }, this.opts.connectTimeoutMs);
-      opening.then(
-        (s) => {
-          clearTimeout(timer);
-          resolve(s);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(this.describe(e));
-        },
-      );
-    });
-  }
-
-  /**
-   * Streams between `conn` and the websocket that respect backpressure both ways (client-node's
-   * port-forward writes and sends without looking): a slow workstation reader pauses the
-   * websocket; a slow API server (queued sends) pauses the workstation socket.
-   */
-  private flowControlled(conn: net.Socket, socket: () => WebSocketLike | undefined): { output: Writable; input: Readable } {
-    let waitingForDrain = false;
-    const output = new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        if (!conn.write(chunk) && !waitingForDrain) {
-          const ws = socket();
-          if (ws?.pause && ws.resume) {
-            waitingForDrain = true;
-            ws.pause();
-            conn.once('drain', () => {
-              waitingForDrain = false;
-              ws.resume?.();
-            });
-          }
-        }
-        cb();
-      },
-    });
-    const input = new PassThrough({ highWaterMark: 1 << 20 });
-    let polling: NodeJS.Timeout | undefined;
-    conn.on('data', (d: Buffer) => {
-      input.write(d);
-      const ws = socket();
-      if (ws && (ws.bufferedAmount ?? 0) > SEND_HIGH_WATER && !polling) {
-        conn.pause();
-        // ws has no drain event: watch its queue until it is low again.
-        polling = setInterval(() => {
-          if ((ws.bufferedAmount ?? 0) < SEND_LOW_WATER || conn.destroyed) {
-            clearInterval(polling);
-            polling = undefined;
-            conn.resume();
-          }
-        }, 5);
+    data.on('error', () => sock.destroy());
+    // A client that ended cleanly has its last bytes and FIN queued on `data` (pipe): let them
+    // go out. One that vanished without ending aborts the stream (RST_STREAM).
+    sock.on('close', (hadError) => {
+      if (hadError || !sock.readableEnded) {
+        data.destroy();
+        errors.destroy();
       }
     });
-    conn.on('end', () => input.end());
-    conn.on('close', () => {
-      clearInterval(polling);
-      input.end();
+    data.on('close', () => {
+      if (!sock.writableEnded) sock.end();
     });
-    return { output, input };
+    sock.pipe(data);
+    data.pipe(sock);
   }
 
   private describe(err: unknown): TelError {
     if (err instanceof TelError) return err;
     const status = httpStatusOf(err);
     const ns = this.opts.namespace;
-    // The websocket port-forward is an HTTP GET: before Kubernetes 1.35 RBAC checks `get` on
-    // pods/portforward for it (SPDY clients such as kubectl need `create`).
-    if (status === 403) return clusterError(`not allowed to port-forward to pod ${this.podName} in namespace ${ns}`, `ask your cluster admin for get and create on pods/portforward in ${ns}`);
+    if (status === 403) return clusterError(`not allowed to port-forward to pod ${this.podName} in namespace ${ns}`, `ask your cluster admin for create on pods/portforward in ${ns}`);
     const msg = String((err as { message?: unknown })?.message ?? err) || 'connection failed';
     return clusterError(`cannot open a port-forward to pod ${this.podName} in namespace ${ns}: ${msg.split('\n')[0]}`, `check 'kubectl get pods -n ${ns}'`);
   }

@@ -3,7 +3,7 @@
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ConnectRequest, ConnectResult, DnsNamespace, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
-import { MANAGER_API_PORT } from '@tel/contracts';
+import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 import { userError } from '@tel/errors';
 import { NotRunningError, connect as ipcConnect, type Client } from '@tel/ipc';
 import type { Logger } from '@tel/logging';
@@ -153,8 +153,10 @@ export class Session {
     const forwarder = new ManagerForwarder({
       kc: kube.kc,
       namespace: managerNamespace,
-      podPort: MANAGER_API_PORT,
-      socketPath: this.deps.managerSocket,
+      sockets: [
+        { path: this.deps.managerSocket, podPort: MANAGER_API_PORT },
+        { path: tcpTunnelSocketPath(this.deps.managerSocket), podPort: MANAGER_TCP_PORT },
+      ],
       connectTimeoutMs: connectMs,
       onConnectTimeout: () => timeoutError('trafficManagerConnect', connectMs, this.deps.configFile),
       log: this.deps.log.child('port-forward'),
@@ -169,6 +171,8 @@ export class Session {
       const plan = planNetwork({ cluster: clusterInfo, alsoProxy, neverProxy, apiServerAddresses: await apiServerAddresses(kube.server) });
       const network: NetworkConfig = {
         managerSocket: this.deps.managerSocket,
+        // Managers before the TCP stream tunnel don't announce it: TCP then rides HTTP/2 CONNECT.
+        ...(managerVersion.tcpStreamPort ? { tcpTunnelSocket: tcpTunnelSocketPath(this.deps.managerSocket) } : {}),
         ...plan,
         dns: { connectedNamespace: namespace, clusterDomain: clusterInfo.clusterDomain, includeSuffixes: config.dns.includeSuffixes, excludeSuffixes: config.dns.excludeSuffixes, lookupTimeoutMs: config.dns.lookupTimeout },
         ...(clusterInfo.dnsIp ? { clusterDnsIp: clusterInfo.dnsIp } : {}),
@@ -246,6 +250,11 @@ export class Session {
 /** The IPC layer carries a null result as `{}`: anything without routes is "no network". */
 export function asNetworkStatus(v: NetworkStatus | null | undefined): NetworkStatus | null {
   return v && Array.isArray(v.routedSubnets) ? v : null;
+}
+
+/** The TCP stream tunnel's socket, beside the manager socket. */
+export function tcpTunnelSocketPath(managerSocket: string): string {
+  return join(dirname(managerSocket), 'manager-tcp.socket');
 }
 
 /** The manager socket lives beside the user daemon's socket (0700 runtime dir). */
