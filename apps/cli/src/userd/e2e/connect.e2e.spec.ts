@@ -30,25 +30,6 @@ const measured: Record<string, number | string> = {};
 
 const demoManifest = (image: string) => demoWorkloadManifest({ image, namespace: DEMO_NS, replicas: 2, udp: true });
 
-/**
- * The websocket port-forward (client-node) is an HTTP GET, which RBAC checks as `get` on
- * pods/portforward before Kubernetes 1.35; the test cluster's developer Role only has `create`.
- */
-const developerPortForwardGet = `
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: tel-connect-e2e-portforward-get, namespace: ${MANAGER_NS}}
-rules:
-- {apiGroups: [""], resources: [pods/portforward], verbs: [get]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: tel-connect-e2e-portforward-get, namespace: ${MANAGER_NS}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: tel-connect-e2e-portforward-get}
-subjects:
-- {apiGroup: rbac.authorization.k8s.io, kind: User, name: developer}
-`;
-
 async function kubectl(args: string[], input?: string): Promise<string> {
   const r = await cluster.wsExec('kubectl', args, { timeoutMs: 180_000, ...(input ? { input } : {}) });
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
@@ -79,7 +60,6 @@ beforeAll(async () => {
   await pushManager(v1, dist);
   // 2. The demo workload: two pods (one will be never-proxy) and a ClusterIP service.
   await kubectl(['apply', '-f', '-'], demoManifest(cluster.demoServerImage));
-  await kubectl(['apply', '-f', '-'], developerPortForwardGet);
   await kubectl(['rollout', 'status', 'deployment/demo', '-n', DEMO_NS, '--timeout=150s']);
   const pods = (await kubectl(['get', 'pods', '-n', DEMO_NS, '-l', 'app=demo', '--field-selector=status.phase=Running', '-o', 'jsonpath={.items[*].status.podIP}'])).trim().split(/\s+/).sort();
   const serviceIp = (await kubectl(['get', 'service', 'demo', '-n', DEMO_NS, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
@@ -100,7 +80,6 @@ afterAll(async () => {
   if (tpV2) await tpV2('quit', '-s').catch(() => undefined);
   if (cluster) {
     await cluster.wsExec('kubectl', ['delete', 'namespace', DEMO_NS, '--wait=false', '--ignore-not-found'], { timeoutMs: 60_000 }).catch(() => undefined);
-    await cluster.wsExec('kubectl', ['delete', 'role,rolebinding', 'tel-connect-e2e-portforward-get', '-n', MANAGER_NS, '--ignore-not-found'], { timeoutMs: 60_000 }).catch(() => undefined);
     await removeManager().catch(() => undefined);
   }
   if (dir) {
