@@ -3,10 +3,11 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { ManagerVersion } from '@tel/contracts';
+import { MANAGER_TCP_PORT, type ManagerVersion } from '@tel/contracts';
 import { clusterInfoProvider } from './cluster-info.js';
 import { parseLogLevel, stdoutLogger } from './log.js';
 import { startManagerServer } from './server.js';
+import { startTcpStreamServer } from './tcp-stream.js';
 
 /** The health port's default; the Deployment sets MANAGER_HEALTH_PORT explicitly. */
 export const DEFAULT_HEALTH_PORT = 8082;
@@ -36,6 +37,8 @@ export async function runManager(env: NodeJS.ProcessEnv, version: ManagerVersion
     log,
     ...(env.TELEPRESENCE_UDP_IDLE_MS ? { udpIdleMs: Number(env.TELEPRESENCE_UDP_IDLE_MS) } : {}),
   });
+  // The TCP stream tunnel (bulk TCP, one connection per workstation connection; @tel/tcp-wire).
+  const tcpStream = await startTcpStreamServer({ port: Number(env.MANAGER_TCP_PORT ?? MANAGER_TCP_PORT), dialTimeoutMs: 10_000, log });
 
   // 3. Health for the readiness probe: ready as soon as the API port accepts connections.
   const healthPort = Number(env.MANAGER_HEALTH_PORT ?? DEFAULT_HEALTH_PORT);
@@ -47,12 +50,12 @@ export async function runManager(env: NodeJS.ProcessEnv, version: ManagerVersion
   await new Promise<void>((resolve) => health.listen(healthPort, '0.0.0.0', resolve));
   log.info(`${version.name} ${version.version} serving the API on :${server.port}, health on :${healthPort}`, { namespace });
 
-  const statsTimer = setInterval(() => log.info('stats', { ...server.stats(), rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) }), 300_000);
+  const statsTimer = setInterval(() => log.info('stats', { ...server.stats(), tcpStream: tcpStream.stats(), rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) }), 300_000);
   statsTimer.unref();
   const stop = () => {
     log.info('shutting down');
     health.close();
-    void server.close().then(() => process.exit(0));
+    void Promise.all([server.close(), tcpStream.close()]).then(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   };
   process.on('SIGTERM', stop);

@@ -1,0 +1,138 @@
+// The TCP stream tunnel (MANAGER_TCP_PORT; protocol in @tel/contracts manager.ts, wire format
+// and splice in @tel/tcp-wire): one plain TCP connection per workstation connection, reached
+// through its own port-forward stream. Bulk TCP goes here rather than through HTTP/2 CONNECT:
+// no HTTP/2 framing or flow-control windows, just a 4-byte length per chunk.
+import net from 'node:net';
+import { MAX_REQUEST_LINE, parseRequest, readLine, spliceFramed } from '@tel/tcp-wire';
+import { headerSafe } from './address.js';
+import type { ManagerLogger } from './log.js';
+
+export interface TcpStreamServerOptions {
+  port: number;
+  host?: string;
+  /** Give up dialling the destination after this long (`ERR dial … timed out …`). */
+  dialTimeoutMs: number;
+  /** How long a client has to send its request line. Default 10 s. */
+  headerTimeoutMs?: number;
+  log: ManagerLogger;
+}
+
+export interface TcpStreamStats {
+  active: number;
+  total: number;
+}
+
+export interface TcpStreamServer {
+  port: number;
+  stats(): TcpStreamStats;
+  close(): Promise<void>;
+}
+
+export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promise<TcpStreamServer> {
+  const log = opts.log.child('tcp-stream');
+  const headerTimeoutMs = opts.headerTimeoutMs ?? 10_000;
+  const stats: TcpStreamStats = { active: 0, total: 0 };
+  const sockets = new Set<net.Socket>();
+  const track = (s: net.Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  };
+
+  // allowHalfOpen: spliceFramed turns each side's FIN into a frame, never into a close.
+  // pauseOnConnect: nothing is read before readLine, so early frames stay in the socket.
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (conn) => {
+    stats.active++;
+    stats.total++;
+    track(conn);
+    let finished = false;
+    let spliced = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      stats.active--;
+    };
+    conn.on('error', (err) => log.debug('client connection error', { error: err.message }));
+    conn.once('close', () => {
+      if (!spliced) finish();
+    });
+    /** Answers `ERR <reason>` and closes: what follows the request line is dropped unread. */
+    const refuse = (reason: string) => {
+      if (conn.destroyed) return;
+      conn.resume(); // discard early frames (unread bytes would turn our close into a reset)
+      conn.end(`ERR ${headerSafe(reason)}\n`);
+      setTimeout(() => conn.destroy(), headerTimeoutMs).unref();
+    };
+
+    readLine(conn, MAX_REQUEST_LINE, headerTimeoutMs).then(
+      ({ line, rest }) => {
+        const req = parseRequest(line);
+        if ('error' in req) {
+          log.debug('bad request line', { error: req.error });
+          return refuse(req.error);
+        }
+        const where = req.family === 6 ? `[${req.host}]:${req.port}` : `${req.host}:${req.port}`;
+        const dest = net.connect({ host: req.host, port: req.port, family: req.family, allowHalfOpen: true });
+        track(dest);
+        let connected = false;
+        const dialTimer = setTimeout(
+          () => dest.destroy(new Error(`dial ${req.host}:${req.port} timed out after ${opts.dialTimeoutMs} ms`)),
+          opts.dialTimeoutMs,
+        );
+        dest.once('error', (err) => {
+          if (connected) return; // spliceFramed reports it
+          clearTimeout(dialTimer);
+          log.debug('dial failed', { destination: where, error: err.message });
+          refuse(err.message);
+        });
+        // The client gave up while we were dialling.
+        conn.once('close', () => {
+          if (!connected) {
+            clearTimeout(dialTimer);
+            dest.destroy();
+          }
+        });
+        dest.once('connect', () => {
+          clearTimeout(dialTimer);
+          connected = true;
+          if (conn.destroyed) return void dest.destroy();
+          dest.setNoDelay(true);
+          conn.write('OK\n');
+          spliced = true;
+          spliceFramed(dest, conn, {
+            initialTunnelBytes: rest,
+            resetPlainOnAbort: true,
+            onDone: (r) => {
+              if (r.aborted) log.debug('tcp stream aborted', { destination: where, reason: r.reason, bytesIn: r.bytesIn, bytesOut: r.bytesOut });
+              finish();
+            },
+          });
+        });
+      },
+      (err: Error) => {
+        log.debug('no request line', { error: err.message });
+        if (/longer than|within/.test(err.message)) refuse(`request line: ${err.message}`);
+        else conn.destroy();
+      },
+    );
+  });
+  server.on('error', (err) => log.error('tcp stream server error', { error: err.message }));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  return {
+    port,
+    stats: () => ({ ...stats }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}

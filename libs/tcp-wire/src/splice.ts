@@ -1,0 +1,258 @@
+// Copies one TCP connection over a framed tunnel connection, both ways: the hot path of the TCP
+// stream tunnel (contract: MANAGER_TCP_PORT in @tel/contracts manager.ts).
+//
+// plain → tunnel: each chunk read from `plain` becomes one frame (4-byte big-endian length, then
+// the chunk), written corked so the header and payload leave in one writev; plain's end becomes
+// the zero frame. tunnel → plain: frames are cut out of the chunks read from `tunnel` as views
+// (subarray); only a header split across two reads is copied (into a 4-byte buffer); the zero
+// frame becomes plain.end(). Backpressure both ways: the reading side is paused while the writing
+// side's buffer is full and resumed on its 'drain'.
+import type net from 'node:net';
+import { MAX_FRAME } from './request.js';
+
+export interface SpliceResult {
+  /** True when the connection ended any other way than both directions sending their end. */
+  aborted: boolean;
+  reason?: string;
+  /** Payload bytes from the tunnel written to `plain`. */
+  bytesIn: number;
+  /** Payload bytes read from `plain` and sent into the tunnel. */
+  bytesOut: number;
+}
+
+export interface SpliceOptions {
+  /** Bytes already read from the tunnel after its first line (readLine's `rest`): early frames. */
+  initialTunnelBytes?: Buffer;
+  /** Called once, after both sockets have closed. */
+  onDone?: (result: SpliceResult) => void;
+  /**
+   * On an abort coming from the tunnel (it closed, errored or broke the protocol), reset `plain`
+   * (RST, `resetAndDestroy()`; TCP sockets only) instead of just destroying it (FIN): the far
+   * end's reset is passed on. Default false.
+   */
+  resetPlainOnAbort?: boolean;
+}
+
+/** The zero frame: a direction's end. Shared, never written to. */
+const END_FRAME = Buffer.alloc(4);
+
+const RUNNING = 0;
+const COMPLETE = 1;
+const ABORTED = 2;
+
+/**
+ * Splices `plain` (the application's TCP connection) with `tunnel` (a connection speaking the
+ * framed protocol, past its request/OK lines). BOTH sockets must have been created or accepted
+ * with `allowHalfOpen: true` (`net.createServer({ allowHalfOpen: true })`,
+ * `net.connect({ ..., allowHalfOpen: true })`); otherwise Node ends a socket's writable side as
+ * soon as its readable side ends and half-closed request/response exchanges are cut short.
+ * Sets TCP_NODELAY on the tunnel (every frame is one writev; Nagle would only add latency).
+ *
+ * Lifecycle: once both directions have ended (plain's FIN sent as the zero frame, the zero frame
+ * received and turned into plain's FIN) the tunnel is ended and destroyed once flushed, and plain
+ * closes by itself once its FINs are exchanged. Before that, the tunnel closing, erroring, ending
+ * or breaking the protocol (a frame over MAX_FRAME, data after its zero frame) aborts: plain is
+ * reset (resetPlainOnAbort) or destroyed; plain erroring or closing aborts: the tunnel is
+ * destroyed (the other side sees a close before both ends: an abort).
+ */
+export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: SpliceOptions = {}): void {
+  let state = RUNNING;
+  let reason: string | undefined;
+  let bytesIn = 0;
+  let bytesOut = 0;
+  /** plain's end was sent as the zero frame. */
+  let outEnded = false;
+  /** The tunnel's zero frame was received (plain.end() called). */
+  let inEnded = false;
+  /** Payload bytes still expected of the current incoming frame; 0: a header comes next. */
+  let remaining = 0;
+  /** A header split across reads. */
+  const hdr = Buffer.allocUnsafe(4);
+  let hdrHave = 0;
+  let waitTunnelDrain = false;
+  let waitPlainDrain = false;
+  let closed = (plain.closed ? 1 : 0) + (tunnel.closed ? 1 : 0);
+  let reported = false;
+
+  const report = () => {
+    if (reported || closed < 2) return;
+    reported = true;
+    opts.onDone?.({ aborted: state !== COMPLETE, ...(reason !== undefined ? { reason } : {}), bytesIn, bytesOut });
+  };
+
+  const abort = (why: string, fromTunnel: boolean) => {
+    if (state !== RUNNING) return;
+    state = ABORTED;
+    reason = why;
+    if (fromTunnel && opts.resetPlainOnAbort && !plain.destroyed) {
+      try {
+        plain.resetAndDestroy();
+      } catch {
+        plain.destroy(); // not a TCP socket (a unix socket): no RST to send
+      }
+    } else {
+      plain.destroy();
+    }
+    tunnel.destroy();
+  };
+
+  const maybeComplete = () => {
+    if (!inEnded || !outEnded || state !== RUNNING) return;
+    state = COMPLETE;
+    // Our zero frame is queued before this FIN; destroy once flushed rather than wait for the
+    // peer's FIN (a port-forward may hold it back).
+    tunnel.once('finish', () => tunnel.destroy());
+    tunnel.end();
+  };
+
+  // plain → tunnel
+  const onTunnelDrain = () => {
+    waitTunnelDrain = false;
+    if (state === RUNNING) plain.resume();
+  };
+  const onPlainData = (chunk: Buffer) => {
+    if (state !== RUNNING) return;
+    const len = chunk.length;
+    if (len === 0) return;
+    bytesOut += len;
+    let ok: boolean;
+    if (len <= MAX_FRAME) {
+      const h = Buffer.allocUnsafe(4);
+      h.writeUInt32BE(len, 0);
+      tunnel.cork();
+      tunnel.write(h);
+      ok = tunnel.write(chunk);
+      tunnel.uncork();
+    } else {
+      // Never from a socket read (at most 64 KiB), but stay within the protocol regardless.
+      ok = true;
+      tunnel.cork();
+      for (let off = 0; off < len; off += MAX_FRAME) {
+        const part = chunk.subarray(off, Math.min(len, off + MAX_FRAME));
+        const h = Buffer.allocUnsafe(4);
+        h.writeUInt32BE(part.length, 0);
+        tunnel.write(h);
+        ok = tunnel.write(part);
+      }
+      tunnel.uncork();
+    }
+    if (!ok) {
+      plain.pause();
+      if (!waitTunnelDrain) {
+        waitTunnelDrain = true;
+        tunnel.once('drain', onTunnelDrain);
+      }
+    }
+  };
+  const onPlainEnd = () => {
+    if (state !== RUNNING) return;
+    outEnded = true;
+    tunnel.write(END_FRAME);
+    maybeComplete();
+  };
+
+  // tunnel → plain
+  const onPlainDrain = () => {
+    waitPlainDrain = false;
+    if (state === RUNNING) tunnel.resume();
+  };
+  const onTunnelData = (chunk: Buffer) => {
+    if (state !== RUNNING) return;
+    const len = chunk.length;
+    let off = 0;
+    // The first payload piece of this chunk is held back until we know whether a second one
+    // follows: then plain is corked so that both go out in one writev.
+    let first: Buffer | undefined;
+    let corked = false;
+    let ok = true;
+    while (off < len) {
+      if (remaining === 0) {
+        if (inEnded) {
+          if (corked) plain.uncork();
+          return abort('data after the end frame', true);
+        }
+        let n: number;
+        if (hdrHave === 0 && len - off >= 4) {
+          n = chunk.readUInt32BE(off);
+          off += 4;
+        } else {
+          const take = Math.min(4 - hdrHave, len - off);
+          chunk.copy(hdr, hdrHave, off, off + take);
+          hdrHave += take;
+          off += take;
+          if (hdrHave < 4) break;
+          hdrHave = 0;
+          n = hdr.readUInt32BE(0);
+        }
+        if (n === 0) {
+          inEnded = true;
+          continue; // plain.end() below, after this chunk's data
+        }
+        if (n > MAX_FRAME) {
+          if (corked) plain.uncork();
+          return abort(`frame of ${n} bytes exceeds ${MAX_FRAME}`, true);
+        }
+        remaining = n;
+      } else {
+        const take = remaining < len - off ? remaining : len - off;
+        const part = take === len ? chunk : chunk.subarray(off, off + take);
+        off += take;
+        remaining -= take;
+        bytesIn += take;
+        if (first === undefined && !corked) {
+          first = part;
+        } else {
+          if (!corked) {
+            corked = true;
+            plain.cork();
+            ok = plain.write(first!) && ok;
+            first = undefined;
+          }
+          ok = plain.write(part) && ok;
+        }
+      }
+    }
+    if (first !== undefined) ok = plain.write(first) && ok;
+    if (corked) plain.uncork();
+    if (inEnded && !plain.writableEnded) {
+      plain.end();
+      maybeComplete();
+    }
+    if (!ok && state === RUNNING) {
+      tunnel.pause();
+      if (!waitPlainDrain) {
+        waitPlainDrain = true;
+        plain.once('drain', onPlainDrain);
+      }
+    }
+  };
+
+  plain.on('end', onPlainEnd);
+  plain.on('error', (err: Error) => abort(`connection error: ${err.message}`, false));
+  plain.on('close', () => {
+    closed++;
+    abort('connection closed before its end', false);
+    report();
+  });
+  tunnel.on('end', () => abort('tunnel ended before both directions did', true));
+  tunnel.on('error', (err: Error) => abort(`tunnel error: ${err.message}`, true));
+  tunnel.on('close', () => {
+    closed++;
+    abort('tunnel closed before both directions ended', true);
+    report();
+  });
+
+  if (plain.destroyed || tunnel.destroyed) {
+    abort(tunnel.destroyed ? 'tunnel closed before the splice' : 'connection closed before the splice', tunnel.destroyed);
+    report();
+    return;
+  }
+  tunnel.setNoDelay(true);
+  if (opts.initialTunnelBytes?.length) onTunnelData(opts.initialTunnelBytes);
+  if (state !== RUNNING) return;
+  if (waitPlainDrain) tunnel.pause();
+  tunnel.on('data', onTunnelData);
+  if (!waitPlainDrain) tunnel.resume();
+  plain.on('data', onPlainData);
+  plain.resume();
+}
