@@ -94,6 +94,8 @@ async function main() {
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
     return r.stdout.trim();
   };
+  // A namespace still terminating from the previous run would take the new pod down with it.
+  await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
   await kubectl(['apply', '-f', '-'], manifest(info.image));
   await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/bulk', '--timeout=120s']);
   const podIp = await kubectl(['get', 'pod', 'bulk', '-n', NS, '-o', 'jsonpath={.status.podIP}']);
@@ -126,6 +128,16 @@ async function main() {
     void v;
     const st = JSON.parse((await tp('status', '-o', 'json')).stdout);
     const pids = { userDaemon: st.userDaemon.version.pid as number, rootDaemon: st.rootDaemon.version.pid as number };
+
+    // BENCH_ONLY=bulk|http: one comparison, printed, nothing written (for iterating on one figure).
+    const only = process.env.BENCH_ONLY;
+    if (only === 'bulk' || only === 'http') {
+      const client = only === 'bulk' ? bulkClient(podIp, 9000) : httpRateClient(`http://${podIp}:8080/`);
+      const t = await run(cluster, 'ws', client, `${only} tunnel`);
+      const d = await run(cluster, 'node', client, `${only} direct`);
+      process.stdout.write(`${only}: tunnel ${JSON.stringify(t)} direct ${JSON.stringify(d)}\n`);
+      return;
+    }
 
     // Bulk TCP.
     const tunnel = await run(cluster, 'ws', bulkClient(podIp, 9000), 'bulk tunnel');

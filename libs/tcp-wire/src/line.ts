@@ -9,9 +9,10 @@ import type net from 'node:net';
  * `maxLen` bytes, when the socket ends, closes or errors first, or after `timeoutMs` (no timer
  * when it is 0 or not finite). Either way the socket is left paused, with no 'data' listener of
  * ours attached, so nothing after the line is consumed. It attaches a temporary 'error' listener
- * only while waiting: the caller must have its own afterwards.
+ * only while waiting: the caller must have its own afterwards. `initial`: bytes of this
+ * connection already read, to be taken before anything new.
  */
-export function readLine(sock: net.Socket, maxLen: number, timeoutMs: number): Promise<{ line: string; rest: Buffer }> {
+export function readLine(sock: net.Socket, maxLen: number, timeoutMs: number, initial?: Buffer): Promise<{ line: string; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     if (sock.destroyed) {
       reject(new Error('connection closed before the first line'));
@@ -57,6 +58,9 @@ export function readLine(sock: net.Socket, maxLen: number, timeoutMs: number): P
     sock.on('end', onEnd);
     sock.on('close', onClose);
     sock.on('error', onError);
+    // Bytes already read (what followed the previous exchange on a reused connection) come first.
+    if (initial?.length) onData(initial);
+    if (settled) return;
     // A socket accepted with pauseOnConnect (or paused by its owner) does not start flowing when a
     // 'data' listener is added.
     sock.resume();

@@ -31,6 +31,24 @@ export interface SpliceOptions {
    * end's reset is passed on. Default false.
    */
   resetPlainOnAbort?: boolean;
+  /**
+   * plain's end was already read and its zero frame already written by the caller (a client
+   * that sent its request and FIN before the tunnel answered): its 'end' won't fire again.
+   */
+  plainEnded?: boolean;
+  /**
+   * Keep the tunnel for another request once both directions have ended: instead of ending it,
+   * every listener of ours is removed, it is paused and handed over with the bytes that followed
+   * the peer's zero frame in the same read (the start of the next request). Without it, such
+   * bytes are a protocol error.
+   */
+  onReusable?: (tunnel: net.Socket, leftover: Buffer) => void;
+  /**
+   * Bytes to send on the tunnel before the first frame (the manager's `OK\n`): written together
+   * with the first frame when it comes within `maxDelayMs`, else alone then. One write instead of
+   * two saves a port-forward frame per connection through the API server, kubelet and runtime.
+   */
+  preamble?: { data: Buffer; maxDelayMs: number };
 }
 
 /** The zero frame: a direction's end. Shared, never written to. */
@@ -61,7 +79,7 @@ export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: Splice
   let bytesIn = 0;
   let bytesOut = 0;
   /** plain's end was sent as the zero frame. */
-  let outEnded = false;
+  let outEnded = opts.plainEnded === true;
   /** The tunnel's zero frame was received (plain.end() called). */
   let inEnded = false;
   /** Payload bytes still expected of the current incoming frame; 0: a header comes next. */
@@ -83,6 +101,7 @@ export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: Splice
   const abort = (why: string, fromTunnel: boolean) => {
     if (state !== RUNNING) return;
     state = ABORTED;
+    clearTimeout(preambleTimer);
     reason = why;
     if (fromTunnel && opts.resetPlainOnAbort && !plain.destroyed) {
       try {
@@ -96,9 +115,16 @@ export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: Splice
     tunnel.destroy();
   };
 
+  let leftover: Buffer | undefined;
   const maybeComplete = () => {
     if (!inEnded || !outEnded || state !== RUNNING) return;
     state = COMPLETE;
+    if (opts.onReusable) {
+      detachTunnel();
+      tunnel.pause();
+      opts.onReusable(tunnel, leftover ?? Buffer.alloc(0));
+      return;
+    }
     // Our zero frame is queued before this FIN; destroy once flushed rather than wait for the
     // peer's FIN (a port-forward may hold it back).
     tunnel.once('finish', () => tunnel.destroy());
@@ -110,10 +136,34 @@ export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: Splice
     waitTunnelDrain = false;
     if (state === RUNNING) plain.resume();
   };
+  // Everything written to the tunnel in one turn of the event loop (frames, the end frame, the
+  // preamble) leaves in one writev: each write is a frame through the port-forward.
+  let batching = false;
+  const batch = () => {
+    if (batching) return;
+    batching = true;
+    tunnel.cork();
+    setImmediate(() => {
+      batching = false;
+      tunnel.uncork();
+    });
+  };
+  let preamble = opts.preamble;
+  const sendPreamble = () => {
+    if (!preamble) return;
+    const p = preamble;
+    preamble = undefined;
+    clearTimeout(preambleTimer);
+    if (state === RUNNING && !tunnel.destroyed) tunnel.write(p.data);
+  };
+  const preambleTimer = preamble ? setTimeout(sendPreamble, preamble.maxDelayMs) : undefined;
+
   const onPlainData = (chunk: Buffer) => {
     if (state !== RUNNING) return;
     const len = chunk.length;
     if (len === 0) return;
+    batch();
+    sendPreamble();
     bytesOut += len;
     let ok: boolean;
     if (len <= MAX_FRAME) {
@@ -147,6 +197,8 @@ export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: Splice
   const onPlainEnd = () => {
     if (state !== RUNNING) return;
     outEnded = true;
+    batch();
+    sendPreamble();
     tunnel.write(END_FRAME);
     maybeComplete();
   };
@@ -167,6 +219,11 @@ export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: Splice
     let ok = true;
     while (off < len) {
       if (remaining === 0) {
+        if (inEnded && outEnded && opts.onReusable) {
+          // The next request on a reused tunnel: not ours, handed over on completion.
+          leftover = chunk.subarray(off);
+          break;
+        }
         if (inEnded) {
           if (corked) plain.uncork();
           return abort('data after the end frame', true);
@@ -232,15 +289,27 @@ export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: Splice
   plain.on('close', () => {
     closed++;
     abort('connection closed before its end', false);
+    // A reused tunnel stays open: this flow is done when plain is.
+    if (state === COMPLETE && opts.onReusable) closed = 2;
     report();
   });
-  tunnel.on('end', () => abort('tunnel ended before both directions did', true));
-  tunnel.on('error', (err: Error) => abort(`tunnel error: ${err.message}`, true));
-  tunnel.on('close', () => {
+  const onTunnelEnd = () => abort('tunnel ended before both directions did', true);
+  const onTunnelError = (err: Error) => abort(`tunnel error: ${err.message}`, true);
+  const onTunnelClose = () => {
     closed++;
     abort('tunnel closed before both directions ended', true);
     report();
-  });
+  };
+  const detachTunnel = () => {
+    tunnel.off('end', onTunnelEnd);
+    tunnel.off('error', onTunnelError);
+    tunnel.off('close', onTunnelClose);
+    tunnel.off('data', onTunnelData);
+    tunnel.off('drain', onTunnelDrain);
+  };
+  tunnel.on('end', onTunnelEnd);
+  tunnel.on('error', onTunnelError);
+  tunnel.on('close', onTunnelClose);
 
   if (plain.destroyed || tunnel.destroyed) {
     abort(tunnel.destroyed ? 'tunnel closed before the splice' : 'connection closed before the splice', tunnel.destroyed);
@@ -253,6 +322,7 @@ export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: Splice
   if (waitPlainDrain) tunnel.pause();
   tunnel.on('data', onTunnelData);
   if (!waitPlainDrain) tunnel.resume();
+  if (outEnded) return maybeComplete();
   plain.on('data', onPlainData);
   plain.resume();
 }

@@ -133,7 +133,9 @@ export class ManagerForwarder {
       const server = net.createServer({ allowHalfOpen: true }, (sock) => this.accept(sock, podPort));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(path, () => resolve());
+        // A burst of workstation connections (each a root daemon connection here) must not
+        // overflow the accept queue: unix sockets refuse, not retry, when it is full.
+        server.listen({ path, backlog: 4096 }, () => resolve());
       });
       chmodSync(path, 0o600);
       this.servers.push(server);

@@ -13,6 +13,7 @@ import { TUN_NAME, configureLink, execRunner, hasLeftovers, installRedirects, re
 import { closeFd, openTun, peerCred } from '../sys/libc.js';
 import type { Dialer } from '../tunnel/dialer.js';
 import { Http2Dialer } from '../tunnel/http2-dialer.js';
+import { StreamTunnel } from '../tunnel/stream-tunnel.js';
 
 /**
  * tel0's address when the config names none: the first of these (RFC 2544 space, which clusters
@@ -203,7 +204,17 @@ export class NetworkSession {
         dialer.close();
         throw new TelError('user', refusal, "connect through 'telepresence connect', whose user daemon serves that socket");
       }
-      const tcp = new TcpProxy(dialer, log);
+      const streamTunnel = cfg.tcpTunnelSocket
+        ? new StreamTunnel({
+            socketPath: cfg.tcpTunnelSocket,
+            log,
+            verifyServer: (fd) => {
+              const server = peerCred(fd);
+              if (server.uid !== ownerUid) throw new Error(`the tunnel socket ${cfg.tcpTunnelSocket} is served by uid ${server.uid}, not by the session's user (uid ${ownerUid})`);
+            },
+          })
+        : undefined;
+      const tcp = new TcpProxy(dialer, log, undefined, streamTunnel);
       const udp = new UdpProxy(dialer, log);
       let tunFd = -1;
       try {

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '@tel/logging';
 import { originalDst, type SockAddrIn } from '../sys/libc.js';
 import type { Dialer } from '../tunnel/dialer.js';
+import type { StreamTunnel } from '../tunnel/stream-tunnel.js';
 
 /** How the proxy learns where an accepted connection was going; replaced in unit tests. */
 export type DestinationOf = (sock: net.Socket) => SockAddrIn;
@@ -24,6 +25,8 @@ export class TcpProxy {
     private readonly dialer: Dialer,
     private readonly log: Logger,
     private readonly destinationOf: DestinationOf = kernelDestination,
+    /** When the manager has a TCP stream tunnel, connections ride it instead of HTTP/2 CONNECT. */
+    private readonly streamTunnel?: StreamTunnel,
   ) {
     // allowHalfOpen: a client that shuts down its write side still gets the whole answer.
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => this.accept(sock));
@@ -52,6 +55,10 @@ export class TcpProxy {
       // Not a redirected connection (someone dialled the proxy port directly).
       this.log.debug('dropping connection without an original destination', { err: String(err) });
       clientSide.destroy();
+      return;
+    }
+    if (this.streamTunnel) {
+      this.streamTunnel.carry(clientSide, dst.ip, dst.port);
       return;
     }
     // Client → cluster starts at once: a client that speaks first (HTTP) has its request on the
@@ -97,6 +104,7 @@ export class TcpProxy {
   }
 
   async close(): Promise<void> {
+    this.streamTunnel?.close();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -29,7 +29,10 @@ export async function runManager(env: NodeJS.ProcessEnv, version: ManagerVersion
   else kc.loadFromCluster();
   const namespace = ownNamespace(env);
 
-  // 2. The API server for clients.
+  // 2. The TCP stream tunnel (one connection per workstation TCP connection; @tel/tcp-wire),
+  //    announced in /version so clients know to use it; then the API server for clients.
+  const tcpStream = await startTcpStreamServer({ port: Number(env.MANAGER_TCP_PORT ?? MANAGER_TCP_PORT), dialTimeoutMs: 10_000, log });
+  version = { ...version, tcpStreamPort: tcpStream.port };
   const server = await startManagerServer({
     port: apiPort,
     version,
@@ -37,8 +40,6 @@ export async function runManager(env: NodeJS.ProcessEnv, version: ManagerVersion
     log,
     ...(env.TELEPRESENCE_UDP_IDLE_MS ? { udpIdleMs: Number(env.TELEPRESENCE_UDP_IDLE_MS) } : {}),
   });
-  // The TCP stream tunnel (bulk TCP, one connection per workstation connection; @tel/tcp-wire).
-  const tcpStream = await startTcpStreamServer({ port: Number(env.MANAGER_TCP_PORT ?? MANAGER_TCP_PORT), dialTimeoutMs: 10_000, log });
 
   // 3. Health for the readiness probe: ready as soon as the API port accepts connections.
   const healthPort = Number(env.MANAGER_HEALTH_PORT ?? DEFAULT_HEALTH_PORT);

@@ -28,6 +28,11 @@ export interface TcpStreamServer {
   close(): Promise<void>;
 }
 
+const OK_LINE = Buffer.from('OK\n');
+const OK_MAX_DELAY_MS = 2;
+/** How long a reused connection may wait for its next request. */
+const IDLE_TIMEOUT_MS = 10 * 60_000;
+
 export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promise<TcpStreamServer> {
   const log = opts.log.child('tcp-stream');
   const headerTimeoutMs = opts.headerTimeoutMs ?? 10_000;
@@ -41,20 +46,29 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
   // allowHalfOpen: spliceFramed turns each side's FIN into a frame, never into a close.
   // pauseOnConnect: nothing is read before readLine, so early frames stay in the socket.
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (conn) => {
-    stats.active++;
-    stats.total++;
     track(conn);
+    conn.on('error', (err) => log.debug('client connection error', { error: err.message }));
+    serve(conn, Buffer.alloc(0), headerTimeoutMs);
+  });
+
+  /**
+   * One request on `conn` (its first, or the next one on a reused connection: `initial` holds
+   * bytes already read). A completed flow hands the connection back here; anything else ends it.
+   */
+  function serve(conn: net.Socket, initial: Buffer, timeoutMs: number): void {
     let finished = false;
     let spliced = false;
+    let counted = false;
     const finish = () => {
       if (finished) return;
       finished = true;
-      stats.active--;
+      if (counted) stats.active--;
+      conn.off('close', onConnClose);
     };
-    conn.on('error', (err) => log.debug('client connection error', { error: err.message }));
-    conn.once('close', () => {
+    const onConnClose = () => {
       if (!spliced) finish();
-    });
+    };
+    conn.once('close', onConnClose);
     /** Answers `ERR <reason>` and closes: what follows the request line is dropped unread. */
     const refuse = (reason: string) => {
       if (conn.destroyed) return;
@@ -63,8 +77,11 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
       setTimeout(() => conn.destroy(), headerTimeoutMs).unref();
     };
 
-    readLine(conn, MAX_REQUEST_LINE, headerTimeoutMs).then(
+    readLine(conn, MAX_REQUEST_LINE, timeoutMs, initial).then(
       ({ line, rest }) => {
+        stats.active++;
+        stats.total++;
+        counted = true;
         const req = parseRequest(line);
         if ('error' in req) {
           log.debug('bad request line', { error: req.error });
@@ -85,36 +102,47 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
           refuse(err.message);
         });
         // The client gave up while we were dialling.
-        conn.once('close', () => {
+        const onGiveUp = () => {
           if (!connected) {
             clearTimeout(dialTimer);
             dest.destroy();
           }
-        });
+        };
+        conn.once('close', onGiveUp);
         dest.once('connect', () => {
           clearTimeout(dialTimer);
           connected = true;
+          conn.off('close', onGiveUp);
           if (conn.destroyed) return void dest.destroy();
           dest.setNoDelay(true);
-          conn.write('OK\n');
           spliced = true;
           spliceFramed(dest, conn, {
             initialTunnelBytes: rest,
+            // OK leaves with the destination's first bytes (one port-forward frame, not two) when
+            // they come soon; the client doesn't need it to send, only to start reading.
+            preamble: { data: OK_LINE, maxDelayMs: OK_MAX_DELAY_MS },
             resetPlainOnAbort: true,
             onDone: (r) => {
               if (r.aborted) log.debug('tcp stream aborted', { destination: where, reason: r.reason, bytesIn: r.bytesIn, bytesOut: r.bytesOut });
               finish();
+            },
+            // Both directions ended cleanly: the client may send its next request on this
+            // connection (saves the runtime a new port-forward stream per workstation connection).
+            onReusable: (tunnel, leftover) => {
+              finish();
+              serve(tunnel, leftover, IDLE_TIMEOUT_MS);
             },
           });
         });
       },
       (err: Error) => {
         log.debug('no request line', { error: err.message });
-        if (/longer than|within/.test(err.message)) refuse(`request line: ${err.message}`);
+        finish();
+        if (/longer than/.test(err.message) || (timeoutMs === headerTimeoutMs && /within/.test(err.message))) refuse(`request line: ${err.message}`);
         else conn.destroy();
       },
     );
-  });
+  }
   server.on('error', (err) => log.error('tcp stream server error', { error: err.message }));
 
   await new Promise<void>((resolve, reject) => {
