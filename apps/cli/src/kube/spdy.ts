@@ -244,6 +244,7 @@ export class SpdyConnection extends EventEmitter {
   sendData(id: number, chunk: Buffer, fin: boolean, cb: (err?: Error | null) => void): void {
     if (this._closed) return cb(new Error('SPDY connection closed'));
     let ok = true;
+    this.batch();
     this.socket.cork();
     if (chunk.length === 0) {
       ok = this.socket.write(dataHeader(id, fin ? FLAG_FIN : 0, 0));
@@ -259,6 +260,18 @@ export class SpdyConnection extends EventEmitter {
     // Backpressure: the stream's writer waits while the socket's buffer is above its mark.
     if (ok || this.socket.writableLength < this.socket.writableHighWaterMark) cb();
     else this.drainWaiters.push(() => cb());
+  }
+
+  /** Frames written in one turn of the event loop leave in one writev (one TLS write). */
+  private batching = false;
+  private batch(): void {
+    if (this.batching) return;
+    this.batching = true;
+    this.socket.cork();
+    setImmediate(() => {
+      this.batching = false;
+      this.socket.uncork();
+    });
   }
 
   /** @internal */
