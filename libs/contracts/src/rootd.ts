@@ -61,6 +61,11 @@ export interface NetworkStatus {
   tunnelHealthy: boolean;
   /** Connections and UDP flows currently carried. */
   activeStreams: number;
+  /**
+   * How TCP travels: `stream` (the manager's TCP stream tunnel, one reused port-forward stream
+   * per connection) or `http2` (CONNECT streams, managers without it). Counts since connect.
+   */
+  tcp?: { via: 'stream' | 'http2'; ok?: number; failed?: number; lastError?: string };
   /** The workstation resolver, when `dns` was configured and it started. */
   dns?: DnsStatus;
   /**

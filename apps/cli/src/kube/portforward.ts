@@ -119,6 +119,8 @@ export class ManagerForwarder {
   private okStreams = 0;
   private failedStreams = 0;
   private closed = false;
+  /** The pod must be looked up again before the next dial (it failed us). */
+  private podStale = false;
 
   constructor(private readonly opts: ForwarderOptions) {}
 
@@ -130,7 +132,9 @@ export class ManagerForwarder {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       rmSync(path, { force: true });
       // allowHalfOpen: a client's end is forwarded as FIN on its stream, the pod may still answer.
-      const server = net.createServer({ allowHalfOpen: true }, (sock) => this.accept(sock, podPort));
+      // highWaterMark: writes batched per event-loop turn (below) must not trip backpressure at
+      // Node's 16 KiB default, which would pause the whole SPDY connection for one stream.
+      const server = net.createServer({ allowHalfOpen: true, highWaterMark: 1 << 20 }, (sock) => this.accept(sock, podPort));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         // A burst of workstation connections (each a root daemon connection here) must not
@@ -171,6 +175,10 @@ export class ManagerForwarder {
   }
 
   private async dial(): Promise<SpdyConnection> {
+    if (this.podStale) {
+      this.podName = await findManagerPod(this.opts.kc, this.opts.namespace);
+      this.podStale = false;
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(this.opts.onConnectTimeout()), this.opts.connectTimeoutMs);
@@ -180,6 +188,7 @@ export class ManagerForwarder {
       const conn = await Promise.race([opening, timeout]);
       conn.on('close', () => {
         if (this.conn === conn) this.conn = undefined;
+        this.podStale = true; // the pod may be gone with it: look again before redialling
       });
       this.conn = conn;
       this.lastError = undefined;
@@ -215,17 +224,13 @@ export class ManagerForwarder {
         sock.resume();
         this.forward(sock, conn, podPort);
       },
-      async (err: unknown) => {
+      (err: unknown) => {
         this.failedStreams++;
         this.lastError = String((err as Error).message ?? err);
         this.opts.log.warn('port-forward failed', { err: this.lastError, pod: this.podName });
         sock.destroy();
         // The pod may have been replaced (upgrade, eviction): look it up again for the next one.
-        try {
-          this.podName = await findManagerPod(this.opts.kc, this.opts.namespace);
-        } catch (e) {
-          this.opts.log.warn('no traffic-manager pod', { err: String(e) });
-        }
+        this.podStale = true;
       },
     );
   }
@@ -256,6 +261,12 @@ export class ManagerForwarder {
       this.opts.log.warn('port-forward error from the API server', { err: this.lastError });
       data.destroy();
       sock.destroy();
+      // The manager's ports always listen in a healthy pod: an error here means the pod is gone
+      // or failing (the session to it can outlive it). Start over with the newest ready pod.
+      if (this.conn === conn) {
+        this.podStale = true;
+        this.dropConnection(this.lastError ?? 'port-forward error');
+      }
     });
     data.on('error', () => sock.destroy());
     // A client that ended cleanly has its last bytes and FIN queued on `data` (pipe): let them
@@ -268,6 +279,18 @@ export class ManagerForwarder {
     });
     data.on('close', () => {
       if (!sock.writableEnded) sock.end();
+    });
+    // The API server's TLS hands over one 16 KiB record per 'data' event: what arrives in one
+    // turn of the event loop leaves in one writev (fewer syscalls here, bigger reads there).
+    let batching = false;
+    data.on('data', () => {
+      if (batching || sock.destroyed) return;
+      batching = true;
+      sock.cork();
+      setImmediate(() => {
+        batching = false;
+        sock.uncork();
+      });
     });
     sock.pipe(data);
     data.pipe(sock);

@@ -321,6 +321,7 @@ export class NetworkSession {
       excluded: a.plan.excluded,
       tunnelHealthy: a.dialer.healthy,
       activeStreams: a.tcp.active + a.udp.active,
+      tcp: a.tcp.streamTunnelStats() ?? { via: 'http2' },
       ...(a.dns ? { dns: a.dns.status() } : {}),
       ...(a.dnsError ? { dnsError: a.dnsError } : {}),
     };

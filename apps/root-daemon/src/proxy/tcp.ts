@@ -103,6 +103,12 @@ export class TcpProxy {
     clientSide.resume();
   }
 
+  /** Counts of the stream tunnel, when TCP rides it. */
+  streamTunnelStats(): { via: 'stream'; ok: number; failed: number; lastError?: string } | undefined {
+    const t = this.streamTunnel;
+    return t ? { via: 'stream', ok: t.ok, failed: t.failed, ...(t.lastError ? { lastError: t.lastError } : {}) } : undefined;
+  }
+
   async close(): Promise<void> {
     this.streamTunnel?.close();
     for (const s of this.sockets) s.destroy();

@@ -125,7 +125,18 @@ export class StreamTunnel {
       tunnel.destroy();
       if (!client.destroyed) client.resetAndDestroy();
     };
-    const onTunnelError = (err: Error) => refuse(`tunnel socket ${this.opts.socketPath}: ${err.message}`);
+    /** No answer came on a reused connection: it went away while idle; try a new one instead. */
+    const retryOrRefuse = (why: string) => {
+      if (settled) return;
+      if (!reused || client.destroyed) return refuse(why);
+      settled = true;
+      early.detach();
+      tunnel.off('error', onTunnelError);
+      tunnel.on('error', () => undefined);
+      tunnel.destroy();
+      this.attempt(client, ip, port, early, undefined);
+    };
+    const onTunnelError = (err: Error) => retryOrRefuse(`tunnel socket ${this.opts.socketPath}: ${err.message}`);
     tunnel.on('error', onTunnelError);
     const start = () => {
       if (this.opts.verifyServer && !reused) {
@@ -161,16 +172,8 @@ export class StreamTunnel {
           client.resume();
         },
         (err: Error) => {
-          if (settled) return;
-          if (reused && !/within/.test(err.message) && !client.destroyed) {
-            settled = true;
-            early.detach();
-            tunnel.off('error', onTunnelError);
-            tunnel.destroy();
-            this.attempt(client, ip, port, early, undefined);
-            return;
-          }
-          refuse(err.message);
+          if (/within/.test(err.message)) refuse(err.message);
+          else retryOrRefuse(err.message);
         },
       );
     };

@@ -58,6 +58,7 @@ export function renderStatus(d: StatusDoc): string {
     const n = d.network;
     if (n) {
       row('Tunnel', `${n.tunnelHealthy ? 'healthy' : 'NOT healthy'} (${n.device}, ${n.activeStreams} active streams)`);
+      if (n.tcp) row('TCP via', n.tcp.via === 'stream' ? `stream tunnel (${n.tcp.ok ?? 0} connections, ${n.tcp.failed ?? 0} refused${n.tcp.lastError ? `; last: ${n.tcp.lastError}` : ''})` : 'HTTP/2 CONNECT (the manager has no stream tunnel)');
       lines.push('  Routed subnets:');
       for (const s of n.routedSubnets) lines.push(`    - ${s}`);
       lines.push('  Excluded:');

@@ -25,6 +25,25 @@ let tpDeveloper: Tp;
 let tpV2: Tp;
 let pristine: string;
 let demo: { serviceIp: string; podA: string; podB: string };
+/** The stream pod's IP: raw TCP servers (digest echo on 9000, server-speaks-first on 9001). */
+let streamPod: string;
+
+/** Runs with the tel2 image's node: 9000 answers sha256 + the bytes back after the client's FIN; 9001 greets first. */
+const streamServers = `
+const net = require('node:net'), crypto = require('node:crypto');
+net.createServer({ allowHalfOpen: true }, (s) => { const h = crypto.createHash('sha256'); const parts = [];
+  s.on('data', (c) => { h.update(c); parts.push(c); }); s.on('end', () => { s.write(h.digest('hex') + '\\n'); s.end(Buffer.concat(parts)); }); s.on('error', () => {}); }).listen(9000);
+net.createServer((s) => { s.write('220 hello\\r\\n'); s.on('data', (c) => { if (String(c).includes('QUIT')) s.end('221 bye\\r\\n'); }); s.on('error', () => {}); }).listen(9001);`;
+const streamPodManifest = (image: string) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: stream, namespace: ${DEMO_NS}, labels: {app: stream}}
+spec:
+  containers:
+  - name: stream
+    image: ${image}
+    command: [/usr/bin/node, -e, ${JSON.stringify(streamServers)}]
+`;
 /** Measured numbers, printed at the end (and written beside the temp dir's report). */
 const measured: Record<string, number | string> = {};
 
@@ -63,6 +82,9 @@ beforeAll(async () => {
   await kubectl(['rollout', 'status', 'deployment/demo', '-n', DEMO_NS, '--timeout=150s']);
   const pods = (await kubectl(['get', 'pods', '-n', DEMO_NS, '-l', 'app=demo', '--field-selector=status.phase=Running', '-o', 'jsonpath={.items[*].status.podIP}'])).trim().split(/\s+/).sort();
   const serviceIp = (await kubectl(['get', 'service', 'demo', '-n', DEMO_NS, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+  await kubectl(['apply', '-f', '-'], streamPodManifest(v1.info.image));
+  await kubectl(['wait', '-n', DEMO_NS, '--for=condition=Ready', 'pod/stream', '--timeout=150s']);
+  streamPod = (await kubectl(['get', 'pod', 'stream', '-n', DEMO_NS, '-o', 'jsonpath={.status.podIP}'])).trim();
   demo = { serviceIp, podA: pods[0]!, podB: pods[1]! };
   // 3. A workstation user; the admin's kubeconfig carries the telepresence.io extension.
   env = userEnv(join(dir, 'user'), cluster.registry);
@@ -136,6 +158,36 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
     expect(loop.code, loop.stderr).toBe(0);
     measured.sequentialHttpRequestMs = Math.round((performance.now() - t1) / 20);
   }, 60_000);
+
+  it('carries 16 MiB each way intact over the TCP stream tunnel, with half-close, a server that speaks first, and a refused port', async () => {
+    const script = `
+const net = require('node:net'), crypto = require('node:crypto');
+const payload = crypto.randomBytes(16 << 20); const want = crypto.createHash('sha256').update(payload).digest('hex');
+const out = {};
+const s = net.connect({ host: ${JSON.stringify(streamPod)}, port: 9000, allowHalfOpen: true });
+const parts = []; s.on('data', (c) => parts.push(c));
+s.on('connect', () => s.end(payload));
+s.on('end', () => {
+  const all = Buffer.concat(parts); const nl = all.indexOf(10);
+  out.digestOk = all.subarray(0, nl).toString() === want; out.echoOk = all.subarray(nl + 1).equals(payload);
+  const b = net.connect(9001, ${JSON.stringify(streamPod)}); let text = '';
+  b.on('data', (c) => { text += c; if (text === '220 hello\\r\\n') b.write('QUIT\\r\\n'); });
+  b.on('end', () => { out.banner = text;
+    const r = net.connect(9, ${JSON.stringify(streamPod)}); r.on('error', (e) => { out.refused = e.code; console.log(JSON.stringify(out)); });
+    r.on('connect', () => { r.on('data', () => {}); r.on('end', () => { out.refused = 'connected'; console.log(JSON.stringify(out)); }); }); });
+});
+s.on('error', (e) => { out.error = String(e); console.log(JSON.stringify(out)); });`;
+    const r = await cluster.wsExec('node', ['-e', script], { timeoutMs: 120_000 });
+    const res = JSON.parse(r.stdout.trim().split('\n').pop() || '{}');
+    expect(res, r.stderr).toMatchObject({ digestOk: true, echoOk: true, banner: '220 hello\r\n221 bye\r\n' });
+    // A refused dial in the cluster reaches the workstation client as a reset, never an empty answer.
+    expect(res.refused).toBe('ECONNRESET');
+    // TCP rode the stream tunnel (this manager has one), and status says so.
+    const st = await tpAdmin('status', '--output', 'json');
+    expect(st.json?.network?.tcp, st.stdout).toMatchObject({ via: 'stream' });
+    expect(st.json.network.tcp.ok).toBeGreaterThanOrEqual(2);
+    expect(st.json.network.tcp.failed).toBeGreaterThanOrEqual(1);
+  }, 180_000);
 
   it('echoes UDP through a pod', async () => {
     const r = await udpEcho(cluster, demo.podA, 8080, 'hello-udp');
