@@ -208,8 +208,19 @@ export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: Splice
     waitPlainDrain = false;
     if (state === RUNNING) tunnel.resume();
   };
+  let batchingPlain = false;
   const onTunnelData = (chunk: Buffer) => {
     if (state !== RUNNING) return;
+    // Like the tunnel side: what arrives in one turn leaves in one writev (callers give `plain` a
+    // high-water mark above Node's 16 KiB so that a batch doesn't trip backpressure).
+    if (!batchingPlain) {
+      batchingPlain = true;
+      plain.cork();
+      setImmediate(() => {
+        batchingPlain = false;
+        plain.uncork();
+      });
+    }
     const len = chunk.length;
     let off = 0;
     // The first payload piece of this chunk is held back until we know whether a second one

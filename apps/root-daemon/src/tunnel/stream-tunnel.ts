@@ -113,7 +113,7 @@ export class StreamTunnel {
    * a new connection, replaying the client's early bytes.
    */
   private attempt(client: net.Socket, ip: string, port: number, early: EarlyData, reused: net.Socket | undefined): void {
-    const tunnel = reused ?? net.connect({ path: this.opts.socketPath, allowHalfOpen: true });
+    const tunnel = reused ?? net.connect({ path: this.opts.socketPath, allowHalfOpen: true, highWaterMark: 1 << 20 } as net.NetConnectOpts);
     let settled = false;
     const refuse = (why: string) => {
       if (settled) return;

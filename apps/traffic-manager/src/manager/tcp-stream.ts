@@ -45,7 +45,9 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
 
   // allowHalfOpen: spliceFramed turns each side's FIN into a frame, never into a close.
   // pauseOnConnect: nothing is read before readLine, so early frames stay in the socket.
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (conn) => {
+  // highWaterMark: spliceFramed batches a turn's frames into one write; at Node's 16 KiB default
+  // that batch would trip backpressure and pause the destination after every read.
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, highWaterMark: 1 << 20 }, (conn) => {
     track(conn);
     conn.on('error', (err) => log.debug('client connection error', { error: err.message }));
     serve(conn, Buffer.alloc(0), headerTimeoutMs);
@@ -88,7 +90,7 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
           return refuse(req.error);
         }
         const where = req.family === 6 ? `[${req.host}]:${req.port}` : `${req.host}:${req.port}`;
-        const dest = net.connect({ host: req.host, port: req.port, family: req.family, allowHalfOpen: true });
+        const dest = net.connect({ host: req.host, port: req.port, family: req.family, allowHalfOpen: true, highWaterMark: 256 << 10 } as net.NetConnectOpts);
         track(dest);
         let connected = false;
         const dialTimer = setTimeout(
