@@ -4,3 +4,4 @@
 export { encodeRequest, parseRequest, MAX_FRAME, MAX_REQUEST_LINE, TCP_REQUEST_PREFIX, type TcpRequest } from './request.js';
 export { readLine } from './line.js';
 export { spliceFramed, type SpliceOptions, type SpliceResult } from './splice.js';
+export { TcpCarrier, type TcpCarrierOptions } from './carrier.js';

@@ -1,6 +1,7 @@
 // Reading the first line of a connection (the request line on the manager, `OK`/`ERR` on the
 // client) without losing the bytes that follow it in the same read (early frames).
 import type net from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /**
  * Reads up to and including the first `\n` of `sock`. Resolves with the line (newline excluded,
@@ -12,7 +13,7 @@ import type net from 'node:net';
  * only while waiting: the caller must have its own afterwards. `initial`: bytes of this
  * connection already read, to be taken before anything new.
  */
-export function readLine(sock: net.Socket, maxLen: number, timeoutMs: number, initial?: Buffer): Promise<{ line: string; rest: Buffer }> {
+export function readLine(sock: Duplex, maxLen: number, timeoutMs: number, initial?: Buffer): Promise<{ line: string; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     if (sock.destroyed) {
       reject(new Error('connection closed before the first line'));

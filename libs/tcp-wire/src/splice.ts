@@ -8,6 +8,7 @@
 // frame becomes plain.end(). Backpressure both ways: the reading side is paused while the writing
 // side's buffer is full and resumed on its 'drain'.
 import type net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { MAX_FRAME } from './request.js';
 
 export interface SpliceResult {
@@ -42,7 +43,7 @@ export interface SpliceOptions {
    * the peer's zero frame in the same read (the start of the next request). Without it, such
    * bytes are a protocol error.
    */
-  onReusable?: (tunnel: net.Socket, leftover: Buffer) => void;
+  onReusable?: (tunnel: Duplex, leftover: Buffer) => void;
   /**
    * Bytes to send on the tunnel before the first frame (the manager's `OK\n`): written together
    * with the first frame when it comes within `maxDelayMs`, else alone then. One write instead of
@@ -73,7 +74,7 @@ const ABORTED = 2;
  * reset (resetPlainOnAbort) or destroyed; plain erroring or closing aborts: the tunnel is
  * destroyed (the other side sees a close before both ends: an abort).
  */
-export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: SpliceOptions = {}): void {
+export function spliceFramed(plain: net.Socket, tunnel: Duplex & { setNoDelay?: (v: boolean) => unknown }, opts: SpliceOptions = {}): void {
   let state = RUNNING;
   let reason: string | undefined;
   let bytesIn = 0;
@@ -327,7 +328,7 @@ export function spliceFramed(plain: net.Socket, tunnel: net.Socket, opts: Splice
     report();
     return;
   }
-  tunnel.setNoDelay(true);
+  tunnel.setNoDelay?.(true);
   if (opts.initialTunnelBytes?.length) onTunnelData(opts.initialTunnelBytes);
   if (state !== RUNNING) return;
   if (waitPlainDrain) tunnel.pause();

@@ -1,21 +1,11 @@
-// TCP through the manager's stream tunnel (protocol: @tel/contracts MANAGER_TCP_PORT, codec:
-// @tel/tcp-wire): each redirected workstation connection gets its own connection to the user
-// daemon's tunnel socket, which the user daemon turns into one port-forward stream pair. Cheaper
-// per byte and per connection than an HTTP/2 CONNECT stream (measured in bench/connect): no
-// HTTP/2 framing or stream state in the root daemon or the manager, only a 4-byte frame header.
+// TCP through the manager's stream tunnel when the user daemon takes no handed-over connections
+// (fallback of fd-handoff.ts): each workstation connection rides a connection to the user
+// daemon's tunnel socket, which it turns into one port-forward stream pair; finished ones are
+// reused (@tel/tcp-wire TcpCarrier). The socket must be served by the session's user.
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '@tel/logging';
-import { MAX_REQUEST_LINE, encodeRequest, readLine, spliceFramed } from '@tel/tcp-wire';
-
-/** Bound on the manager's answer (it dials the destination before answering). */
-const ANSWER_TIMEOUT_MS = 30_000;
-/**
- * Finished tunnel connections kept for the next workstation connection: each new one otherwise
- * costs the container runtime a port-forward stream (a netns switch and a dial: ~1.3 ms of CPU,
- * measured). Idle ones are closed after IDLE_MS (the manager keeps them 10 minutes).
- */
-const MAX_IDLE = 64;
-const IDLE_MS = 30_000;
+import { TcpCarrier } from '@tel/tcp-wire';
 
 export interface StreamTunnelOptions {
   socketPath: string;
@@ -25,248 +15,30 @@ export interface StreamTunnelOptions {
   answerTimeoutMs?: number;
 }
 
-export class StreamTunnel {
-  ok = 0;
-  failed = 0;
-  lastError: string | undefined;
-
-  private readonly idle: { sock: net.Socket; since: number; drop: () => void }[] = [];
-  private readonly sweeper: NodeJS.Timeout;
-
-  constructor(private readonly opts: StreamTunnelOptions) {
-    this.sweeper = setInterval(() => this.sweep(), IDLE_MS / 2);
-    this.sweeper.unref();
-  }
-
-  close(): void {
-    clearInterval(this.sweeper);
-    for (const t of this.idle.splice(0)) {
-      t.drop();
-      t.sock.destroy();
-    }
-  }
-
-  /** An idle tunnel connection (newest first: least likely to have been closed), or none. */
-  private takeIdle(): net.Socket | undefined {
-    for (let t = this.idle.pop(); t; t = this.idle.pop()) {
-      t.drop();
-      if (!t.sock.destroyed) return t.sock;
-    }
-    return undefined;
-  }
-
-  /** A finished tunnel connection goes back to the pool (or away, when the pool is full). */
-  private release(sock: net.Socket, leftover: Buffer): void {
-    if (leftover.length > 0 || this.idle.length >= MAX_IDLE || sock.destroyed) {
-      sock.destroy();
-      return;
-    }
-    const entry = {
-      sock,
-      since: Date.now(),
-      drop: () => {
-        sock.off('close', gone);
-        sock.off('error', gone);
-        sock.off('data', unexpected);
-      },
-    };
-    const gone = () => {
-      const i = this.idle.indexOf(entry);
-      if (i >= 0) this.idle.splice(i, 1);
-      entry.drop();
-    };
-    // The manager says nothing on an idle connection; anything it does say ends it.
-    const unexpected = () => {
-      gone();
-      sock.destroy();
-    };
-    sock.on('close', gone);
-    sock.on('error', gone);
-    sock.on('data', unexpected);
-    sock.resume();
-    this.idle.push(entry);
-  }
-
-  private sweep(): void {
-    const old = Date.now() - IDLE_MS;
-    for (const t of this.idle.filter((x) => x.since < old)) {
-      this.idle.splice(this.idle.indexOf(t), 1);
-      t.drop();
-      t.sock.end();
-      setTimeout(() => t.sock.destroy(), 1000).unref();
-    }
-  }
-
-  /**
-   * Takes over `client` (accepted paused, allowHalfOpen) and carries it to ip:port. A refused or
-   * failed dial resets the client, so it sees "connection refused/reset", never an empty answer.
-   */
-  carry(client: net.Socket, ip: string, port: number): void {
-    client.on('error', () => undefined);
-    const early = new EarlyData(client);
-    this.attempt(client, ip, port, early, this.takeIdle());
-  }
-
-  /**
-   * One try on `reused` (an idle tunnel connection) or a new one. A reused connection that turns
-   * out closed before the manager said anything (it may have gone while idle) is retried once on
-   * a new connection, replaying the client's early bytes.
-   */
-  private attempt(client: net.Socket, ip: string, port: number, early: EarlyData, reused: net.Socket | undefined): void {
-    const tunnel = reused ?? net.connect({ path: this.opts.socketPath, allowHalfOpen: true, highWaterMark: 1 << 20 } as net.NetConnectOpts);
-    let settled = false;
-    const refuse = (why: string) => {
-      if (settled) return;
-      settled = true;
-      early.stop();
-      this.failed++;
-      this.lastError = why;
-      this.opts.log.debug(`tcp ${ip}:${port} refused`, { err: why });
-      tunnel.destroy();
-      if (!client.destroyed) client.resetAndDestroy();
-    };
-    /** No answer came on a reused connection: it went away while idle; try a new one instead. */
-    const retryOrRefuse = (why: string) => {
-      if (settled) return;
-      if (!reused || client.destroyed) return refuse(why);
-      settled = true;
-      early.detach();
-      tunnel.off('error', onTunnelError);
-      tunnel.on('error', () => undefined);
-      tunnel.destroy();
-      this.attempt(client, ip, port, early, undefined);
-    };
-    const onTunnelError = (err: Error) => retryOrRefuse(`tunnel socket ${this.opts.socketPath}: ${err.message}`);
-    tunnel.on('error', onTunnelError);
-    const start = () => {
-      if (this.opts.verifyServer && !reused) {
-        const fd = (tunnel as unknown as { _handle?: { fd?: number } })._handle?.fd;
-        try {
-          if (typeof fd !== 'number' || fd < 0) throw new Error('connected socket has no fd');
-          this.opts.verifyServer(fd);
-        } catch (err) {
-          refuse(err instanceof Error ? err.message : String(err));
-          return;
-        }
-      }
-      // The request and the client's first bytes travel together: a client that speaks first
-      // (HTTP) has its request on the way with the dial, saving a round trip through the port-forward.
-      early.sendTo(tunnel, encodeRequest(ip, port));
-      readLine(tunnel, MAX_REQUEST_LINE, this.opts.answerTimeoutMs ?? ANSWER_TIMEOUT_MS).then(
-        ({ line, rest }) => {
-          if (settled) return;
-          if (line !== 'OK') return refuse(line.startsWith('ERR ') ? line.slice(4) : `unexpected answer ${JSON.stringify(line.slice(0, 60))}`);
-          settled = true;
-          early.stop();
-          if (client.destroyed) return void tunnel.destroy();
-          this.ok++;
-          spliceFramed(client, tunnel, {
-            initialTunnelBytes: rest,
-            resetPlainOnAbort: true,
-            plainEnded: early.ended,
-            onReusable: (t, leftover) => {
-              t.off('error', onTunnelError);
-              this.release(t, leftover);
-            },
+export class StreamTunnel extends TcpCarrier {
+  constructor(opts: StreamTunnelOptions) {
+    super({
+      log: opts.log,
+      ...(opts.answerTimeoutMs ? { answerTimeoutMs: opts.answerTimeoutMs } : {}),
+      dial: () =>
+        new Promise<Duplex>((resolve, reject) => {
+          // highWaterMark: frames are batched per event-loop turn; Node's 16 KiB would trip on a batch.
+          const s = net.connect({ path: opts.socketPath, allowHalfOpen: true, highWaterMark: 1 << 20 } as net.NetConnectOpts);
+          s.once('error', (err) => reject(new Error(`tunnel socket ${opts.socketPath}: ${err.message}`)));
+          s.once('connect', () => {
+            try {
+              const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+              if (opts.verifyServer) {
+                if (typeof fd !== 'number' || fd < 0) throw new Error('connected socket has no fd');
+                opts.verifyServer(fd);
+              }
+              resolve(s);
+            } catch (err) {
+              s.destroy();
+              reject(err);
+            }
           });
-          client.resume();
-        },
-        (err: Error) => {
-          if (/within/.test(err.message)) refuse(err.message);
-          else retryOrRefuse(err.message);
-        },
-      );
-    };
-    if (reused) start();
-    else tunnel.once('connect', start);
+        }),
+    });
   }
-}
-
-/**
- * The client's bytes until the manager answers: sent as frames as they arrive (the manager holds
- * them until the destination is dialled), and kept (at most EARLY_MAX) so a retry can replay them.
- */
-class EarlyData {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  ended = false;
-  private tunnel: net.Socket | undefined;
-  private stopped = false;
-
-  constructor(private readonly client: net.Socket) {
-    client.on('data', this.onData);
-    client.once('end', this.onEnd);
-    client.resume();
-  }
-
-  /**
-   * Send `request`, replay what was kept, then forward new bytes as they come. The request waits
-   * (corked) for the client's first bytes, at most FIRST_BYTES_WAIT_MS, so that both leave as one
-   * write: one port-forward frame instead of two for a client that speaks first.
-   */
-  sendTo(tunnel: net.Socket, request: Buffer): void {
-    this.tunnel = tunnel;
-    tunnel.cork();
-    tunnel.write(request);
-    for (const c of this.chunks) writeFrame(tunnel, c);
-    if (this.ended) tunnel.write(Buffer.alloc(4)); // zero-length frame: the client's half-close
-    if (this.chunks.length > 0 || this.ended) return void tunnel.uncork();
-    this.corked = tunnel;
-    this.corkTimer = setTimeout(() => this.release(), FIRST_BYTES_WAIT_MS);
-  }
-
-  private corked: net.Socket | undefined;
-  private corkTimer: NodeJS.Timeout | undefined;
-
-  private release(): void {
-    clearTimeout(this.corkTimer);
-    const t = this.corked;
-    this.corked = undefined;
-    if (t && !t.destroyed) t.uncork();
-  }
-
-  /** The tunnel failed: keep collecting for the next one. */
-  detach(): void {
-    this.release();
-    this.tunnel = undefined;
-  }
-
-  /** The splice takes over: no more listening (unread bytes stay in the paused socket). */
-  stop(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.release();
-    this.client.pause();
-    this.client.off('data', this.onData);
-    this.client.off('end', this.onEnd);
-    this.chunks.length = 0;
-  }
-
-  private readonly onData = (chunk: Buffer) => {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    if (this.tunnel) writeFrame(this.tunnel, chunk);
-    this.release();
-    // Bounded: past EARLY_MAX without an answer, wait for it.
-    if (this.size > EARLY_MAX) this.client.pause();
-  };
-
-  private readonly onEnd = () => {
-    this.ended = true;
-    this.tunnel?.write(Buffer.alloc(4));
-    this.release();
-  };
-}
-
-const EARLY_MAX = 1 << 20;
-/** How long the request line waits for the client's first bytes (server-speaks-first protocols pay it once). */
-const FIRST_BYTES_WAIT_MS = 1;
-
-function writeFrame(tunnel: net.Socket, chunk: Buffer): void {
-  const head = Buffer.allocUnsafe(4);
-  head.writeUInt32BE(chunk.length, 0);
-  tunnel.cork();
-  tunnel.write(head);
-  tunnel.write(chunk);
-  tunnel.uncork();
 }

@@ -132,7 +132,7 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
             // connection (saves the runtime a new port-forward stream per workstation connection).
             onReusable: (tunnel, leftover) => {
               finish();
-              serve(tunnel, leftover, IDLE_TIMEOUT_MS);
+              serve(tunnel as net.Socket, leftover, IDLE_TIMEOUT_MS);
             },
           });
         });
