@@ -28,6 +28,12 @@ export interface NetworkConfig {
    * HTTP/2 CONNECT streams of `managerSocket`.
    */
   tcpTunnelSocket?: string;
+  /**
+   * SOCK_SEQPACKET socket (served by the user daemon) to which the root daemon hands each accepted
+   * TCP connection (fd via SCM_RIGHTS, payload "<ip> <port>"); the user daemon carries it. Absent:
+   * the root daemon carries TCP itself over `tcpTunnelSocket` (or HTTP/2).
+   */
+  tcpHandoffSocket?: string;
   /** CIDRs to route into tel0: cluster pod and service subnets plus also-proxy. */
   subnets: string[];
   /** CIDRs (and single addresses as /32) that must not be routed, with the reason. */
@@ -65,7 +71,7 @@ export interface NetworkStatus {
    * How TCP travels: `stream` (the manager's TCP stream tunnel, one reused port-forward stream
    * per connection) or `http2` (CONNECT streams, managers without it). Counts since connect.
    */
-  tcp?: { via: 'stream' | 'http2'; ok?: number; failed?: number; lastError?: string };
+  tcp?: { via: 'handoff' | 'stream' | 'http2'; ok?: number; failed?: number; lastError?: string };
   /** The workstation resolver, when `dns` was configured and it started. */
   dns?: DnsStatus;
   /**

@@ -67,7 +67,14 @@ export interface ConnectResult {
 export interface SessionStatus {
   session: SessionInfo | null;
   /** The port-forward to the manager: pod, streams carried, last failure. */
-  portForward: { pod?: string; serving: boolean; activeStreams: number; lastError?: string } | null;
+  portForward: {
+    pod?: string;
+    serving: boolean;
+    activeStreams: number;
+    lastError?: string;
+    /** TCP connections the root daemon handed over and this daemon carried (stream tunnel). */
+    tcp?: { ok: number; failed: number; handedOver: number; lastError?: string };
+  } | null;
   /** The root daemon's current view (routes, exclusions, tunnel health); null when not connected. */
   network: NetworkStatus | null;
   /** The root daemon's status as seen from the user daemon; null when it did not answer. */

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FdReceiver, FdSender, FdPassError } from './index.js';
+import { FdReceiver, FdSender, FdPassError, peerCredentials } from './index.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -67,11 +67,14 @@ describe('fd passing', () => {
 
   it('lets the receiver refuse a peer, and reports a vanished receiver to the sender', async () => {
     const path = tempPath();
-    const refused: number[] = [];
-    const rx = new FdReceiver(path, () => undefined, (peerFd) => (refused.push(peerFd), false));
+    const refused: { uid: number; pid: number }[] = [];
+    const rx = new FdReceiver(path, () => undefined, (peerFd) => (refused.push(peerCredentials(peerFd)), false));
     const tx = new FdSender(path);
     cleanups.push(() => tx.close());
     await until(() => refused.length === 1);
+    // Both ends see who the other is: here, this very process.
+    expect(refused[0]).toMatchObject({ uid: process.getuid!(), pid: process.pid });
+    expect(peerCredentials(tx.fd)).toMatchObject({ uid: process.getuid!(), pid: process.pid });
     rx.close();
     expect(() => tx.send(0, Buffer.from('x'))).toThrow(FdPassError);
     expect(() => new FdSender(path)).toThrow(/connect failed/);

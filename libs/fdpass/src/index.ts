@@ -41,6 +41,7 @@ interface Lib {
   connect(fd: number, addr: Buffer, len: number): number;
   sendmsg(fd: number, msg: Buffer, flags: number): number;
   recvmsg(fd: number, msg: Buffer, flags: number): number;
+  getsockopt(fd: number, level: number, name: number, value: Buffer, len: Buffer): number;
   close(fd: number): number;
 }
 
@@ -59,6 +60,7 @@ function lib(): Lib {
     connect: c.func('int connect(int, void *, uint32_t)'),
     sendmsg: c.func('long sendmsg(int, void *, int)'),
     recvmsg: c.func('long recvmsg(int, void *, int)'),
+    getsockopt: c.func('int getsockopt(int, int, int, void *, void *)'),
     close: c.func('int close(int)'),
   };
   return libc;
@@ -193,6 +195,17 @@ export class FdReceiver {
       if (fds[0] !== undefined) this.onFd(fds[0], payload, peerFd);
     }
   }
+}
+
+const SO_PEERCRED = 17;
+
+/** Who is at the other end of a connected unix socket (SO_PEERCRED). */
+export function peerCredentials(fd: number): { pid: number; uid: number; gid: number } {
+  const v = Buffer.alloc(12);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(12, 0);
+  check('getsockopt', lib().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, v, len));
+  return { pid: v.readInt32LE(0), uid: v.readUInt32LE(4), gid: v.readUInt32LE(8) };
 }
 
 /** The sending end: connected to a receiver's `path`. */

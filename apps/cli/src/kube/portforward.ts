@@ -236,8 +236,18 @@ export class ManagerForwarder {
   }
 
   /** One stream pair (error + data, as the port-forward protocol wants) carrying `sock`. */
-  private forward(sock: net.Socket, conn: SpdyConnection, podPort: number): void {
-    if (sock.destroyed) return;
+  /**
+   * A data stream to `podPort` in the manager pod, for callers that carry bytes themselves (the
+   * TCP stream tunnel in this daemon). Errors the runtime reports destroy it with their text.
+   */
+  async openStream(podPort: number): Promise<SpdyStream> {
+    const conn = await this.connection();
+    const { data } = this.openPair(conn, podPort);
+    return data;
+  }
+
+  /** The error + data stream pair the port-forward protocol wants for one connection. */
+  private openPair(conn: SpdyConnection, podPort: number): { data: SpdyStream; errors: SpdyStream } {
     const requestid = String(this.requestId++);
     let errors: SpdyStream;
     let data: SpdyStream;
@@ -248,8 +258,7 @@ export class ManagerForwarder {
     } catch (err) {
       this.failedStreams++;
       this.lastError = String((err as Error).message ?? err);
-      sock.destroy();
-      return;
+      throw err;
     }
     this.okStreams++;
     let errorText = '';
@@ -259,8 +268,7 @@ export class ManagerForwarder {
       if (!errorText.trim()) return;
       this.lastError = errorText.trim().split('\n')[0];
       this.opts.log.warn('port-forward error from the API server', { err: this.lastError });
-      data.destroy();
-      sock.destroy();
+      data.destroy(new Error(this.lastError));
       // The manager's ports always listen in a healthy pod: an error here means the pod is gone
       // or failing (the session to it can outlive it). Start over with the newest ready pod.
       if (this.conn === conn) {
@@ -268,6 +276,22 @@ export class ManagerForwarder {
         this.dropConnection(this.lastError ?? 'port-forward error');
       }
     });
+    data.on('close', () => {
+      if (!errors.destroyed && !data.readableEnded) errors.destroy();
+    });
+    return { data, errors };
+  }
+
+  private forward(sock: net.Socket, conn: SpdyConnection, podPort: number): void {
+    if (sock.destroyed) return;
+    let data: SpdyStream;
+    let errors: SpdyStream;
+    try {
+      ({ data, errors } = this.openPair(conn, podPort));
+    } catch {
+      sock.destroy();
+      return;
+    }
     data.on('error', () => sock.destroy());
     // A client that ended cleanly has its last bytes and FIN queued on `data` (pipe): let them
     // go out. One that vanished without ending aborts the stream (RST_STREAM).

@@ -13,6 +13,7 @@ import { resolveImage } from '../config/registry.js';
 import { loadKubeconfig, type LoadedKubeconfig } from '../kube/kubeconfig.js';
 import { ManagerForwarder } from '../kube/portforward.js';
 import { startNamespaceFeed, type NamespaceFeed } from './dns-namespaces.js';
+import { startTcpHandoff, type TcpHandoff } from './tcp-handoff.js';
 import { ManagerApi } from './manager-api.js';
 import type { EnsureManager } from './manager-install.js';
 import { apiServerAddresses, mergeCidrs, planNetwork } from './subnets.js';
@@ -43,6 +44,7 @@ interface Active {
   api: ManagerApi;
   network: NetworkConfig;
   feed: NamespaceFeed;
+  handoff: TcpHandoff | undefined;
 }
 
 export class Session {
@@ -82,7 +84,9 @@ export class Session {
     const pf = a?.forwarder.status();
     return {
       session: a?.info ?? null,
-      portForward: pf ? { ...(pf.pod ? { pod: pf.pod } : {}), serving: pf.serving, activeStreams: pf.activeStreams, ...(pf.lastError ? { lastError: pf.lastError } : {}) } : null,
+      portForward: pf
+        ? { ...(pf.pod ? { pod: pf.pod } : {}), serving: pf.serving, activeStreams: pf.activeStreams, ...(pf.lastError ? { lastError: pf.lastError } : {}), ...(a?.handoff ? { tcp: a.handoff.stats() } : {}) }
+        : null,
       network,
       rootDaemon,
     };
@@ -163,16 +167,26 @@ export class Session {
     });
     const api = new ManagerApi(this.deps.managerSocket, config.timeouts.trafficManagerAPI, this.deps.configFile);
     let feed: NamespaceFeed | undefined;
+    let handoff: TcpHandoff | undefined;
     try {
       await forwarder.start();
       // 5. What the manager knows of the cluster; the API server's own addresses stay off the tunnel.
       const managerVersion = await api.version();
       const clusterInfo = await api.clusterInfo();
       const plan = planNetwork({ cluster: clusterInfo, alsoProxy, neverProxy, apiServerAddresses: await apiServerAddresses(kube.server) });
+      // TCP: the root daemon hands each connection over and we carry it on the manager's stream
+      // tunnel; managers before the stream tunnel don't announce it: TCP then rides HTTP/2 CONNECT.
+      if (managerVersion.tcpStreamPort) {
+        handoff = startTcpHandoff({
+          socketPath: tcpHandoffSocketPath(this.deps.managerSocket),
+          dial: () => forwarder.openStream(MANAGER_TCP_PORT),
+          log: this.deps.log.child('tcp'),
+        });
+      }
       const network: NetworkConfig = {
         managerSocket: this.deps.managerSocket,
-        // Managers before the TCP stream tunnel don't announce it: TCP then rides HTTP/2 CONNECT.
         ...(managerVersion.tcpStreamPort ? { tcpTunnelSocket: tcpTunnelSocketPath(this.deps.managerSocket) } : {}),
+        ...(handoff ? { tcpHandoffSocket: handoff.socketPath } : {}),
         ...plan,
         dns: { connectedNamespace: namespace, clusterDomain: clusterInfo.clusterDomain, includeSuffixes: config.dns.includeSuffixes, excludeSuffixes: config.dns.excludeSuffixes, lookupTimeoutMs: config.dns.lookupTimeout },
         ...(clusterInfo.dnsIp ? { clusterDnsIp: clusterInfo.dnsIp } : {}),
@@ -201,11 +215,12 @@ export class Session {
         network: status,
       };
       // 7. From here on the daemon is busy: another version's CLI may not replace it.
-      this.active = { info, kube, forwarder, api, network, feed };
+      this.active = { info, kube, forwarder, api, network, feed, handoff };
       log.info('connected', { context: info.context, elapsedMs: Date.now() - started });
       return { session: info, alreadyConnected: false, elapsedMs: Date.now() - started };
     } catch (err) {
       feed?.stop();
+      handoff?.close();
       api.close();
       await forwarder.close().catch(() => undefined);
       throw err;
@@ -239,6 +254,7 @@ export class Session {
       // A root daemon that is gone has removed its network on the way out (or will at start).
       if (!(err instanceof NotRunningError)) log.warn('root daemon disconnectNetwork failed', { err: String(err) });
     }
+    a.handoff?.close();
     a.api.close();
     await a.forwarder.close();
     this.active = null;
@@ -250,6 +266,11 @@ export class Session {
 /** The IPC layer carries a null result as `{}`: anything without routes is "no network". */
 export function asNetworkStatus(v: NetworkStatus | null | undefined): NetworkStatus | null {
   return v && Array.isArray(v.routedSubnets) ? v : null;
+}
+
+/** Where the root daemon hands TCP connections over, beside the manager socket. */
+export function tcpHandoffSocketPath(managerSocket: string): string {
+  return join(dirname(managerSocket), 'tcp-handoff.socket');
 }
 
 /** The TCP stream tunnel's socket, beside the manager socket. */

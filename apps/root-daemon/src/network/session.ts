@@ -13,6 +13,7 @@ import { TUN_NAME, configureLink, execRunner, hasLeftovers, installRedirects, re
 import { closeFd, openTun, peerCred } from '../sys/libc.js';
 import type { Dialer } from '../tunnel/dialer.js';
 import { Http2Dialer } from '../tunnel/http2-dialer.js';
+import { FdHandoff } from '../tunnel/fd-handoff.js';
 import { StreamTunnel } from '../tunnel/stream-tunnel.js';
 
 /**
@@ -214,7 +215,16 @@ export class NetworkSession {
             },
           })
         : undefined;
-      const tcp = new TcpProxy(dialer, log, undefined, streamTunnel);
+      let handoff: FdHandoff | undefined;
+      if (cfg.tcpHandoffSocket) {
+        try {
+          handoff = new FdHandoff(cfg.tcpHandoffSocket, ownerUid, log);
+        } catch (err) {
+          // Not fatal: TCP then rides the stream tunnel socket from here.
+          log.warn('TCP handoff to the user daemon unavailable; carrying TCP here', { err: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      const tcp = new TcpProxy(dialer, log, undefined, streamTunnel, handoff);
       const udp = new UdpProxy(dialer, log);
       let tunFd = -1;
       try {

@@ -58,7 +58,16 @@ export function renderStatus(d: StatusDoc): string {
     const n = d.network;
     if (n) {
       row('Tunnel', `${n.tunnelHealthy ? 'healthy' : 'NOT healthy'} (${n.device}, ${n.activeStreams} active streams)`);
-      if (n.tcp) row('TCP via', n.tcp.via === 'stream' ? `stream tunnel (${n.tcp.ok ?? 0} connections, ${n.tcp.failed ?? 0} refused${n.tcp.lastError ? `; last: ${n.tcp.lastError}` : ''})` : 'HTTP/2 CONNECT (the manager has no stream tunnel)');
+      if (n.tcp) {
+        const t = d.portForward?.tcp;
+        const via =
+          n.tcp.via === 'handoff'
+            ? `stream tunnel, carried by the user daemon (${t?.ok ?? n.tcp.ok ?? 0} connections, ${t?.failed ?? 0} refused${t?.lastError ? `; last: ${t.lastError}` : ''})`
+            : n.tcp.via === 'stream'
+              ? `stream tunnel, carried by the root daemon (${n.tcp.ok ?? 0} connections, ${n.tcp.failed ?? 0} refused${n.tcp.lastError ? `; last: ${n.tcp.lastError}` : ''})`
+              : 'HTTP/2 CONNECT (the manager has no stream tunnel)';
+        row('TCP via', via);
+      }
       lines.push('  Routed subnets:');
       for (const s of n.routedSubnets) lines.push(`    - ${s}`);
       lines.push('  Excluded:');

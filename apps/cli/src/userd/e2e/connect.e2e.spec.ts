@@ -182,11 +182,13 @@ s.on('error', (e) => { out.error = String(e); console.log(JSON.stringify(out)); 
     expect(res, r.stderr).toMatchObject({ digestOk: true, echoOk: true, banner: '220 hello\r\n221 bye\r\n' });
     // A refused dial in the cluster reaches the workstation client as a reset, never an empty answer.
     expect(res.refused).toBe('ECONNRESET');
-    // TCP rode the stream tunnel (this manager has one), and status says so.
+    // TCP was handed to the user daemon and rode the stream tunnel (this manager has one); status says so.
     const st = await tpAdmin('status', '--output', 'json');
-    expect(st.json?.network?.tcp, st.stdout).toMatchObject({ via: 'stream' });
-    expect(st.json.network.tcp.ok).toBeGreaterThanOrEqual(2);
-    expect(st.json.network.tcp.failed).toBeGreaterThanOrEqual(1);
+    expect(st.json?.network?.tcp, st.stdout).toMatchObject({ via: 'handoff' });
+    expect(st.json.network.tcp.ok).toBeGreaterThanOrEqual(3);
+    expect(st.json.portForward.tcp.ok).toBeGreaterThanOrEqual(2);
+    expect(st.json.portForward.tcp.failed).toBeGreaterThanOrEqual(1);
+    expect(st.json.portForward.tcp.lastError).toMatch(/ECONNREFUSED/);
   }, 180_000);
 
   it('echoes UDP through a pod', async () => {
