@@ -86,7 +86,7 @@ describe('traffic manager install (real cluster)', () => {
 
   it('through a port-forward: /version, /cluster-info, CONNECT and UDP to a demo pod, 1000 concurrent streams', async () => {
     const r = await ok({ action: 'tunnel', namespace: NS, demoIp, demoPort: 8080, concurrent: 1000 });
-    expect(r.version).toEqual({ name: 'Traffic Manager', version: V1, apiVersion: 1 });
+    expect(r.version).toEqual({ name: 'Traffic Manager', version: V1, apiVersion: 1, tcpStreamPort: 8083 });
     expect(r.http).toBe('HTTP/1.1 200 OK');
     expect(r.httpBody).toContain(demoIp);
     expect(r.udp).toContain('ping-udp');
