@@ -14,13 +14,12 @@ import { SpdyConnection, type SpdyStream } from './spdy.js';
 
 /** How often the SPDY connection is pinged (keeps idle timeouts away, finds a dead connection). */
 const PING_INTERVAL_MS = 10_000;
-/** HTTP status of a client-node ApiException or a websocket upgrade failure, when there is one. */
+/** HTTP status of a client-node ApiException or a refused port-forward upgrade, when there is one. */
 export function httpStatusOf(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown; message?: unknown };
+  const e = err as { code?: unknown; statusCode?: unknown };
   if (typeof e?.code === 'number') return e.code;
   if (typeof e?.statusCode === 'number') return e.statusCode;
-  const m = /Unexpected server response: (\d{3})/.exec(String(e?.message ?? ''));
-  return m ? Number(m[1]) : undefined;
+  return undefined;
 }
 
 export function isManagerPod(p: V1Pod): boolean {

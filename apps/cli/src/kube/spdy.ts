@@ -163,7 +163,8 @@ export class SpdyConnection extends EventEmitter {
   private drainWaiters: (() => void)[] = [];
   private goneAway = false;
   private _closed = false;
-  private pausedBy = 0;
+  /** The socket is paused because a stream's reader is behind. */
+  private paused = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -290,8 +291,8 @@ export class SpdyConnection extends EventEmitter {
 
   /** @internal a stream's reader wants more: undo a pause it caused. */
   resumeReading(): void {
-    if (this.pausedBy > 0) {
-      this.pausedBy = 0;
+    if (this.paused) {
+      this.paused = false;
       this.socket.resume();
     }
   }
@@ -388,8 +389,8 @@ export class SpdyConnection extends EventEmitter {
   }
 
   private pauseFor(): void {
-    if (this.pausedBy === 0) this.socket.pause();
-    this.pausedBy++;
+    if (!this.paused) this.socket.pause();
+    this.paused = true;
   }
 
   private onClose(): void {

@@ -10,7 +10,7 @@ import { TcpProxy } from '../proxy/tcp.js';
 import { UdpProxy } from '../proxy/udp.js';
 import { contains, formatCidr, parseCidr, parseIp, subtract, type Cidr } from '../routing/cidr.js';
 import { TUN_NAME, configureLink, execRunner, hasLeftovers, installRedirects, removeAll, type Runner } from '../routing/linux.js';
-import { closeFd, openTun, peerCred } from '../sys/libc.js';
+import { closeFd, openTun, servedBy } from '../sys/libc.js';
 import type { Dialer } from '../tunnel/dialer.js';
 import { Http2Dialer } from '../tunnel/http2-dialer.js';
 import { FdHandoff } from '../tunnel/fd-handoff.js';
@@ -192,11 +192,13 @@ export class NetworkSession {
       //    some other root-only socket); one that merely doesn't answer yet is reported as unhealthy.
       let refusal: string | undefined;
       const ownerUid = this.deps.ownerUid;
+      const managerServedByOwner = servedBy(ownerUid, `manager socket ${cfg.managerSocket}`);
       const verifyServer = (fd: number) => {
-        const server = peerCred(fd);
-        if (server.uid !== ownerUid) {
-          refusal = `the manager socket ${cfg.managerSocket} is served by uid ${server.uid} (pid ${server.pid}), not by the session's user (uid ${ownerUid})`;
-          throw new Error(refusal);
+        try {
+          managerServedByOwner(fd);
+        } catch (err) {
+          refusal = (err as Error).message;
+          throw err;
         }
       };
       const dialer = this.deps.dialer?.(cfg) ?? new Http2Dialer({ socketPath: cfg.managerSocket, log, verifyServer });
@@ -209,16 +211,13 @@ export class NetworkSession {
         ? new StreamTunnel({
             socketPath: cfg.tcpTunnelSocket,
             log,
-            verifyServer: (fd) => {
-              const server = peerCred(fd);
-              if (server.uid !== ownerUid) throw new Error(`the tunnel socket ${cfg.tcpTunnelSocket} is served by uid ${server.uid}, not by the session's user (uid ${ownerUid})`);
-            },
+            verifyServer: servedBy(ownerUid, `tunnel socket ${cfg.tcpTunnelSocket}`),
           })
         : undefined;
       let handoff: FdHandoff | undefined;
       if (cfg.tcpHandoffSocket) {
         try {
-          handoff = new FdHandoff(cfg.tcpHandoffSocket, ownerUid, log);
+          handoff = new FdHandoff(cfg.tcpHandoffSocket, servedBy(ownerUid, `handoff socket ${cfg.tcpHandoffSocket}`), log);
         } catch (err) {
           // Not fatal: TCP then rides the stream tunnel socket from here.
           log.warn('TCP handoff to the user daemon unavailable; carrying TCP here', { err: err instanceof Error ? err.message : String(err) });

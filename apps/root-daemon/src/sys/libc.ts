@@ -2,6 +2,7 @@
 // SO_PEERCRED, transparent UDP sockets). Boundary: root daemon ↔ Linux kernel. Linux x86-64/arm64.
 import { createRequire } from 'node:module';
 import type * as KoffiNs from 'koffi';
+import { peerCredentials } from '@tel/fdpass';
 
 // koffi is a CommonJS native addon kept external to the bundle; load it lazily so that modules
 // importing this file (and their unit tests) don't need it until a syscall is made.
@@ -20,7 +21,6 @@ export const O_RDWR = 2;
 export const O_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_REUSEADDR = 2;
-export const SO_PEERCRED = 17;
 export const SOL_IP = 0;
 export const IP_TRANSPARENT = 19;
 export const IP_RECVORIGDSTADDR = 20;
@@ -139,13 +139,18 @@ export interface PeerCred {
   gid: number;
 }
 
-/** Credentials of the process on the other end of a connected unix socket. */
-export function peerCred(fd: number): PeerCred {
-  const val = Buffer.alloc(12);
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(12);
-  check('getsockopt SO_PEERCRED', lib().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, val, len));
-  return { pid: val.readInt32LE(0), uid: val.readUInt32LE(4), gid: val.readUInt32LE(8) };
+/** Credentials of the process on the other end of a connected unix socket (@tel/fdpass, shared with the user daemon). */
+export const peerCred: (fd: number) => PeerCred = peerCredentials;
+
+/**
+ * A check for a socket this daemon connects to: throws unless the process serving it runs as
+ * `ownerUid` (root must not be made to talk to some other user's or root-only socket).
+ */
+export function servedBy(ownerUid: number, what: string): (fd: number) => void {
+  return (fd) => {
+    const server = peerCred(fd);
+    if (server.uid !== ownerUid) throw new Error(`the ${what} is served by uid ${server.uid} (pid ${server.pid}), not by the session's user (uid ${ownerUid})`);
+  };
 }
 
 function setIntOpt(fd: number, level: number, name: number, what: string): void {

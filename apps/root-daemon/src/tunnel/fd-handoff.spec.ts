@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FdReceiver } from '@tel/fdpass';
 import { createLogger } from '@tel/logging';
+import { servedBy } from '../sys/libc.js';
 import { FdHandoff } from './fd-handoff.js';
 
 const log = createLogger(undefined);
@@ -38,7 +39,7 @@ describe('FdHandoff', () => {
     const path = socketPath();
     const rx = new FdReceiver(path, () => undefined);
     cleanups.push(() => rx.close());
-    expect(() => new FdHandoff(path, 4242, log)).toThrow(/served by uid 0 .*not by the session's user \(uid 4242\)/);
+    expect(() => new FdHandoff(path, servedBy(4242, 'handoff socket'), log)).toThrow(/the handoff socket is served by uid 0 .*not by the session's user \(uid 4242\)/);
   });
 
   it('hands a connection over (the receiver answers on it) and falls back once the receiver is gone', async () => {
@@ -47,7 +48,7 @@ describe('FdHandoff', () => {
       const s = new net.Socket({ fd, readable: true, writable: true });
       s.once('data', (d) => s.end(`${payload} got ${d}`));
     });
-    const h = new FdHandoff(path, process.getuid!(), log);
+    const h = new FdHandoff(path, servedBy(process.getuid!(), 'handoff socket'), log);
     cleanups.push(() => h.close());
     const results: boolean[] = [];
     const port = await acceptor((s) => {

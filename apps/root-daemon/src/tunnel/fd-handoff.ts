@@ -4,7 +4,7 @@
 // SO_ORIGINAL_DST) and leaves the data path. Used when the user daemon offers it
 // (NetworkConfig.tcpHandoffSocket); anything it can't take falls back to StreamTunnel.
 import type net from 'node:net';
-import { FdSender, peerCredentials } from '@tel/fdpass';
+import { FdSender } from '@tel/fdpass';
 import type { Logger } from '@tel/logging';
 
 export class FdHandoff {
@@ -13,17 +13,18 @@ export class FdHandoff {
   fallbacks = 0;
   lastError: string | undefined;
 
-  /** Connects and checks that the socket is served by `ownerUid` (the session's user). */
+  /** Connects, then `verifyServer` (throwing refuses: see servedBy) checks who serves the socket. */
   constructor(
     readonly socketPath: string,
-    ownerUid: number,
+    verifyServer: (fd: number) => void,
     private readonly log: Logger,
   ) {
     const sender = new FdSender(socketPath);
-    const peer = peerCredentials(sender.fd);
-    if (peer.uid !== ownerUid) {
+    try {
+      verifyServer(sender.fd);
+    } catch (err) {
       sender.close();
-      throw new Error(`the handoff socket ${socketPath} is served by uid ${peer.uid} (pid ${peer.pid}), not by the session's user (uid ${ownerUid})`);
+      throw err;
     }
     this.sender = sender;
   }
