@@ -29,11 +29,13 @@ export interface NetworkConfig {
    */
   tcpTunnelSocket?: string;
   /**
-   * SOCK_SEQPACKET socket (served by the user daemon) to which the root daemon hands each accepted
-   * TCP connection (fd via SCM_RIGHTS, payload "<ip> <port>"); the user daemon carries it. Absent:
-   * the root daemon carries TCP itself over `tcpTunnelSocket` (or HTTP/2).
+   * Port of the user daemon's TCP listener on 127.0.0.1: the REDIRECT rule for routed subnets
+   * points there, so the user daemon accepts each connection itself (SO_ORIGINAL_DST) and carries
+   * it; the root daemon is out of TCP's path. Used only when /proc/net/tcp shows that listener
+   * owned by the session's user. Absent (or not owned by that user): the redirect goes to the root
+   * daemon's own proxy, which carries TCP over `tcpTunnelSocket` (or HTTP/2).
    */
-  tcpHandoffSocket?: string;
+  tcpListenerPort?: number;
   /** CIDRs to route into tel0: cluster pod and service subnets plus also-proxy. */
   subnets: string[];
   /** CIDRs (and single addresses as /32) that must not be routed, with the reason. */
@@ -68,10 +70,12 @@ export interface NetworkStatus {
   /** Connections and UDP flows currently carried. */
   activeStreams: number;
   /**
-   * How TCP travels: `stream` (the manager's TCP stream tunnel, one reused port-forward stream
-   * per connection) or `http2` (CONNECT streams, managers without it). Counts since connect.
+   * How TCP travels: `user-daemon` (redirected to the user daemon's listener, which carries it on
+   * the manager's TCP stream tunnel; its counts are in the user daemon's status), `stream` (the
+   * root daemon's proxy on that tunnel, one reused port-forward stream per connection) or `http2`
+   * (CONNECT streams, managers without it). Counts since connect.
    */
-  tcp?: { via: 'handoff' | 'stream' | 'http2'; ok?: number; failed?: number; lastError?: string };
+  tcp?: { via: 'user-daemon' | 'stream' | 'http2'; ok?: number; failed?: number; lastError?: string };
   /** The workstation resolver, when `dns` was configured and it started. */
   dns?: DnsStatus;
   /**

@@ -73,7 +73,7 @@ export interface SessionStatus {
     activeStreams: number;
     lastError?: string;
     /** TCP connections the root daemon handed over and this daemon carried (stream tunnel). */
-    tcp?: { ok: number; failed: number; handedOver: number; lastError?: string };
+    tcp?: { ok: number; failed: number; accepted: number; lastError?: string };
   } | null;
   /** The root daemon's current view (routes, exclusions, tunnel health); null when not connected. */
   network: NetworkStatus | null;

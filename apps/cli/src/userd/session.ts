@@ -13,7 +13,7 @@ import { resolveImage } from '../config/registry.js';
 import { loadKubeconfig, type LoadedKubeconfig } from '../kube/kubeconfig.js';
 import { ManagerForwarder } from '../kube/portforward.js';
 import { startNamespaceFeed, type NamespaceFeed } from './dns-namespaces.js';
-import { startTcpHandoff, type TcpHandoff } from './tcp-handoff.js';
+import { startTcpListener, type TcpListener } from './tcp-listener.js';
 import { ManagerApi } from './manager-api.js';
 import type { EnsureManager } from './manager-install.js';
 import { apiServerAddresses, mergeCidrs, planNetwork } from './subnets.js';
@@ -44,7 +44,7 @@ interface Active {
   api: ManagerApi;
   network: NetworkConfig;
   feed: NamespaceFeed;
-  handoff: TcpHandoff | undefined;
+  tcpListener: TcpListener | undefined;
 }
 
 export class Session {
@@ -85,7 +85,7 @@ export class Session {
     return {
       session: a?.info ?? null,
       portForward: pf
-        ? { ...(pf.pod ? { pod: pf.pod } : {}), serving: pf.serving, activeStreams: pf.activeStreams, ...(pf.lastError ? { lastError: pf.lastError } : {}), ...(a?.handoff ? { tcp: a.handoff.stats() } : {}) }
+        ? { ...(pf.pod ? { pod: pf.pod } : {}), serving: pf.serving, activeStreams: pf.activeStreams, ...(pf.lastError ? { lastError: pf.lastError } : {}), ...(a?.tcpListener ? { tcp: a.tcpListener.stats() } : {}) }
         : null,
       network,
       rootDaemon,
@@ -167,26 +167,23 @@ export class Session {
     });
     const api = new ManagerApi(this.deps.managerSocket, config.timeouts.trafficManagerAPI, this.deps.configFile);
     let feed: NamespaceFeed | undefined;
-    let handoff: TcpHandoff | undefined;
+    let tcpListener: TcpListener | undefined;
     try {
       await forwarder.start();
       // 5. What the manager knows of the cluster; the API server's own addresses stay off the tunnel.
       const managerVersion = await api.version();
       const clusterInfo = await api.clusterInfo();
       const plan = planNetwork({ cluster: clusterInfo, alsoProxy, neverProxy, apiServerAddresses: await apiServerAddresses(kube.server) });
-      // TCP: the root daemon hands each connection over and we carry it on the manager's stream
-      // tunnel; managers before the stream tunnel don't announce it: TCP then rides HTTP/2 CONNECT.
+      // TCP: the root daemon's rule redirects each connection to our listener and we carry it on
+      // the manager's stream tunnel; managers before the stream tunnel don't announce it: TCP then
+      // goes to the root daemon's own proxy and rides HTTP/2 CONNECT.
       if (managerVersion.tcpStreamPort) {
-        handoff = startTcpHandoff({
-          socketPath: tcpHandoffSocketPath(this.deps.managerSocket),
-          dial: () => forwarder.openStream(MANAGER_TCP_PORT),
-          log: this.deps.log.child('tcp'),
-        });
+        tcpListener = await startTcpListener({ dial: () => forwarder.openStream(MANAGER_TCP_PORT), log: this.deps.log.child('tcp') });
       }
       const network: NetworkConfig = {
         managerSocket: this.deps.managerSocket,
         ...(managerVersion.tcpStreamPort ? { tcpTunnelSocket: tcpTunnelSocketPath(this.deps.managerSocket) } : {}),
-        ...(handoff ? { tcpHandoffSocket: handoff.socketPath } : {}),
+        ...(tcpListener ? { tcpListenerPort: tcpListener.port } : {}),
         ...plan,
         dns: { connectedNamespace: namespace, clusterDomain: clusterInfo.clusterDomain, includeSuffixes: config.dns.includeSuffixes, excludeSuffixes: config.dns.excludeSuffixes, lookupTimeoutMs: config.dns.lookupTimeout },
         ...(clusterInfo.dnsIp ? { clusterDnsIp: clusterInfo.dnsIp } : {}),
@@ -215,12 +212,12 @@ export class Session {
         network: status,
       };
       // 7. From here on the daemon is busy: another version's CLI may not replace it.
-      this.active = { info, kube, forwarder, api, network, feed, handoff };
+      this.active = { info, kube, forwarder, api, network, feed, tcpListener };
       log.info('connected', { context: info.context, elapsedMs: Date.now() - started });
       return { session: info, alreadyConnected: false, elapsedMs: Date.now() - started };
     } catch (err) {
       feed?.stop();
-      handoff?.close();
+      await tcpListener?.close();
       api.close();
       await forwarder.close().catch(() => undefined);
       throw err;
@@ -254,7 +251,7 @@ export class Session {
       // A root daemon that is gone has removed its network on the way out (or will at start).
       if (!(err instanceof NotRunningError)) log.warn('root daemon disconnectNetwork failed', { err: String(err) });
     }
-    a.handoff?.close();
+    await a.tcpListener?.close();
     a.api.close();
     await a.forwarder.close();
     this.active = null;
@@ -266,11 +263,6 @@ export class Session {
 /** The IPC layer carries a null result as `{}`: anything without routes is "no network". */
 export function asNetworkStatus(v: NetworkStatus | null | undefined): NetworkStatus | null {
   return v && Array.isArray(v.routedSubnets) ? v : null;
-}
-
-/** Where the root daemon hands TCP connections over, beside the manager socket. */
-export function tcpHandoffSocketPath(managerSocket: string): string {
-  return join(dirname(managerSocket), 'tcp-handoff.socket');
 }
 
 /** The TCP stream tunnel's socket, beside the manager socket. */

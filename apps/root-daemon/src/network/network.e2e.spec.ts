@@ -199,6 +199,31 @@ describe('root daemon network (netns e2e)', () => {
     c.close();
   });
 
+  it("TCP goes straight to the user daemon's listener when the session's user owns it, never to another user's", async () => {
+    // Stand-in for the user daemon's listener, run as `uid`: answers "listener:<msg>"; its port.
+    const listener = (uid: number) =>
+      new Promise<number>((resolve, reject) => {
+        const js = `require('net').createServer({allowHalfOpen:true},(s)=>{let m='';s.on('data',(c)=>m+=c);s.on('end',()=>s.end('listener:'+m));}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})`;
+        const child = ws.spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '-e', js], { stdio: ['ignore', 'pipe', 'inherit'] });
+        children.push(child);
+        child.stdout!.once('data', (c: Buffer) => resolve(Number(c.toString().trim())));
+        child.once('exit', (code) => reject(new Error(`listener exited ${code}`)));
+      });
+    const c = await daemon.client();
+    try {
+      let status = await c.connectNetwork({ ...config(), tcpListenerPort: await listener(NETWORK_OWNER_UID) });
+      expect(status.tcp).toEqual({ via: 'user-daemon' });
+      expect(await nodeInWs(TCP_CLIENT, ROUTED_IP, '80', 'hello')).toEqual({ ok: true, got: 'listener:hello' });
+      // A port held by another user (nobody) is ignored: our own proxy and the tunnel carry TCP.
+      status = await c.connectNetwork({ ...config(), tcpListenerPort: await listener(65534) });
+      expect(status.tcp?.via).not.toBe('user-daemon');
+      expect(await nodeInWs(TCP_CLIENT, ROUTED_IP, '80', 'hello')).toEqual({ ok: true, got: 'tunnel:hello' });
+    } finally {
+      await c.connectNetwork(config());
+      c.close();
+    }
+  }, 30_000);
+
   it('survives the manager side going away: unhealthy, refused, then reconnected on demand', async () => {
     const c = await daemon.client();
     const healthIs = async (want: boolean) => {

@@ -7,13 +7,13 @@ import type { Logger } from '@tel/logging';
 import { dialerUdpExchange, managerDnsExchange, rawClusterResolver, withFallback, type RawExchange } from '../dns/cluster.js';
 import { DnsSession, removeDnsLeftovers } from '../dns/session.js';
 import { TcpProxy } from '../proxy/tcp.js';
+import { checkListenerOwner } from '../sys/proc-net.js';
 import { UdpProxy } from '../proxy/udp.js';
 import { contains, formatCidr, parseCidr, parseIp, subtract, type Cidr } from '../routing/cidr.js';
 import { TUN_NAME, configureLink, execRunner, hasLeftovers, installRedirects, removeAll, type Runner } from '../routing/linux.js';
 import { closeFd, openTun, servedBy } from '../sys/libc.js';
 import type { Dialer } from '../tunnel/dialer.js';
 import { Http2Dialer } from '../tunnel/http2-dialer.js';
-import { FdHandoff } from '../tunnel/fd-handoff.js';
 import { StreamTunnel } from '../tunnel/stream-tunnel.js';
 
 /**
@@ -115,6 +115,8 @@ interface Active {
   tunFd: number;
   dialer: Dialer;
   tcp: TcpProxy;
+  /** The redirect points at the user daemon's listener (NetworkConfig.tcpListenerPort). */
+  tcpToUserDaemon: boolean;
   udp: UdpProxy;
   dns?: DnsSession;
   /** Why DNS was configured but isn't running. */
@@ -214,21 +216,25 @@ export class NetworkSession {
             verifyServer: servedBy(ownerUid, `tunnel socket ${cfg.tcpTunnelSocket}`),
           })
         : undefined;
-      let handoff: FdHandoff | undefined;
-      if (cfg.tcpHandoffSocket) {
+      // TCP goes straight to the user daemon's listener when it offers one that is really its
+      // user's; otherwise (or with an older user daemon) to our own proxy below.
+      let tcpToUserDaemon = false;
+      if (cfg.tcpListenerPort !== undefined) {
         try {
-          handoff = new FdHandoff(cfg.tcpHandoffSocket, servedBy(ownerUid, `handoff socket ${cfg.tcpHandoffSocket}`), log);
+          checkListenerOwner(cfg.tcpListenerPort, ownerUid);
+          tcpToUserDaemon = true;
         } catch (err) {
-          // Not fatal: TCP then rides the stream tunnel socket from here.
-          log.warn('TCP handoff to the user daemon unavailable; carrying TCP here', { err: err instanceof Error ? err.message : String(err) });
+          // Not fatal: our proxy carries TCP over the stream tunnel socket instead.
+          log.warn("not redirecting TCP to the user daemon's listener; carrying TCP here", { err: err instanceof Error ? err.message : String(err) });
         }
       }
-      const tcp = new TcpProxy(dialer, log, undefined, streamTunnel, handoff);
+      const tcp = new TcpProxy(dialer, log, undefined, streamTunnel);
       const udp = new UdpProxy(dialer, log);
       let tunFd = -1;
       try {
         // 2. Proxies listen on loopback ports the kernel picks.
-        const tcpPort = await tcp.listen();
+        const ownTcpPort = await tcp.listen();
+        const tcpPort = tcpToUserDaemon ? cfg.tcpListenerPort! : ownTcpPort;
         const udpPort = udp.listen();
         // 3. tel0 exists while we hold its fd (a TUN nobody holds has NO-CARRIER and vanishes).
         tunFd = openTun(TUN_NAME);
@@ -239,7 +245,7 @@ export class NetworkSession {
         // 6. DNS, now that tel0 has its address and the tunnel exists. A resolver that can't start
         //    leaves the network up (addresses work) and says why in the status.
         const { dns, dnsError } = cfg.dns ? await this.startDns(cfg, plan, dialer) : {};
-        this.active = { cfg, plan, tunFd, dialer, tcp, udp, ...(dns ? { dns } : {}), ...(dnsError ? { dnsError } : {}) };
+        this.active = { cfg, plan, tunFd, dialer, tcp, tcpToUserDaemon, udp, ...(dns ? { dns } : {}), ...(dnsError ? { dnsError } : {}) };
         log.info(`network connected: ${plan.routed.length} routes via ${TUN_NAME}, tunnel ${healthy ? 'healthy' : 'not answering yet'}`, {
           tcpPort,
           udpPort,
@@ -247,7 +253,7 @@ export class NetworkSession {
         return this.status() as NetworkStatus;
       } catch (err) {
         log.error('connectNetwork failed; undoing', { err: String(err) });
-        await this.release({ cfg, plan, tunFd, dialer, tcp, udp });
+        await this.release({ cfg, plan, tunFd, dialer, tcp, tcpToUserDaemon, udp });
         if (err instanceof TelError) throw err;
         throw new TelError('config', `could not set up the network: ${err instanceof Error ? err.message : String(err)}`, 'check the daemon log; a conflicting route or firewall table is the usual cause');
       }
@@ -330,7 +336,7 @@ export class NetworkSession {
       excluded: a.plan.excluded,
       tunnelHealthy: a.dialer.healthy,
       activeStreams: a.tcp.active + a.udp.active,
-      tcp: a.tcp.streamTunnelStats() ?? { via: 'http2' },
+      tcp: a.tcpToUserDaemon ? { via: 'user-daemon' } : (a.tcp.streamTunnelStats() ?? { via: 'http2' }),
       ...(a.dns ? { dns: a.dns.status() } : {}),
       ...(a.dnsError ? { dnsError: a.dnsError } : {}),
     };

@@ -5,7 +5,6 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '@tel/logging';
 import { originalDst, type SockAddrIn } from '../sys/libc.js';
 import type { Dialer } from '../tunnel/dialer.js';
-import type { FdHandoff } from '../tunnel/fd-handoff.js';
 import type { StreamTunnel } from '../tunnel/stream-tunnel.js';
 
 /** How the proxy learns where an accepted connection was going; replaced in unit tests. */
@@ -28,8 +27,6 @@ export class TcpProxy {
     private readonly destinationOf: DestinationOf = kernelDestination,
     /** When the manager has a TCP stream tunnel, connections ride it instead of HTTP/2 CONNECT. */
     private readonly streamTunnel?: StreamTunnel,
-    /** When the user daemon takes connections over, they go there (StreamTunnel is the fallback). */
-    private readonly handoff?: FdHandoff,
   ) {
     // allowHalfOpen: a client that shuts down its write side still gets the whole answer.
     // highWaterMark: writes to the client are batched per event-loop turn (spliceFramed); Node's
@@ -62,7 +59,6 @@ export class TcpProxy {
       clientSide.destroy();
       return;
     }
-    if (this.handoff?.handOver(clientSide, dst.ip, dst.port)) return;
     if (this.streamTunnel) {
       this.streamTunnel.carry(clientSide, dst.ip, dst.port);
       return;
@@ -110,15 +106,12 @@ export class TcpProxy {
   }
 
   /** Counts of the stream tunnel, when TCP rides it. */
-  streamTunnelStats(): { via: 'handoff' | 'stream'; ok: number; failed: number; lastError?: string } | undefined {
-    const h = this.handoff;
-    if (h) return { via: 'handoff', ok: h.handedOver, failed: h.fallbacks, ...(h.lastError ? { lastError: h.lastError } : {}) };
+  streamTunnelStats(): { via: 'stream'; ok: number; failed: number; lastError?: string } | undefined {
     const t = this.streamTunnel;
     return t ? { via: 'stream', ok: t.ok, failed: t.failed, ...(t.lastError ? { lastError: t.lastError } : {}) } : undefined;
   }
 
   async close(): Promise<void> {
-    this.handoff?.close();
     this.streamTunnel?.close();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

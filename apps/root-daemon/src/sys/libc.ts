@@ -2,7 +2,7 @@
 // SO_PEERCRED, transparent UDP sockets). Boundary: root daemon ↔ Linux kernel. Linux x86-64/arm64.
 import { createRequire } from 'node:module';
 import type * as KoffiNs from 'koffi';
-import { peerCredentials } from '@tel/fdpass';
+import { originalDestination, peerCredentials } from '@tel/sockopt';
 
 // koffi is a CommonJS native addon kept external to the bundle; load it lazily so that modules
 // importing this file (and their unit tests) don't need it until a syscall is made.
@@ -25,7 +25,6 @@ export const SOL_IP = 0;
 export const IP_TRANSPARENT = 19;
 export const IP_RECVORIGDSTADDR = 20;
 export const IP_ORIGDSTADDR = 20;
-export const SO_ORIGINAL_DST = 80;
 export const MSG_DONTWAIT = 0x40;
 export const EAGAIN = 11;
 export const TUNSETIFF = 0x400454ca;
@@ -124,14 +123,8 @@ export function decodeSockAddrIn(b: Buffer, off = 0): SockAddrIn {
   return { ip: `${b[off + 4]}.${b[off + 5]}.${b[off + 6]}.${b[off + 7]}`, port: b.readUInt16BE(off + 2) };
 }
 
-/** The pre-NAT destination of a REDIRECTed TCP connection. */
-export function originalDst(fd: number): SockAddrIn {
-  const val = Buffer.alloc(16);
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(16);
-  check('getsockopt SO_ORIGINAL_DST', lib().getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, val, len));
-  return decodeSockAddrIn(val);
-}
+/** The pre-NAT destination of a REDIRECTed TCP connection (@tel/sockopt, shared with the user daemon). */
+export const originalDst: (fd: number) => SockAddrIn = originalDestination;
 
 export interface PeerCred {
   pid: number;
@@ -139,7 +132,7 @@ export interface PeerCred {
   gid: number;
 }
 
-/** Credentials of the process on the other end of a connected unix socket (@tel/fdpass, shared with the user daemon). */
+/** Credentials of the process on the other end of a connected unix socket (@tel/sockopt, shared with the user daemon). */
 export const peerCred: (fd: number) => PeerCred = peerCredentials;
 
 /**

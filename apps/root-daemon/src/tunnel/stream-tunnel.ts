@@ -1,7 +1,8 @@
-// TCP through the manager's stream tunnel when the user daemon takes no handed-over connections
-// (fallback of fd-handoff.ts): each workstation connection rides a connection to the user
-// daemon's tunnel socket, which it turns into one port-forward stream pair; finished ones are
-// reused (@tel/tcp-wire TcpCarrier). The socket must be served by the session's user.
+// TCP through the manager's stream tunnel, carried by the root daemon: the fallback when the user
+// daemon offers no TCP listener of its own (NetworkConfig.tcpListenerPort). Each workstation
+// connection rides a connection to the user daemon's tunnel socket, which it turns into one
+// port-forward stream pair; finished ones are reused (@tel/tcp-wire TcpCarrier). The socket must
+// be served by the session's user.
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@tel/logging';

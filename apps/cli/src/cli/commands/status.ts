@@ -61,8 +61,8 @@ export function renderStatus(d: StatusDoc): string {
       if (n.tcp) {
         const t = d.portForward?.tcp;
         const via =
-          n.tcp.via === 'handoff'
-            ? `stream tunnel, carried by the user daemon (${t?.ok ?? n.tcp.ok ?? 0} connections, ${t?.failed ?? 0} refused${t?.lastError ? `; last: ${t.lastError}` : ''})`
+          n.tcp.via === 'user-daemon'
+            ? `stream tunnel, accepted and carried by the user daemon (${t?.ok ?? 0} connections, ${t?.failed ?? 0} refused${t?.lastError ? `; last: ${t.lastError}` : ''})`
             : n.tcp.via === 'stream'
               ? `stream tunnel, carried by the root daemon (${n.tcp.ok ?? 0} connections, ${n.tcp.failed ?? 0} refused${n.tcp.lastError ? `; last: ${n.tcp.lastError}` : ''})`
               : 'HTTP/2 CONNECT (the manager has no stream tunnel)';

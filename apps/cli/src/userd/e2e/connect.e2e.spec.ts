@@ -182,10 +182,11 @@ s.on('error', (e) => { out.error = String(e); console.log(JSON.stringify(out)); 
     expect(res, r.stderr).toMatchObject({ digestOk: true, echoOk: true, banner: '220 hello\r\n221 bye\r\n' });
     // A refused dial in the cluster reaches the workstation client as a reset, never an empty answer.
     expect(res.refused).toBe('ECONNRESET');
-    // TCP was handed to the user daemon and rode the stream tunnel (this manager has one); status says so.
+    // TCP was redirected to the user daemon's listener and rode the stream tunnel (this manager has
+    // one); status says so.
     const st = await tpAdmin('status', '--output', 'json');
-    expect(st.json?.network?.tcp, st.stdout).toMatchObject({ via: 'handoff' });
-    expect(st.json.network.tcp.ok).toBeGreaterThanOrEqual(3);
+    expect(st.json?.network?.tcp, st.stdout).toMatchObject({ via: 'user-daemon' });
+    expect(st.json.portForward.tcp.accepted).toBeGreaterThanOrEqual(3);
     expect(st.json.portForward.tcp.ok).toBeGreaterThanOrEqual(2);
     expect(st.json.portForward.tcp.failed).toBeGreaterThanOrEqual(1);
     expect(st.json.portForward.tcp.lastError).toMatch(/ECONNREFUSED/);
