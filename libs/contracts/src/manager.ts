@@ -19,6 +19,8 @@ export const MANAGER_API_PORT = 8081;
  * Protocol, per connection:
  * 1. client → manager: the line `TEL-TCP/1 <ip> <port>\n` (IPv4 or IPv6 literal, at most 128 bytes);
  * 2. manager → client: `OK\n` once the destination is dialled, or `ERR <reason>\n` then close;
+ *    `OK` may wait (the manager waits up to 25 ms) to leave together with the destination's first
+ *    frame, so clients must not need it before sending: they send frames right after their line;
  * 3. then both directions carry frames: 4-byte big-endian length N, then N bytes; N = 0 is that
  *    direction's end (TCP half-close). The client may send frames right after its line.
  * The connection is closed once both directions have ended; a close before that is an abort
