@@ -97,6 +97,31 @@ describe('header blocks', () => {
 });
 
 describe('SpdyConnection', () => {
+  it("merges one stream's writes of one turn into one DATA frame, never across streams, control frames or turns", async () => {
+    const { client, peer } = await pair();
+    const frames = collectFrames(peer);
+    const conn = new SpdyConnection(client);
+    const a = open(conn, { streamtype: 'data', port: '1' });
+    const b = open(conn, { streamtype: 'data', port: '2' });
+    await until(() => frames.length >= 2); // the two SYN_STREAMs
+    a.write('TEL-TCP/1 198.19.0.1 80\n');
+    a.write('GET / HTTP/1.1\r\n\r\n');
+    b.write('b1');
+    a.write('a3');
+    void conn.ping(1000).catch(() => undefined);
+    a.write('a4');
+    a.write('a5');
+    await until(() => frames.length >= 7);
+    await new Promise((r) => setImmediate(r));
+    a.write('next turn');
+    await until(() => frames.length >= 8);
+    const data = frames.slice(2).map((f) => (f.control ? `control:${f.type}` : `${f.id}:${f.payload.toString()}`));
+    expect(data).toEqual(['1:TEL-TCP/1 198.19.0.1 80\nGET / HTTP/1.1\r\n\r\n', '3:b1', '1:a3', 'control:6', '1:a4a5', '1:next turn']);
+    // Each merged frame's header carries its whole length (the peer parsed them above) and no FIN.
+    expect(frames.slice(2).every((f) => f.control || f.flags === 0)).toBe(true);
+    conn.close();
+  });
+
   it('opens streams with odd ids, sends data and FIN, receives data split anywhere', async () => {
     const { client, peer } = await pair();
     const frames = collectFrames(peer);
@@ -106,12 +131,12 @@ describe('SpdyConnection', () => {
     expect([s1.id, s2.id]).toEqual([1, 3]);
     s1.write('hello');
     s1.end();
-    await until(() => frames.length >= 4);
+    await until(() => frames.length >= 3);
     expect(frames[0]).toMatchObject({ control: true, type: 1 });
     expect(frames[0]!.payload.readUInt32BE(0)).toBe(1);
-    expect(frames[2]).toMatchObject({ control: false, id: 1, flags: 0 });
+    // Data and FIN written in the same turn leave as one DATA frame carrying FIN.
+    expect(frames[2]).toMatchObject({ control: false, id: 1, flags: 1 });
     expect(frames[2]!.payload.toString()).toBe('hello');
-    expect(frames[3]).toMatchObject({ control: false, id: 1, flags: 1, payload: Buffer.alloc(0) });
 
     // The peer answers stream 3 with a reply, 100 KB in one frame delivered byte-split, then FIN.
     const got: Buffer[] = [];
