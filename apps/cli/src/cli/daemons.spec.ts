@@ -98,4 +98,20 @@ describe('daemons of two versions', () => {
     expect(v.stdout).toMatch(/^User Daemon: not running$/m);
     expect(v.stdout).toMatch(/^Root Daemon: not running$/m);
   });
+
+  it('a root daemon binary of another build than the Client is named, with how to fix it, and not claimed replaced', async () => {
+    // An install whose root daemon bundle is the old one (a half-updated install, or a fork's build
+    // that rebuilt only the CLI).
+    const oldRootd = join(tmp, OLD, 'root-daemon', 'main.js');
+    await tp(OLD, 'start-daemons'); // an idle old root daemon for the new client to replace
+    const r = await run(process.execPath, [cli[NEW]!, 'start-daemons'], { env: { ...env, TELEPRESENCE_ROOT_DAEMON_ENTRY: oldRootd }, timeout: 30_000 }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`Root Daemon ${oldRootd} is ${OLD}, not ${NEW}: the Client and its daemons come from different builds`);
+    expect(r.stderr).toContain('reinstall telepresence');
+    expect(r.stderr).not.toContain('Replaced idle Root Daemon');
+    await tp(OLD, 'quit', '-s');
+  });
 });

@@ -72,10 +72,11 @@ export async function ensureDaemon<K extends AnyDaemonKind>(
   type C = ContractOf<K>;
   const socket = kind.socket(ctx.env);
   let running = await probe(kind, ctx.env);
+  let replaced: string | undefined;
   if (running && running.version !== buildVersion) {
     if (!running.idle) throw userError(mismatchMessage(buildVersion, running), quitHint);
     await stopDaemon(kind, ctx.env);
-    ctx.out.notice(`Replaced idle ${kind.name} ${running.version} with ${buildVersion} to match the Client`);
+    replaced = running.version;
     running = undefined;
   }
   let started = false;
@@ -88,10 +89,19 @@ export async function ensureDaemon<K extends AnyDaemonKind>(
   const client = await connect<C>(socket, kind.name);
   const version = (await (client as unknown as Client<UserDaemonContract>).version({}, { timeoutMs: 5000 })) as DaemonVersion;
   if (version.version !== buildVersion) {
-    // Someone else started another version between our probe and connect.
     client.close();
+    // The daemon we just started is itself of another build: quitting can't help, installing can.
+    if (started) {
+      const entry = kind.entry(ctx.env);
+      throw userError(
+        `${kind.name} ${entry.args[entry.args.length - 1] ?? entry.execPath} is ${version.version}, not ${buildVersion}: the Client and its daemons come from different builds`,
+        "reinstall telepresence (or rebuild with 'npx nx run-many -t build') so that all three come from one build",
+      );
+    }
+    // Someone else started another version between our probe and connect.
     throw userError(mismatchMessage(buildVersion, version), quitHint);
   }
+  if (replaced) ctx.out.notice(`Replaced idle ${kind.name} ${replaced} with ${buildVersion} to match the Client`);
   const expectedApi = kind.name === 'User Daemon' ? API_VERSIONS.userDaemon : API_VERSIONS.rootDaemon;
   if (version.apiVersion !== expectedApi) {
     client.close();
