@@ -141,13 +141,28 @@ async function main() {
     const st = JSON.parse((await tp('status', '-o', 'json')).stdout);
     const pids = { userDaemon: st.userDaemon.version.pid as number, rootDaemon: st.rootDaemon.version.pid as number };
 
-    // BENCH_ONLY=bulk|http: one comparison, printed, nothing written (for iterating on one figure).
+    // BENCH_ONLY=bulk|http|conc: one comparison (conc: the 1000 connections and the user daemon's
+    // RSS, with fresh daemons), printed, nothing written (for iterating on one figure).
     const only = process.env.BENCH_ONLY;
+    if (only === 'conc') {
+      const before = rssMiB(pids.userDaemon);
+      const samples: number[] = [];
+      const sampler = setInterval(() => samples.push(rssMiB(pids.userDaemon)), 200);
+      const conc = await run(cluster, 'ws', concurrentClient(podIp, 9001, 1000));
+      clearInterval(sampler);
+      process.stdout.write(`conc: ${JSON.stringify(conc)}; user daemon RSS before ${before.toFixed(0)} MiB, max ${Math.max(...samples).toFixed(0)} MiB\n`);
+      return;
+    }
     if (only === 'bulk' || only === 'http') {
       const client = only === 'bulk' ? bulkClient(podIp, 9000) : httpRateClient(`http://${podIp}:8080/`);
+      // BENCH_REPEAT=n: the tunnel side n times, the user daemon's RSS after each (growth = leak?).
+      for (let i = 1; i < Number(process.env.BENCH_REPEAT ?? 1); i++) {
+        const r = await run(cluster, 'ws', client);
+        process.stdout.write(`${only} #${i}: ${JSON.stringify(r)}; user daemon RSS ${rssMiB(pids.userDaemon).toFixed(0)} MiB\n`);
+      }
       const t = await run(cluster, 'ws', client, `${only} tunnel`);
       const d = await run(cluster, 'node', client, `${only} direct`);
-      process.stdout.write(`${only}: tunnel ${JSON.stringify(t)} direct ${JSON.stringify(d)}\n`);
+      process.stdout.write(`${only}: tunnel ${JSON.stringify(t)} direct ${JSON.stringify(d)}; user daemon RSS after ${rssMiB(pids.userDaemon).toFixed(0)} MiB\n`);
       return;
     }
 
@@ -176,7 +191,9 @@ async function main() {
     const httpTunnel = medianBy(httpRuns.tunnel, (r) => r.rps);
     const httpDirect = medianBy(httpRuns.direct, (r) => r.rps);
 
-    // 1000 concurrent connections, RSS sampled while they are open.
+    // 1000 concurrent connections, RSS sampled while they are open (and once before: what the
+    // bulk and HTTP rounds left behind).
+    const rssBefore = { userDaemon: rssMiB(pids.userDaemon), rootDaemon: rssMiB(pids.rootDaemon) };
     const rssSamples: { userDaemon: number; rootDaemon: number }[] = [];
     const sampler = setInterval(() => rssSamples.push({ userDaemon: rssMiB(pids.userDaemon), rootDaemon: rssMiB(pids.rootDaemon) }), 200);
     const conc = await run(cluster, 'ws', concurrentClient(podIp, 9001, 1000));
@@ -197,7 +214,7 @@ async function main() {
       { name: 'cold connect, manager installed (s)', value: median(coldConnect), baseline: 3, baselineName: 'target', ratio: median(coldConnect) / 3, goal: '≤ 1.0' },
     ];
     results.cpuMs = cpuProfile;
-    results.raw = { rounds: ROUNDS, bulkRuns, httpRuns, conc, coldConnect, rssSamples: rssSamples.length };
+    results.raw = { rounds: ROUNDS, bulkRuns, httpRuns, conc, coldConnect, rssBefore, rssSamples: rssSamples.length };
     for (const row of results.rows as any[]) {
       process.stdout.write(`${row.name.padEnd(36)} ${row.value.toFixed(1).padStart(9)}  ${row.ratio.toFixed(2)}× ${row.baselineName} (${row.baseline.toFixed(1)})  goal ${row.goal}\n`);
     }

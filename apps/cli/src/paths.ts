@@ -22,9 +22,17 @@ export interface Entry {
   args: string[];
 }
 
+/**
+ * V8 flags of the user daemon. A young generation of 2 MiB semi-spaces (V8's default grows to
+ * 16 MiB) is scavenged often enough that the buffers and socket objects of finished connections
+ * don't pile up: after bulk and HTTP rounds the daemon held 160–200 MiB with the default, most of it
+ * garbage awaiting collection, at no lower CPU cost per connection (bench/connect).
+ */
+export const USER_DAEMON_V8_FLAGS = ['--max-semi-space-size=2'];
+
 /** The user daemon is this very bundle run with the hidden `connector-foreground` command. */
 export function userDaemonEntry(): Entry {
-  return { execPath: process.execPath, args: [...process.execArgv, process.argv[1]!, 'connector-foreground'] };
+  return { execPath: process.execPath, args: [...process.execArgv, ...USER_DAEMON_V8_FLAGS, process.argv[1]!, 'connector-foreground'] };
 }
 
 /** The root daemon bundle sits beside the CLI's: dist/apps/{cli,root-daemon}/main.js. */

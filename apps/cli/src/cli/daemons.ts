@@ -94,7 +94,7 @@ export async function ensureDaemon<K extends AnyDaemonKind>(
     if (started) {
       const entry = kind.entry(ctx.env);
       throw userError(
-        `${kind.name} ${entry.args[entry.args.length - 1] ?? entry.execPath} is ${version.version}, not ${buildVersion}: the Client and its daemons come from different builds`,
+        `${kind.name} ${entry.args.find((a) => /\.(m?js|ts)$/.test(a)) ?? entry.execPath} is ${version.version}, not ${buildVersion}: the Client and its daemons come from different builds`,
         "reinstall telepresence (or rebuild with 'npx nx run-many -t build') so that all three come from one build",
       );
     }
