@@ -212,7 +212,7 @@ describe('root daemon network (netns e2e)', () => {
     const c = await daemon.client();
     try {
       let status = await c.connectNetwork({ ...config(), tcpListenerPort: await listener(NETWORK_OWNER_UID) });
-      expect(status.tcp).toEqual({ via: 'user-daemon' });
+      expect(status.tcp, daemon.logs().slice(-1500)).toEqual({ via: 'user-daemon' });
       expect(await nodeInWs(TCP_CLIENT, ROUTED_IP, '80', 'hello')).toEqual({ ok: true, got: 'listener:hello' });
       // A port held by another user (nobody) is ignored: our own proxy and the tunnel carry TCP.
       status = await c.connectNetwork({ ...config(), tcpListenerPort: await listener(65534) });

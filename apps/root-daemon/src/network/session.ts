@@ -221,7 +221,16 @@ export class NetworkSession {
       let tcpToUserDaemon = false;
       if (cfg.tcpListenerPort !== undefined) {
         try {
-          checkListenerOwner(cfg.tcpListenerPort, ownerUid);
+          // A listener that isn't in the table yet gets a moment (it is checked, never assumed).
+          for (let attempt = 1; ; attempt++) {
+            try {
+              checkListenerOwner(cfg.tcpListenerPort, ownerUid);
+              break;
+            } catch (err) {
+              if (attempt >= 10 || !/nothing listens/.test(String(err))) throw err;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+          }
           tcpToUserDaemon = true;
         } catch (err) {
           // Not fatal: our proxy carries TCP over the stream tunnel socket instead.
