@@ -203,7 +203,7 @@ describe('root daemon network (netns e2e)', () => {
     // Stand-in for the user daemon's listener, run as `uid`: answers "listener:<msg>"; its port.
     const listener = (uid: number) =>
       new Promise<number>((resolve, reject) => {
-        const js = `require('net').createServer({allowHalfOpen:true},(s)=>{let m='';s.on('data',(c)=>m+=c);s.on('end',()=>s.end('listener:'+m));}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})`;
+        const js = `require('net').createServer({allowHalfOpen:true},(s)=>{let m='';s.on('data',(c)=>m+=c);s.on('end',()=>s.end('listener:'+m));}).listen(0,'127.0.0.1',function(){console.log(String(this.address().port))})`;
         const child = ws.spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '-e', js], { stdio: ['ignore', 'pipe', 'inherit'] });
         children.push(child);
         child.stdout!.once('data', (c: Buffer) => resolve(Number(c.toString().trim())));

@@ -20,6 +20,7 @@ describe('listenerUids', () => {
     expect(() => checkListenerOwner(8080, 1000, () => TABLE)).not.toThrow();
     expect(() => checkListenerOwner(8080, 0, () => TABLE)).toThrow('127.0.0.1:8080 is listened on by uid 1000, not by the session\'s user (uid 0)');
     expect(() => checkListenerOwner(9, 0, () => TABLE)).toThrow('nothing listens on 127.0.0.1:9');
+    expect(() => checkListenerOwner(null as unknown as number, 0, () => TABLE)).toThrow('tcpListenerPort null is not a TCP port');
   });
 
   it('reads the real table: a listener of ours is owned by our uid', async () => {

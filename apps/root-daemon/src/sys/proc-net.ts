@@ -26,6 +26,7 @@ export function listenerUids(procNetTcp: string, port: number): number[] {
 
 /** Throws unless every listener on loopback `port` belongs to `ownerUid` (see listenerUids). */
 export function checkListenerOwner(port: number, ownerUid: number, read: () => string = () => readFileSync('/proc/net/tcp', 'utf8')): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`tcpListenerPort ${JSON.stringify(port)} is not a TCP port`);
   const uids = listenerUids(read(), port);
   if (uids.length === 0) throw new Error(`nothing listens on 127.0.0.1:${port}`);
   const uid = uids.find((u) => u !== ownerUid);
