@@ -212,7 +212,9 @@ describe('root daemon network (netns e2e)', () => {
     const c = await daemon.client();
     try {
       let status = await c.connectNetwork({ ...config(), tcpListenerPort: await listener(NETWORK_OWNER_UID) });
-      expect(status.tcp, daemon.logs().slice(-1500)).toEqual({ via: 'user-daemon' });
+      // On failure, the daemon's reason for falling back (its log is a file, not its stdout).
+      const why = () => readFileSync(join(dir, 'cache', 'telepresence', 'logs', 'daemon.log'), 'utf8').split('\n').filter((l) => l.includes('listener')).slice(-3).join(' | ');
+      expect(status.tcp, why()).toEqual({ via: 'user-daemon' });
       expect(await nodeInWs(TCP_CLIENT, ROUTED_IP, '80', 'hello')).toEqual({ ok: true, got: 'listener:hello' });
       // A port held by another user (nobody) is ignored: our own proxy and the tunnel carry TCP.
       status = await c.connectNetwork({ ...config(), tcpListenerPort: await listener(65534) });

@@ -221,16 +221,8 @@ export class NetworkSession {
       let tcpToUserDaemon = false;
       if (cfg.tcpListenerPort !== undefined) {
         try {
-          // A listener that isn't in the table yet gets a moment (it is checked, never assumed).
-          for (let attempt = 1; ; attempt++) {
-            try {
-              checkListenerOwner(cfg.tcpListenerPort, ownerUid);
-              break;
-            } catch (err) {
-              if (attempt >= 10 || !/nothing listens/.test(String(err))) throw err;
-              await new Promise((r) => setTimeout(r, 100));
-            }
-          }
+          // The user daemon listens before it sends the port: the check needs no retry.
+          checkListenerOwner(cfg.tcpListenerPort, ownerUid);
           tcpToUserDaemon = true;
         } catch (err) {
           // Not fatal: our proxy carries TCP over the stream tunnel socket instead.
