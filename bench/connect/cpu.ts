@@ -50,3 +50,21 @@ export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): { name: strin
   }
   return [...byName].map(([name, ms]) => ({ name, ms })).sort((x, y) => y.ms - x.ms);
 }
+
+/** The whole machine's CPU (all cores) from /proc/stat, in ms: busy includes irq and softirq time, which no process is charged for. */
+export interface MachineCpu {
+  busyMs: number;
+  idleMs: number;
+  irqMs: number;
+}
+
+export function machineCpu(): MachineCpu {
+  // cpu  user nice system idle iowait irq softirq steal ...
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+  return { busyMs: (user + nice + system + irq + softirq + steal) * TICK_MS, idleMs: (idle + iowait) * TICK_MS, irqMs: (irq + softirq) * TICK_MS };
+}
+
+export function machineDelta(a: MachineCpu, b: MachineCpu): MachineCpu {
+  return { busyMs: b.busyMs - a.busyMs, idleMs: b.idleMs - a.idleMs, irqMs: b.irqMs - a.irqMs };
+}

@@ -74,6 +74,33 @@ describe('the user daemon TCP listener', () => {
     expect(dials()).toBeLessThan(5);
   });
 
+  it('server closes first (HTTP style): every destination gets the client FIN that follows, on one reused stream', async () => {
+    let ends = 0;
+    const srv = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.once('data', (d) => s.end(`re ${d}`));
+      s.on('end', () => ends++);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => srv.close(r)));
+    const { listener, dials } = await rig(() => ({ ip: '127.0.0.1', port: (srv.address() as net.AddressInfo).port }));
+    const ask = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const c = net.connect({ port: listener.port, host: '127.0.0.1', allowHalfOpen: true });
+        let reply = '';
+        c.on('connect', () => c.write(text));
+        c.on('data', (d) => (reply += d));
+        c.on('end', () => c.end()); // the client closes only after the server did
+        c.on('close', () => resolve(reply));
+        c.on('error', reject);
+      });
+    for (let i = 0; i < 4; i++) expect(await ask(`q${i}`)).toBe(`re q${i}`);
+    for (let i = 0; i < 100 && ends < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(ends).toBe(4);
+    expect(dials()).toBeLessThan(4);
+    expect(listener.stats()).toMatchObject({ ok: 4, failed: 0 });
+  });
+
   it('resets a connection whose destination refuses, and counts it', async () => {
     const closed = await echoServer(); // a port that was listening a moment ago
     await cleanups.pop()!();
