@@ -23,12 +23,18 @@ export interface Entry {
 }
 
 /**
- * V8 flags of the user daemon. A young generation of 2 MiB semi-spaces (V8's default grows to
- * 16 MiB) is scavenged often enough that the buffers and socket objects of finished connections
- * don't pile up: after bulk and HTTP rounds the daemon held 160–200 MiB with the default, most of it
- * garbage awaiting collection, at no lower CPU cost per connection (bench/connect).
+ * V8 flags of the user daemon, both measured with bench/connect:
+ * - A young generation of 2 MiB semi-spaces (V8's default grows to 16 MiB) is scavenged often
+ *   enough that the buffers and socket objects of finished connections don't pile up: after bulk
+ *   and HTTP rounds the daemon held 160–200 MiB with the default, most of it garbage awaiting
+ *   collection, at no lower CPU cost per connection.
+ * - A fixed old-generation growing factor of 2×: with V8's adaptive one, after a burst of
+ *   connections the limit sat just above the ~25 MiB live heap, and a following bulk transfer ran
+ *   13–14 back-to-back mark-compacts that freed nothing ("GC in old space requested"), a third of
+ *   the daemon's CPU: bulk fell from ~225 to ~185 MiB/s in 2 of 5 runs. With it: at most one per
+ *   run, and the same RSS (134 vs 130 MiB at 1000 connections).
  */
-export const USER_DAEMON_V8_FLAGS = ['--max-semi-space-size=2'];
+export const USER_DAEMON_V8_FLAGS = ['--max-semi-space-size=2', '--heap-growing-percent=100'];
 
 /** The user daemon is this very bundle run with the hidden `connector-foreground` command. */
 export function userDaemonEntry(): Entry {
