@@ -50,6 +50,11 @@ export interface SpliceOptions {
    * two saves a port-forward frame per connection through the API server, kubelet and runtime.
    */
   preamble?: { data: Buffer; maxDelayMs: number };
+  /**
+   * Called with each chunk read from `plain` once it has been written to the tunnel (read-pool.ts:
+   * the chunk's memory is then reused).
+   */
+  releaseChunk?: (chunk: Buffer) => void;
 }
 
 /** The zero frame: a direction's end. Shared, never written to. */
@@ -159,6 +164,7 @@ export function spliceFramed(plain: net.Socket, tunnel: Duplex & { setNoDelay?: 
   };
   const preambleTimer = preamble ? setTimeout(sendPreamble, preamble.maxDelayMs) : undefined;
 
+  const release = opts.releaseChunk;
   const onPlainData = (chunk: Buffer) => {
     if (state !== RUNNING) return;
     const len = chunk.length;
@@ -172,7 +178,8 @@ export function spliceFramed(plain: net.Socket, tunnel: Duplex & { setNoDelay?: 
       h.writeUInt32BE(len, 0);
       tunnel.cork();
       tunnel.write(h);
-      ok = tunnel.write(chunk);
+      // Released when written, or when the write fails (the tunnel is gone: nothing holds it).
+      ok = release ? tunnel.write(chunk, () => release(chunk)) : tunnel.write(chunk);
       tunnel.uncork();
     } else {
       // Never from a socket read (at most 64 KiB), but stay within the protocol regardless.

@@ -8,7 +8,7 @@ import { buildAndPush, inspectImage } from '@tel/image';
 import { startRegistry, type TestRegistry } from '@tel/image/testing';
 import { workspaceRoot, type BuildInfo } from '@tel/genversion';
 import { bundleApp } from './bundle.js';
-import { IMAGE_BUNDLE_PATH, IMAGE_NODE_FLAGS, pushBaseImage, pushTrafficManagerImage, trafficManagerImageSpec } from './image.js';
+import { IMAGE_BUNDLE_PATH, pushBaseImage, pushTrafficManagerImage, trafficManagerImageSpec } from './image.js';
 import { verifyImage } from './verify.js';
 
 let registry: TestRegistry;
@@ -49,7 +49,7 @@ describe('tel2 image', () => {
       'org.opencontainers.image.created': info.commitTime,
     });
     expect(img.config.created).toBe(info.commitTime);
-    expect(img.config.config.Entrypoint).toEqual(['/usr/bin/node', ...IMAGE_NODE_FLAGS, IMAGE_BUNDLE_PATH]);
+    expect(img.config.config.Entrypoint).toEqual(['/usr/bin/node', IMAGE_BUNDLE_PATH]);
     expect(img.config.config.Cmd).toEqual(['manager']);
     const findings = await verifyImage(info, IMAGE_BUNDLE_PATH);
     expect(findings.every((f) => f.ok)).toBe(true);

@@ -16,14 +16,6 @@ export function baseImageRef(info: Pick<BuildInfo, 'registry'>, env: NodeJS.Proc
 /** Path of the traffic-manager bundle inside the image. */
 export const IMAGE_BUNDLE_PATH = '/usr/local/lib/telepresence/traffic-manager.js';
 
-/**
- * V8 flags of the manager / agent process: a fixed 2× old-generation growing factor, as in the
- * user daemon (apps/cli/src/paths.ts, USER_DAEMON_V8_FLAGS). With V8's adaptive one, a bulk
- * transfer after a burst of connections spent about a quarter of the manager's CPU in
- * back-to-back mark-compacts of an unchanged heap (perf, bench/connect).
- */
-export const IMAGE_NODE_FLAGS = ['--heap-growing-percent=100'];
-
 export function trafficManagerImageSpec(info: BuildInfo, bundleFile: string, env: NodeJS.ProcessEnv = process.env): BuildSpec {
   const created = info.commitTime ?? '1970-01-01T00:00:00Z';
   const annotations: Record<string, string> = {
@@ -36,7 +28,7 @@ export function trafficManagerImageSpec(info: BuildInfo, bundleFile: string, env
   return {
     base: baseImageRef(info, env),
     layers: [[{ path: IMAGE_BUNDLE_PATH, content: readFileSync(bundleFile), mode: 0o755 }]],
-    entrypoint: ['/usr/bin/node', ...IMAGE_NODE_FLAGS, IMAGE_BUNDLE_PATH],
+    entrypoint: ['/usr/bin/node', IMAGE_BUNDLE_PATH],
     cmd: ['manager'],
     env: [`TELEPRESENCE_VERSION=${info.version}`],
     labels: { ...annotations },

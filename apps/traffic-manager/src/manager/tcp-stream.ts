@@ -3,7 +3,7 @@
 // through its own port-forward stream. Bulk TCP goes here rather than through HTTP/2 CONNECT:
 // no HTTP/2 framing or flow-control windows, just a 4-byte length per chunk.
 import net from 'node:net';
-import { MAX_REQUEST_LINE, parseRequest, readLine, spliceFramed } from '@tel/tcp-wire';
+import { MAX_REQUEST_LINE, parseRequest, pooledReads, readLine, releaseChunk, spliceFramed } from '@tel/tcp-wire';
 import { headerSafe } from './address.js';
 import type { ManagerLogger } from './log.js';
 
@@ -96,7 +96,10 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
           return refuse(req.error);
         }
         const where = req.family === 6 ? `[${req.host}]:${req.port}` : `${req.host}:${req.port}`;
-        const dest = net.connect({ host: req.host, port: req.port, family: req.family, allowHalfOpen: true, highWaterMark: 256 << 10 } as net.NetConnectOpts);
+        // Pooled reads: a bulk download would otherwise allocate 64 KiB per read (read-pool.ts).
+        const reads = pooledReads();
+        const dest = net.connect({ host: req.host, port: req.port, family: req.family, allowHalfOpen: true, highWaterMark: 256 << 10, onread: reads.onread } as net.NetConnectOpts);
+        reads.attach(dest);
         track(dest);
         let connected = false;
         const dialTimer = setTimeout(
@@ -130,6 +133,7 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
             // they come soon; the client doesn't need it to send, only to start reading.
             preamble: { data: OK_LINE, maxDelayMs: OK_MAX_DELAY_MS },
             resetPlainOnAbort: true,
+            releaseChunk,
             onDone: (r) => {
               if (r.aborted) log.debug('tcp stream aborted', { destination: where, reason: r.reason, bytesIn: r.bytesIn, bytesOut: r.bytesOut });
               finish();

@@ -1,0 +1,46 @@
+// Reading sockets without a fresh allocation per read. Each read of a plain net.Socket gets a new
+// 64 KiB buffer: external memory that V8 only reclaims in a GC, and a process that moves bulk
+// data with little JS allocation (the traffic manager) reaches V8's external-memory limit long
+// before a scavenge is due: it then ran a mark-compact every ~200 ms of a bulk transfer ("external
+// memory pressure", --trace-gc), a quarter of its CPU. Here every socket reads into one shared
+// buffer (reads are synchronous: it is free again when the callback returns), the bytes are
+// copied into a pooled chunk, and the chunk comes back to the pool once written out
+// (spliceFramed's `releaseChunk`).
+import type net from 'node:net';
+
+const CHUNK = 64 * 1024;
+/** Chunks kept for reuse: enough for the data in flight of a few bulk transfers. */
+const MAX_FREE = 128;
+const shared = Buffer.allocUnsafeSlow(CHUNK);
+const free: ArrayBuffer[] = [];
+
+/**
+ * `net.connect` options that make the socket emit pooled chunks as 'data' (pause/resume and 'end'
+ * behave as usual); call `attach(socket)` right after creating it. Pass `releaseChunk` to the
+ * consumer so that written chunks return to the pool.
+ */
+export function pooledReads(): { onread: net.OnReadOpts; attach: (sock: net.Socket) => void } {
+  let sock: net.Socket | undefined;
+  return {
+    onread: {
+      buffer: () => shared,
+      // Pausing is the consumer's (sock.pause() stops the reads of such a socket), hence true.
+      callback: (n: number) => {
+        if (!sock || n <= 0) return true;
+        const chunk = Buffer.from(free.pop() ?? new ArrayBuffer(CHUNK), 0, n);
+        shared.copy(chunk, 0, 0, n);
+        sock.emit('data', chunk);
+        return true;
+      },
+    },
+    attach: (s) => {
+      sock = s;
+    },
+  };
+}
+
+/** A chunk from pooledReads, written out: its memory is reused. Other buffers are ignored. */
+export function releaseChunk(chunk: Buffer): void {
+  const ab = chunk.buffer;
+  if (ab.byteLength === CHUNK && chunk.byteOffset === 0 && ab !== shared.buffer && free.length < MAX_FREE && ab instanceof ArrayBuffer) free.push(ab);
+}
