@@ -11,6 +11,8 @@ import type net from 'node:net';
 const CHUNK = 64 * 1024;
 /** Chunks kept for reuse: enough for the data in flight of a few bulk transfers. */
 const MAX_FREE = 128;
+/** Reads below this are copied into Buffer.allocUnsafe's pool instead (never 64 KiB for a few bytes). */
+const SMALL = 4096;
 const shared = Buffer.allocUnsafeSlow(CHUNK);
 const free: ArrayBuffer[] = [];
 
@@ -27,7 +29,8 @@ export function pooledReads(): { onread: net.OnReadOpts; attach: (sock: net.Sock
       // Pausing is the consumer's (sock.pause() stops the reads of such a socket), hence true.
       callback: (n: number) => {
         if (!sock || n <= 0) return true;
-        const chunk = Buffer.from(free.pop() ?? new ArrayBuffer(CHUNK), 0, n);
+        // Small reads (an HTTP answer) take a slice of Node's 8 KiB allocation pool, not a chunk.
+        const chunk = n < SMALL ? Buffer.allocUnsafe(n) : Buffer.from(free.pop() ?? new ArrayBuffer(CHUNK), 0, n);
         shared.copy(chunk, 0, 0, n);
         sock.emit('data', chunk);
         return true;

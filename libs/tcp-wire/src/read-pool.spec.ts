@@ -1,0 +1,53 @@
+// pooledReads over real loopback sockets: data intact, chunks reused once released, small reads
+// never holding a 64 KiB chunk.
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { pooledReads, releaseChunk } from './read-pool.js';
+
+/** Connects with pooled reads to a server that sends `data` and ends; calls onChunk per 'data'. */
+async function fetchPooled(data: Buffer, onChunk: (c: Buffer) => void): Promise<void> {
+  const server = net.createServer((s) => s.end(data));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const reads = pooledReads();
+    const sock = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', onread: reads.onread });
+    reads.attach(sock);
+    sock.on('data', onChunk);
+    await new Promise<void>((resolve, reject) => {
+      sock.once('end', resolve);
+      sock.once('error', reject);
+    });
+    sock.destroy();
+  } finally {
+    server.close();
+  }
+}
+
+describe('pooledReads', () => {
+  it('delivers every byte, and reuses the memory of released chunks instead of allocating per read', async () => {
+    const data = randomBytes(8 << 20);
+    const got: Buffer[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    let big = 0;
+    await fetchPooled(data, (c) => {
+      got.push(Buffer.from(c)); // a copy: c's memory is reused after release
+      if (c.length >= 4096) {
+        big++;
+        buffers.add(c.buffer);
+      }
+      releaseChunk(c);
+    });
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+    expect(big).toBeGreaterThan(10);
+    // Released at once, each chunk's memory serves the next read.
+    expect(buffers.size).toBeLessThan(big / 4);
+  });
+
+  it('copies a small read into a small buffer, not a 64 KiB chunk', async () => {
+    const chunks: Buffer[] = [];
+    await fetchPooled(Buffer.from('HTTP/1.1 200 OK\r\n\r\nok'), (c) => chunks.push(c));
+    expect(Buffer.concat(chunks).toString()).toBe('HTTP/1.1 200 OK\r\n\r\nok');
+    for (const c of chunks) expect(c.buffer.byteLength).toBeLessThan(64 * 1024);
+  });
+});
