@@ -5,4 +5,4 @@ export { encodeRequest, parseRequest, MAX_FRAME, MAX_REQUEST_LINE, TCP_REQUEST_P
 export { readLine } from './line.js';
 export { spliceFramed, type SpliceOptions, type SpliceResult } from './splice.js';
 export { TcpCarrier, type TcpCarrierOptions } from './carrier.js';
-export { pooledReads, releaseChunk } from './read-pool.js';
+export { connectPooled, releaseChunk } from './read-pool.js';

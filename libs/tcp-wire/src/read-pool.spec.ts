@@ -1,18 +1,16 @@
-// pooledReads over real loopback sockets: data intact, chunks reused once released, small reads
+// connectPooled over real loopback sockets: data intact, chunks reused once released, small reads
 // never holding a 64 KiB chunk.
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { pooledReads, releaseChunk } from './read-pool.js';
+import { connectPooled, releaseChunk } from './read-pool.js';
 
 /** Connects with pooled reads to a server that sends `data` and ends; calls onChunk per 'data'. */
 async function fetchPooled(data: Buffer, onChunk: (c: Buffer) => void): Promise<void> {
   const server = net.createServer((s) => s.end(data));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
-    const reads = pooledReads();
-    const sock = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', onread: reads.onread });
-    reads.attach(sock);
+    const sock = connectPooled({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1' });
     sock.on('data', onChunk);
     await new Promise<void>((resolve, reject) => {
       sock.once('end', resolve);
@@ -24,7 +22,7 @@ async function fetchPooled(data: Buffer, onChunk: (c: Buffer) => void): Promise<
   }
 }
 
-describe('pooledReads', () => {
+describe('connectPooled', () => {
   it('delivers every byte, and reuses the memory of released chunks instead of allocating per read', async () => {
     const data = randomBytes(8 << 20);
     const got: Buffer[] = [];

@@ -6,7 +6,7 @@
 // buffer (reads are synchronous: it is free again when the callback returns), the bytes are
 // copied into a pooled chunk, and the chunk comes back to the pool once written out
 // (spliceFramed's `releaseChunk`).
-import type net from 'node:net';
+import net from 'node:net';
 
 const CHUNK = 64 * 1024;
 /** Chunks kept for reuse: enough for the data in flight of a few bulk transfers. */
@@ -17,18 +17,18 @@ const shared = Buffer.allocUnsafeSlow(CHUNK);
 const free: ArrayBuffer[] = [];
 
 /**
- * `net.connect` options that make the socket emit pooled chunks as 'data' (pause/resume and 'end'
- * behave as usual); call `attach(socket)` right after creating it. Pass `releaseChunk` to the
- * consumer so that written chunks return to the pool.
+ * `net.connect(options)` with pooled reads: the socket emits pooled chunks as 'data' (pause/resume
+ * and 'end' behave as usual). Pass `releaseChunk` to the consumer so that written chunks return to
+ * the pool.
  */
-export function pooledReads(): { onread: net.OnReadOpts; attach: (sock: net.Socket) => void } {
-  let sock: net.Socket | undefined;
-  return {
+export function connectPooled(options: net.NetConnectOpts): net.Socket {
+  const sock: net.Socket = net.connect({
+    ...options,
     onread: {
       buffer: () => shared,
       // Pausing is the consumer's (sock.pause() stops the reads of such a socket), hence true.
       callback: (n: number) => {
-        if (!sock || n <= 0) return true;
+        if (n <= 0) return true;
         // Small reads (an HTTP answer) take a slice of Node's 8 KiB allocation pool, not a chunk.
         const chunk = n < SMALL ? Buffer.allocUnsafe(n) : Buffer.from(free.pop() ?? new ArrayBuffer(CHUNK), 0, n);
         shared.copy(chunk, 0, 0, n);
@@ -36,14 +36,12 @@ export function pooledReads(): { onread: net.OnReadOpts; attach: (sock: net.Sock
         return true;
       },
     },
-    attach: (s) => {
-      sock = s;
-    },
-  };
+  } as net.NetConnectOpts);
+  return sock;
 }
 
-/** A chunk from pooledReads, written out: its memory is reused. Other buffers are ignored. */
+/** A chunk from connectPooled, written out: its memory is reused. Other buffers are ignored. */
 export function releaseChunk(chunk: Buffer): void {
   const ab = chunk.buffer;
-  if (ab.byteLength === CHUNK && chunk.byteOffset === 0 && ab !== shared.buffer && free.length < MAX_FREE && ab instanceof ArrayBuffer) free.push(ab);
+  if (free.length < MAX_FREE && ab instanceof ArrayBuffer && ab.byteLength === CHUNK && chunk.byteOffset === 0 && ab !== shared.buffer) free.push(ab);
 }

@@ -3,7 +3,7 @@
 // through its own port-forward stream. Bulk TCP goes here rather than through HTTP/2 CONNECT:
 // no HTTP/2 framing or flow-control windows, just a 4-byte length per chunk.
 import net from 'node:net';
-import { MAX_REQUEST_LINE, parseRequest, pooledReads, readLine, releaseChunk, spliceFramed } from '@tel/tcp-wire';
+import { MAX_REQUEST_LINE, connectPooled, parseRequest, readLine, releaseChunk, spliceFramed } from '@tel/tcp-wire';
 import { headerSafe } from './address.js';
 import type { ManagerLogger } from './log.js';
 
@@ -97,9 +97,7 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
         }
         const where = req.family === 6 ? `[${req.host}]:${req.port}` : `${req.host}:${req.port}`;
         // Pooled reads: a bulk download would otherwise allocate 64 KiB per read (read-pool.ts).
-        const reads = pooledReads();
-        const dest = net.connect({ host: req.host, port: req.port, family: req.family, allowHalfOpen: true, highWaterMark: 256 << 10, onread: reads.onread } as net.NetConnectOpts);
-        reads.attach(dest);
+        const dest = connectPooled({ host: req.host, port: req.port, family: req.family, allowHalfOpen: true, highWaterMark: 256 << 10 } as net.NetConnectOpts);
         track(dest);
         let connected = false;
         const dialTimer = setTimeout(
