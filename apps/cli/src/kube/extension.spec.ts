@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { IPV6_NOT_SUPPORTED } from '@tel/cidr';
 import { findExtension, parseClusterExtension } from './extension.js';
 
 const origin = { file: '/home/u/.kube/config', cluster: 'prod' };
@@ -11,9 +12,9 @@ describe('parseClusterExtension', () => {
     ['empty', {}, { neverProxy: [], alsoProxy: [] }],
     ['never-proxy (the notes example)', { 'never-proxy': ['10.10.8.9/32'] }, { neverProxy: ['10.10.8.9/32'], alsoProxy: [] }],
     [
-      'both lists, v4 and v6, canonical and deduplicated',
-      { 'never-proxy': ['10.10.8.9/32', '10.10.8.9/32'], 'also-proxy': ['172.16.5.1/16', 'FD00::/8'] },
-      { neverProxy: ['10.10.8.9/32'], alsoProxy: ['172.16.0.0/16', 'fd00::/8'] },
+      'both lists, canonical and deduplicated',
+      { 'never-proxy': ['10.10.8.9/32', '10.10.8.9/32'], 'also-proxy': ['172.16.5.1/16', ' 10.1.0.0/16 '] },
+      { neverProxy: ['10.10.8.9/32'], alsoProxy: ['172.16.0.0/16', '10.1.0.0/16'] },
     ],
     ['manager namespace', { manager: { namespace: 'platform-tel' } }, { neverProxy: [], alsoProxy: [], managerNamespace: 'platform-tel' }],
     ['2.x keys not acted on are accepted', { dns: { 'local-ip': '1.2.3.4' }, 'allow-conflicting-subnets': [] }, { neverProxy: [], alsoProxy: [] }],
@@ -25,6 +26,8 @@ describe('parseClusterExtension', () => {
     ['a bare address', { 'never-proxy': ['10.10.8.9'] }, `${where}: never-proxy[0] has invalid value "10.10.8.9": missing /prefix (write a single address as /32 or /128)`, 'never-proxy[0]'],
     ['a prefix too long', { 'also-proxy': ['10.0.0.0/8', '10.0.0.0/40'] }, `${where}: also-proxy[1] has invalid value "10.0.0.0/40": prefix length 40 exceeds 32 for IPv4`, 'also-proxy[1]'],
     ['a bad IPv6', { 'never-proxy': ['fd00:::1/64'] }, `${where}: never-proxy[0] has invalid value "fd00:::1/64": "fd00:::1" is not an IPv6 address`, 'never-proxy[0]'],
+    ['an IPv6 also-proxy subnet', { 'also-proxy': ['10.0.0.0/8', 'fd00::/64'] }, `${where}: also-proxy[1] has invalid value "fd00::/64": ${IPV6_NOT_SUPPORTED}`, 'also-proxy[1]'],
+    ['an IPv6 never-proxy subnet', { 'never-proxy': ['FD00::/8'] }, `${where}: never-proxy[0] has invalid value "FD00::/8": ${IPV6_NOT_SUPPORTED}`, 'never-proxy[0]'],
     ['a string instead of a list', { 'never-proxy': '10.0.0.0/8' }, `${where}: never-proxy has invalid value "10.0.0.0/8": expected a list of CIDRs such as [10.10.8.9/32]`, 'never-proxy'],
     ['a number in the list', { 'also-proxy': [10] }, `${where}: also-proxy[0] has invalid value 10: expected a CIDR string such as 10.10.8.9/32`, 'also-proxy[0]'],
     ['a bad namespace', { manager: { namespace: 'Bad_NS' } }, `${where}: manager.namespace has invalid value "Bad_NS": expected a namespace name (lower-case letters, digits and -)`, 'manager.namespace'],

@@ -1,7 +1,7 @@
 // The `telepresence.io` cluster extension of a kubeconfig (2.x format): per-cluster never-proxy,
 // also-proxy and manager namespace. A bad value is a config error naming the file, key and value.
 import { configError, type TelError } from '@tel/errors';
-import { formatCidr, parseCidr } from './cidr.js';
+import { checkCidr, formatCidr } from '@tel/cidr';
 
 export const EXTENSION_NAME = 'telepresence.io';
 
@@ -40,7 +40,7 @@ export function parseClusterExtension(raw: unknown, origin: ExtensionOrigin): Cl
       const out = key === 'never-proxy' ? result.neverProxy : result.alsoProxy;
       value.forEach((item, i) => {
         if (typeof item !== 'string') throw bad(`${key}[${i}]`, item, 'expected a CIDR string such as 10.10.8.9/32');
-        const r = parseCidr(item.trim());
+        const r = checkCidr(item.trim());
         if (!r.ok) throw bad(`${key}[${i}]`, item, r.reason);
         const c = formatCidr(r.cidr);
         if (!out.includes(c)) out.push(c);

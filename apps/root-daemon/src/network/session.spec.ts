@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCidr } from '../routing/cidr.js';
+import { formatCidr } from '@tel/cidr';
 import { TUN_ADDRESS_CANDIDATES, planRouting } from './session.js';
 
 const base = { managerSocket: '/tmp/m.sock', subnets: ['10.96.0.0/12', '10.244.0.0/16'], excluded: [] };
@@ -19,7 +19,7 @@ describe('planRouting', () => {
     const p = planRouting({
       ...base,
       excluded: [
-        { cidr: '10.96.0.1', reason: 'api-server' },
+        { cidr: '10.96.0.1/32', reason: 'api-server' },
         { cidr: '10.244.0.0/17', reason: 'never-proxy' },
       ],
     });

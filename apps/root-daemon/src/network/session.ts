@@ -9,7 +9,7 @@ import { DnsSession, removeDnsLeftovers } from '../dns/session.js';
 import { TcpProxy } from '../proxy/tcp.js';
 import { checkListenerOwner } from '../sys/proc-net.js';
 import { UdpProxy } from '../proxy/udp.js';
-import { contains, formatCidr, parseCidr, parseIp, subtract, type Cidr } from '../routing/cidr.js';
+import { contains, formatCidr, parseCidr, parseIp, subtract, type Cidr } from '@tel/cidr';
 import { TUN_NAME, configureLink, execRunner, hasLeftovers, installRedirects, removeAll, type Runner } from '../routing/linux.js';
 import { closeFd, openTun, servedBy } from '../sys/libc.js';
 import type { Dialer } from '../tunnel/dialer.js';

@@ -1,6 +1,6 @@
 // The kernel-facing commands, checked against a recording runner (nothing is executed).
 import { describe, expect, it } from 'vitest';
-import { parseCidr } from './cidr.js';
+import { parseCidr } from '@tel/cidr';
 import { configureLink, findLeftovers, nftRuleset, removeAll, type Runner } from './linux.js';
 
 function recorder(outputs: Record<string, string> = {}) {

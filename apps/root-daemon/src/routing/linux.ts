@@ -4,8 +4,7 @@
 // a crashed daemon left behind can be found and removed on the next start.
 import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import type { Cidr } from './cidr.js';
-import { formatCidr } from './cidr.js';
+import { formatCidr, type Cidr } from '@tel/cidr';
 
 export const TUN_NAME = 'tel0';
 /** nftables table (family ip) holding all our chains; deleting it removes every rule we added. */
