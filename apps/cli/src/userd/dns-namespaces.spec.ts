@@ -1,7 +1,8 @@
 import type { KubeConfig, V1Namespace, V1Service } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DnsNamespace } from '@tel/contracts';
-import { DebouncedSender, WatchOrPoll, dnsNamespaces, isIcannPublicSuffix, isLive, startNamespaceFeed, type InformerFactory, type InformerLike } from './dns-namespaces.js';
+import { isIcannPublicSuffix } from '@tel/dns-names';
+import { DebouncedSender, WatchOrPoll, dnsNamespaces, isLive, startNamespaceFeed, type InformerFactory, type InformerLike } from './dns-namespaces.js';
 
 describe('mapping', () => {
   it('knows ICANN public suffixes, not private ones or ordinary names', () => {

@@ -5,7 +5,7 @@
 import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache, type V1Namespace, type V1Service } from '@kubernetes/client-node';
 import type { DnsNamespace } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
-import { parse } from 'tldts';
+import { isIcannPublicSuffix } from '@tel/dns-names';
 
 /** Quiet time after a change before the list is sent (bursts of changes become one send). */
 export const DEFAULT_DEBOUNCE_MS = 200;
@@ -15,16 +15,6 @@ export const DEFAULT_MAX_DELAY_MS = 1_000;
 export const DEFAULT_RETRY_MS = 2_000;
 /** List interval when we may list but not watch (RBAC without `watch`). */
 export const DEFAULT_POLL_MS = 1_000;
-
-/**
- * True when `name` is itself an ICANN public suffix (`rs`, `im`, `dev`, `com`): the root daemon
- * routes such a namespace per service, so it needs the service names. Same rule as the root
- * daemon's dns/psl.ts: ICANN section only, tldts' implicit `*` rule doesn't count.
- */
-export function isIcannPublicSuffix(name: string): boolean {
-  const r = parse(`x.${name}`, { allowPrivateDomains: false, detectIp: false, extractHostname: false, validateHostname: false });
-  return r.isIcann === true && r.publicSuffix === name;
-}
 
 /** The list the root daemon gets: sorted by name; services (sorted) only for public-suffix names. */
 export function dnsNamespaces(names: Iterable<string>, services: ReadonlyMap<string, Iterable<string>>, isPublicSuffix = isIcannPublicSuffix): DnsNamespace[] {

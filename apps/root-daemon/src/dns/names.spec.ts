@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { NamespaceTable, hasSuffix, reverseZones, route, systemDomains, type NameRules } from './names.js';
-import { isIcannPublicSuffix } from './psl.js';
 
 const rules: NameRules = {
   connectedNamespace: 'default',
@@ -63,22 +62,6 @@ describe('route', () => {
 });
 
 describe('public suffix decisions', () => {
-  it.each([
-    ['rs', true],
-    ['im', true],
-    ['dev', true],
-    ['com', true],
-    ['io', true],
-    ['default', false],
-    ['kube-system', false],
-    ['local', false],
-    ['cluster', false],
-    ['ambassador', false],
-    ['argocd', false],
-  ])('%s is an ICANN public suffix: %s', (label, yes) => {
-    expect(isIcannPublicSuffix(label)).toBe(yes);
-  });
-
   it('public-suffix namespaces are left out of plain mapping, with why', () => {
     const t = new NamespaceTable([{ name: 'rs', services: ['my-svc'] }, { name: 'dev' }, { name: 'default' }]);
     expect([...t.plain]).toEqual(['default']);

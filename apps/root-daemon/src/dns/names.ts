@@ -1,7 +1,7 @@
 // Which names belong to the cluster, and under which fully qualified name the cluster DNS knows
 // them. Pure logic shared by the resolver (per query) and the system hooks (routing domains).
 import type { DnsLeftOutReason, DnsNamespace } from '@tel/contracts';
-import { isIcannPublicSuffix } from './psl.js';
+import { isIcannPublicSuffix } from '@tel/dns-names';
 
 export interface NameRules {
   connectedNamespace: string;
