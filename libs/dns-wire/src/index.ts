@@ -7,6 +7,9 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { DNS_MESSAGE_CONTENT_TYPE, DNS_PATH, TUNNEL_ERROR_HEADER } from '@tel/contracts';
+import { DnsTcpDeframer, MAX_DNS_MESSAGE, frameDnsTcp } from './tcp-framing.js';
+
+export { DnsTcpDeframer, MAX_DNS_MESSAGE, frameDnsTcp } from './tcp-framing.js';
 
 export interface Nameserver {
   ip: string;
@@ -23,10 +26,10 @@ export interface DnsHandlerOptions {
   log?: { warn(msg: string, fields?: Record<string, unknown>): void };
 }
 
-const MAX_MESSAGE = 65_535;
 const FLAG_QR = 0x8000;
 const FLAG_TC = 0x0200;
 
+/** Nameservers from resolv.conf text (`nameserver <ip>` lines), port 53; shared with the root daemon. */
 export function nameserversFromResolvConf(text: string): Nameserver[] {
   return text
     .split('\n')
@@ -52,11 +55,11 @@ export function createDnsHandler(opts: DnsHandlerOptions = {}): (stream: ServerH
     let size = 0;
     stream.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_MESSAGE) return fail(400, 'DNS message too large');
+      if (size > MAX_DNS_MESSAGE) return fail(400, 'DNS message too large');
       chunks.push(c);
     });
     stream.on('end', () => {
-      if (size > MAX_MESSAGE) return;
+      if (size > MAX_DNS_MESSAGE) return;
       const query = Buffer.concat(chunks);
       if (query.length < 12 || query.readUInt16BE(2) & FLAG_QR) return fail(400, 'body is not a DNS query');
       if (servers.length === 0) return fail(502, 'the manager has no nameserver in /etc/resolv.conf');
@@ -132,21 +135,16 @@ export function forwardQuery(query: Buffer, servers: Nameserver[], opts: { timeo
 function tcpQuery(query: Buffer, server: Nameserver, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const s = net.connect(server.port, server.ip);
-    let buf = Buffer.alloc(0);
+    const deframer = new DnsTcpDeframer();
     s.setTimeout(timeoutMs, () => s.destroy(new Error('TCP query timed out')));
     s.on('error', reject);
-    s.on('connect', () => {
-      const h = Buffer.alloc(2);
-      h.writeUInt16BE(query.length);
-      s.end(Buffer.concat([h, query]));
-    });
-    s.on('data', (c: Buffer) => {
-      buf = Buffer.concat([buf, c]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        resolve(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+    s.on('connect', () => s.end(frameDnsTcp(query)));
+    s.on('data', (c: Buffer) =>
+      deframer.push(c, (res) => {
+        resolve(res);
         s.destroy();
-      }
-    });
+      }),
+    );
     s.on('close', () => reject(new Error('TCP connection closed without an answer')));
   });
 }

@@ -6,6 +6,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { DecodedPacket, Question } from 'dns-packet';
 import type { DnsNamespace, DnsStatus } from '@tel/contracts';
+import { DnsTcpDeframer, frameDnsTcp } from '@tel/dns-wire';
 import type { Logger } from '@tel/logging';
 import { AnswerCache } from './cache.js';
 import type { ClusterAnswer, ClusterResolver } from './cluster.js';
@@ -135,15 +136,11 @@ export class DnsServer {
     sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
     sock.on('error', () => undefined);
     sock.on('close', () => this.conns.delete(sock));
-    let buf: Buffer = Buffer.alloc(0);
+    const deframer = new DnsTcpDeframer();
     let pending = 0;
     sock.on('data', (chunk: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : Buffer.from(chunk);
-      while (buf.length >= 2) {
-        const len = buf.readUInt16BE(0);
-        if (buf.length < 2 + len) break;
-        const msg = buf.subarray(2, 2 + len);
-        buf = buf.subarray(2 + len);
+      deframer.push(chunk, (msg) => {
+        if (sock.destroyed) return;
         if (++pending > TCP_MAX_PENDING_PER_CONNECTION) {
           sock.destroy();
           return;
@@ -151,11 +148,9 @@ export class DnsServer {
         void this.handle(Buffer.from(msg), 'tcp').then((res) => {
           pending--;
           if (!res || sock.destroyed) return;
-          const head = Buffer.alloc(2);
-          head.writeUInt16BE(res.length);
-          sock.write(Buffer.concat([head, res]));
+          sock.write(frameDnsTcp(res));
         });
-      }
+      });
     });
   }
 

@@ -12,7 +12,8 @@ import { ResolvedClient, resolvedUplinkResolvConf } from './resolved.linux.js';
 import { removeResolverFiles, syncResolverFiles, RESOLVER_DIR } from './resolver-files.darwin.js';
 import { DEFAULT_LOOKUP_TIMEOUT_MS, DnsServer } from './server.js';
 import { connectMarked, DNS_BYPASS_MARK } from './sockmark.linux.js';
-import { DnsUpstream, formatAddress, parseResolvConf, type NameserverAddress } from './upstream.js';
+import { nameserversFromResolvConf } from '@tel/dns-wire';
+import { DnsUpstream, formatAddress, type NameserverAddress } from './upstream.js';
 
 export interface DnsSessionOptions {
   config: DnsConfig;
@@ -94,7 +95,7 @@ export class DnsSession {
         servers ??= await resolved.upstreamServers(ifindex).catch(() => [] as NameserverAddress[]);
         if (!servers.length) servers = await resolvedUplinkResolvConf([opts.tunAddress]);
       }
-      servers ??= parseResolvConf(await readFile('/etc/resolv.conf', 'utf8').catch(() => '')).filter((s) => s.ip !== opts.tunAddress);
+      servers ??= nameserversFromResolvConf(await readFile('/etc/resolv.conf', 'utf8').catch(() => '')).filter((s) => s.ip !== opts.tunAddress);
       if (servers.length) {
         // In override mode our upstream traffic must not be redirected back to us: UDP leaves
         // from one exempt port, TCP connections carry an exempt firewall mark.

@@ -4,12 +4,10 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
+import { DnsTcpDeframer, frameDnsTcp, type Nameserver } from '@tel/dns-wire';
 import { questionEnd } from './wire.js';
 
-export interface NameserverAddress {
-  ip: string;
-  port: number;
-}
+export type NameserverAddress = Nameserver;
 
 export function formatAddress(a: NameserverAddress): string {
   return a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`;
@@ -163,7 +161,7 @@ export function tcpExchange(srv: NameserverAddress, query: Buffer, signal: Abort
       reject(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    let buf = Buffer.alloc(0);
+    const deframer = new DnsTcpDeframer();
     const finish = (err: Error | undefined, res?: Buffer) => {
       signal.removeEventListener('abort', onAbort);
       sock.destroy();
@@ -174,25 +172,8 @@ export function tcpExchange(srv: NameserverAddress, query: Buffer, signal: Abort
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort);
     sock.on('error', (e) => finish(e));
-    sock.on('connect', () => {
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(query.length);
-      sock.write(Buffer.concat([len, query]));
-    });
-    sock.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) finish(undefined, buf.subarray(2, 2 + buf.readUInt16BE(0)));
-    });
+    sock.on('connect', () => sock.write(frameDnsTcp(query)));
+    sock.on('data', (chunk: Buffer) => deframer.push(chunk, (res) => finish(undefined, res)));
     sock.on('end', () => finish(new Error('upstream closed the connection')));
   });
-}
-
-/** Nameservers from resolv.conf text (`nameserver a.b.c.d` lines), port 53. */
-export function parseResolvConf(text: string): NameserverAddress[] {
-  const out: NameserverAddress[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    if (m && net.isIP(m[1]!)) out.push({ ip: m[1]!, port: 53 });
-  }
-  return out;
 }
