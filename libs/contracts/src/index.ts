@@ -6,3 +6,4 @@ export * from './rootd.js';
 export * from './manager.js';
 export * from './dns.js';
 export * from './sockets.js';
+export * from './defaults.js';

@@ -24,7 +24,7 @@ export interface ConnectRequest {
   context?: string;
   /** `--namespace`; else the context's namespace, else "default". */
   namespace?: string;
-  /** `--manager-namespace`; else the extension's manager.namespace, else "ambassador". */
+  /** `--manager-namespace`; else the extension's manager.namespace, else `DEFAULT_MANAGER_NAMESPACE` (defaults.ts). */
   managerNamespace?: string;
   /** `--also-proxy`, added to the extension's also-proxy. */
   alsoProxy: string[];

@@ -2,8 +2,9 @@
 // data. This file is the single source of truth for names, labels, ports and RBAC rules.
 import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 
+export { DEFAULT_MANAGER_NAMESPACE } from '@tel/contracts';
+
 export const MANAGER_NAME = 'traffic-manager';
-export const DEFAULT_MANAGER_NAMESPACE = 'ambassador';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'telepresence';
 export const NAME_LABEL = 'app.kubernetes.io/name';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IPV6_NOT_SUPPORTED } from '@tel/cidr';
-import { findExtension, parseClusterExtension } from './extension.js';
+import { findExtension, managerNamespaceFor, parseClusterExtension } from './extension.js';
 
 const origin = { file: '/home/u/.kube/config', cluster: 'prod' };
 const where = '/home/u/.kube/config: cluster "prod" extension telepresence.io';
@@ -42,6 +42,15 @@ describe('parseClusterExtension', () => {
       expect.objectContaining({ category: 'config', message: `${where}: unknown key never-proxies`, hint: 'remove it or check its spelling in /home/u/.kube/config (known: never-proxy, also-proxy, manager)' }),
     );
   });
+});
+
+describe('managerNamespaceFor', () => {
+  it.each([
+    ['the flag first', 'flag-ns', { managerNamespace: 'ext-ns' }, 'flag-ns'],
+    ['then the extension', undefined, { managerNamespace: 'ext-ns' }, 'ext-ns'],
+    ['an empty flag counts as none', '', { managerNamespace: 'ext-ns' }, 'ext-ns'],
+    ['else the 2.x default', undefined, {}, 'ambassador'],
+  ])('%s', (_name, flag, extension, want) => expect(managerNamespaceFor(flag, extension)).toBe(want));
 });
 
 describe('findExtension', () => {

@@ -1,5 +1,6 @@
 // The `telepresence.io` cluster extension of a kubeconfig (2.x format): per-cluster never-proxy,
 // also-proxy and manager namespace. A bad value is a config error naming the file, key and value.
+import { DEFAULT_MANAGER_NAMESPACE } from '@tel/contracts';
 import { configError, type TelError } from '@tel/errors';
 import { checkCidr, formatCidr } from '@tel/cidr';
 
@@ -60,6 +61,11 @@ export function parseClusterExtension(raw: unknown, origin: ExtensionOrigin): Cl
     }
   }
   return result;
+}
+
+/** Where the traffic manager is: the flag, else the extension's `manager.namespace`, else the default. */
+export function managerNamespaceFor(flag: string | undefined, extension: Pick<ClusterExtension, 'managerNamespace'>): string {
+  return flag || extension.managerNamespace || DEFAULT_MANAGER_NAMESPACE;
 }
 
 /** Find the `telepresence.io` entry in a kubeconfig cluster's `extensions` list (raw YAML). */

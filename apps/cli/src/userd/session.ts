@@ -10,6 +10,7 @@ import type { Logger } from '@tel/logging';
 import { buildVersion } from '@tel/version';
 import type { Config } from '../config/config.js';
 import { resolveImage } from '../config/registry.js';
+import { managerNamespaceFor } from '../kube/extension.js';
 import { loadKubeconfig, type LoadedKubeconfig } from '../kube/kubeconfig.js';
 import { ManagerForwarder } from '../kube/portforward.js';
 import { startNamespaceFeed, type NamespaceFeed } from './dns-namespaces.js';
@@ -19,7 +20,6 @@ import type { EnsureManager } from './manager-install.js';
 import { apiServerAddresses, mergeCidrs, planNetwork } from './subnets.js';
 import { timeoutError } from './timeouts.js';
 
-export const DEFAULT_MANAGER_NAMESPACE = 'ambassador';
 /** Bound on installing or upgrading the manager (2.x: timeouts.helm). */
 const INSTALL_TIMEOUT_MS = 120_000;
 /** Bound on the root daemon creating tel0, routes and rules. */
@@ -114,7 +114,7 @@ export class Session {
     // 1. kubeconfig, context and the cluster's telepresence.io extension.
     const kube = loadKubeconfig({ kubeconfigEnv: req.kubeconfigEnv, home: this.deps.env.HOME || homedir(), context: req.context });
     const namespace = req.namespace || kube.namespace;
-    const managerNamespace = req.managerNamespace || kube.extension.managerNamespace || DEFAULT_MANAGER_NAMESPACE;
+    const managerNamespace = managerNamespaceFor(req.managerNamespace, kube.extension);
     const alsoProxy = mergeCidrs(kube.extension.alsoProxy, req.alsoProxy ?? [], '--also-proxy');
     const neverProxy = mergeCidrs(kube.extension.neverProxy, req.neverProxy ?? [], '--never-proxy');
 
