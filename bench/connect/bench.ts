@@ -1,4 +1,4 @@
-// Connect/tunnel benchmark (issue: connect). Runs against the embedded test cluster; every figure
+// Connect/tunnel benchmark: how fast outbound traffic through a connected session is. Runs against the embedded test cluster; every figure
 // is printed with a ratio against a baseline measured in this same run, and all are written to
 // bench/results/connect.json.
 //   bulk TCP workstation → pod through the tunnel  vs kubectl port-forward to the same pod (goal ≥ 1.5×)

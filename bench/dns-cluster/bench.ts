@@ -1,4 +1,4 @@
-// Cluster DNS benchmark (issue: cluster DNS), against the embedded test cluster. Lookup latency
+// Cluster DNS benchmark, against the embedded test cluster. Lookup latency
 // and rate of a cluster name through the workstation's system resolver (systemd-resolved's stub
 // 127.0.0.53 → our resolver on tel0 → the manager → CoreDNS), against CoreDNS queried directly
 // from the node namespace, measured in this same run; results in bench/results/dns-cluster.json.

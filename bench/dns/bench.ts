@@ -1,4 +1,4 @@
-// Cluster DNS benchmark (issue: cluster DNS on the workstation). Latency p50/p99 and queries/s of
+// Cluster DNS benchmark for the workstation resolver alone (on loopback). Latency p50/p99 and queries/s of
 // our resolver against the same DNS servers queried directly, in this same run:
 //   upstream name through the resolver   vs the upstream server directly (forwarding overhead)
 //   cluster name, cache hit              vs the cluster DNS directly

@@ -1,4 +1,4 @@
-// Release toolkit benchmark (issue: monorepo and release). Each figure is printed with a ratio
+// Release toolkit benchmark (build, image, push). Each figure is printed with a ratio
 // against a baseline measured in this same run, and all are written to bench/results/release.json.
 //   full build         vs esbuild alone bundling the same three entry points (Nx + genversion overhead)
 //   cached no-op build vs the full build (what the cache saves)

@@ -85,7 +85,7 @@ export interface DnsStatus {
 /**
  * User daemon → root daemon, whenever its namespace watch sees a namespace created or deleted
  * (and when a public-suffix namespace's services change): the full current list. Applied within
- * milliseconds; the issue's bound is 2 s. Intended as `RootDaemonContract.setDnsNamespaces`.
+ * milliseconds; a new namespace must resolve within 2 s of its creation. Intended as `RootDaemonContract.setDnsNamespaces`.
  */
 export interface DnsNamespacesUpdate {
   namespaces: DnsNamespace[];

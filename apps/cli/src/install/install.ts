@@ -1,6 +1,7 @@
 // Installing, upgrading and removing the traffic manager, and `ensureManager`, which the session
 // owner calls on connect: install when absent (if the user may), wait until ready, and never
-// replace a manager of another version behind anyone's back (digest items 2 and 3).
+// replace a manager of another version behind anyone's back: clients of different versions that
+// replace each other's manager break each other's sessions.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { clusterError, TelError } from '@tel/errors';
 import { API_VERSIONS } from '@tel/version';
@@ -87,7 +88,7 @@ async function namespaceExists(kc: KubeConfig, namespace: string, action: HelmAc
     if (statusOf(err) === 404) return false;
     if (statusOf(err) !== 403) throw apiError(err, { verb: 'get', resource: 'namespaces', group: '' }, action);
   }
-  // May not get it: maybe list (the developer role of digest item 2 keeps `list namespaces`).
+  // May not get it: maybe list (developer roles often grant `list namespaces` without `get`).
   try {
     const l = await core.listNamespace({ fieldSelector: `metadata.name=${namespace}` });
     return l.items.length > 0;

@@ -1,7 +1,8 @@
 // The compatibility policy between a client and a running traffic manager of another version.
 // The client→manager contract is cluster-facing and backward compatible *within an API version*,
 // so a manager of the same release series speaking the same API is good enough to connect to;
-// anything else is refused, never replaced behind the user's back (digest item 2).
+// anything else is refused, never replaced behind the user's back (a replaced manager breaks the
+// sessions of every client of the other version).
 import semver from 'semver';
 
 export interface PeerVersion {

@@ -1,6 +1,7 @@
 // Whether a traffic manager is installed, which version, and whether it is ready — judged only
 // from the live Deployment (its image tag, its annotations, its status), never from a release
-// record, so a deleted Deployment always reads as "not installed" (digest item 3).
+// record, so a deleted Deployment always reads as "not installed" (a stale record would make
+// connect skip the install and wait for a manager that is not there).
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { apiError, statusOf } from './errors.js';
 import { API_VERSION_ANNOTATION, imageTag, MANAGER_NAME, NAME_LABEL, VERSION_ANNOTATION } from './manifests.js';

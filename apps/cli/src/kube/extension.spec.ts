@@ -10,7 +10,7 @@ describe('parseClusterExtension', () => {
   it.each([
     ['absent', undefined, { neverProxy: [], alsoProxy: [] }],
     ['empty', {}, { neverProxy: [], alsoProxy: [] }],
-    ['never-proxy (the notes example)', { 'never-proxy': ['10.10.8.9/32'] }, { neverProxy: ['10.10.8.9/32'], alsoProxy: [] }],
+    ['never-proxy with one host', { 'never-proxy': ['10.10.8.9/32'] }, { neverProxy: ['10.10.8.9/32'], alsoProxy: [] }],
     [
       'both lists, canonical and deduplicated',
       { 'never-proxy': ['10.10.8.9/32', '10.10.8.9/32'], 'also-proxy': ['172.16.5.1/16', ' 10.1.0.0/16 '] },

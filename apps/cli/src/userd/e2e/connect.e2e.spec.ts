@@ -1,6 +1,6 @@
-// `telepresence connect` against the real test cluster, from its workstation namespace (digest
-// item 8 and the connect issue): the built CLI starts real daemons there, installs the manager,
-// port-forwards through the API server and routes pod/service traffic through the tunnel.
+// `telepresence connect` against the real test cluster, from its workstation namespace: the built
+// CLI starts real daemons there, installs the manager, port-forwards through the API server and
+// routes pod/service traffic through the tunnel.
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
