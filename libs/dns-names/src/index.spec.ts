@@ -1,5 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { isIcannPublicSuffix } from './index.js';
+import { isDns1123Label, isIcannPublicSuffix } from './index.js';
+
+describe('isDns1123Label', () => {
+  it.each([
+    ['default', true],
+    ['kube-system', true],
+    ['a', true],
+    ['0', true],
+    ['a1-b2', true],
+    ['x'.repeat(63), true],
+    ['x'.repeat(64), false],
+    ['', false],
+    ['-a', false],
+    ['a-', false],
+    ['Default', false],
+    ['my_ns', false],
+    ['a.b', false],
+  ])('%j: %s', (s, yes) => expect(isDns1123Label(s)).toBe(yes));
+});
 
 describe('isIcannPublicSuffix', () => {
   it.each([

@@ -1,6 +1,7 @@
 // The `telepresence.io` cluster extension of a kubeconfig (2.x format): per-cluster never-proxy,
 // also-proxy and manager namespace. A bad value is a config error naming the file, key and value.
 import { DEFAULT_MANAGER_NAMESPACE } from '@tel/contracts';
+import { isDns1123Label } from '@tel/dns-names';
 import { configError, type TelError } from '@tel/errors';
 import { checkCidr, formatCidr } from '@tel/cidr';
 
@@ -25,9 +26,6 @@ export interface ExtensionOrigin {
   cluster: string;
 }
 
-/** DNS-1123 label, what Kubernetes requires of a namespace name. */
-const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 export function parseClusterExtension(raw: unknown, origin: ExtensionOrigin): ClusterExtension {
   const result: ClusterExtension = { neverProxy: [], alsoProxy: [] };
   if (raw === undefined || raw === null) return result;
@@ -50,7 +48,7 @@ export function parseClusterExtension(raw: unknown, origin: ExtensionOrigin): Cl
       if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(key, value, 'expected a mapping such as {namespace: ambassador}');
       for (const [mk, mv] of Object.entries(value as Record<string, unknown>)) {
         if (mk === 'namespace') {
-          if (typeof mv !== 'string' || mv.length > 63 || !NAMESPACE_RE.test(mv)) throw bad('manager.namespace', mv, 'expected a namespace name (lower-case letters, digits and -)');
+          if (typeof mv !== 'string' || !isDns1123Label(mv)) throw bad('manager.namespace', mv, 'expected a namespace name (lower-case letters, digits and -)');
           result.managerNamespace = mv;
         } else if (mk !== 'extraHeaders') {
           throw configError(`${where}: unknown key manager.${mk}`, `remove it from ${origin.file} (known: manager.namespace)`);

@@ -1,7 +1,7 @@
 // Which names belong to the cluster, and under which fully qualified name the cluster DNS knows
 // them. Pure logic shared by the resolver (per query) and the system hooks (routing domains).
 import type { DnsLeftOutReason, DnsNamespace } from '@tel/contracts';
-import { isIcannPublicSuffix } from '@tel/dns-names';
+import { isDns1123Label, isIcannPublicSuffix } from '@tel/dns-names';
 
 export interface NameRules {
   connectedNamespace: string;
@@ -37,13 +37,6 @@ export function hasSuffix(name: string, suffix: string): boolean {
   return name === suffix || name.endsWith('.' + suffix);
 }
 
-const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/** Kubernetes namespace names are DNS-1123 labels; anything else can't be a DNS label of ours. */
-export function isValidLabel(s: string): boolean {
-  return LABEL.test(s);
-}
-
 /**
  * The namespaces the resolver maps names for, with the public-suffix treatment:
  * a namespace named like an ICANN public suffix (`rs`, `dev`) only claims `<service>.<ns>`
@@ -61,7 +54,7 @@ export class NamespaceTable {
     const excl = excludeSuffixes.map(normalizeSuffix);
     for (const ns of namespaces) {
       const name = normalizeName(ns.name);
-      if (!isValidLabel(name)) {
+      if (!isDns1123Label(name)) {
         this.leftOut.push({ namespace: ns.name, reason: 'invalid-label', detail: 'not a DNS-1123 label' });
         continue;
       }
@@ -71,7 +64,7 @@ export class NamespaceTable {
         continue;
       }
       if (isIcannPublicSuffix(name)) {
-        const services = ns.services?.map(normalizeName).filter(isValidLabel);
+        const services = ns.services?.map(normalizeName).filter(isDns1123Label);
         this.publicSuffix.set(name, services ? new Set(services) : undefined);
         this.leftOut.push({
           namespace: name,
