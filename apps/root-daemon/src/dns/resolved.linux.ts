@@ -4,6 +4,7 @@
 import dbus from 'dbus-next';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
+import { nameserversFromResolvConf } from '@tel/dns-wire';
 import type { NameserverAddress } from './upstream.js';
 
 const SERVICE = 'org.freedesktop.resolve1';
@@ -175,9 +176,5 @@ export class ResolvedClient {
 /** Fallback upstream list when DBus gives none: resolved's own view of the real servers. */
 export async function resolvedUplinkResolvConf(exclude: string[]): Promise<NameserverAddress[]> {
   const text = await readFile('/run/systemd/resolve/resolv.conf', 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
-    .filter((ip): ip is string => !!ip && net.isIP(ip) !== 0 && !exclude.includes(ip))
-    .map((ip) => ({ ip, port: 53 }));
+  return nameserversFromResolvConf(text).filter((s) => !exclude.includes(s.ip));
 }
