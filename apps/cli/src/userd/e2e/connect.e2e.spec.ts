@@ -4,6 +4,7 @@
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IPV6_NOT_SUPPORTED } from '@tel/cidr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { buildVersion, cliRunner, httpGet, kubeconfigWithExtension, netState, pushManager, udpEcho, userEnv, ws, type Build, type Tp } from './harness.js';
@@ -295,6 +296,22 @@ s.on('error', (e) => { out.error = String(e); console.log(JSON.stringify(out)); 
     const r = await cliRunner(cluster, v1, env, bad)('connect');
     expect(r.code, r.stdout + r.stderr).toBe(3);
     expect(r.stderr).toContain(`${bad}: cluster "telepresence-testcluster" extension telepresence.io: never-proxy[0] has invalid value "10.10.8.9/33": prefix length 33 exceeds 32 for IPv4`);
+    await tpAdmin('quit', '-s');
+    expect(await netState(cluster)).toBe(pristine);
+  }, 120_000);
+
+  it('an IPv6 subnet is refused up front, with the same message from the flag and from the kubeconfig', async () => {
+    await tpAdmin('quit', '-s');
+    const before = await managerDeployment();
+    const flag = await tpAdmin('connect', '--also-proxy', 'fd00::/64');
+    expect(flag.code, flag.stdout + flag.stderr).toBe(2);
+    expect(flag.stderr).toContain(`--also-proxy "fd00::/64": ${IPV6_NOT_SUPPORTED}`);
+    const v6 = kubeconfigWithExtension(cluster.adminKubeconfig, join(dir, 'v6-ext.kubeconfig'), { 'also-proxy': ['fd00::/64'] });
+    const ext = await cliRunner(cluster, v1, env, v6)('connect');
+    expect(ext.code, ext.stdout + ext.stderr).toBe(3);
+    expect(ext.stderr).toContain(`${v6}: cluster "telepresence-testcluster" extension telepresence.io: also-proxy[0] has invalid value "fd00::/64": ${IPV6_NOT_SUPPORTED}`);
+    // Refused before the manager was installed, upgraded or port-forwarded to, and nothing routed.
+    expect(await managerDeployment()).toEqual(before);
     await tpAdmin('quit', '-s');
     expect(await netState(cluster)).toBe(pristine);
   }, 120_000);
