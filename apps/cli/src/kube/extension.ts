@@ -45,7 +45,7 @@ export function parseClusterExtension(raw: unknown, origin: ExtensionOrigin): Cl
         if (!out.includes(c)) out.push(c);
       });
     } else if (key === 'manager') {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(key, value, 'expected a mapping such as {namespace: ambassador}');
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(key, value, `expected a mapping such as {namespace: ${DEFAULT_MANAGER_NAMESPACE}}`);
       for (const [mk, mv] of Object.entries(value as Record<string, unknown>)) {
         if (mk === 'namespace') {
           if (typeof mv !== 'string' || !isDns1123Label(mv)) throw bad('manager.namespace', mv, 'expected a namespace name (lower-case letters, digits and -)');
