@@ -40,7 +40,8 @@ export async function runConnector(argv: string[], config: Config, env: NodeJS.P
       logFile: rt.log.file ?? '',
       uptimeSeconds: Math.round((Date.now() - rt.startedAt) / 1000),
     }),
-    connect: (req) => s.connect(req),
+    // The install's progress streams to the CLI; its Ctrl-C (or going away) aborts `signal`.
+    connect: (req, { emit, signal }) => s.connect(req, { emit, signal }),
     disconnect: () => s.disconnect(),
     sessionStatus: () => s.status(),
   };

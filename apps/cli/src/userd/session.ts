@@ -2,7 +2,7 @@
 // port-forward → cluster info → root daemon network; disconnect undoes it in reverse.
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ConnectRequest, ConnectResult, DnsNamespace, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
+import type { ConnectRequest, ConnectResult, DnsNamespace, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
 import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 import { userError } from '@tel/errors';
 import { NotRunningError, connect as ipcConnect, type Client } from '@tel/ipc';
@@ -15,7 +15,7 @@ import { ManagerForwarder } from '../kube/portforward.js';
 import { startNamespaceFeed, type NamespaceFeed } from './dns-namespaces.js';
 import { startTcpListener, type TcpListener } from './tcp-listener.js';
 import { ManagerApi } from './manager-api.js';
-import type { EnsureManager } from './manager-install.js';
+import { progressEvent, type EnsureManager } from './manager-install.js';
 import { apiServerAddresses, mergeCidrs, planNetwork } from './subnets.js';
 import { timeoutError } from './timeouts.js';
 
@@ -35,6 +35,12 @@ export interface SessionDeps {
   managerSocket: string;
   rootDaemonSocket: string;
   ensureManager: EnsureManager;
+}
+
+/** Where connect reports its progress, and the caller's cancellation. */
+export interface ProgressSink {
+  emit?(event: ProgressEvent): void;
+  signal?: AbortSignal;
 }
 
 interface Active {
@@ -58,8 +64,9 @@ export class Session {
     return this.active !== null;
   }
 
-  connect(req: ConnectRequest): Promise<ConnectResult> {
-    return this.serialized(() => this.doConnect(req));
+  /** `progress` receives the manager install's steps; aborting its signal stops the waiting. */
+  connect(req: ConnectRequest, progress: ProgressSink = {}): Promise<ConnectResult> {
+    return this.serialized(() => this.doConnect(req, progress));
   }
 
   disconnect(): Promise<{ wasConnected: boolean }> {
@@ -107,7 +114,7 @@ export class Session {
     }
   }
 
-  private async doConnect(req: ConnectRequest): Promise<ConnectResult> {
+  private async doConnect(req: ConnectRequest, progress: ProgressSink): Promise<ConnectResult> {
     const started = Date.now();
     const log = this.deps.log.child('connect');
     const config = this.deps.loadConfig();
@@ -148,9 +155,15 @@ export class Session {
       version: buildVersion,
       mayInstall: true,
       timeoutMs: INSTALL_TIMEOUT_MS,
-      onProgress: (m) => log.info(m),
+      onProgress: (m) => {
+        log.info(m);
+        progress.emit?.(progressEvent(m));
+      },
+      ...(progress.signal ? { signal: progress.signal } : {}),
     });
     log.info('traffic manager ready', { ...manager });
+    // Cancelled during the install: stop before anything of a session exists.
+    progress.signal?.throwIfAborted();
 
     // 4. Port-forward to the manager's API port, served on the manager socket.
     const connectMs = config.timeouts.trafficManagerConnect;

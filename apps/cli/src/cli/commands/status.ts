@@ -89,6 +89,7 @@ export function renderStatus(d: StatusDoc): string {
 export const statusCommand = defineCommand({
   name: 'status',
   description: 'Show connectivity status',
+  requires: 'none',
   async run(ctx) {
     const userSocket = USER_DAEMON.socket(ctx.env);
     const rootSocket = ROOT_DAEMON.socket(ctx.env);
