@@ -41,7 +41,10 @@ export async function runConnector(argv: string[], config: Config, env: NodeJS.P
       uptimeSeconds: Math.round((Date.now() - rt.startedAt) / 1000),
     }),
     // The install's progress streams to the CLI; its Ctrl-C (or going away) aborts `signal`.
-    connect: (req, { emit, signal }) => s.connect(req, { emit, signal }),
+    connect: (req, { emit, signal }) => {
+      signal.addEventListener('abort', () => rt.log.info('connect cancelled by the client', { reason: String((signal.reason as Error | undefined)?.message ?? signal.reason) }), { once: true });
+      return s.connect(req, { emit, signal });
+    },
     disconnect: () => s.disconnect(),
     sessionStatus: () => s.status(),
   };
