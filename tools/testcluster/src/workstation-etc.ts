@@ -54,6 +54,8 @@ export interface EtcOverlayOptions {
    * overriding resolver's world). Unset: the stub symlink (stub) or the static stub file.
    */
   resolvConf?: string;
+  /** Make /etc/resolv.conf a symlink to this path instead (it may not exist: a broken machine). */
+  resolvConfSymlink?: string;
   /** Extra files to place in /etc (path under /etc → host file to copy), e.g. resolved.conf. */
   copies?: Record<string, string>;
 }
@@ -71,7 +73,8 @@ export function etcOverlayScript(o: EtcOverlayOptions): string[] {
     `cp ${join(o.dir, `nsswitch.${o.flavour}.conf`)} /etc/nsswitch.conf`,
     'rm -f /etc/resolv.conf',
   ];
-  if (o.resolvConf !== undefined) lines.push(`cp ${join(o.dir, 'resolv.given.conf')} /etc/resolv.conf`);
+  if (o.resolvConfSymlink !== undefined) lines.push(`ln -s ${o.resolvConfSymlink} /etc/resolv.conf`);
+  else if (o.resolvConf !== undefined) lines.push(`cp ${join(o.dir, 'resolv.given.conf')} /etc/resolv.conf`);
   else if (o.flavour === 'stub') lines.push(`ln -s ${RESOLVED_STUB_RESOLV_CONF} /etc/resolv.conf`);
   else lines.push(`cp ${join(o.dir, 'resolv.static.conf')} /etc/resolv.conf`);
   for (const [to, from] of Object.entries(o.copies ?? {})) lines.push(`mkdir -p $(dirname ${to})`, `cp ${from} ${to}`);

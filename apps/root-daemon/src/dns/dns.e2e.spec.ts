@@ -215,3 +215,33 @@ describe('overriding resolver (no systemd-resolved)', () => {
     agent = next;
   });
 });
+
+describe('resolved runs but programs do not ask it (a broken or unusual resolv.conf)', () => {
+  it.each([
+    ['a dangling symlink', { resolvConfSymlink: '/run/nowhere/resolv.conf' }, /is a symlink to \/run\/nowhere\/resolv\.conf, which does not exist/],
+    ['an empty file', { resolvConf: '' }, /names no nameserver/],
+  ])('%s: the mode is override, says why, cluster names work through glibc, and stop leaves resolv.conf as it was', async (_what, etc, found) => {
+    const sb = await DnsSandbox.create({ resolved: true, resolvedDns: UPSTREAM_IP, ...etc });
+    try {
+      const agent = sb.startAgent();
+      await agent.call('zones');
+      await agent.call('tun');
+      const resolvBefore = await sb.exec('sh', ['-c', 'ls -l /etc/resolv.conf; cat /etc/resolv.conf 2>&1; true']);
+      const rulesBefore = await sb.exec('nft', ['list', 'ruleset']);
+      const st = await agent.call<DnsStatus>('start', { config, namespaces });
+      expect(st.mode).toBe('override');
+      expect(st.modeReason).toMatch(/systemd-resolved is running but programs do not ask it/);
+      expect(st.modeReason).toMatch(/127\.0\.0\.1/); // glibc's nameserver when resolv.conf names none
+      expect(st.systemResolver?.resolvConf).toMatch(found);
+      expect(st.systemResolver?.nsswitchHosts).toBe('files dns');
+      // glibc, as programs see it, with nothing in resolv.conf: it asks 127.0.0.1, which we took over.
+      expect(ipIn(await sb.exec('getent', ['ahostsv4', 'my-svc.default'], { timeoutMs: 15_000 }))).toBe('10.96.0.10');
+      expect(ipIn(await sb.exec('getent', ['ahostsv4', 'my-svc'], { timeoutMs: 15_000 }))).toBe('10.96.0.10');
+      await agent.call('stop');
+      expect(await sb.exec('sh', ['-c', 'ls -l /etc/resolv.conf; cat /etc/resolv.conf 2>&1; true'])).toBe(resolvBefore);
+      expect(await sb.exec('nft', ['list', 'ruleset'])).toBe(rulesBefore);
+    } finally {
+      await sb.dispose();
+    }
+  });
+});

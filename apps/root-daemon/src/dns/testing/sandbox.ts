@@ -22,6 +22,8 @@ export interface SandboxOptions {
    * as on Debian/Ubuntu desktops; needs `resolved`).
    */
   resolvConf?: string;
+  /** Make /etc/resolv.conf a symlink to this path (which may not exist) instead. */
+  resolvConfSymlink?: string;
   /** Global DNS= for resolved (its "original" upstream). */
   resolvedDns?: string;
 }
@@ -53,13 +55,14 @@ export class DnsSandbox {
         scratch: '/run',
         flavour: 'stub',
         ...(opts.resolvConf !== undefined ? { resolvConf: opts.resolvConf } : {}),
+        ...(opts.resolvConfSymlink !== undefined ? { resolvConfSymlink: opts.resolvConfSymlink } : {}),
         copies: { '/etc/systemd/resolved.conf': join(dir, 'resolved.conf') },
       }),
       'echo ready',
       'exec sleep infinity',
     ].join('\n');
     const holder = ns.spawn('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const sb = new DnsSandbox(ns, dir, holder, opts.resolvConf !== undefined);
+    const sb = new DnsSandbox(ns, dir, holder, opts.resolvConf !== undefined || opts.resolvConfSymlink !== undefined);
     try {
       await new Promise<void>((resolve, reject) => {
         let out = '';
