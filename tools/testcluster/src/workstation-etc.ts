@@ -94,8 +94,18 @@ export function givenResolvConfFile(dir: string): string {
  */
 export function flavourPrefix(flavour: ResolverFlavour, dir: string, opts: { keepResolvConf?: boolean } = {}): string[] {
   if (flavour === 'stub') return [];
-  const binds = [`mount -n --bind ${join(dir, 'nsswitch.nss-resolve.conf')} /etc/nsswitch.conf`];
-  // /etc/resolv.conf is the stub symlink: the bind lands on its target, in this child only.
-  if (!opts.keepResolvConf) binds.push(`mount -n --bind ${join(dir, 'resolv.static.conf')} /etc/resolv.conf`);
-  return ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', `${binds.join(' && ')} && exec "$@"`, 'sh'];
+  // A second overlay on top of the workstation's /etc, its upper dir on a tmpfs private to this
+  // child: nothing the child does reaches the workstation, and no file needs to exist beforehand.
+  const scratch = join(dir, 'flavour-scratch');
+  const upper = join(scratch, 'upper');
+  const work = join(scratch, 'work');
+  const steps = [
+    `mkdir -p ${scratch}`,
+    `mount -n -t tmpfs tptc-flavour ${scratch}`,
+    `mkdir ${upper} ${work}`,
+    `mount -n -t overlay tptc-etc-flavour -o lowerdir=/etc,upperdir=${upper},workdir=${work} /etc`,
+    `cp ${join(dir, 'nsswitch.nss-resolve.conf')} /etc/nsswitch.conf`,
+  ];
+  if (!opts.keepResolvConf) steps.push(`rm -f /etc/resolv.conf`, `cp ${join(dir, 'resolv.static.conf')} /etc/resolv.conf`);
+  return ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', `${steps.join(' && ')} && exec "$@"`, 'sh'];
 }
