@@ -7,7 +7,7 @@ import { kubeCacheDir, toolsBinDir } from './kubectl.js';
 import { createClusterCgroup } from './cgroups.js';
 import { nodePaths } from './configs.js';
 import { livePid } from './proc.js';
-import { flavourPrefix, type ResolverFlavour } from './workstation-etc.js';
+import { flavourPrefix, type ResolvConfOverride, type ResolverFlavour } from './workstation-etc.js';
 
 export interface NsExecOptions {
   env?: NodeJS.ProcessEnv;
@@ -23,6 +23,8 @@ export interface NsExecOptions {
    * workstation's own Debian/Ubuntu style); `nss-resolve` runs it in the Fedora style.
    */
   resolver?: ResolverFlavour;
+  /** Workstation only: run the command (and any daemon it starts) with a broken resolv.conf. */
+  resolvConf?: ResolvConfOverride;
 }
 
 export interface NsExecResult {
@@ -45,7 +47,7 @@ export function nsExec(l: Layout, which: 'ws' | 'node', cmd: string, args: strin
   if (!opts.env?.KUBECACHEDIR) env.KUBECACHEDIR = kubeCacheDir(l);
   // Our kubectl (same version as the cluster) before any other on PATH.
   env.PATH = `${toolsBinDir(l)}:${env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
-  const prefix = which === 'ws' ? flavourPrefix(opts.resolver ?? 'stub', nodePaths(l).wsDir) : [];
+  const prefix = which === 'ws' ? flavourPrefix(opts.resolver ?? 'stub', nodePaths(l).wsDir, opts.resolvConf ? { resolvConf: opts.resolvConf } : {}) : [];
   const argv = [...prefix, cmd, ...args];
   const nsArgs = nsenterArgs(l, which, argv[0]!, argv.slice(1), opts.cwd ?? process.cwd());
   const spawnOpts: SpawnOptions = { env, stdio: opts.inherit ? 'inherit' : [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] };

@@ -74,5 +74,5 @@ export async function getClusterStatus(layout: Layout = defaultLayout()): Promis
 }
 export { demoWorkloadManifest, type DemoWorkload } from './demo.js';
 export {
-  RESOLVER_FLAVOURS, type ResolverFlavour, etcOverlayScript, flavourPrefix, workstationEtcFiles, givenResolvConfFile, nsswitchConf,
+  RESOLVER_FLAVOURS, type ResolverFlavour, type ResolvConfOverride, etcOverlayScript, flavourPrefix, workstationEtcFiles, givenResolvConfFile, nsswitchConf,
 } from './workstation-etc.js';

@@ -86,14 +86,17 @@ export function givenResolvConfFile(dir: string): string {
   return join(dir, 'resolv.given.conf');
 }
 
+/** A broken resolv.conf for one command's world (bad-input tests). */
+export type ResolvConfOverride = { symlinkTo: string } | 'empty';
+
 /**
- * argv prefix that runs a command in a child mount namespace of a workstation whose base flavour
- * is `stub`, seeing the world of `flavour` instead (only nsswitch.conf and, unless the namespace
- * has a resolv.conf of its own (`keepResolvConf`), resolv.conf differ; the workstation's
- * resolved, DBus and /run are shared). Empty for `stub`.
+ * argv prefix that runs a command in a child mount namespace of a workstation, seeing the world
+ * of `flavour` (nsswitch.conf, and the static stub resolv.conf unless the namespace has its own:
+ * `keepResolvConf`) and, when given, a broken resolv.conf. The workstation's resolved, DBus and
+ * /run are shared; daemons the command starts stay in that world. Empty when nothing differs.
  */
-export function flavourPrefix(flavour: ResolverFlavour, dir: string, opts: { keepResolvConf?: boolean } = {}): string[] {
-  if (flavour === 'stub') return [];
+export function flavourPrefix(flavour: ResolverFlavour, dir: string, opts: { keepResolvConf?: boolean; resolvConf?: ResolvConfOverride } = {}): string[] {
+  if (flavour === 'stub' && !opts.resolvConf) return [];
   // A second overlay on top of the workstation's /etc, its upper dir on a tmpfs private to this
   // child: nothing the child does reaches the workstation, and no file needs to exist beforehand.
   const scratch = join(dir, 'flavour-scratch');
@@ -104,8 +107,11 @@ export function flavourPrefix(flavour: ResolverFlavour, dir: string, opts: { kee
     `mount -n -t tmpfs tptc-flavour ${scratch}`,
     `mkdir ${upper} ${work}`,
     `mount -n -t overlay tptc-etc-flavour -o lowerdir=/etc,upperdir=${upper},workdir=${work} /etc`,
-    `cp ${join(dir, 'nsswitch.nss-resolve.conf')} /etc/nsswitch.conf`,
+    `cp ${join(dir, `nsswitch.${flavour}.conf`)} /etc/nsswitch.conf`,
   ];
-  if (!opts.keepResolvConf) steps.push(`rm -f /etc/resolv.conf`, `cp ${join(dir, 'resolv.static.conf')} /etc/resolv.conf`);
+  const rc = opts.resolvConf;
+  if (rc === 'empty') steps.push('rm -f /etc/resolv.conf', ': > /etc/resolv.conf');
+  else if (rc) steps.push('rm -f /etc/resolv.conf', `ln -s ${rc.symlinkTo} /etc/resolv.conf`);
+  else if (flavour === 'nss-resolve' && !opts.keepResolvConf) steps.push('rm -f /etc/resolv.conf', `cp ${join(dir, 'resolv.static.conf')} /etc/resolv.conf`);
   return ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', `${steps.join(' && ')} && exec "$@"`, 'sh'];
 }

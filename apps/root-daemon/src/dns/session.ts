@@ -51,7 +51,7 @@ export interface ModeChoice {
 export async function chooseMode(configured: DnsMode | undefined, platform: NodeJS.Platform = process.platform, files?: SystemResolverFiles): Promise<ModeChoice> {
   const system = platform === 'linux' ? await inspectSystemResolver(files) : undefined;
   const withSystem = system ? { system } : {};
-  if (configured) return { mode: configured, reason: 'configured (dns.mode)', ...withSystem };
+  if (configured) return { mode: configured, reason: 'set in the session configuration', ...withSystem };
   if (platform === 'darwin') return { mode: 'resolver-files', reason: 'macOS: /etc/resolver files' };
   if (!system) return { mode: 'none', reason: `no DNS integration on ${platform}` };
   if (!(await ResolvedClient.available())) return { mode: 'override', reason: 'systemd-resolved is not running: taking over the nameservers in resolv.conf', system };
