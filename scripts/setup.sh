@@ -12,6 +12,7 @@ PACKAGES=(
   iptables nftables iproute2 conntrack         # networking inside test namespaces only
   dbus systemd-resolved    # per-namespace DNS stack for DNS e2e tests
   libnss-resolve           # glibc's nss-resolve module: the Fedora-style test workstation uses it
+  tcsh                     # env files in csh syntax are sourced by a real csh in tests
   openssl git ca-certificates curl
 )
 
