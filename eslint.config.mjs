@@ -77,4 +77,11 @@ export default [
     files: ['apps/root-daemon/src/network/network.e2e.spec.ts'],
     rules: { 'max-lines': ['error', { max: 420 }] },
   },
+  {
+    // Temporary: the namespace feed grew past the limit with the wait for DNS readiness (20 lines
+    // over) while its owner reworks that area; to be split into the watch and the per-namespace
+    // public-suffix lookups, then this exception goes.
+    files: ['apps/cli/src/userd/dns-namespaces.ts', 'apps/cli/src/userd/dns-namespaces.spec.ts'],
+    rules: { 'max-lines': ['error', { max: 430 }] },
+  },
 ];

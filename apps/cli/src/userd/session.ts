@@ -24,6 +24,11 @@ export const DEFAULT_MANAGER_NAMESPACE = 'ambassador';
 const INSTALL_TIMEOUT_MS = 120_000;
 /** Bound on the root daemon creating tel0, routes and rules. */
 const ROOT_NETWORK_TIMEOUT_MS = 60_000;
+/**
+ * Bound on connect waiting for the namespace list to be in the system resolver. Listing takes
+ * tens of ms; a slow or failing list must not hold connect up for long, as the feed retries.
+ */
+const DNS_READY_TIMEOUT_MS = 5_000;
 
 export interface SessionDeps {
   log: Logger;
@@ -138,7 +143,7 @@ export class Session {
         if (!current) {
           log.info('root daemon has no network (restarted?); connecting it again');
           a.network = await rootd.connectNetwork(this.active.network, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS });
-          void this.active.feed.resend();
+          await this.active.feed.resend();
         } else a.network = current;
       } finally {
         rootd.close();
@@ -182,6 +187,8 @@ export class Session {
     let feed: NamespaceFeed | undefined;
     let tcpListener: TcpListener | undefined;
     try {
+      // The namespace list is fetched while the port-forward comes up: connect waits for it below.
+      feed = startNamespaceFeed(kube.kc, (namespaces) => this.sendNamespaces(namespaces), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }] });
       await forwarder.start();
       // 5. What the manager knows of the cluster; the API server's own addresses stay off the tunnel.
       const managerVersion = await api.version();
@@ -201,7 +208,6 @@ export class Session {
         dns: { connectedNamespace: namespace, clusterDomain: clusterInfo.clusterDomain, includeSuffixes: config.dns.includeSuffixes, excludeSuffixes: config.dns.excludeSuffixes, lookupTimeoutMs: config.dns.lookupTimeout },
         ...(clusterInfo.dnsIp ? { clusterDnsIp: clusterInfo.dnsIp } : {}),
       };
-      feed = startNamespaceFeed(kube.kc, (namespaces) => this.sendNamespaces(namespaces), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }] });
       log.info('connecting network', { ...plan });
       // 6. The root daemon: tel0, routes, rules.
       const rootd = await this.rootd();
@@ -210,6 +216,11 @@ export class Session {
         status = await rootd.connectNetwork(network, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS });
       } finally {
         rootd.close();
+      }
+      // 7. Connect promises cluster names: every namespace's routing and search domains (and the
+      //    per-service domains of public-suffix namespaces) are in the system resolver first.
+      if (!(await feed.ready(DNS_READY_TIMEOUT_MS))) {
+        log.warn(`dns: the namespace list was not in the resolver within ${DNS_READY_TIMEOUT_MS} ms; names of some namespaces may resolve a little later`);
       }
       const info: SessionInfo = {
         kubeconfigFiles: kube.files,
@@ -224,7 +235,7 @@ export class Session {
         connectedAt: new Date().toISOString(),
         network: status,
       };
-      // 7. From here on the daemon is busy: another version's CLI may not replace it.
+      // 8. From here on the daemon is busy: another version's CLI may not replace it.
       this.active = { info, kube, forwarder, api, network, feed, tcpListener };
       log.info('connected', { context: info.context, elapsedMs: Date.now() - started });
       return { session: info, alreadyConnected: false, elapsedMs: Date.now() - started };

@@ -19,6 +19,9 @@ export function renderConnect(r: ConnectResult): string {
   const head = r.alreadyConnected ? 'Already connected' : 'Connected';
   const lines = [`${head} to context ${s.context}, namespace ${s.namespace} (${s.server})`];
   if (!r.alreadyConnected) lines.push(`Traffic Manager ${s.managerVersion.version} in namespace ${s.managerNamespace} (${s.managerAction})`);
+  const dns = s.network.dns;
+  if (dns) lines.push(`DNS: ${dns.mode} mode: ${dns.modeReason ?? 'configured'}`);
+  else if (s.network.dnsError) lines.push(`DNS: NOT running: ${s.network.dnsError}`);
   return lines.join('\n');
 }
 
@@ -73,6 +76,9 @@ export const connectCommand = defineCommand({
         trafficManager: { ...s.managerVersion, action: s.managerAction, ...(s.managerWarning ? { warning: s.managerWarning } : {}) },
         routedSubnets: s.network.routedSubnets,
         excluded: s.network.excluded,
+        dns: s.network.dns
+          ? { mode: s.network.dns.mode, ...(s.network.dns.modeReason ? { modeReason: s.network.dns.modeReason } : {}), ...(s.network.dns.systemResolver ? { systemResolver: s.network.dns.systemResolver } : {}) }
+          : { error: s.network.dnsError ?? 'not running' },
       },
       () => renderConnect(result),
     );
