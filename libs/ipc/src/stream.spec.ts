@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import type { Method, StreamMethod } from '@tel/contracts';
 import { connect, serve, type Handlers } from './index.js';
 
@@ -147,4 +147,22 @@ describe('a malformed line from a daemon', () => {
       c.close();
     });
   }
+});
+
+describe('types derived from the contract', () => {
+  it('a missing handler, or an event of the wrong type, does not compile; stubs return the kind the contract says', () => {
+    // @ts-expect-error count is missing
+    const missing: Handlers<StreamContract> = { hang: async () => ({}), echo: async ({ s }) => ({ s }) };
+    const wrongEvent: Handlers<Pick<StreamContract, 'count'>> = {
+      count: async ({ n }, { emit }) => {
+        // @ts-expect-error events of count are {i: number}
+        emit({ i: 'one' });
+        return { total: n };
+      },
+    };
+    expect([missing, wrongEvent]).toHaveLength(2);
+    type C = Awaited<ReturnType<typeof connect<StreamContract>>>;
+    expectTypeOf<ReturnType<C['echo']>>().toEqualTypeOf<Promise<{ s: string }>>();
+    expectTypeOf<Awaited<ReturnType<C['count']>['result']>>().toEqualTypeOf<{ total: number }>();
+  });
 });
