@@ -2,7 +2,9 @@ import type { KubeConfig, V1Namespace, V1Service } from '@kubernetes/client-node
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DnsNamespace } from '@tel/contracts';
 import { isIcannPublicSuffix } from '@tel/dns-names';
-import { DebouncedSender, WatchOrPoll, dnsNamespaces, isLive, startNamespaceFeed, type InformerFactory, type InformerLike } from './dns-namespaces.js';
+import { dnsNamespaces, isLive, startNamespaceFeed } from './dns-namespaces.js';
+import { FakeInformer } from './testing/fake-informer.js';
+import type { InformerFactory } from './watch-or-poll.js';
 
 describe('mapping', () => {
   it('knows ICANN public suffixes, not private ones or ordinary names', () => {
@@ -24,164 +26,6 @@ describe('mapping', () => {
     expect(isLive({ metadata: { name: 'a', deletionTimestamp: new Date() } })).toBe(false);
   });
 });
-
-describe('DebouncedSender', () => {
-  beforeEach(() => vi.useFakeTimers());
-  afterEach(() => vi.useRealTimers());
-
-  const make = (send: (l: DnsNamespace[]) => Promise<void>, list: { v: DnsNamespace[] }) =>
-    new DebouncedSender(() => list.v, send, { debounceMs: 200, maxDelayMs: 1_000, retryMs: 500 });
-
-  it('a burst of changes becomes one send after the quiet time', async () => {
-    const sent: DnsNamespace[][] = [];
-    const list = { v: [{ name: 'a' }] };
-    const s = make(async (l) => void sent.push(l), list);
-    for (let i = 0; i < 5; i++) {
-      list.v = [{ name: `n${i}` }];
-      s.changed();
-      await vi.advanceTimersByTimeAsync(50);
-    }
-    expect(sent).toEqual([]);
-    await vi.advanceTimersByTimeAsync(200);
-    expect(sent).toEqual([[{ name: 'n4' }]]);
-  });
-
-  it('a change is sent within maxDelay even when changes never stop', async () => {
-    const sentAt: number[] = [];
-    const t0 = Date.now();
-    let i = 0;
-    const list = { v: [] as DnsNamespace[] };
-    const s = make(async () => void sentAt.push(Date.now() - t0), list);
-    for (let k = 0; k < 30; k++) {
-      list.v = [{ name: `n${i++}` }];
-      s.changed();
-      await vi.advanceTimersByTimeAsync(100);
-    }
-    expect(sentAt.length).toBeGreaterThanOrEqual(2);
-    expect(sentAt[0]).toBeLessThanOrEqual(1_000);
-    for (let k = 1; k < sentAt.length; k++) expect(sentAt[k]! - sentAt[k - 1]!).toBeLessThanOrEqual(1_100);
-  });
-
-  it('an unchanged list is not sent again; resend (flush(true)) sends it anyway', async () => {
-    const send = vi.fn(async () => undefined);
-    const list = { v: [{ name: 'a' }] };
-    const s = make(send, list);
-    s.changed();
-    await vi.advanceTimersByTimeAsync(300);
-    s.changed();
-    await vi.advanceTimersByTimeAsync(300);
-    expect(send).toHaveBeenCalledTimes(1);
-    await s.flush(true);
-    expect(send).toHaveBeenCalledTimes(2);
-  });
-
-  it('changes during a slow send are sent right after it, as the latest list', async () => {
-    const sent: string[] = [];
-    let release!: () => void;
-    const list = { v: [{ name: 'a' }] };
-    const s = make(
-      (l) =>
-        new Promise<void>((r) => {
-          sent.push(l.map((n) => n.name).join());
-          release = r;
-        }),
-      list,
-    );
-    s.changed();
-    await vi.advanceTimersByTimeAsync(200);
-    expect(sent).toEqual(['a']);
-    list.v = [{ name: 'a' }, { name: 'b' }];
-    s.changed();
-    await vi.advanceTimersByTimeAsync(200);
-    list.v = [{ name: 'a' }, { name: 'b' }, { name: 'c' }];
-    s.changed();
-    await vi.advanceTimersByTimeAsync(200);
-    expect(sent).toEqual(['a']);
-    release();
-    await vi.advanceTimersByTimeAsync(0);
-    expect(sent).toEqual(['a', 'a,b,c']);
-    release();
-  });
-
-  it('a failed send is retried', async () => {
-    let fail = true;
-    const sent: DnsNamespace[][] = [];
-    const errors: unknown[] = [];
-    const s = new DebouncedSender(
-      () => [{ name: 'a' }],
-      async (l) => {
-        if (fail) throw new Error('root daemon restarting');
-        sent.push(l);
-      },
-      { debounceMs: 200, maxDelayMs: 1_000, retryMs: 500, onError: (e) => errors.push(e) },
-    );
-    s.changed();
-    await vi.advanceTimersByTimeAsync(200);
-    expect(errors).toHaveLength(1);
-    fail = false;
-    await vi.advanceTimersByTimeAsync(500);
-    expect(sent).toEqual([[{ name: 'a' }]]);
-  });
-
-  it('stop cancels a pending send', async () => {
-    const send = vi.fn(async () => undefined);
-    const s = make(send, { v: [{ name: 'a' }] });
-    s.changed();
-    s.stop();
-    await vi.advanceTimersByTimeAsync(2_000);
-    expect(send).not.toHaveBeenCalled();
-  });
-});
-
-/** An in-memory informer with the client-node semantics the feed relies on. */
-class FakeInformer<T extends { metadata?: { name?: string } }> implements InformerLike<T> {
-  items = new Map<string, T>();
-  started = 0;
-  stopped = false;
-  failStart: unknown;
-  /** start() lists only once this resolves (a slow API server). */
-  gate: Promise<void> | undefined;
-  private readonly cbs: Record<string, ((x?: any) => void)[]> = { add: [], update: [], delete: [], error: [] };
-  on(verb: string, cb: (x?: any) => void): void {
-    this.cbs[verb]!.push(cb);
-  }
-  async start(): Promise<void> {
-    this.started++;
-    this.stopped = false;
-    await this.gate;
-    if (this.failStart) {
-      const e = this.failStart;
-      this.failStart = undefined;
-      this.error(e);
-      return;
-    }
-    for (const o of this.items.values()) this.emit('add', o);
-  }
-  async stop(): Promise<void> {
-    this.stopped = true;
-  }
-  list(): ReadonlyArray<T> {
-    return [...this.items.values()];
-  }
-  put(o: T): void {
-    const name = o.metadata!.name!;
-    const verb = this.items.has(name) ? 'update' : 'add';
-    this.items.set(name, o);
-    if (this.started && !this.stopped) this.emit(verb, o);
-  }
-  remove(name: string): void {
-    const o = this.items.get(name);
-    this.items.delete(name);
-    if (o && this.started && !this.stopped) this.emit('delete', o);
-  }
-  error(e: unknown): void {
-    this.stopped = true;
-    for (const cb of this.cbs.error!) cb(e);
-  }
-  private emit(verb: string, o: T): void {
-    for (const cb of this.cbs[verb]!) cb(o);
-  }
-}
 
 const ns = (name: string, phase = 'Active'): V1Namespace => ({ metadata: { name }, status: { phase } });
 const svc = (name: string): V1Service => ({ metadata: { name } });
@@ -363,47 +207,5 @@ describe('startNamespaceFeed ready(): what connect waits for', () => {
     expect(await ready).toBe(true);
     expect(w.delivered.at(-1)).toEqual([{ name: 'mine' }]);
     feed.stop();
-  });
-});
-
-describe('WatchOrPoll', () => {
-  beforeEach(() => vi.useFakeTimers());
-  afterEach(() => vi.useRealTimers());
-
-  it('passes informer events through; when the watch is forbidden after a list, polls and reports differences', async () => {
-    const inf = new FakeInformer<V1Namespace>();
-    inf.items.set('default', { metadata: { name: 'default', resourceVersion: '1' } });
-    let server = [{ metadata: { name: 'default', resourceVersion: '1' } }] as V1Namespace[];
-    const w = new WatchOrPoll(inf as never, async () => server, 1_000);
-    const events: string[] = [];
-    for (const verb of ['add', 'update', 'delete'] as const) w.on(verb, (o) => events.push(`${verb} ${o.metadata!.name}`));
-    const errors: unknown[] = [];
-    w.on('error', (e) => errors.push(e));
-    await w.start();
-    expect(events).toEqual(['add default']);
-    // The API server refuses the watch (developer Role: list without watch).
-    inf.error(Object.assign(new Error('Forbidden'), { statusCode: 403 }));
-    expect(errors).toEqual([]);
-    expect(w.isPolling).toBe(true);
-    expect(w.list().map((n) => n.metadata!.name)).toEqual(['default']);
-    server = [...server, { metadata: { name: 'new', resourceVersion: '5' } }];
-    await vi.advanceTimersByTimeAsync(1_000);
-    expect(events).toEqual(['add default', 'add new']);
-    server = [{ metadata: { name: 'new', resourceVersion: '6' } }];
-    await vi.advanceTimersByTimeAsync(1_000);
-    expect(events).toEqual(['add default', 'add new', 'delete default', 'update new']);
-    expect(w.list().map((n) => n.metadata!.name)).toEqual(['new']);
-    await w.stop();
-  });
-
-  it('a 403 before anything was listed is an error for the owner (no permission at all)', async () => {
-    const inf = new FakeInformer<V1Namespace>();
-    inf.failStart = Object.assign(new Error('Forbidden'), { code: 403 });
-    const w = new WatchOrPoll(inf as never, async () => [], 1_000);
-    const errors: unknown[] = [];
-    w.on('error', (e) => errors.push(e));
-    await w.start();
-    expect(errors).toHaveLength(1);
-    expect(w.isPolling).toBe(false);
   });
 });

@@ -1,0 +1,46 @@
+import type { V1Namespace } from '@kubernetes/client-node';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeInformer } from './testing/fake-informer.js';
+import { WatchOrPoll } from './watch-or-poll.js';
+
+describe('WatchOrPoll', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('passes informer events through; when the watch is forbidden after a list, polls and reports differences', async () => {
+    const inf = new FakeInformer<V1Namespace>();
+    inf.items.set('default', { metadata: { name: 'default', resourceVersion: '1' } });
+    let server = [{ metadata: { name: 'default', resourceVersion: '1' } }] as V1Namespace[];
+    const w = new WatchOrPoll(inf as never, async () => server, 1_000);
+    const events: string[] = [];
+    for (const verb of ['add', 'update', 'delete'] as const) w.on(verb, (o) => events.push(`${verb} ${o.metadata!.name}`));
+    const errors: unknown[] = [];
+    w.on('error', (e) => errors.push(e));
+    await w.start();
+    expect(events).toEqual(['add default']);
+    // The API server refuses the watch (developer Role: list without watch).
+    inf.error(Object.assign(new Error('Forbidden'), { statusCode: 403 }));
+    expect(errors).toEqual([]);
+    expect(w.isPolling).toBe(true);
+    expect(w.list().map((n) => n.metadata!.name)).toEqual(['default']);
+    server = [...server, { metadata: { name: 'new', resourceVersion: '5' } }];
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(events).toEqual(['add default', 'add new']);
+    server = [{ metadata: { name: 'new', resourceVersion: '6' } }];
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(events).toEqual(['add default', 'add new', 'delete default', 'update new']);
+    expect(w.list().map((n) => n.metadata!.name)).toEqual(['new']);
+    await w.stop();
+  });
+
+  it('a 403 before anything was listed is an error for the owner (no permission at all)', async () => {
+    const inf = new FakeInformer<V1Namespace>();
+    inf.failStart = Object.assign(new Error('Forbidden'), { code: 403 });
+    const w = new WatchOrPoll(inf as never, async () => [], 1_000);
+    const errors: unknown[] = [];
+    w.on('error', (e) => errors.push(e));
+    await w.start();
+    expect(errors).toHaveLength(1);
+    expect(w.isPolling).toBe(false);
+  });
+});
