@@ -2,6 +2,7 @@
 // Pure data; every other module takes a Layout so tests (and a second cluster) can relocate it.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_MANAGER_NAMESPACE } from '@tel/contracts';
 
 /** Kubernetes release the components are built from (containerd 1.6 + cgroup v1 fit 1.30). */
 export const K8S_VERSION = 'v1.30.14';
@@ -42,7 +43,8 @@ export const INET_NAMES: Record<string, string> = {
 };
 
 export const NODE_NAME = 'tptc-node';
-export const MANAGER_NAMESPACE = 'ambassador';
+/** The clients' default: the cluster grants the developer exactly what connecting there needs. */
+export const MANAGER_NAMESPACE = DEFAULT_MANAGER_NAMESPACE;
 export const DEVELOPER_USER = 'developer';
 export const CLUSTER_DOMAIN = 'cluster.local';
 

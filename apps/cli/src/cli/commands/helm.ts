@@ -8,6 +8,7 @@ import { buildVersion } from '@tel/version';
 import { parseDuration } from '../../config/config.js';
 import { resolveImage } from '../../config/registry.js';
 import { DEFAULT_MANAGER_NAMESPACE } from '../../install/manifests.js';
+import { managerNamespaceFor } from '../../kube/extension.js';
 import { loadKubeconfig } from '../../kube/kubeconfig.js';
 import { progressEvent } from '../../userd/manager-install.js';
 import { defineCommand, type CommandContext, type OptionsOf } from '../command.js';
@@ -36,7 +37,7 @@ async function runHelm(action: HelmAction, ctx: CommandContext, opts: OptionsOf<
     ...(opts.context ? { context: opts.context } : {}),
   });
   const kc = kube.kc;
-  const namespace = opts.managerNamespace || kube.extension.managerNamespace || DEFAULT_MANAGER_NAMESPACE;
+  const namespace = managerNamespaceFor(opts.managerNamespace, kube.extension);
   // Loaded on use: the install code is only needed here.
   const { installManager, uninstallManager, upgradeManager } = await import('../../install/index.js');
   const show = ctx.out.events();

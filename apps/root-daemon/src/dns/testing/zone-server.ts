@@ -4,6 +4,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
+import { DnsTcpDeframer, frameDnsTcp } from '@tel/dns-wire';
 
 export interface ZoneServer {
   host: string;
@@ -93,20 +94,14 @@ export async function startZoneServer(opts: { host?: string; port?: number; zone
   });
   function onTcp(s: net.Socket) {
     s.on('error', () => undefined);
-    let buf = Buffer.alloc(0);
-    s.on('data', (c: Buffer) => {
-      buf = Buffer.concat([buf, c]);
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        const q = decode(buf.subarray(2, 2 + buf.readUInt16BE(0)));
-        buf = buf.subarray(2 + buf.readUInt16BE(0));
+    const deframer = new DnsTcpDeframer();
+    s.on('data', (c: Buffer) =>
+      deframer.push(c, (m) => {
+        const q = decode(m);
         const res = q ? answer(q) : undefined;
-        if (res) {
-          const h = Buffer.alloc(2);
-          h.writeUInt16BE(res.length);
-          s.write(Buffer.concat([h, res]));
-        }
-      }
-    });
+        if (res) s.write(frameDnsTcp(res));
+      }),
+    );
   }
   const tcpServer = tcp;
   return {
