@@ -3,6 +3,7 @@
 export type { Contract, Method } from './contract.js';
 export * from './userd.js';
 export * from './rootd.js';
-export * from './manager.js';
+export * from './manager/index.js';
+export * from './agent.js';
 export * from './dns.js';
 export * from './sockets.js';

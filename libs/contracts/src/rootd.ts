@@ -52,11 +52,6 @@ export interface NetworkConfig {
    * Namespaces arrive separately (`setDnsNamespaces`), before or after connecting.
    */
   dns?: DnsConfig;
-  /**
-   * The cluster DNS service's address (ClusterInfo.dnsIp): lookups go to it as UDP through the
-   * tunnel when the manager has no `POST /dns` (an older manager).
-   */
-  clusterDnsIp?: string;
 }
 
 export interface NetworkStatus {

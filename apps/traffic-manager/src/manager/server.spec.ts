@@ -2,12 +2,12 @@ import dgram from 'node:dgram';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER } from '@tel/contracts';
-import { stdoutLogger } from './log.js';
+import { MANAGER_CAPABILITIES, TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER } from '@tel/contracts';
+import { createLogger } from '@tel/logging';
 import { startManagerServer, type ManagerServer } from './server.js';
 import { encodeFrame, FrameDecoder } from './udp.js';
 
-const log = stdoutLogger('error');
+const log = createLogger('manager', { level: 'error', stream: process.stdout });
 let manager: ManagerServer;
 let echo: net.Server;
 let echoPort: number;
@@ -111,10 +111,12 @@ describe('manager API', () => {
     expect(res.body.subarray(-7).toString()).toBe('cluster');
   });
 
-  it('GET /version and /cluster-info', async () => {
-    expect(JSON.parse((await get('/version')).body)).toEqual({ name: 'Traffic Manager', version: 'v9.9.9', apiVersion: 1 });
+  it('GET /version (with the capability list) and /cluster-info', async () => {
+    expect(JSON.parse((await get('/version')).body)).toEqual({ name: 'Traffic Manager', version: 'v9.9.9', apiVersion: 1, capabilities: [...MANAGER_CAPABILITIES] });
     expect(JSON.parse((await get('/cluster-info')).body)).toMatchObject({ podSubnets: ['10.1.0.0/16'] });
-    expect((await get('/nope')).status).toBe(404);
+    const nope = await get('/nope');
+    expect(nope.status).toBe(404);
+    expect(JSON.parse(nope.body)).toMatchObject({ error: { code: 'no-such-route', message: 'no such manager route GET /nope' } });
   });
 
   it('CONNECT copies bytes both ways and carries half-close', async () => {

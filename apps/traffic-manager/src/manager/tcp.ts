@@ -4,11 +4,11 @@ import http2, { type ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import { TUNNEL_ERROR_HEADER } from '@tel/contracts';
 import { headerSafe, type Destination } from './address.js';
-import type { ManagerLogger } from './log.js';
+import type { Logger } from '@tel/logging';
 
 export interface TcpTunnelOptions {
   dialTimeoutMs: number;
-  log: ManagerLogger;
+  log: Logger;
   onClose?: () => void;
 }
 

@@ -1,0 +1,10 @@
+// Boundary: traffic agent ↔ traffic manager, over the manager's agent port (MANAGER_AGENT_PORT,
+// on the pod network). CLUSTER-FACING: stays backward compatible within a release series.
+// Every agent call will carry the agent's projected service-account token, checked by the manager
+// with a TokenReview. No methods yet: intercepts add them (arrive, remain, intercept watch).
+import type { RouteTable } from './manager/kinds.js';
+
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface AgentContract {}
+
+export const AGENT_ROUTES: RouteTable<AgentContract> = {};
