@@ -19,12 +19,12 @@ export interface NetworkConfig {
   /**
    * Unix socket (owned by the session's user, served by the user daemon) on which each accepted
    * connection is a byte stream to the traffic manager's API port (through the port-forward).
-   * The root daemon speaks the tunnel protocol of manager.ts over it.
+   * The root daemon speaks the tunnel protocol of manager/tunnel.ts over it.
    */
   managerSocket: string;
   /**
    * Unix socket (served by the user daemon) whose connections reach the manager's TCP stream
-   * tunnel (manager.ts MANAGER_TCP_PORT); absent when the manager has none, then TCP uses the
+   * tunnel (manager/tunnel.ts MANAGER_TCP_PORT); absent when the manager has none, then TCP uses the
    * HTTP/2 CONNECT streams of `managerSocket`.
    */
   tcpTunnelSocket?: string;

@@ -1,4 +1,4 @@
-// Test stand-in for the traffic manager's tunnel endpoint (manager.ts protocol) on a unix socket:
+// Test stand-in for the traffic manager's tunnel endpoint (@tel/contracts manager/tunnel.ts) on a unix socket:
 // CONNECT streams are dialled to whatever `resolve` maps the destination to (servers the test runs
 // on loopback), POST /udp flows are echoed; every destination asked for is recorded.
 import { rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The tunnel to the traffic manager (protocol in @tel/contracts manager.ts): one HTTP/2 cleartext
+// The tunnel to the traffic manager (protocol in @tel/contracts manager/tunnel.ts): one HTTP/2 cleartext
 // session over the user daemon's unix socket (which forwards to the manager's API port), one
 // CONNECT stream per TCP connection and one POST /udp stream per UDP flow.
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';

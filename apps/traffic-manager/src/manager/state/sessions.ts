@@ -3,6 +3,7 @@
 // answers `unknown-session`, and each client arrives again with its desired state.
 import { randomUUID } from 'node:crypto';
 import type { ArriveRequest, ClientIdentity, DesiredState, Lease, SessionSummary, SessionsEvent } from '@tel/contracts';
+import { configError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
 import { RequestError } from '../router.js';
 
@@ -143,13 +144,13 @@ export function sessionLeaseMs(env: NodeJS.ProcessEnv): number {
     at = re.lastIndex;
   }
   if (at !== raw.length || at === 0) {
-    throw new RequestError('bad-request', 'config', `${SESSION_LEASE_ENV}=${JSON.stringify(raw)} is not a duration`, 'use a duration like 15s or 1m, or milliseconds');
+    throw configError(`${SESSION_LEASE_ENV}=${JSON.stringify(raw)} is not a duration`, 'use a duration like 15s or 1m, or milliseconds');
   }
   return positive(total, raw);
 }
 
 function positive(ms: number, raw: string): number {
-  if (!(ms >= 1000)) throw new RequestError('bad-request', 'config', `${SESSION_LEASE_ENV}=${JSON.stringify(raw)} is shorter than 1s`, 'use at least 1s (clients heartbeat at a third of the lease)');
+  if (!(ms >= 1000)) throw configError(`${SESSION_LEASE_ENV}=${JSON.stringify(raw)} is shorter than 1s`, 'use at least 1s (clients heartbeat at a third of the lease)');
   return Math.round(ms);
 }
 
