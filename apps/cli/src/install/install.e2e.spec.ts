@@ -3,6 +3,7 @@
 // e2e/driver.ts there (cluster.wsExec); this file, on the host, pushes images and asserts.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MANAGER_CAPABILITIES } from '@tel/contracts';
 import { ensureClusterUp, NET, type ClusterInfo } from '@tel/testcluster';
 import type { DriverRequest } from './e2e/driver.js';
 import { pushManagerImage, WORKSPACE_ROOT } from './e2e/image.js';
@@ -86,7 +87,7 @@ describe('traffic manager install (real cluster)', () => {
 
   it('through a port-forward: /version, /cluster-info, CONNECT and UDP to a demo pod, 1000 concurrent streams', async () => {
     const r = await ok({ action: 'tunnel', namespace: NS, demoIp, demoPort: 8080, concurrent: 1000 });
-    expect(r.version).toEqual({ name: 'Traffic Manager', version: V1, apiVersion: 1, tcpStreamPort: 8083 });
+    expect(r.version).toEqual({ name: 'Traffic Manager', version: V1, apiVersion: 1, capabilities: [...MANAGER_CAPABILITIES] });
     expect(r.http).toBe('HTTP/1.1 200 OK');
     expect(r.httpBody).toContain(demoIp);
     expect(r.udp).toContain('ping-udp');

@@ -146,9 +146,9 @@ beforeAll(async () => {
     '--input-type=module',
     '-e',
     `const { startManagerServer } = await import(${JSON.stringify(join(managerSrc, 'server.ts'))});
-     const { stdoutLogger } = await import(${JSON.stringify(join(managerSrc, 'log.ts'))});
+     const { createLogger } = await import(${JSON.stringify(join(managerSrc, '../../../../libs/logging/src/index.ts'))});
      await startManagerServer({ port: ${MANAGER_PORT}, host: '127.0.0.1', version: { name: 'Traffic Manager', version: 'v0.0.0-test', apiVersion: 1 },
-       clusterInfo: async () => ({ podSubnets: [], serviceSubnets: [], clusterDomain: 'cluster.local' }), log: stdoutLogger('warn'),
+       clusterInfo: async () => ({ podSubnets: [], serviceSubnets: [], clusterDomain: 'cluster.local' }), log: createLogger('manager', { level: 'warn', stream: process.stdout }),
        dnsNameservers: [{ ip: '${CLUSTER_DNS_IP}', port: 53 }] });
      console.log('up');`,
   ]);
