@@ -85,7 +85,7 @@ describe('traffic manager install (real cluster)', () => {
     expect(await ok({ action: 'install', namespace: NS, image, version: V1 })).toMatchObject({ action: 'none' });
   });
 
-  it('through a port-forward: /version, /cluster-info, CONNECT and UDP to a demo pod, 1000 concurrent streams', async () => {
+  it('through port-forwards: version (with capabilities), cluster-info, HTTP over the TCP stream tunnel and UDP to a demo pod, 1000 concurrent UDP flows', async () => {
     const r = await ok({ action: 'tunnel', namespace: NS, demoIp, demoPort: 8080, concurrent: 1000 });
     expect(r.version).toEqual({ name: 'Traffic Manager', version: V1, apiVersion: 1, capabilities: [...MANAGER_CAPABILITIES] });
     expect(r.http).toBe('HTTP/1.1 200 OK');

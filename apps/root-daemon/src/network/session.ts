@@ -191,15 +191,13 @@ export class NetworkSession {
         dialer.close();
         throw new TelError('user', refusal, "connect through 'telepresence connect', whose user daemon serves that socket");
       }
-      const streamTunnel = cfg.tcpTunnelSocket
-        ? new StreamTunnel({
-            socketPath: cfg.tcpTunnelSocket,
-            log,
-            verifyServer: servedBy(ownerUid, `tunnel socket ${cfg.tcpTunnelSocket}`),
-          })
-        : undefined;
-      // TCP goes straight to the user daemon's listener when it offers one that is really its
-      // user's; otherwise (or with an older user daemon) to our own proxy below.
+      const streamTunnel = new StreamTunnel({
+        socketPath: cfg.tcpTunnelSocket,
+        log,
+        verifyServer: servedBy(ownerUid, `tunnel socket ${cfg.tcpTunnelSocket}`),
+      });
+      // TCP goes straight to the user daemon's listener when it is really its user's; otherwise
+      // to our own proxy below (a listener of another user must never get the session's traffic).
       let tcpToUserDaemon = false;
       if (cfg.tcpListenerPort !== undefined) {
         try {
@@ -211,7 +209,7 @@ export class NetworkSession {
           log.warn("not redirecting TCP to the user daemon's listener; carrying TCP here", { err: err instanceof Error ? err.message : String(err) });
         }
       }
-      const tcp = new TcpProxy(dialer, log, undefined, streamTunnel);
+      const tcp = new TcpProxy(streamTunnel, log);
       const udp = new UdpProxy(dialer, log);
       let tunFd = -1;
       try {
@@ -319,7 +317,7 @@ export class NetworkSession {
       excluded: a.plan.excluded,
       tunnelHealthy: a.dialer.healthy,
       activeStreams: a.tcp.active + a.udp.active,
-      tcp: a.tcpToUserDaemon ? { via: 'user-daemon' } : (a.tcp.streamTunnelStats() ?? { via: 'http2' }),
+      tcp: a.tcpToUserDaemon ? { via: 'user-daemon' } : a.tcp.streamTunnelStats(),
       ...(a.dns ? { dns: a.dns.status() } : {}),
       ...(a.dnsError ? { dnsError: a.dnsError } : {}),
     };

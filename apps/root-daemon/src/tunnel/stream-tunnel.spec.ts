@@ -51,12 +51,7 @@ async function rig(dest: { ip: string; port: number }, opts: { verifyServer?: (f
     return new Promise((r) => userd.close(() => r(undefined)));
   });
   const tunnel = new StreamTunnel({ socketPath, log, ...(opts.verifyServer ? { verifyServer: opts.verifyServer } : {}) });
-  const proxy = new TcpProxy(
-    { healthy: true, tcp: () => Promise.reject(new Error('HTTP/2 path unused')), udp: () => Promise.reject(new Error('unused')), close: () => undefined },
-    log,
-    () => dest,
-    tunnel,
-  );
+  const proxy = new TcpProxy(tunnel, log, () => dest);
   const proxyPort = await proxy.listen();
   cleanups.push(() => proxy.close());
   return { proxyPort, manager, tunnelConns, tunnel };

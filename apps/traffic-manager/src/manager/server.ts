@@ -1,7 +1,7 @@
 // The manager's API server (HTTP/2 cleartext on MANAGER_API_PORT, on the pod's loopback: the only
 // way in is the RBAC-authorised port-forward). Routes come from the contract (@tel/contracts
-// manager/): version, cluster-info, sessions; raw routes: POST /udp flows, POST /dns
-// (@tel/dns-wire), and the HTTP/2 CONNECT streams of older root daemons.
+// manager/): version, cluster-info, sessions, stats; raw routes: POST /udp flows and POST /dns
+// (@tel/dns-wire). TCP has its own port (tcp-stream.ts).
 import http2, { type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import { createDnsHandler, type Nameserver } from '@tel/dns-wire';
 import { MANAGER_CAPABILITIES, MANAGER_RAW_ROUTES, MANAGER_ROUTES, TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER, type ClusterInfo, type ManagerContract, type ManagerVersion } from '@tel/contracts';
@@ -9,7 +9,6 @@ import type { Logger } from '@tel/logging';
 import { headerSafe, parseDestination } from './address.js';
 import { createRouter, type Handlers, type RawHandler } from './router.js';
 import { DEFAULT_SESSION_LEASE_MS, SessionStore } from './state/sessions.js';
-import { tunnelTcp } from './tcp.js';
 import { tunnelUdp } from './udp.js';
 
 export interface ManagerServerOptions {
@@ -20,7 +19,6 @@ export interface ManagerServerOptions {
   version: ManagerVersion;
   clusterInfo: () => Promise<ClusterInfo>;
   log: Logger;
-  dialTimeoutMs?: number;
   udpIdleMs?: number;
   /** How long a client session outlives its last heartbeat. Default DEFAULT_SESSION_LEASE_MS. */
   sessionLeaseMs?: number;
@@ -33,8 +31,6 @@ export interface ManagerServerOptions {
 }
 
 export interface ManagerStats {
-  tcpActive: number;
-  tcpTotal: number;
   udpActive: number;
   udpTotal: number;
   /** HTTP/2 connections (each a port-forward stream). */
@@ -54,7 +50,7 @@ const SESSION_WINDOW = 32 << 20;
 
 export async function startManagerServer(opts: ManagerServerOptions): Promise<ManagerServer> {
   const log = opts.log;
-  const counts = { tcpActive: 0, tcpTotal: 0, udpActive: 0, udpTotal: 0, connections: 0 };
+  const counts = { udpActive: 0, udpTotal: 0, connections: 0 };
   const store = new SessionStore(opts.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS, log.child('sessions'));
   const version: ManagerVersion = { ...opts.version, capabilities: [...MANAGER_CAPABILITIES] };
   const server: Http2Server = http2.createServer({
@@ -110,17 +106,9 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
     counts.udpTotal++;
     tunnelUdp(stream, dest, { idleMs: opts.udpIdleMs ?? 60_000, log, onClose: () => counts.udpActive-- });
   };
-  const connect: RawHandler = (stream, headers) => {
-    const dest = parseDestination(headers[':authority']);
-    if (!dest) return fail(stream, 400, `CONNECT authority must be ip:port, got ${JSON.stringify(headers[':authority'] ?? '')}`);
-    counts.tcpActive++;
-    counts.tcpTotal++;
-    tunnelTcp(stream, dest, { dialTimeoutMs: opts.dialTimeoutMs ?? 10_000, log, onClose: () => counts.tcpActive-- });
-  };
   const route = createRouter(MANAGER_ROUTES, handlers, {
     udp: { route: MANAGER_RAW_ROUTES.udp, handler: udp },
     dns: { route: MANAGER_RAW_ROUTES.dns, handler: (stream, headers) => void dns(stream, headers) },
-    connect: { route: { http: 'CONNECT', path: '' }, handler: connect },
   }, log);
   server.on('stream', route);
 

@@ -3,9 +3,6 @@ import type { Empty } from '../common.js';
 import type { Unary } from './kinds.js';
 
 export interface ManagerStatsReport {
-  /** HTTP/2 CONNECT streams open now / since start. */
-  tcpActive: number;
-  tcpTotal: number;
   /** UDP flows open now / since start. */
   udpActive: number;
   udpTotal: number;

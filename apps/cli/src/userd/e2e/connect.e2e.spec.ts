@@ -152,7 +152,7 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
     const pod = await httpGet(cluster, `http://${demo.podA}:8080/`);
     expect(pod.ok, pod.body).toBe(true);
     expect(pod.body).toContain(demo.podA);
-    // 20 sequential requests, each a new TCP connection (a new CONNECT stream in the tunnel).
+    // 20 sequential requests, each a new TCP connection (a request on the stream tunnel).
     const t1 = performance.now();
     const loop = await ws(cluster, `for i in $(seq 20); do curl -sS -o /dev/null --max-time 5 http://${demo.serviceIp}:8080/ || exit 1; done`);
     expect(loop.code, loop.stderr).toBe(0);
