@@ -4,7 +4,7 @@
 // with a TokenReview. No methods yet: intercepts add them (arrive, remain, intercept watch).
 import type { RouteTable } from './manager/kinds.js';
 
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface AgentContract {}
+/** Method name → Unary | Watch (manager/kinds.ts), as in the manager contract. */
+export type AgentContract = Record<never, never>;
 
 export const AGENT_ROUTES: RouteTable<AgentContract> = {};
