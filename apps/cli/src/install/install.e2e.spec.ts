@@ -10,9 +10,14 @@ import { pushManagerImage, WORKSPACE_ROOT } from './e2e/image.js';
 
 const NS = 'tel-install-e2e';
 const DEMO_NS = 'tel-install-e2e-demo';
-/** This client's version (image pushed), a compatible one (same 2.99 series) and an incompatible one. */
-const V1 = 'v2.99.1-e2e';
-const V_COMPATIBLE = 'v2.99.2-e2e';
+/**
+ * This client's version (image pushed), a compatible one (same 2.99 series) and an incompatible one.
+ * Unique per run: the node keeps images by tag (IfNotPresent), so a tag an earlier build pushed
+ * would run that build's manager.
+ */
+const RUN = Date.now().toString(36);
+const V1 = `v2.99.1-e2e.${RUN}`;
+const V_COMPATIBLE = `v2.99.2-e2e.${RUN}`;
 const V_OTHER = 'v2.98.0';
 const DRIVER = join(WORKSPACE_ROOT, 'apps/cli/src/install/e2e/driver.ts');
 
@@ -85,7 +90,7 @@ describe('traffic manager install (real cluster)', () => {
     expect(await ok({ action: 'install', namespace: NS, image, version: V1 })).toMatchObject({ action: 'none' });
   });
 
-  it('through port-forwards: version (with capabilities), cluster-info, HTTP over the TCP stream tunnel and UDP to a demo pod, 1000 concurrent UDP flows', async () => {
+  it('through port-forwards: version (with capabilities), cluster-info, HTTP over the TCP stream tunnel and UDP to a demo pod, 1000 concurrent calls on one connection', async () => {
     const r = await ok({ action: 'tunnel', namespace: NS, demoIp, demoPort: 8080, concurrent: 1000 });
     expect(r.version).toEqual({ name: 'Traffic Manager', version: V1, apiVersion: 1, capabilities: [...MANAGER_CAPABILITIES] });
     expect(r.http).toBe('HTTP/1.1 200 OK');

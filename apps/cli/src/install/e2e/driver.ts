@@ -26,6 +26,11 @@ function frame(s: string): Buffer {
   return f;
 }
 
+/** `p`, or a rejection naming `what` after `ms` (a hung step must fail the test, not time it out). */
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms).unref())]);
+}
+
 /** Port-forward to the manager pod (as the daemon will), then exercise the tunnel protocol. */
 async function tunnel(kc: KubeConfig, req: Extract<DriverRequest, { action: 'tunnel' }>) {
   const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: req.namespace, labelSelector: `${NAME_LABEL}=${MANAGER_NAME}` });
@@ -97,18 +102,19 @@ async function tunnel(kc: KubeConfig, req: Extract<DriverRequest, { action: 'tun
     });
   try {
     const t0 = performance.now();
-    const version = await get('/version');
+    const version = await within(20_000, 'GET /version', get('/version'));
     const versionMs = performance.now() - t0;
-    const clusterInfo = await get('/cluster-info');
+    const clusterInfo = await within(20_000, 'GET /cluster-info', get('/cluster-info'));
     const t1 = performance.now();
-    const http = await httpGet();
+    const http = await within(20_000, 'HTTP over the TCP stream tunnel', httpGet());
     const connectMs = performance.now() - t1;
-    const udp = await udpPing('ping-udp');
+    const udp = await within(20_000, 'UDP flow', udpPing('ping-udp'));
     const t2 = performance.now();
-    // Concurrent streams on the one HTTP/2 connection: UDP flows (TCP has a port-forward stream each).
-    const many = await Promise.all(Array.from({ length: req.concurrent }, (_, i) => udpPing(`ping-${i}`).then((b) => b.includes(`ping-${i}`))));
+    // Concurrent streams on the one HTTP/2 connection (TCP has a port-forward stream each; UDP
+    // datagrams may be dropped): contract calls.
+    const many = await within(60_000, `${req.concurrent} concurrent calls`, Promise.all(Array.from({ length: req.concurrent }, () => get('/version').then((v) => (v as { version?: unknown }).version === (version as { version?: unknown }).version))));
     const concurrentMs = performance.now() - t2;
-    const stats = await get('/stats');
+    const stats = await within(20_000, 'GET /stats', get('/stats'));
     return { version, clusterInfo, http: http.split('\r\n')[0], httpBody: http.slice(http.indexOf('\r\n\r\n') + 4, 400), udp, concurrentOk: many.filter(Boolean).length, stats, versionMs, connectMs, concurrentMs };
   } finally {
     session.destroy();

@@ -8,8 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { buildVersion, cliRunner, httpGet, kubeconfigWithExtension, netState, pushManager, udpEcho, userEnv, ws, type Build, type Tp } from './harness.js';
 
-const V1 = 'v2.90.0';
-const V2 = 'v2.91.0';
+// Unique per run: the node keeps images by tag (IfNotPresent), so a tag an earlier build pushed
+// would run that build's manager.
+const RUN = Date.now().toString(36);
+const V1 = `v2.90.0-e2e.${RUN}`;
+const V2 = `v2.91.0-e2e.${RUN}`;
 const MANAGER_NS = 'ambassador';
 const DEMO_NS = 'tel-connect-e2e-demo';
 const MANAGER_SELECTOR = 'app.kubernetes.io/name=traffic-manager';

@@ -11,7 +11,8 @@ import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/te
 import { DEFAULT_SESSION_LEASE_MS } from '../../../../traffic-manager/src/manager/state/sessions.js';
 import { buildVersion, cliRunner, httpGet, pushManager, userEnv, type Build, type Tp } from './harness.js';
 
-const VERSION = 'v2.93.0';
+/** Unique per run: the node keeps images by tag (IfNotPresent), so a reused tag would run an old manager. */
+const VERSION = `v2.93.0-e2e.${Date.now().toString(36)}`;
 const MANAGER_NS = 'ambassador';
 const DEMO_NS = 'tel-msession-e2e';
 const MANAGER_SELECTOR = 'app.kubernetes.io/name=traffic-manager';
