@@ -1,6 +1,6 @@
 // The TCP stream tunnel (MANAGER_TCP_PORT; protocol in @tel/contracts manager/tunnel.ts, wire format
 // and splice in @tel/tcp-wire): one plain TCP connection per workstation connection, reached
-// through its own port-forward stream. Bulk TCP goes here rather than through HTTP/2 CONNECT:
+// through its own port-forward stream. TCP goes here rather than through HTTP/2 streams:
 // no HTTP/2 framing or flow-control windows, just a 4-byte length per chunk.
 import net from 'node:net';
 import { MAX_REQUEST_LINE, connectPooled, parseRequest, readLine, releaseChunk, spliceFramed } from '@tel/tcp-wire';
