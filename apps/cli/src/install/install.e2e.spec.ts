@@ -67,7 +67,9 @@ beforeAll(async () => {
   await drive({ action: 'uninstall', namespace: NS });
   await kubectl(['apply', '-f', '-'], demoManifest(cluster.demoServerImage));
   await kubectl(['-n', DEMO_NS, 'rollout', 'status', 'deployment/demo', '--timeout=120s']);
-  demoIp = (await kubectl(['-n', DEMO_NS, 'get', 'pods', '-l', 'app=demo', '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
+  // A running pod that is not on its way out (a pod of an earlier run may still be terminating).
+  const pods = JSON.parse(await kubectl(['-n', DEMO_NS, 'get', 'pods', '-l', 'app=demo', '--field-selector=status.phase=Running', '-o', 'json'])) as { items: { metadata: { deletionTimestamp?: string }; status: { podIP: string } }[] };
+  demoIp = pods.items.find((p) => !p.metadata.deletionTimestamp)?.status.podIP ?? '';
 }, 900_000);
 
 afterAll(async () => {
