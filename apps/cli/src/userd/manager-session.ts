@@ -138,6 +138,11 @@ export class ManagerSession {
       this.version = v;
     }
     const lease = await this.opts.api.call('arrive', { client: this.opts.client, desired: this.desired });
+    if (this.stopped) {
+      // stop() ran while arriving (quit during a manager restart): leave no session behind.
+      await this.opts.api.call('depart', { sessionId: lease.sessionId }).catch(() => undefined);
+      throw new Error('the manager session was stopped while arriving');
+    }
     this.lease = lease;
     this.arrivedAt = Date.now();
     this.arrivals++;
