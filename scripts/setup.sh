@@ -11,6 +11,8 @@ PACKAGES=(
   etcd-server              # the test cluster's datastore
   iptables nftables iproute2 conntrack         # networking inside test namespaces only
   dbus systemd-resolved    # per-namespace DNS stack for DNS e2e tests
+  libnss-resolve           # glibc's nss-resolve module: the Fedora-style test workstation uses it
+  tcsh                     # env files in csh syntax are sourced by a real csh in tests
   openssl git ca-certificates curl
 )
 
@@ -20,9 +22,12 @@ for p in "${PACKAGES[@]}"; do
 done
 if ((${#missing[@]})); then
   # Installing systemd-resolved replaces /etc/resolv.conf with a symlink to its stub resolver,
-  # which does not run here: keep the machine's resolver exactly as it was.
+  # which does not run here, and libnss-resolve adds itself to /etc/nsswitch.conf: keep the
+  # machine's resolver configuration exactly as it was (test workstations pin their own).
   resolv_backup=$(mktemp)
   cp --preserve=all /etc/resolv.conf "$resolv_backup" 2>/dev/null || cat /etc/resolv.conf > "$resolv_backup"
+  nsswitch_backup=$(mktemp)
+  cp --preserve=all /etc/nsswitch.conf "$nsswitch_backup"
   echo "setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -33,6 +38,11 @@ if ((${#missing[@]})); then
     echo "setup: restored /etc/resolv.conf after package install" >&2
   fi
   rm -f "$resolv_backup"
+  if ! cmp -s "$nsswitch_backup" /etc/nsswitch.conf; then
+    cp --preserve=all "$nsswitch_backup" /etc/nsswitch.conf
+    echo "setup: restored /etc/nsswitch.conf after package install" >&2
+  fi
+  rm -f "$nsswitch_backup"
 fi
 command -v go >/dev/null || { echo "setup: missing Go toolchain: install Go 1.22+ and put it on PATH" >&2; exit 1; }
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { echo "setup: Node.js 20+ required" >&2; exit 1; }

@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry } from '@tel/image/testing';
 import { readBuildInfo, workspaceRoot } from '@tel/genversion';
-import { APPS, BUNDLE_EXTERNALS } from '@tel/build';
-import { pushBaseImage, pushTrafficManagerImage } from '../../tools/build/src/image.js';
+import { APPS, BUNDLE_EXTERNALS, pushBaseImage, pushTrafficManagerImage } from '@tel/build';
 
 const root = workspaceRoot();
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);

@@ -3,4 +3,4 @@ import { handleBuildInfoFlag } from '@tel/version';
 import { run } from './cli/run.js';
 
 handleBuildInfoFlag('cli');
-process.exitCode = await run(process.argv.slice(2));
+process.exitCode = await run(process.argv.slice(2), { handleInterrupts: true });

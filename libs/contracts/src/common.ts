@@ -18,3 +18,15 @@ export interface DaemonVersion {
 }
 
 export interface Empty {}
+
+/**
+ * One step of a long operation (installing the traffic manager, connecting), streamed to the CLI
+ * as it happens. Shown as a live line on a terminal, plain lines otherwise, and collected into
+ * the `events` array of the `--output json` document.
+ */
+export interface ProgressEvent {
+  /** One line for humans, e.g. "waiting for Traffic Manager in namespace x to be ready (3s)". */
+  message: string;
+  /** Something the user should read even when the operation succeeds (a version warning). */
+  warning?: boolean;
+}

@@ -1,4 +1,5 @@
-// The shape every contract has: method name → {req, res}.
+// The shape every contract has: method name → a unary method {req, res} or a streamed method
+// {req, event, res}. @tel/ipc derives the client stub and the server's handler table from it.
 
 /** One RPC method: what the caller sends and what it gets back. */
 export interface Method<Req, Res> {
@@ -6,5 +7,18 @@ export interface Method<Req, Res> {
   res: Res;
 }
 
-/** A contract is an interface whose every member is a Method. */
-export type Contract<C> = { [K in keyof C]: Method<any, any> };
+/**
+ * A streamed method: the caller sends `req`, receives any number of `event`s in order, then one
+ * `res` (or an error). The caller may cancel; the handler sees that as its AbortSignal firing.
+ */
+export interface StreamMethod<Req, Event, Res> {
+  req: Req;
+  event: Event;
+  res: Res;
+}
+
+/** A contract is an interface whose every member is a Method or a StreamMethod. */
+export type Contract<C> = { [K in keyof C]: Method<any, any> | StreamMethod<any, any, any> };
+
+/** The names of a contract's streamed methods. */
+export type StreamMethodNames<C> = { [K in keyof C]: C[K] extends StreamMethod<any, any, any> ? K : never }[keyof C];

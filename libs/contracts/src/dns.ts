@@ -61,8 +61,20 @@ export type DnsLeftOutReason =
   /** Matches an exclude suffix: names in it are resolved upstream. */
   | 'excluded';
 
+/** How programs on the workstation resolve names, as the root daemon found it (never changed). */
+export interface SystemResolverView {
+  /** What /etc/resolv.conf is: a file or a symlink and its target, the nameservers it names. */
+  resolvConf: string;
+  /** nsswitch.conf's `hosts:` sources, e.g. "files resolve [!UNAVAIL=return] dns". */
+  nsswitchHosts: string;
+}
+
 export interface DnsStatus {
   mode: DnsMode;
+  /** Why this mode: configured, or what was found on the machine. */
+  modeReason?: string;
+  /** Linux: the system resolver configuration the mode was chosen from. */
+  systemResolver?: SystemResolverView;
   /** Where our resolver listens, "ip:port". */
   server: string;
   /** Nameservers non-cluster names are forwarded to, "ip:port". */

@@ -1,6 +1,6 @@
 // One contract per process boundary. Each declares its methods' requests and responses together;
 // the typed client stub and the server's handler table both derive from it (see @tel/ipc).
-export type { Contract, Method } from './contract.js';
+export type { Contract, Method, StreamMethod, StreamMethodNames } from './contract.js';
 export * from './userd.js';
 export * from './rootd.js';
 export * from './manager/index.js';

@@ -1,10 +1,10 @@
 // Boundary: CLI → user daemon ("connector"), over a unix socket owned by the user.
 // Local contract: the CLI and the user daemon ship in one bundle, so it need not stay compatible.
-import type { Method } from './contract.js';
-import type { DaemonVersion, Empty } from './common.js';
+import type { Method, StreamMethod } from './contract.js';
+import type { DaemonVersion, Empty, ProgressEvent } from './common.js';
 import type { NetworkStatus, RootDaemonStatus } from './rootd.js';
 
-export type { DaemonVersion, Empty } from './common.js';
+export type { DaemonVersion, Empty, ProgressEvent } from './common.js';
 
 export interface UserDaemonStatus {
   version: DaemonVersion;
@@ -110,9 +110,10 @@ export interface UserDaemonContract {
   /**
    * Connect to the cluster: kubeconfig, manager (install/version policy), port-forward, root
    * daemon network. Idempotent for the same context and namespaces; a different one is refused
-   * until `telepresence quit`.
+   * until `telepresence quit`. Streams the manager install's progress; cancelling it (Ctrl-C in
+   * the CLI) stops the install's waiting and leaves no session behind.
    */
-  connect: Method<ConnectRequest, ConnectResult>;
+  connect: StreamMethod<ConnectRequest, ProgressEvent, ConnectResult>;
   /** End the session: root daemon network off, port-forwards closed. */
   disconnect: Method<Empty, { wasConnected: boolean }>;
   sessionStatus: Method<Empty, SessionStatus>;

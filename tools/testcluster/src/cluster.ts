@@ -8,7 +8,7 @@ import { createClusterCgroup, destroyClusterCgroup, otherClusterRunning } from '
 import { type Component, apiServer, earlyComponents, holders, nodeAgents, wsResolved } from './components.js';
 import {
   cniConfig, containerdConfig, inetZone, kubeProxyConfig, kubeletConfig, nodePaths, nodeResolvConf,
-  registryConfig, registryHostsToml, wsResolvConf, wsResolvedConf,
+  registryConfig, registryHostsToml, wsResolvedConf,
 } from './configs.js';
 import { pushImages } from './images.js';
 import { kubectl, kubectlPath, toolsBinDir } from './kubectl.js';
@@ -20,6 +20,7 @@ import { checkPrereqs, formatMissing } from './prereqs.js';
 import { isAlive, livePid, readPid, run, sleep, startDaemon, stopRecorded, waitFor } from './proc.js';
 import { clusterStatus, nodeConditions, probeInNode } from './status.js';
 import { restoreSysctls, recordSysctls } from './sysctl.js';
+import { RESOLVER_FLAVOURS, flavourPrefix, workstationEtcFiles } from './workstation-etc.js';
 
 export type Log = (msg: string) => void;
 
@@ -123,7 +124,7 @@ function writeConfigs(l: Layout): void {
     [p.kubeProxyConfig]: kubeProxyConfig(l),
     [p.registryConfig]: registryConfig(l),
     [p.nodeResolvConf]: nodeResolvConf(),
-    [join(p.wsDir, 'resolv.conf')]: wsResolvConf(),
+    ...workstationEtcFiles(p.wsDir),
     [join(p.wsDir, 'resolved.conf')]: wsResolvedConf(),
     [p.inetZone]: inetZone(),
   };
@@ -241,10 +242,15 @@ async function start(l: Layout, bins: Binaries, mark: (m: string) => void, log: 
     return c.nodeReady && c.corednsReady ? true : undefined;
   }, 250);
   mark('node Ready, CoreDNS available');
+  // Through glibc in both workstation styles: resolved's stub file exists and nss-resolve answers.
   await waitFor('systemd-resolved in the workstation namespace', 20_000, async () => {
     assertRunning(l, 'ws-resolved');
-    const r = await run('nsenter', ['-t', String(wsHolder), '-m', '-n', '--', 'resolvectl', 'query', '--legend=no', 'docs.rs'], { allowFail: true });
-    return r.code === 0 ? true : undefined;
+    for (const flavour of RESOLVER_FLAVOURS) {
+      const argv = [...flavourPrefix(flavour, nodePaths(l).wsDir), 'getent', 'hosts', 'docs.rs'];
+      const r = await run('nsenter', ['-t', String(wsHolder), '-m', '-n', '--', ...argv], { allowFail: true });
+      if (r.code !== 0) return undefined;
+    }
+    return true;
   });
   const st = await clusterStatus(l);
   const bad = st.components.filter((c) => !c.running || c.healthy === false);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Binaries } from './build.js';
 import { type NodePaths, nodePaths } from './configs.js';
 import { NET, NODE_NAME, type Layout, netnsPath } from './layout.js';
+import { etcOverlayScript } from './workstation-etc.js';
 
 export type Where =
   | { kind: 'host' }
@@ -37,15 +38,18 @@ export function nodeHolderScript(helper: string): string {
   ].join('\n');
 }
 
-/** Script for the workstation's mount namespace: own /run, resolv.conf, resolved.conf, /sys. */
+/**
+ * Script for the workstation's mount namespace: own /run and /sys, and an /etc overlay that pins
+ * name resolution as on a Debian/Ubuntu desktop (stub-resolv.conf, `hosts: files dns`) whatever
+ * the host has; the Fedora style is a per-command child namespace (`flavourPrefix`).
+ */
 export function wsHolderScript(helper: string, wsDir: string): string {
   return [
     'set -e',
     'mount -n -t tmpfs -o mode=0755,size=64m tptc-ws-run /run',
     'mkdir -p /run/dbus /run/systemd/resolve /run/user /run/lock',
     'chown systemd-resolve:systemd-resolve /run/systemd/resolve 2>/dev/null || true',
-    `mount -n --bind ${join(wsDir, 'resolv.conf')} /etc/resolv.conf`,
-    `mount -n --bind ${join(wsDir, 'resolved.conf')} /etc/systemd/resolved.conf`,
+    ...etcOverlayScript({ dir: wsDir, scratch: '/run', flavour: 'stub', copies: { '/etc/systemd/resolved.conf': join(wsDir, 'resolved.conf') } }),
     // sysfs of this network namespace, as `ip netns exec` would show it.
     'mount -n -t sysfs tptc-ws-sys /sys',
     `exec ${helper} hold`,

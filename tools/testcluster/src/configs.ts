@@ -235,11 +235,6 @@ export function nodeResolvConf(): string {
   return `nameserver ${NET.inetDnsIp}\n`;
 }
 
-/** The workstation's /etc/resolv.conf: its own systemd-resolved stub, as on a desktop Linux. */
-export function wsResolvConf(): string {
-  return 'nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n';
-}
-
 /** The workstation's resolved: the inet DNS server as the global upstream, nothing chatty. */
 export function wsResolvedConf(): string {
   return `[Resolve]

@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 import { type Layout } from './layout.js';
 import { kubeCacheDir, toolsBinDir } from './kubectl.js';
 import { createClusterCgroup } from './cgroups.js';
+import { nodePaths } from './configs.js';
 import { livePid } from './proc.js';
+import { flavourPrefix, type ResolvConfOverride, type ResolverFlavour } from './workstation-etc.js';
 
 export interface NsExecOptions {
   env?: NodeJS.ProcessEnv;
@@ -16,6 +18,13 @@ export interface NsExecOptions {
   timeoutMs?: number;
   /** Inherit stdio instead of capturing (the CLI's `exec`). */
   inherit?: boolean;
+  /**
+   * Workstation only: how glibc resolves names for this command. Default `stub` (the
+   * workstation's own Debian/Ubuntu style); `nss-resolve` runs it in the Fedora style.
+   */
+  resolver?: ResolverFlavour;
+  /** Workstation only: run the command (and any daemon it starts) with a broken resolv.conf. */
+  resolvConf?: ResolvConfOverride;
 }
 
 export interface NsExecResult {
@@ -38,7 +47,9 @@ export function nsExec(l: Layout, which: 'ws' | 'node', cmd: string, args: strin
   if (!opts.env?.KUBECACHEDIR) env.KUBECACHEDIR = kubeCacheDir(l);
   // Our kubectl (same version as the cluster) before any other on PATH.
   env.PATH = `${toolsBinDir(l)}:${env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
-  const nsArgs = nsenterArgs(l, which, cmd, args, opts.cwd ?? process.cwd());
+  const prefix = which === 'ws' ? flavourPrefix(opts.resolver ?? 'stub', nodePaths(l).wsDir, opts.resolvConf ? { resolvConf: opts.resolvConf } : {}) : [];
+  const argv = [...prefix, cmd, ...args];
+  const nsArgs = nsenterArgs(l, which, argv[0]!, argv.slice(1), opts.cwd ?? process.cwd());
   const spawnOpts: SpawnOptions = { env, stdio: opts.inherit ? 'inherit' : [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] };
   // Join the cluster's exec cgroup first: whatever the command leaves running (a daemon a test
   // started on the workstation) is ended by `down` with the rest of the cluster.

@@ -73,3 +73,6 @@ export async function getClusterStatus(layout: Layout = defaultLayout()): Promis
   return clusterStatus(layout);
 }
 export { demoWorkloadManifest, type DemoWorkload } from './demo.js';
+export {
+  RESOLVER_FLAVOURS, type ResolverFlavour, type ResolvConfOverride, etcOverlayScript, flavourPrefix, workstationEtcFiles, givenResolvConfFile, nsswitchConf,
+} from './workstation-etc.js';

@@ -59,6 +59,8 @@ export interface HostSnapshot {
   links: string;
   iptables: string;
   resolvConf: string;
+  /** The workstation pins its own over an /etc overlay; the host's must stay as it was. */
+  nsswitchConf: string;
   sysctls: Record<string, string>;
 }
 
@@ -79,5 +81,5 @@ export async function hostSnapshot(): Promise<HostSnapshot> {
   const sysctls: Record<string, string> = {};
   for (const k of KUBELET_SYSCTLS) sysctls[k] = readFileSync(`/proc/sys/${k}`, 'utf8').trim();
   for (const k of ['net/ipv4/ip_forward', 'net/ipv4/conf/all/route_localnet']) sysctls[k] = readFileSync(`/proc/sys/${k}`, 'utf8').trim();
-  return { routes: await out('ip', ['route', 'show', 'table', 'all']), links, iptables, resolvConf: readFileSync('/etc/resolv.conf', 'utf8'), sysctls };
+  return { routes: await out('ip', ['route', 'show', 'table', 'all']), links, iptables, resolvConf: readFileSync('/etc/resolv.conf', 'utf8'), nsswitchConf: readFileSync('/etc/nsswitch.conf', 'utf8'), sysctls };
 }

@@ -4,6 +4,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { type Layout, registryPort } from './layout.js';
 import { missingUpstream, ownCached } from './build.js';
+import { NSS_RESOLVE_MODULE } from './workstation-etc.js';
 
 export interface Missing {
   what: string;
@@ -21,6 +22,7 @@ const FILES: Array<[string, string]> = [
   ['/usr/bin/dbus-daemon', 'apt-get install dbus-daemon'],
   ['/lib/systemd/systemd-resolved', 'apt-get install systemd-resolved (then check /etc/resolv.conf is unchanged)'],
   ['/usr/bin/resolvectl', 'apt-get install systemd-resolved (then check /etc/resolv.conf is unchanged)'],
+  [NSS_RESOLVE_MODULE, 'apt-get install libnss-resolve (then check /etc/nsswitch.conf is unchanged)'],
   ['/usr/bin/nsenter', 'apt-get install util-linux'],
   ['/usr/bin/unshare', 'apt-get install util-linux'],
   ['/usr/bin/openssl', 'apt-get install openssl'],

@@ -13,6 +13,7 @@ import { type HostSnapshot, findLeftovers, hostSnapshot, isClean, netnsInodes } 
 import { kubectl } from './kubectl.js';
 import { livePid, sleep, waitFor } from './proc.js';
 import { clusterStatus } from './status.js';
+import { RESOLVER_FLAVOURS } from './workstation-etc.js';
 
 // Its own instance: the smoke test takes its cluster up and down, the shared default one may be in use.
 const l = defaultLayout(process.env, 'smoke');
@@ -166,8 +167,14 @@ describe('test cluster smoke', () => {
     expect(rc.stdout).toContain('nameserver 127.0.0.53');
     const q = await cluster.wsExec('resolvectl', ['query', '--legend=no', 'example.com']);
     expect(q.stdout).toContain('198.18.64.11');
-    const http = await cluster.wsExec('curl', ['-s', '--max-time', '5', 'http://docs.rs/']);
-    expect(http.stdout).toContain('inet host=docs.rs');
+    for (const resolver of RESOLVER_FLAVOURS) {
+      const http = await cluster.wsExec('curl', ['-s', '--max-time', '5', 'http://docs.rs/'], { resolver });
+      expect(http.stdout, resolver).toContain('inet host=docs.rs');
+    }
+    // The pinned styles, not the host's: resolved's stub file and `files dns`, or nss-resolve.
+    expect((await cluster.wsExec('readlink', ['/etc/resolv.conf'])).stdout.trim()).toBe('/run/systemd/resolve/stub-resolv.conf');
+    expect((await cluster.wsExec('grep', ['^hosts:', '/etc/nsswitch.conf'])).stdout).toMatch(/^hosts:\s+files dns\n$/);
+    expect((await cluster.wsExec('grep', ['^hosts:', '/etc/nsswitch.conf'], { resolver: 'nss-resolve' })).stdout).toMatch(/resolve \[!UNAVAIL=return\]/);
   });
 
   it('restricts the developer to the agreed permissions', async () => {

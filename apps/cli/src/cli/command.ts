@@ -1,31 +1,87 @@
-// Commands are data: name, flags, what they need, and a handler. main.ts turns the list into the
-// parser; ensureDaemons() is called here, once, for commands that need daemons.
+// Commands are data: name, flags, what they require (nothing, the daemons, a session), a handler.
+// run.ts turns the list into the parser and resolves `requires` in one place (ensureDaemons);
+// handlers get their options typed from the flag specs, without casts.
+import type { UserDaemonContract } from '@tel/contracts';
+import type { Client } from '@tel/ipc';
 import type { Config } from '../config/config.js';
+import type { EnsuredDaemons } from './daemons.js';
 import type { Output } from './output.js';
 
 export interface Flag {
-  /** Commander flag syntax, e.g. '-s, --stop-daemons'. */
+  /** Commander flag syntax, e.g. '-s, --stop-daemons', '--context <name>', '--also-proxy <cidr...>'. */
   flags: string;
   description: string;
   default?: string | boolean;
 }
+
+/** What a command needs before its handler runs; run.ts provides it, commands never start daemons. */
+export type Requires = 'none' | 'daemons' | 'session';
 
 export interface CommandContext {
   out: Output;
   /** Loaded lazily: a broken config.yml must not stop `telepresence quit`. */
   config(): Config;
   env: NodeJS.ProcessEnv;
+  /** Aborted on Ctrl-C: pass it to daemon calls so the daemon side stops too. */
+  signal: AbortSignal;
 }
 
-export interface CommandSpec<O = Record<string, unknown>> {
+/** Both daemons of this build run; `userDaemon` is connected (closed by run.ts afterwards). */
+export interface DaemonsContext extends CommandContext {
+  daemons: EnsuredDaemons;
+  userDaemon: Client<UserDaemonContract>;
+}
+
+type ContextFor<R extends Requires> = R extends 'none' ? CommandContext : DaemonsContext;
+
+// Option types from flag syntax: '--manager-namespace <ns>' → managerNamespace: string,
+// '<x...>' → string[], no value → boolean; optional unless the flag has a default.
+type LongName<F extends string> = F extends `${string}--${infer Rest}` ? (Rest extends `${infer N} ${string}` ? N : Rest) : never;
+type Camel<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<Camel<B>>}` : S;
+type ValueOf<F extends string> = F extends `${string}...${'>' | ']'}` ? string[] : F extends `${string}${'<' | '['}${string}` ? string : boolean;
+type KeyOf<E extends Flag> = Camel<LongName<E['flags']>>;
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+export type OptionsOf<F extends readonly Flag[]> = Simplify<
+  { [E in F[number] as E extends { default: string | boolean } ? KeyOf<E> : never]: ValueOf<E['flags']> } & {
+    [E in F[number] as E extends { default: string | boolean } ? never : KeyOf<E>]?: ValueOf<E['flags']>;
+  }
+>;
+
+export interface CommandSpec<F extends readonly Flag[] = readonly Flag[], R extends Requires = Requires> {
   name: string;
   description: string;
-  flags?: Flag[];
+  flags?: F;
+  /** Positional arguments in commander syntax, e.g. '<cmd>', '[names...]'. */
   args?: string[];
+  /** Real subcommands (`helm install|upgrade|uninstall`); a command with them has no handler of its own. */
+  subcommands?: AnyCommand[];
+  /** Accepts arguments after `--`, passed through untouched (e.g. `intercept x -- cmd args`). */
+  passThrough?: boolean;
   hidden?: boolean;
-  run(ctx: CommandContext, opts: O, args: string[]): Promise<number | void>;
+  /** This command runs a daemon in this process: signals belong to the daemon runtime. */
+  runsDaemon?: boolean;
+  requires: R;
+  /** Runs before `requires` is resolved: bad flags fail without starting anything. */
+  validate?(opts: OptionsOf<F>, args: string[]): void;
+  run?(ctx: ContextFor<R>, opts: OptionsOf<F>, args: string[], passThrough: string[]): Promise<number | void>;
 }
 
-export function defineCommand<O>(spec: CommandSpec<O>): CommandSpec<O> {
-  return spec;
+/** A command of any flags and requirement, as the parser sees it. */
+export interface AnyCommand {
+  name: string;
+  description: string;
+  flags?: readonly Flag[];
+  args?: string[];
+  subcommands?: AnyCommand[];
+  passThrough?: boolean;
+  hidden?: boolean;
+  runsDaemon?: boolean;
+  requires: Requires;
+  validate?(opts: Record<string, unknown>, args: string[]): void;
+  run?(ctx: DaemonsContext, opts: Record<string, unknown>, args: string[], passThrough: string[]): Promise<number | void>;
+}
+
+/** Declares a command; `const` keeps the flag strings literal so the option types can be read off them. */
+export function defineCommand<const F extends readonly Flag[] = readonly [], R extends Requires = 'none'>(spec: CommandSpec<F, R>): AnyCommand {
+  return spec as unknown as AnyCommand;
 }

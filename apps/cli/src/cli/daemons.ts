@@ -110,6 +110,38 @@ export async function ensureDaemon<K extends AnyDaemonKind>(
   return { client, version, started };
 }
 
+/** What `requires: 'daemons'` provides: both daemons of this build, the user daemon connected. */
+export interface EnsuredDaemons {
+  rootDaemon: { version: DaemonVersion; started: boolean };
+  userDaemon: { client: Client<UserDaemonContract>; version: DaemonVersion; started: boolean };
+}
+
+/**
+ * The one place a command's requirement is met (run.ts calls it for every command):
+ *  1. 'none': nothing;
+ *  2. 'daemons': the root daemon first (the session needs it), then the user daemon;
+ *  3. 'session': the daemons, and the user daemon must hold a session.
+ */
+export async function ensureDaemons(
+  requires: 'daemons' | 'session',
+  ctx: { out: Output; env: NodeJS.ProcessEnv; startTimeoutMs: number },
+): Promise<EnsuredDaemons> {
+  const root = await ensureDaemon(ROOT_DAEMON, ctx);
+  root.client.close();
+  const user = await ensureDaemon(USER_DAEMON, ctx);
+  if (requires === 'session') {
+    const status = await user.client.sessionStatus({}, { timeoutMs: 10_000 }).catch((err: unknown) => {
+      user.client.close();
+      throw err;
+    });
+    if (!status.session) {
+      user.client.close();
+      throw userError('not connected to a cluster', "run 'telepresence connect' first");
+    }
+  }
+  return { rootDaemon: { version: root.version, started: root.started }, userDaemon: user };
+}
+
 async function startDaemon(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
   const entry = kind.entry(env);
   const dir = logsDir(env);
@@ -131,13 +163,20 @@ async function startDaemon(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, timeoutM
   });
   closeSync(fd);
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let spawnFailure: NodeJS.ErrnoException | undefined;
   child.once('exit', (code, signal) => {
     exited = { code, signal };
+  });
+  // A program that cannot be run (no sudo on PATH, a deleted node binary) is reported here, not
+  // by 'exit'; without a listener Node would crash the CLI with a stack trace.
+  child.once('error', (err: NodeJS.ErrnoException) => {
+    spawnFailure = err;
   });
   child.unref();
   const socket = kind.socket(env);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (spawnFailure) throw spawnError(kind, cmd, spawnFailure, logFile);
     if (exited) {
       const sudoHint = kind.needsRoot && uid !== 0 ? "; the root daemon needs root: run 'sudo -v' first" : '';
       throw new TelError('user', `${kind.name} exited during start (code ${exited.code ?? exited.signal})`, `see ${logFile}${sudoHint}`);
@@ -146,6 +185,18 @@ async function startDaemon(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, timeoutM
     await sleep(25);
   }
   throw new TelError('user', `${kind.name} did not start within ${timeoutMs} ms`, `see ${logFile}, or raise timeouts.daemonStart in config.yml`);
+}
+
+/** Why `cmd` could not be run at all, as one line with what to do about it. */
+export function spawnError(kind: AnyDaemonKind, cmd: string, err: NodeJS.ErrnoException, logFile: string): TelError {
+  if (cmd === 'sudo' && err.code === 'ENOENT') {
+    return userError(
+      `cannot start the ${kind.name}: it needs root and 'sudo' is not on PATH`,
+      'install sudo (and allow this user to use it), or run the command as root',
+    );
+  }
+  const why = err.code === 'ENOENT' ? 'not found' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
+  return userError(`cannot start the ${kind.name}: running ${cmd} failed (${why})`, `check that ${cmd} exists and is executable; see ${logFile}`);
 }
 
 /** Ask a daemon to quit and wait until its process is gone; true when one was running. */

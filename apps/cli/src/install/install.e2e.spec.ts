@@ -183,10 +183,12 @@ describe('telepresence helm (the real CLI, run from source: version v0.0.0-dev)'
   it('install, install again, uninstall, uninstall again', async () => {
     await pushManagerImage(cluster.registry, 'v0.0.0-dev');
     let r = await tp(['helm', 'install']);
-    expect(r.stderr).toBe('');
+    // Not a terminal: the progress events are plain lines on stderr, the result alone on stdout.
+    expect(r.stderr).toContain(`installing Traffic Manager v0.0.0-dev in namespace ${ns}\n`);
     expect(r.stdout).toBe(`Traffic Manager v0.0.0-dev installed in namespace ${ns} (${cluster.registry}/tel2:v0.0.0-dev)\n`);
     r = await tp(['helm', 'install', '-o', 'json']);
-    expect(JSON.parse(r.stdout)).toEqual({ action: 'none', version: 'v0.0.0-dev', namespace: ns, image: `${cluster.registry}/tel2:v0.0.0-dev` });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ action: 'none', version: 'v0.0.0-dev', namespace: ns, image: `${cluster.registry}/tel2:v0.0.0-dev`, events: expect.arrayContaining([{ message: `updating Traffic Manager v0.0.0-dev in namespace ${ns}` }]) });
     r = await tp(['helm', 'uninstall']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^Traffic Manager uninstalled from namespace ${ns} \\(removed Deployment/traffic-manager, .*Namespace/${ns}\\)`));

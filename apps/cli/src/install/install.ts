@@ -21,6 +21,8 @@ export interface InstallOptions {
   /** How long to wait for the Deployment to become ready (default 120 s). */
   timeoutMs?: number;
   onProgress?: (message: string) => void;
+  /** Aborting it (Ctrl-C in the CLI) stops the waiting; what was applied stays applied. */
+  signal?: AbortSignal;
 }
 
 export interface EnsureOptions extends InstallOptions {
@@ -59,7 +61,7 @@ export async function ensureManager(kc: KubeConfig, opts: EnsureOptions): Promis
     const c = checkCompatibility(client, { version: state.version ?? '', ...(state.apiVersion !== undefined ? { apiVersion: state.apiVersion } : {}) });
     if (c.verdict === 'incompatible') throw mismatchError(state, opts.namespace, opts.version, c.reason);
     if (c.verdict === 'compatible') opts.onProgress?.(`warning: ${c.warning}`);
-    if (!state.ready) await waitReady(kc, opts.namespace, state.image ?? opts.image, opts.timeoutMs ?? DEFAULT_TIMEOUT, opts.onProgress);
+    if (!state.ready) await waitReady(kc, opts.namespace, state.image ?? opts.image, opts.timeoutMs ?? DEFAULT_TIMEOUT, opts.onProgress, opts.signal);
     return { version: state.version ?? opts.version, action: 'none', ...(c.verdict === 'compatible' ? { warning: c.warning } : {}) };
   }
   if (!opts.mayInstall) {
@@ -143,17 +145,18 @@ async function applyManager(kc: KubeConfig, opts: InstallOptions, action: HelmAc
   }
 
   // 4. Ready.
-  await waitReady(kc, namespace, opts.image, opts.timeoutMs ?? DEFAULT_TIMEOUT, progress);
+  await waitReady(kc, namespace, opts.image, opts.timeoutMs ?? DEFAULT_TIMEOUT, progress, opts.signal);
   const result: ManagerResult['action'] = !state.installed ? 'installed' : state.version !== opts.version ? 'upgraded' : 'none';
   return { version: opts.version, action: result };
 }
 
 /** Polls the Deployment until its rollout of `image` is complete and a replica is available. */
-export async function waitReady(kc: KubeConfig, namespace: string, image: string, timeoutMs: number, progress?: (m: string) => void): Promise<void> {
+export async function waitReady(kc: KubeConfig, namespace: string, image: string, timeoutMs: number, progress?: (m: string) => void, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const started = Date.now();
   let last = '';
   for (;;) {
+    if (signal?.aborted) throw cancelledWaiting(namespace);
     const d = await readManagerDeployment(kc, namespace);
     const state = stateOfDeployment(d);
     if (!state.installed) throw clusterError(`the traffic-manager Deployment in namespace ${namespace} disappeared while waiting for it`, 'run the command again');
@@ -169,8 +172,20 @@ export async function waitReady(kc: KubeConfig, namespace: string, image: string
         `check that ${image} can be pulled by the cluster; 'kubectl -n ${namespace} describe pod -l ${NAME_LABEL}=${MANAGER_NAME}' shows why`,
       );
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise<void>((r) => {
+      const timer = setTimeout(done, 1000);
+      signal?.addEventListener('abort', done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        r();
+      }
+    });
   }
+}
+
+function cancelledWaiting(namespace: string): TelError {
+  return new TelError('user', `cancelled while waiting for the Traffic Manager in namespace ${namespace} to be ready`, `it keeps starting in the cluster; run the command again to wait for it, or 'telepresence helm uninstall' to remove it`);
 }
 
 export interface UninstallResult {

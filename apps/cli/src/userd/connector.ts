@@ -40,7 +40,11 @@ export async function runConnector(argv: string[], config: Config, env: NodeJS.P
       logFile: rt.log.file ?? '',
       uptimeSeconds: Math.round((Date.now() - rt.startedAt) / 1000),
     }),
-    connect: (req) => s.connect(req),
+    // The install's progress streams to the CLI; its Ctrl-C (or going away) aborts `signal`.
+    connect: (req, { emit, signal }) => {
+      signal.addEventListener('abort', () => rt.log.info('connect cancelled by the client', { reason: String((signal.reason as Error | undefined)?.message ?? signal.reason) }), { once: true });
+      return s.connect(req, { emit, signal });
+    },
     disconnect: () => s.disconnect(),
     sessionStatus: () => s.status(),
   };

@@ -138,6 +138,8 @@ class FakeInformer<T extends { metadata?: { name?: string } }> implements Inform
   started = 0;
   stopped = false;
   failStart: unknown;
+  /** start() lists only once this resolves (a slow API server). */
+  gate: Promise<void> | undefined;
   private readonly cbs: Record<string, ((x?: any) => void)[]> = { add: [], update: [], delete: [], error: [] };
   on(verb: string, cb: (x?: any) => void): void {
     this.cbs[verb]!.push(cb);
@@ -145,6 +147,7 @@ class FakeInformer<T extends { metadata?: { name?: string } }> implements Inform
   async start(): Promise<void> {
     this.started++;
     this.stopped = false;
+    await this.gate;
     if (this.failStart) {
       const e = this.failStart;
       this.failStart = undefined;
@@ -283,6 +286,81 @@ describe('startNamespaceFeed', () => {
     expect(t.sent).toHaveLength(1);
     await feed.resend();
     expect(t.sent).toHaveLength(2);
+    feed.stop();
+  });
+});
+
+describe('startNamespaceFeed ready(): what connect waits for', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+  const kc = {} as KubeConfig;
+
+  function world() {
+    const namespaces = new FakeInformer<V1Namespace>();
+    const services = new Map<string, FakeInformer<V1Service>>();
+    const informers: InformerFactory = { namespaces: () => namespaces, services: (n) => services.get(n) ?? services.set(n, new FakeInformer<V1Service>()).get(n)! };
+    const delivered: DnsNamespace[][] = [];
+    return { namespaces, services, informers, delivered };
+  }
+
+  it('resolves only once the services of public-suffix namespaces are listed and delivered, without waiting for the debounce', async () => {
+    const w = world();
+    w.namespaces.items.set('default', ns('default'));
+    w.namespaces.items.set('dev', ns('dev'));
+    const dev = new FakeInformer<V1Service>();
+    dev.items.set('demo', svc('demo'));
+    let listServices!: () => void;
+    dev.gate = new Promise<void>((r) => (listServices = r));
+    w.services.set('dev', dev);
+    let sendsInFlight = 0;
+    const feed = startNamespaceFeed(kc, async (list) => {
+      sendsInFlight++;
+      await new Promise((r) => setTimeout(r, 30)); // the root daemon applying it to resolved
+      w.delivered.push(list);
+      sendsInFlight--;
+    }, { informers: w.informers, debounceMs: 10_000, maxDelayMs: 10_000 });
+    let ready: boolean | undefined;
+    void feed.ready(5_000).then((r) => (ready = r));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(ready).toBeUndefined(); // the services of `dev` are not known yet
+    listServices();
+    await vi.advanceTimersByTimeAsync(5);
+    expect(ready).toBeUndefined(); // known, but still being delivered
+    await vi.advanceTimersByTimeAsync(40);
+    expect(ready).toBe(true);
+    expect(sendsInFlight).toBe(0);
+    expect(w.delivered.at(-1)).toEqual([{ name: 'default' }, { name: 'dev', services: ['demo'] }]);
+    feed.stop();
+  });
+
+  it('is false when the list does not arrive in time (connect goes on, the feed keeps trying)', async () => {
+    const w = world();
+    w.namespaces.gate = new Promise<void>(() => undefined);
+    const feed = startNamespaceFeed(kc, async () => undefined, { informers: w.informers });
+    const ready = feed.ready(1_000);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(await ready).toBe(false);
+    feed.stop();
+  });
+
+  it('is false when the root daemon refuses the list', async () => {
+    const w = world();
+    w.namespaces.items.set('default', ns('default'));
+    const feed = startNamespaceFeed(kc, async () => Promise.reject(new Error('root daemon gone')), { informers: w.informers, retryMs: 60_000 });
+    const ready = feed.ready(1_000);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await ready).toBe(false);
+    feed.stop();
+  });
+
+  it('without permission to list namespaces: ready once the fallback is delivered', async () => {
+    const w = world();
+    w.namespaces.failStart = Object.assign(new Error('forbidden'), { code: 403 });
+    const feed = startNamespaceFeed(kc, async (list) => void w.delivered.push(list), { informers: w.informers, fallback: [{ name: 'mine' }] });
+    const ready = feed.ready(1_000);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await ready).toBe(true);
+    expect(w.delivered.at(-1)).toEqual([{ name: 'mine' }]);
     feed.stop();
   });
 });

@@ -102,6 +102,23 @@ export class DebouncedSender {
     });
   }
 
+  /**
+   * Resolves once the list as it is now has been delivered: sends it unless it already was (or
+   * is being) sent, and waits for any send in flight. False when a send failed or we stopped.
+   */
+  async sendCurrent(): Promise<boolean> {
+    for (let attempt = 0; attempt < 3 && !this.stopped; attempt++) {
+      const key = JSON.stringify(this.snapshot());
+      if (key === this.lastSent) return true;
+      if (this.inFlight) await this.inFlight.catch(() => undefined);
+      else {
+        await this.flush();
+        if (this.lastSent !== key) return false;
+      }
+    }
+    return !this.stopped && JSON.stringify(this.snapshot()) === this.lastSent;
+  }
+
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -242,6 +259,12 @@ export interface NamespaceFeedOptions {
 }
 
 export interface NamespaceFeed {
+  /**
+   * Resolves true once the first complete picture — every namespace, and the services of each
+   * public-suffix namespace — has been listed and delivered to `send` (the root daemon has it in
+   * the system resolver); false when that did not happen within `timeoutMs`.
+   */
+  ready(timeoutMs: number): Promise<boolean>;
   stop(): void;
   /** Send the current list now even if unchanged (after the root daemon was restarted). */
   resend(): Promise<void>;
@@ -260,7 +283,15 @@ export function startNamespaceFeed(kc: KubeConfig, send: (ns: DnsNamespace[]) =>
   let listed = false;
   let forbidden = false;
   const services = new Map<string, InformerLike<V1Service>>();
+  /** Service informers whose first list is in (or that failed: no reason to wait for them). */
+  const servicesSettled = new Set<InformerLike<V1Service>>();
   const namespaces = informers.namespaces();
+  let namespacesSettled = false;
+  const settleWaiters = new Set<() => void>();
+  const settled = () => (namespacesSettled && (listed || forbidden)) && [...services.values()].every((inf) => servicesSettled.has(inf));
+  const notify = () => {
+    if (settled()) for (const w of settleWaiters) w();
+  };
 
   const liveNames = () => namespaces.list().filter(isLive).map((n) => n.metadata?.name ?? '').filter(Boolean);
   const snapshot = (): DnsNamespace[] => {
@@ -300,8 +331,22 @@ export function startNamespaceFeed(kc: KubeConfig, send: (ns: DnsNamespace[]) =>
           if (!stopped && services.get(ns) === inf) inf.start().catch(restart);
         }, retryMs).unref();
       };
-      inf.on('error', restart);
-      inf.start().catch(restart);
+      inf.on('error', (err) => {
+        servicesSettled.add(inf);
+        notify();
+        restart(err);
+      });
+      inf.start().then(
+        () => {
+          servicesSettled.add(inf);
+          notify();
+        },
+        (err: unknown) => {
+          servicesSettled.add(inf);
+          notify();
+          restart(err);
+        },
+      );
     }
   };
   // The informer's initial list arrives as one `add` per namespace (a cluster always has some).
@@ -329,15 +374,39 @@ export function startNamespaceFeed(kc: KubeConfig, send: (ns: DnsNamespace[]) =>
     setTimeout(
       () => {
         restarting = false;
-        if (!stopped) namespaces.start().catch(onNamespaceError);
+        if (!stopped) void startNamespaces();
       },
       forbidden ? Math.max(retryMs, 30_000) : retryMs,
     ).unref();
   };
   namespaces.on('error', onNamespaceError);
-  namespaces.start().catch(onNamespaceError);
+  // start() resolves after the first list (its items already reported as `add`) or its failure.
+  const startNamespaces = () =>
+    namespaces.start().then(
+      () => {
+        namespacesSettled = true;
+        notify();
+      },
+      onNamespaceError,
+    );
+  void startNamespaces();
 
   return {
+    async ready(timeoutMs) {
+      if (!settled()) {
+        let waiter: (() => void) | undefined;
+        let timer: NodeJS.Timeout | undefined;
+        const ok = await new Promise<boolean>((resolve) => {
+          waiter = () => resolve(true);
+          settleWaiters.add(waiter);
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        });
+        settleWaiters.delete(waiter!);
+        clearTimeout(timer);
+        if (!ok) return false;
+      }
+      return sender.sendCurrent();
+    },
     stop() {
       if (stopped) return;
       stopped = true;

@@ -2,7 +2,7 @@
 // port-forward → cluster info → root daemon network; disconnect undoes it in reverse.
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ConnectRequest, ConnectResult, DnsNamespace, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
+import type { ConnectRequest, ConnectResult, DnsNamespace, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
 import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 import { userError } from '@tel/errors';
 import { NotRunningError, connect as ipcConnect, type Client } from '@tel/ipc';
@@ -16,7 +16,7 @@ import { startNamespaceFeed, type NamespaceFeed } from './dns-namespaces.js';
 import { startTcpListener, type TcpListener } from './tcp-listener.js';
 import { ManagerApi } from './manager-api.js';
 import { ManagerSession, clientIdentity, requireCapabilities } from './manager-session.js';
-import type { EnsureManager } from './manager-install.js';
+import { progressEvent, type EnsureManager } from './manager-install.js';
 import { apiServerAddresses, mergeCidrs, planNetwork } from './subnets.js';
 import { timeoutError } from './timeouts.js';
 
@@ -25,6 +25,11 @@ export const DEFAULT_MANAGER_NAMESPACE = 'ambassador';
 const INSTALL_TIMEOUT_MS = 120_000;
 /** Bound on the root daemon creating tel0, routes and rules. */
 const ROOT_NETWORK_TIMEOUT_MS = 60_000;
+/**
+ * Bound on connect waiting for the namespace list to be in the system resolver. Listing takes
+ * tens of ms; a slow or failing list must not hold connect up for long, as the feed retries.
+ */
+const DNS_READY_TIMEOUT_MS = 5_000;
 
 export interface SessionDeps {
   log: Logger;
@@ -36,6 +41,12 @@ export interface SessionDeps {
   managerSocket: string;
   rootDaemonSocket: string;
   ensureManager: EnsureManager;
+}
+
+/** Where connect reports its progress, and the caller's cancellation. */
+export interface ProgressSink {
+  emit?(event: ProgressEvent): void;
+  signal?: AbortSignal;
 }
 
 interface Active {
@@ -60,8 +71,9 @@ export class Session {
     return this.active !== null;
   }
 
-  connect(req: ConnectRequest): Promise<ConnectResult> {
-    return this.serialized(() => this.doConnect(req));
+  /** `progress` receives the manager install's steps; aborting its signal stops the waiting. */
+  connect(req: ConnectRequest, progress: ProgressSink = {}): Promise<ConnectResult> {
+    return this.serialized(() => this.doConnect(req, progress));
   }
 
   disconnect(): Promise<{ wasConnected: boolean }> {
@@ -110,7 +122,7 @@ export class Session {
     }
   }
 
-  private async doConnect(req: ConnectRequest): Promise<ConnectResult> {
+  private async doConnect(req: ConnectRequest, progress: ProgressSink): Promise<ConnectResult> {
     const started = Date.now();
     const log = this.deps.log.child('connect');
     const config = this.deps.loadConfig();
@@ -134,7 +146,7 @@ export class Session {
         if (!current) {
           log.info('root daemon has no network (restarted?); connecting it again');
           a.network = await rootd.connectNetwork(this.active.network, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS });
-          void this.active.feed.resend();
+          await this.active.feed.resend();
         } else a.network = current;
       } finally {
         rootd.close();
@@ -151,9 +163,15 @@ export class Session {
       version: buildVersion,
       mayInstall: true,
       timeoutMs: INSTALL_TIMEOUT_MS,
-      onProgress: (m) => log.info(m),
+      onProgress: (m) => {
+        log.info(m);
+        progress.emit?.(progressEvent(m));
+      },
+      ...(progress.signal ? { signal: progress.signal } : {}),
     });
     log.info('traffic manager ready', { ...manager });
+    // Cancelled during the install: stop before anything of a session exists.
+    progress.signal?.throwIfAborted();
 
     // 4. Port-forward to the manager's API port, served on the manager socket.
     const connectMs = config.timeouts.trafficManagerConnect;
@@ -173,6 +191,8 @@ export class Session {
     let tcpListener: TcpListener | undefined;
     let managerSession: ManagerSession | undefined;
     try {
+      // The namespace list is fetched while the port-forward comes up: connect waits for it below.
+      feed = startNamespaceFeed(kube.kc, (namespaces) => this.sendNamespaces(namespaces), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }] });
       await forwarder.start();
       // 5. What the manager can do (its capabilities decide, nothing else), our session in it, and
       //    what it knows of the cluster; the API server's own addresses stay off the tunnel.
@@ -192,7 +212,6 @@ export class Session {
         ...plan,
         dns: { connectedNamespace: namespace, clusterDomain: clusterInfo.clusterDomain, includeSuffixes: config.dns.includeSuffixes, excludeSuffixes: config.dns.excludeSuffixes, lookupTimeoutMs: config.dns.lookupTimeout },
       };
-      feed = startNamespaceFeed(kube.kc, (namespaces) => this.sendNamespaces(namespaces), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }] });
       log.info('connecting network', { ...plan });
       // 6. The root daemon: tel0, routes, rules.
       const rootd = await this.rootd();
@@ -201,6 +220,11 @@ export class Session {
         status = await rootd.connectNetwork(network, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS });
       } finally {
         rootd.close();
+      }
+      // 7. Connect promises cluster names: every namespace's routing and search domains (and the
+      //    per-service domains of public-suffix namespaces) are in the system resolver first.
+      if (!(await feed.ready(DNS_READY_TIMEOUT_MS))) {
+        log.warn(`dns: the namespace list was not in the resolver within ${DNS_READY_TIMEOUT_MS} ms; names of some namespaces may resolve a little later`);
       }
       const info: SessionInfo = {
         kubeconfigFiles: kube.files,
@@ -215,7 +239,7 @@ export class Session {
         connectedAt: new Date().toISOString(),
         network: status,
       };
-      // 7. From here on the daemon is busy: another version's CLI may not replace it.
+      // 8. From here on the daemon is busy: another version's CLI may not replace it.
       this.active = { info, kube, forwarder, api, network, feed, tcpListener, managerSession };
       log.info('connected', { context: info.context, elapsedMs: Date.now() - started });
       return { session: info, alreadyConnected: false, elapsedMs: Date.now() - started };

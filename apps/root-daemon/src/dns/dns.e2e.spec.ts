@@ -4,6 +4,7 @@
 // Then the same without resolved: the nftables overriding resolver, including crash cleanup.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DnsConfig, DnsNamespace, DnsStatus } from '@tel/contracts';
+import { RESOLVER_FLAVOURS } from '@tel/testcluster';
 import { DnsSandbox, killAndWait, type Agent } from './testing/sandbox.js';
 
 const UPSTREAM_IP = '198.18.0.53';
@@ -26,7 +27,8 @@ describe('systemd-resolved mode', () => {
   let before: string;
 
   beforeAll(async () => {
-    sb = await DnsSandbox.create({ resolved: true, resolvConf: 'nameserver 127.0.0.53\noptions edns0\n', resolvedDns: UPSTREAM_IP });
+    // /etc/resolv.conf: resolved's managed stub file, as on a Debian/Ubuntu desktop.
+    sb = await DnsSandbox.create({ resolved: true, resolvedDns: UPSTREAM_IP });
     agent = sb.startAgent();
     await agent.call('zones');
     await agent.call('tun');
@@ -61,13 +63,29 @@ describe('systemd-resolved mode', () => {
     expect(link).toMatch(/-mDNS/);
   });
 
-  it('resolves cluster names through resolved: name.ns, name (search), FQDN, getent', async () => {
+  it('resolves cluster names through resolved: name.ns, name (search), FQDN', async () => {
     expect(ipIn(await resolveq('my-svc.default'))).toBe('10.96.0.10');
     expect(ipIn(await resolveq('my-svc.default.svc.cluster.local'))).toBe('10.96.0.10');
-    expect(ipIn(await sb.exec('getent', ['hosts', 'my-svc.default']))).toBe('10.96.0.10');
-    expect(ipIn(await sb.exec('getent', ['ahostsv4', 'my-svc']))).toBe('10.96.0.10');
+    expect(ipIn(await resolveq('my-svc'))).toBe('10.96.0.10');
     const out = await resolveq('my-svc.default');
     expect(out).toMatch(/link: tel0/);
+  });
+
+  // glibc, as programs see it: the stub file's search line (Debian/Ubuntu) or nss-resolve (Fedora).
+  it.each(RESOLVER_FLAVOURS)('getent (%s): name.ns, name (search), FQDN, and docs.rs from upstream', async (resolver) => {
+    const getent = (name: string) => sb.exec('getent', ['ahostsv4', name], { timeoutMs: 15_000, resolver });
+    expect(ipIn(await getent('my-svc.default'))).toBe('10.96.0.10');
+    expect(ipIn(await getent('my-svc'))).toBe('10.96.0.10');
+    expect(ipIn(await getent('my-svc.default.svc.cluster.local'))).toBe('10.96.0.10');
+    expect(ipIn(await getent('my-svc.rs'))).toBe('10.96.0.20');
+    expect(ipIn(await getent('docs.rs'))).toBe('198.18.7.7');
+  });
+
+  it('the stub file carries the search domain while connected (what glibc reads in the stub style)', async () => {
+    const stub = await sb.exec('cat', ['/etc/resolv.conf']);
+    expect(stub).toMatch(/^nameserver 127\.0\.0\.53$/m);
+    expect(stub).toMatch(/^search .*\bdefault\b/m);
+    expect(await sb.exec('grep', ['^hosts:', '/etc/nsswitch.conf'])).toMatch(/^hosts:\s+files dns\s*$/);
   });
 
   it('namespace "rs" does not hijack the TLD: docs.rs from upstream, my-svc.rs from the cluster', async () => {
@@ -168,6 +186,11 @@ describe('overriding resolver (no systemd-resolved)', () => {
     expect(ipIn(await getent('docs.rs'))).toBe('198.18.7.7');
     expect(ipIn(await getent('example.com'))).toBe('198.18.8.8');
     expect(ipIn(await getent('db.legacy.staging'))).toBe('198.18.5.5');
+    // A Fedora-style nsswitch.conf without resolved running: nss-resolve is unavailable, glibc
+    // falls through to the nameserver, which the redirect sends to us.
+    const nss = (name: string) => sb.exec('getent', ['ahostsv4', name], { timeoutMs: 15_000, resolver: 'nss-resolve' });
+    expect(ipIn(await nss('my-svc'))).toBe('10.96.0.10');
+    expect(ipIn(await nss('my-svc.default'))).toBe('10.96.0.10');
   });
 
   it('a truncated answer is fetched over TCP through the redirect (our own TCP query is exempt)', async () => {
@@ -190,5 +213,35 @@ describe('overriding resolver (no systemd-resolved)', () => {
     expect(await next.call<string[]>('cleanup')).toEqual(['nft table']);
     expect(await sb.exec('nft', ['list', 'ruleset'])).toBe(rulesBefore);
     agent = next;
+  });
+});
+
+describe('resolved runs but programs do not ask it (a broken or unusual resolv.conf)', () => {
+  it.each([
+    ['a dangling symlink', { resolvConfSymlink: '/run/nowhere/resolv.conf' }, /is a symlink to \/run\/nowhere\/resolv\.conf, which does not exist/],
+    ['an empty file', { resolvConf: '' }, /names no nameserver/],
+  ])('%s: the mode is override, says why, cluster names work through glibc, and stop leaves resolv.conf as it was', async (_what, etc, found) => {
+    const sb = await DnsSandbox.create({ resolved: true, resolvedDns: UPSTREAM_IP, ...etc });
+    try {
+      const agent = sb.startAgent();
+      await agent.call('zones');
+      await agent.call('tun');
+      const resolvBefore = await sb.exec('sh', ['-c', 'ls -l /etc/resolv.conf; cat /etc/resolv.conf 2>&1; true']);
+      const rulesBefore = await sb.exec('nft', ['list', 'ruleset']);
+      const st = await agent.call<DnsStatus>('start', { config, namespaces });
+      expect(st.mode).toBe('override');
+      expect(st.modeReason).toMatch(/systemd-resolved is running but programs do not ask it/);
+      expect(st.modeReason).toMatch(/127\.0\.0\.1/); // glibc's nameserver when resolv.conf names none
+      expect(st.systemResolver?.resolvConf).toMatch(found);
+      expect(st.systemResolver?.nsswitchHosts).toBe('files dns');
+      // glibc, as programs see it, with nothing in resolv.conf: it asks 127.0.0.1, which we took over.
+      expect(ipIn(await sb.exec('getent', ['ahostsv4', 'my-svc.default'], { timeoutMs: 15_000 }))).toBe('10.96.0.10');
+      expect(ipIn(await sb.exec('getent', ['ahostsv4', 'my-svc'], { timeoutMs: 15_000 }))).toBe('10.96.0.10');
+      await agent.call('stop');
+      expect(await sb.exec('sh', ['-c', 'ls -l /etc/resolv.conf; cat /etc/resolv.conf 2>&1; true'])).toBe(resolvBefore);
+      expect(await sb.exec('nft', ['list', 'ruleset'])).toBe(rulesBefore);
+    } finally {
+      await sb.dispose();
+    }
   });
 });

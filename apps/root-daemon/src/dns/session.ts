@@ -1,7 +1,6 @@
 // The root daemon's DNS session: runs our resolver and points the system at it in one of three
 // ways (systemd-resolved link config, nftables override, macOS resolver files), follows the
 // namespace list, reports status, and undoes it all on stop or — for what a crash left — at start.
-import { readFile } from 'node:fs/promises';
 import type { DnsConfig, DnsMode, DnsNamespace, DnsStatus } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { execRunner, type Runner } from '../routing/linux.js';
@@ -12,7 +11,8 @@ import { ResolvedClient, resolvedUplinkResolvConf } from './resolved.linux.js';
 import { removeResolverFiles, syncResolverFiles, RESOLVER_DIR } from './resolver-files.darwin.js';
 import { DEFAULT_LOOKUP_TIMEOUT_MS, DnsServer } from './server.js';
 import { connectMarked, DNS_BYPASS_MARK } from './sockmark.linux.js';
-import { DnsUpstream, formatAddress, parseResolvConf, type NameserverAddress } from './upstream.js';
+import { inspectSystemResolver, type SystemResolver, type SystemResolverFiles } from './system-resolver.linux.js';
+import { DnsUpstream, formatAddress, type NameserverAddress } from './upstream.js';
 
 export interface DnsSessionOptions {
   config: DnsConfig;
@@ -32,13 +32,35 @@ export interface DnsSessionOptions {
   resolverDir?: string;
   /** Port for resolver-files / none modes (0: any). Resolved mode always uses 53 on tel0. */
   port?: number;
+  /** Tests: resolv.conf and nsswitch.conf to read instead of /etc's. */
+  systemResolverFiles?: SystemResolverFiles;
 }
 
-/** Pick the mode for this machine: resolved if it answers on the system bus, else override. */
-export async function detectMode(platform: NodeJS.Platform = process.platform): Promise<DnsMode> {
-  if (platform === 'darwin') return 'resolver-files';
-  if (platform === 'linux') return (await ResolvedClient.available()) ? 'resolved' : 'override';
-  return 'none';
+export interface ModeChoice {
+  mode: DnsMode;
+  reason: string;
+  /** Linux: what the choice was made from, and the nameservers glibc asks. */
+  system?: SystemResolver;
+}
+
+/**
+ * Pick the mode for this machine. Linux: resolved when it answers on the system bus AND glibc
+ * programs reach it (resolv.conf names its stub, or nsswitch uses `resolve`); otherwise taking
+ * over the nameservers glibc asks is what makes cluster names work for them.
+ */
+export async function chooseMode(configured: DnsMode | undefined, platform: NodeJS.Platform = process.platform, files?: SystemResolverFiles): Promise<ModeChoice> {
+  const system = platform === 'linux' ? await inspectSystemResolver(files) : undefined;
+  const withSystem = system ? { system } : {};
+  if (configured) return { mode: configured, reason: 'set in the session configuration', ...withSystem };
+  if (platform === 'darwin') return { mode: 'resolver-files', reason: 'macOS: /etc/resolver files' };
+  if (!system) return { mode: 'none', reason: `no DNS integration on ${platform}` };
+  if (!(await ResolvedClient.available())) return { mode: 'override', reason: 'systemd-resolved is not running: taking over the nameservers in resolv.conf', system };
+  if (system.reachesResolved) return { mode: 'resolved', reason: 'systemd-resolved is running and programs ask it', system };
+  return {
+    mode: 'override',
+    reason: `systemd-resolved is running but programs do not ask it (${system.view.resolvConf}; nsswitch hosts: ${system.view.nsswitchHosts}): taking over nameserver ${system.nameservers.map((n) => n.ip).join(', ')} instead`,
+    system,
+  };
 }
 
 /** Remove what a crashed daemon's DNS session left: the override table and our resolver files. */
@@ -59,12 +81,16 @@ export class DnsSession {
 
   private constructor(
     private readonly opts: DnsSessionOptions,
-    readonly mode: DnsMode,
+    private readonly choice: ModeChoice,
     private readonly server: DnsServer,
     private readonly upstream: DnsUpstream | undefined,
     private readonly resolved: ResolvedClient | undefined,
     private readonly ifindex: number,
   ) {}
+
+  get mode(): DnsMode {
+    return this.choice.mode;
+  }
 
   /**
    * Start: 1. pick the mode, 2. find the upstream nameservers (before we change anything),
@@ -73,7 +99,8 @@ export class DnsSession {
   static async start(opts: DnsSessionOptions): Promise<DnsSession> {
     const run = opts.run ?? execRunner;
     const cfg = opts.config;
-    const mode = cfg.mode ?? (await detectMode());
+    const choice = await chooseMode(cfg.mode, process.platform, opts.systemResolverFiles);
+    const mode = choice.mode;
     const rules: NameRules = {
       connectedNamespace: cfg.connectedNamespace,
       clusterDomain: cfg.clusterDomain,
@@ -94,7 +121,7 @@ export class DnsSession {
         servers ??= await resolved.upstreamServers(ifindex).catch(() => [] as NameserverAddress[]);
         if (!servers.length) servers = await resolvedUplinkResolvConf([opts.tunAddress]);
       }
-      servers ??= parseResolvConf(await readFile('/etc/resolv.conf', 'utf8').catch(() => '')).filter((s) => s.ip !== opts.tunAddress);
+      servers ??= (choice.system ?? (await inspectSystemResolver(opts.systemResolverFiles))).nameservers.filter((s) => s.ip !== opts.tunAddress);
       if (servers.length) {
         // In override mode our upstream traffic must not be redirected back to us: UDP leaves
         // from one exempt port, TCP connections carry an exempt firewall mark.
@@ -125,7 +152,7 @@ export class DnsSession {
         server = make(0);
         addr = await server.listen();
       }
-      const session = new DnsSession(opts, mode, server, upstream, resolved, ifindex);
+      const session = new DnsSession(opts, choice, server, upstream, resolved, ifindex);
       // 4. Hook into the system.
       session.domains = systemDomains(server.nameRules, server.namespaceTable);
       if (mode === 'resolved') {
@@ -137,7 +164,7 @@ export class DnsSession {
       } else if (mode === 'resolver-files') {
         await syncResolverFiles({ server: { ip: addr.host, port: addr.port }, domains: session.domains.routing, search: session.domains.search }, opts.resolverDir);
       }
-      opts.log.info(`dns: ${mode} resolver on ${formatAddress({ ip: addr.host, port: addr.port })}, upstream ${upstream?.servers.join(' ') ?? 'none'}`, {
+      opts.log.info(`dns: ${mode} mode (${choice.reason}); resolver on ${formatAddress({ ip: addr.host, port: addr.port })}, upstream ${upstream?.servers.join(' ') ?? 'none'}`, {
         routing: session.domains.routing.length,
       });
       return session;
@@ -185,6 +212,8 @@ export class DnsSession {
     const rules = this.server.nameRules;
     return {
       mode: this.mode,
+      modeReason: this.choice.reason,
+      ...(this.choice.system ? { systemResolver: this.choice.system.view } : {}),
       server: formatAddress({ ip: a.host, port: a.port }),
       upstream: this.upstream?.servers ?? [],
       routingDomains: this.mode === 'override' || this.mode === 'none' ? [] : this.domains.routing.map((d) => (this.mode === 'resolved' ? `~${d}` : d)),

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DnsConfig, DnsNamespace, NetworkConfig, RootDaemonContract } from '@tel/contracts';
 import { connect, isAlive } from '@tel/ipc';
+import { RESOLVER_FLAVOURS } from '@tel/testcluster';
 import { DnsSandbox, killAndWait } from '../dns/testing/sandbox.js';
 import { snapshot, type Snapshot } from '../testing/clients.js';
 import { DAEMON_MAIN } from '../testing/daemon.js';
@@ -167,7 +168,7 @@ fwd(${MANAGER_PORT},${JSON.stringify(join(dir, 'user', 'manager.socket'))},()=>f
     ],
     OWNER_UID,
   );
-  sb = await DnsSandbox.create({ resolved: true, resolvConf: 'nameserver 127.0.0.53\noptions edns0\n' });
+  sb = await DnsSandbox.create({ resolved: true }); // resolv.conf: resolved's stub file
 }, 60_000);
 
 afterAll(async () => {
@@ -208,8 +209,10 @@ describe('connectNetwork with dns (root daemon + real manager POST /dns, netns +
     const q = (name: string) => sb!.exec('resolvectl', ['query', '--cache=no', '-4', name], { timeoutMs: 15_000 });
     expect(ipIn(await q('demo.demo-ns'))).toBe(OTHER_POD_IP);
     expect(ipIn(await q('demo.default.svc.cluster.local'))).toBe(POD_IP);
-    expect(ipIn(await sb!.exec('getent', ['hosts', 'demo.demo-ns']))).toBe(OTHER_POD_IP);
-    expect(ipIn(await sb!.exec('getent', ['ahostsv4', 'demo']))).toBe(POD_IP);
+    for (const resolver of RESOLVER_FLAVOURS) {
+      expect(ipIn(await sb!.exec('getent', ['hosts', 'demo.demo-ns'], { resolver })), resolver).toBe(OTHER_POD_IP);
+      expect(ipIn(await sb!.exec('getent', ['ahostsv4', 'demo'], { resolver })), resolver).toBe(POD_IP);
+    }
     const c = await rootd();
     try {
       const st = await c.networkStatus({});
@@ -220,8 +223,10 @@ describe('connectNetwork with dns (root daemon + real manager POST /dns, netns +
   });
 
   it('a connection by name reaches the pod (DNS + routes + tunnel)', async () => {
-    const out = await sb!.exec('curl', ['-sS', '--max-time', '10', 'http://demo.demo-ns/']);
-    expect(out).toBe(`hello from ${OTHER_POD_IP}`);
+    for (const resolver of RESOLVER_FLAVOURS) {
+      expect(await sb!.exec('curl', ['-sS', '--max-time', '10', 'http://demo.demo-ns/'], { resolver })).toBe(`hello from ${OTHER_POD_IP}`);
+      expect(await sb!.exec('curl', ['-sS', '--max-time', '10', 'http://demo/'], { resolver })).toBe(`hello from ${POD_IP}`);
+    }
   });
 
   it('setDnsNamespaces applies a new namespace at once and drops a removed one', async () => {
@@ -301,11 +306,14 @@ describe('connectNetwork with dns (root daemon + real manager POST /dns, netns +
       expect(st.dnsError, daemon.logs()).toBeUndefined();
       expect(st.dns?.mode).toBe('override');
       expect(await sb!.exec('nft', ['list', 'tables'])).toMatch(/telepresence_dns/);
-      // A plain DNS client asking the system nameserver (127.0.0.53 here) is redirected to us.
-      // (getent would go through nss-resolve over DBus, which no redirect sees.)
+      // A plain DNS client asking the system nameserver (127.0.0.53 here) is redirected to us,
+      // and so is glibc reading the stub file (nss-resolve would ask resolved over DBus instead,
+      // which no redirect sees: override mode is for machines without resolved).
       const viaSystemNameserver = (name: string) =>
         sb!.exec(process.execPath, ['-e', `const r=new (require('dns').promises.Resolver)();r.setServers(['127.0.0.53']);r.resolve4(process.argv[1]).then((a)=>console.log(a.join(' ')),(e)=>console.log('ERR '+e.code))`, name]);
       expect((await viaSystemNameserver('demo.demo-ns')).trim()).toBe(OTHER_POD_IP);
+      expect(ipIn(await sb!.exec('getent', ['ahostsv4', 'demo.demo-ns']))).toBe(OTHER_POD_IP);
+      expect(ipIn(await sb!.exec('getent', ['ahostsv4', 'demo']))).toBe(POD_IP);
     } finally {
       c.close();
     }

@@ -5,6 +5,12 @@
 import type { Empty } from '../common.js';
 import type { Unary, Watch } from './kinds.js';
 
+/**
+ * The lease a manager gives unless configured otherwise (its CLIENT_CONNECTION_TTL): how long a
+ * session outlives its client's last heartbeat. Clients use the lease each answer carries.
+ */
+export const DEFAULT_SESSION_LEASE_MS = 15_000;
+
 /** Who is arriving: shown in session lists and logs. */
 export interface ClientIdentity {
   /** The workstation user's name (for people reading `sessions`). */

@@ -58,5 +58,8 @@ describe('telepresence connect', () => {
       'Connected to context prod, namespace default (https://198.18.0.1:6443)\nTraffic Manager v2.90.0 in namespace ambassador (installed)',
     );
     expect(renderConnect({ session, alreadyConnected: true, elapsedMs: 1 })).toBe('Already connected to context prod, namespace default (https://198.18.0.1:6443)');
+    const dns = { mode: 'override' as const, modeReason: 'systemd-resolved is running but programs do not ask it (…): taking over nameserver 127.0.0.1 instead', server: '127.0.0.1:5353', upstream: [], routingDomains: [], searchDomains: [], namespaces: [], leftOut: [], includeSuffixes: [], excludeSuffixes: [], lookupTimeoutMs: 8000, stats: { queries: 0, cluster: 0, upstream: 0, cacheHits: 0, servfail: 0, formerr: 0 } };
+    expect(renderConnect({ session: { ...session, network: { ...session.network, dns } }, alreadyConnected: true, elapsedMs: 1 }).split('\n')[1]).toBe(`DNS: override mode: ${dns.modeReason}`);
+    expect(renderConnect({ session: { ...session, network: { ...session.network, dnsError: 'no TUN' } }, alreadyConnected: true, elapsedMs: 1 }).split('\n')[1]).toBe('DNS: NOT running: no TUN');
   });
 });

@@ -1,18 +1,10 @@
-// `telepresence connect`: start both daemons (version-checked), then ask the user daemon for a
-// session with the cluster; it installs or checks the manager and has the root daemon route.
+// `telepresence connect`: with both daemons running (run.ts ensures them), ask the user daemon for
+// a session with the cluster; it installs or checks the manager (streaming its progress here) and
+// has the root daemon route. Ctrl-C cancels the daemon-side connect.
 import type { ConnectResult } from '@tel/contracts';
 import { buildVersion } from '@tel/version';
 import { mergeCidrs } from '../../userd/subnets.js';
 import { defineCommand } from '../command.js';
-import { ROOT_DAEMON, USER_DAEMON, ensureDaemon } from '../daemons.js';
-
-interface ConnectOpts {
-  context?: string;
-  namespace?: string;
-  managerNamespace?: string;
-  alsoProxy?: string[];
-  neverProxy?: string[];
-}
 
 /** What the user daemon may spend at most (install + port-forward + API + root daemon), plus slack. */
 const SESSION_BUDGET_MS = 120_000 + 60_000 + 30_000;
@@ -27,12 +19,16 @@ export function renderConnect(r: ConnectResult): string {
   const head = r.alreadyConnected ? 'Already connected' : 'Connected';
   const lines = [`${head} to context ${s.context}, namespace ${s.namespace} (${s.server})`];
   if (!r.alreadyConnected) lines.push(`Traffic Manager ${s.managerVersion.version} in namespace ${s.managerNamespace} (${s.managerAction})`);
+  const dns = s.network.dns;
+  if (dns) lines.push(`DNS: ${dns.mode} mode: ${dns.modeReason ?? 'configured'}`);
+  else if (s.network.dnsError) lines.push(`DNS: NOT running: ${s.network.dnsError}`);
   return lines.join('\n');
 }
 
-export const connectCommand = defineCommand<ConnectOpts>({
+export const connectCommand = defineCommand({
   name: 'connect',
   description: 'Connect to a cluster: route its pod and service subnets through the traffic manager',
+  requires: 'daemons',
   flags: [
     { flags: '--context <name>', description: 'the kubeconfig context to use (default: current-context)' },
     { flags: '-n, --namespace <name>', description: "the namespace to use (default: the context's)" },
@@ -40,54 +36,51 @@ export const connectCommand = defineCommand<ConnectOpts>({
     { flags: '--also-proxy <cidr...>', description: 'additional subnets to route into the cluster (repeatable)' },
     { flags: '--never-proxy <cidr...>', description: 'subnets never to route into the cluster (repeatable)' },
   ],
+  // Bad flags fail before any daemon is started.
+  validate(opts) {
+    mergeCidrs([], splitList(opts.alsoProxy), '--also-proxy');
+    mergeCidrs([], splitList(opts.neverProxy), '--never-proxy');
+  },
   async run(ctx, opts) {
-    // 0. Bad flags fail here, before any daemon is started.
-    const alsoProxy = mergeCidrs([], splitList(opts.alsoProxy), '--also-proxy');
-    const neverProxy = mergeCidrs([], splitList(opts.neverProxy), '--never-proxy');
     const config = ctx.config();
-    const daemonCtx = { out: ctx.out, env: ctx.env, startTimeoutMs: config.timeouts.daemonStart };
-    // 1. Both daemons of exactly this version (the root daemon first: the session needs it).
-    const root = await ensureDaemon(ROOT_DAEMON, daemonCtx);
-    root.client.close();
-    const user = await ensureDaemon(USER_DAEMON, daemonCtx);
-    try {
-      // 2. The session: kubeconfig, manager, port-forward, routes (all inside the user daemon).
-      ctx.out.progress('Connecting to the cluster...');
-      const budget = SESSION_BUDGET_MS + config.timeouts.trafficManagerConnect + 2 * config.timeouts.trafficManagerAPI;
-      const result = await user.client.connect(
-        {
-          ...(ctx.env.KUBECONFIG ? { kubeconfigEnv: ctx.env.KUBECONFIG } : {}),
-          ...(ctx.env.TELEPRESENCE_REGISTRY ? { registryEnv: ctx.env.TELEPRESENCE_REGISTRY } : {}),
-          ...(opts.context ? { context: opts.context } : {}),
-          ...(opts.namespace ? { namespace: opts.namespace } : {}),
-          ...(opts.managerNamespace ? { managerNamespace: opts.managerNamespace } : {}),
-          alsoProxy,
-          neverProxy,
-        },
-        { timeoutMs: budget },
-      );
-      ctx.out.progressDone();
-      const s = result.session;
-      if (s.managerWarning && !result.alreadyConnected) ctx.out.notice(s.managerWarning);
-      ctx.out.result(
-        {
-          connected: true,
-          alreadyConnected: result.alreadyConnected,
-          elapsedMs: result.elapsedMs,
-          client: { version: buildVersion },
-          context: s.context,
-          server: s.server,
-          namespace: s.namespace,
-          managerNamespace: s.managerNamespace,
-          trafficManager: { ...s.managerVersion, action: s.managerAction, ...(s.managerWarning ? { warning: s.managerWarning } : {}) },
-          routedSubnets: s.network.routedSubnets,
-          excluded: s.network.excluded,
-        },
-        () => renderConnect(result),
-      );
-    } finally {
-      ctx.out.progressDone();
-      user.client.close();
-    }
+    // The session: kubeconfig, manager, port-forward, routes (all inside the user daemon).
+    ctx.out.progress('Connecting to the cluster...');
+    const budget = SESSION_BUDGET_MS + config.timeouts.trafficManagerConnect + 2 * config.timeouts.trafficManagerAPI;
+    const call = ctx.userDaemon.connect(
+      {
+        ...(ctx.env.KUBECONFIG ? { kubeconfigEnv: ctx.env.KUBECONFIG } : {}),
+        ...(ctx.env.TELEPRESENCE_REGISTRY ? { registryEnv: ctx.env.TELEPRESENCE_REGISTRY } : {}),
+        ...(opts.context ? { context: opts.context } : {}),
+        ...(opts.namespace ? { namespace: opts.namespace } : {}),
+        ...(opts.managerNamespace ? { managerNamespace: opts.managerNamespace } : {}),
+        alsoProxy: mergeCidrs([], splitList(opts.alsoProxy), '--also-proxy'),
+        neverProxy: mergeCidrs([], splitList(opts.neverProxy), '--never-proxy'),
+      },
+      { timeoutMs: budget, signal: ctx.signal },
+    );
+    const show = ctx.out.events();
+    for await (const event of call) show(event);
+    const result = await call.result;
+    ctx.out.progressDone();
+    const s = result.session;
+    ctx.out.result(
+      {
+        connected: true,
+        alreadyConnected: result.alreadyConnected,
+        elapsedMs: result.elapsedMs,
+        client: { version: buildVersion },
+        context: s.context,
+        server: s.server,
+        namespace: s.namespace,
+        managerNamespace: s.managerNamespace,
+        trafficManager: { ...s.managerVersion, action: s.managerAction, ...(s.managerWarning ? { warning: s.managerWarning } : {}) },
+        routedSubnets: s.network.routedSubnets,
+        excluded: s.network.excluded,
+        dns: s.network.dns
+          ? { mode: s.network.dns.mode, ...(s.network.dns.modeReason ? { modeReason: s.network.dns.modeReason } : {}), ...(s.network.dns.systemResolver ? { systemResolver: s.network.dns.systemResolver } : {}) }
+          : { error: s.network.dnsError ?? 'not running' },
+      },
+      () => renderConnect(result),
+    );
   },
 });

@@ -2,10 +2,12 @@
 import { runConnector } from '../../userd/connector.js';
 import { defineCommand } from '../command.js';
 
-export const connectorForegroundCommand = defineCommand<{ ownerUid?: string; ownerGid?: string }>({
+export const connectorForegroundCommand = defineCommand({
   name: 'connector-foreground',
   description: 'Run the user daemon in the foreground',
   hidden: true,
+  runsDaemon: true,
+  requires: 'none',
   flags: [
     { flags: '--owner-uid <uid>', description: 'uid that owns the socket' },
     { flags: '--owner-gid <gid>', description: 'gid that owns the socket' },

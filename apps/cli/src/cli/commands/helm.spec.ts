@@ -12,10 +12,15 @@ async function tp(...argv: string[]) {
 }
 
 describe('telepresence helm', () => {
-  it('refuses an unknown action as a user error', async () => {
+  it('refuses an unknown action as a user error, with the parser message', async () => {
     const r = await tp('helm', 'reinstall');
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('telepresence: error: unknown helm action "reinstall"; use one of: install, upgrade, uninstall\n');
+    expect(r.stderr).toBe("error: unknown command 'reinstall'\n(Did you mean one of install, uninstall?)\n");
+  });
+  it('lists its real subcommands', async () => {
+    const r = await tp('helm', '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatchSnapshot();
   });
   it('refuses a bad --timeout', async () => {
     const r = await tp('helm', 'install', '--timeout', 'soon');
@@ -27,7 +32,7 @@ describe('telepresence helm', () => {
     expect(r.stderr).toContain('no kubeconfig found (KUBECONFIG=/nonexistent/kc)');
   });
   it('help keeps the 2.x flag names and says where the namespace comes from', async () => {
-    const r = await tp('helm', '--help');
+    const r = await tp('helm', 'install', '--help');
     expect(r.stdout).toContain('-n, --manager-namespace <namespace>');
     expect(r.stdout).toMatchSnapshot();
   });

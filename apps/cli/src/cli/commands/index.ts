@@ -1,5 +1,5 @@
 // Every CLI command, in help order.
-import type { CommandSpec } from '../command.js';
+import type { AnyCommand } from '../command.js';
 import { connectCommand } from './connect.js';
 import { connectorForegroundCommand } from './connector-foreground.js';
 import { helmCommand } from './helm.js';
@@ -8,4 +8,4 @@ import { startDaemonsCommand } from './start-daemons.js';
 import { statusCommand } from './status.js';
 import { versionCommand } from './version.js';
 
-export const COMMANDS = [connectCommand, statusCommand, quitCommand, startDaemonsCommand, versionCommand, helmCommand, connectorForegroundCommand] as CommandSpec<any>[];
+export const COMMANDS: AnyCommand[] = [connectCommand, statusCommand, quitCommand, startDaemonsCommand, versionCommand, helmCommand, connectorForegroundCommand] 

@@ -6,15 +6,10 @@ import { connect } from '@tel/ipc';
 import { defineCommand } from '../command.js';
 import { ROOT_DAEMON, USER_DAEMON, stopDaemon } from '../daemons.js';
 
-interface QuitOpts {
-  stopDaemons?: boolean;
-  user?: boolean;
-  root?: boolean;
-}
-
-export const quitCommand = defineCommand<QuitOpts>({
+export const quitCommand = defineCommand({
   name: 'quit',
   description: 'Tell telepresence daemons to quit',
+  requires: 'none',
   flags: [
     { flags: '-s, --stop-daemons', description: 'stop both the user daemon and the root daemon' },
     { flags: '-u, --user', description: 'stop the user daemon (default)' },

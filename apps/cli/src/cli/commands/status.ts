@@ -82,6 +82,7 @@ export function renderStatus(d: StatusDoc): string {
       for (const e of n.excluded) lines.push(`    - ${e.cidr} (${e.reason})`);
       if (n.dns) {
         row('DNS', `${n.dns.mode}, server ${n.dns.server}, upstream ${n.dns.upstream.join(', ') || 'none'}`);
+        if (n.dns.modeReason) lines.push(`  Mode chosen    : ${n.dns.modeReason}`);
         lines.push(`  Routing domains: ${n.dns.routingDomains.join(' ')}`);
         if (n.dns.searchDomains.length) lines.push(`  Search domains : ${n.dns.searchDomains.join(' ')}`);
         if (n.dns.leftOut.length) {
@@ -97,6 +98,7 @@ export function renderStatus(d: StatusDoc): string {
 export const statusCommand = defineCommand({
   name: 'status',
   description: 'Show connectivity status',
+  requires: 'none',
   async run(ctx) {
     const userSocket = USER_DAEMON.socket(ctx.env);
     const rootSocket = ROOT_DAEMON.socket(ctx.env);

@@ -16,6 +16,7 @@ interface Row {
 export const versionCommand = defineCommand({
   name: 'version',
   description: 'Show the version of the client and of each daemon',
+  requires: 'none',
   async run(ctx) {
     const rows: Row[] = [{ name: 'Client', version: buildVersion, apiVersion: API_VERSIONS.userDaemon, running: true, mismatch: false }];
     const mismatches: string[] = [];

@@ -126,6 +126,8 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
     expect(r.stderr).toBe('');
     measured.connectColdInstallMs = r.ms;
     expect(r.json).toMatchObject({ connected: true, alreadyConnected: false, namespace: 'default', managerNamespace: MANAGER_NS, trafficManager: { version: V1, action: 'installed' } });
+    // The install's progress, streamed from the user daemon, lands in the document's `events`.
+    expect(r.json.events).toEqual(expect.arrayContaining([{ message: `installing Traffic Manager ${V1} in namespace ${MANAGER_NS}` }]));
     expect(r.json.routedSubnets).toEqual(expect.arrayContaining(['198.19.0.0/16']));
     expect(r.json.routedSubnets.some((s: string) => s.startsWith('198.18.128.'))).toBe(true);
     expect(r.json.excluded).toEqual(expect.arrayContaining([

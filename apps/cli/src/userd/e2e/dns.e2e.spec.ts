@@ -3,13 +3,16 @@
 // mode there). Runs on its own cluster instance (`dnse2e`), so the shared default cluster is never
 // touched; the instance is taken down in afterAll.
 //
+// The workstation pins its own name resolution (Debian/Ubuntu style: resolved's stub file, `hosts:
+// files dns`); every lookup "through the system resolver" runs in that style and in the Fedora
+// style (nss-resolve), whatever the machine running the tests has.
 // Not covered here: forcing a mode while resolved is absent (override mode) — that is the root
 // daemon's e2e sandbox (apps/root-daemon/src/dns/dns.e2e.spec.ts).
 import { existsSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoWorkloadManifest, clusterDown, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
+import { demoWorkloadManifest, clusterDown, ensureClusterUp, RESOLVER_FLAVOURS, type ClusterInfo, type ResolverFlavour } from '@tel/testcluster';
 import { buildVersion, cliRunner, httpGet, pushManager, userEnv, ws, type Build, type Tp } from './harness.js';
 
 const INSTANCE = 'dnse2e';
@@ -21,6 +24,10 @@ const RS_NS = 'rs';
 const TEST_NS = 'test';
 const EXCLUDED_SUFFIX = '.inet.test';
 const NEW_NS = 'tel-dns-e2e-new';
+/** Namespaces named like public suffixes, each with a Service `demo`, there before connecting. */
+const SUFFIX_NAMESPACES = ['com', 'dev', 'io'];
+/** kill -9 + connect cycles after which the first lookups must already work. */
+const KILL_CYCLES = 10;
 
 let cluster: ClusterInfo;
 let dir: string;
@@ -29,6 +36,7 @@ let env: NodeJS.ProcessEnv;
 let tp: Tp;
 let demoIp: string;
 let mySvcIp: string;
+const suffixIps: Record<string, string> = {};
 let pristineResolver: string;
 const measured: Record<string, number | string> = {};
 
@@ -47,7 +55,18 @@ spec:
 apiVersion: v1
 kind: Namespace
 metadata: {name: ${TEST_NS}}
-`;
+` + SUFFIX_NAMESPACES.map((ns) => `---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${ns}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: demo, namespace: ${ns}}
+spec:
+  ports:
+  - {name: http, port: 8080, protocol: TCP}
+`).join('');
 
 async function kubectl(args: string[], input?: string): Promise<string> {
   const r = await cluster.wsExec('kubectl', args, { timeoutMs: 180_000, ...(input ? { input } : {}) });
@@ -56,8 +75,8 @@ async function kubectl(args: string[], input?: string): Promise<string> {
 }
 
 /** The system resolver's view of a name: getent's first address (or null). */
-async function getent(name: string): Promise<string | null> {
-  const r = await cluster.wsExec('getent', ['hosts', name], { timeoutMs: 15_000 });
+async function getent(name: string, resolver: ResolverFlavour = 'stub'): Promise<string | null> {
+  const r = await cluster.wsExec('getent', ['hosts', name], { timeoutMs: 15_000, resolver });
   if (r.code !== 0) return null;
   return r.stdout.trim().split(/\s+/)[0] ?? null;
 }
@@ -113,6 +132,20 @@ async function resolverState(): Promise<string> {
   return parts.join('\n');
 }
 
+/** Waits until a process we killed is gone (its pid no longer exists). */
+async function waitGone(pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`pid ${pid} still alive 10 s after SIGKILL`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
@@ -128,6 +161,7 @@ beforeAll(async () => {
   await kubectl(['rollout', 'status', 'deployment/demo', '-n', DEMO_NS, '--timeout=150s']);
   demoIp = (await kubectl(['get', 'service', 'demo', '-n', DEMO_NS, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
   mySvcIp = (await kubectl(['get', 'service', 'my-svc', '-n', RS_NS, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+  for (const ns of SUFFIX_NAMESPACES) suffixIps[ns] = (await kubectl(['get', 'service', 'demo', '-n', ns, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
   env = userEnv(join(dir, 'user'), cluster.registry);
   const cfgDir = join(env.XDG_CONFIG_HOME!, 'telepresence');
   mkdirSync(cfgDir, { recursive: true });
@@ -188,17 +222,30 @@ describe('cluster DNS through the system resolver (real cluster, workstation nam
     expect(dr.stdout).toMatch(/no/);
   }, 60_000);
 
-  // One case per form, so a failing form is reported on its own.
-  it.each(['demo', `demo.${DEMO_NS}`, `demo.${DEMO_NS}.svc`, `demo.${DEMO_NS}.svc.cluster.local`])(
-    'name form %s resolves through the system resolver (getent and resolvectl query)',
-    async (name) => {
+  it("the workstation's own resolver configuration, whatever the host has", async () => {
+    const stub = await ws(cluster, 'grep ^hosts: /etc/nsswitch.conf; readlink /etc/resolv.conf; grep ^search /etc/resolv.conf');
+    expect(stub.stdout).toMatch(/^hosts:\s+files dns\n\/run\/systemd\/resolve\/stub-resolv\.conf\n/);
+    // While connected, resolved writes the session's search domain into the stub file.
+    expect(stub.stdout).toMatch(new RegExp(`^search .*\\b${DEMO_NS}\\b`, 'm'));
+    const fedora = await cluster.wsExec('sh', ['-c', 'grep ^hosts: /etc/nsswitch.conf; grep ^search /etc/resolv.conf'], { resolver: 'nss-resolve' });
+    expect(fedora.stdout).toMatch(/^hosts:\s+files resolve \[!UNAVAIL=return\] dns\nsearch \.\n$/);
+  });
+
+  // One case per form and style, so a failing one is reported on its own.
+  it.each(RESOLVER_FLAVOURS.flatMap((resolver) => ['demo', `demo.${DEMO_NS}`, `demo.${DEMO_NS}.svc`, `demo.${DEMO_NS}.svc.cluster.local`].map((name) => [name, resolver] as const)))(
+    'name form %s resolves through the system resolver (%s: getent; resolvectl query)',
+    async (name, resolver) => {
       const q = await resolvectlQuery(name);
-      expect(await getent(name), `getent hosts ${name} (resolvectl query: ${q.out.trim()})`).toBe(demoIp);
+      expect(await getent(name, resolver), `getent hosts ${name} (resolvectl query: ${q.out.trim()})`).toBe(demoIp);
       expect(q.code, `resolvectl query ${name}: ${q.out}`).toBe(0);
       expect(q.out).toContain(demoIp);
     },
     60_000,
   );
+
+  it.each(RESOLVER_FLAVOURS)('Services in namespaces named like public suffixes resolve (%s)', async (resolver) => {
+    for (const ns of SUFFIX_NAMESPACES) expect(await getent(`demo.${ns}`, resolver), `demo.${ns}`).toBe(suffixIps[ns]);
+  }, 60_000);
 
   it('our resolver answers the .svc form when asked directly (the gap is only in routing)', async () => {
     const server = (await tp('status', '--output', 'json')).json.network.dns.server as string;
@@ -206,9 +253,9 @@ describe('cluster DNS through the system resolver (real cluster, workstation nam
     expect(r, `A demo.${DEMO_NS}.svc @${server}`).toEqual({ rcode: 0, addresses: [demoIp] });
   }, 60_000);
 
-  it('an HTTP GET by name answers from the pod', async () => {
+  it.each(RESOLVER_FLAVOURS)('an HTTP GET by name answers from the pod (%s)', async (resolver) => {
     for (const host of ['demo', `demo.${DEMO_NS}`]) {
-      const r = await httpGet(cluster, `http://${host}:8080/`);
+      const r = await httpGet(cluster, `http://${host}:8080/`, 10, { resolver });
       expect(r.ok, `${host}: ${r.body}`).toBe(true);
       expect(r.body).toContain(DEMO_NS);
     }
@@ -278,6 +325,30 @@ describe('cluster DNS through the system resolver (real cluster, workstation nam
     console.info(`getent hosts ${name}: p50 ${measured.getentP50Ms} ms, p95 ${measured.getentP95Ms} ms (50 calls); uncached NXDOMAIN p50 ${measured.getentUncachedNxP50Ms} ms (20 calls)`);
   }, 300_000);
 
+  it(`kill -9 of both daemons, then connect: the first lookups already work (${KILL_CYCLES} cycles, both styles)`, async () => {
+    const failures: string[] = [];
+    const connectMs: number[] = [];
+    for (let cycle = 1; cycle <= KILL_CYCLES; cycle++) {
+      const st = await tp('status', '--output', 'json');
+      const pids = [st.json?.userDaemon?.pid ?? st.json?.userDaemon?.version?.pid, st.json?.rootDaemon?.pid ?? st.json?.rootDaemon?.version?.pid].filter((p): p is number => typeof p === 'number');
+      expect(pids, JSON.stringify(st.json)).toHaveLength(2);
+      for (const pid of pids) process.kill(pid, 'SIGKILL'); // our own daemons, by pid
+      for (const pid of pids) await waitGone(pid);
+      const c = await tp('connect', '--namespace', DEMO_NS, '--output', 'json');
+      expect(c.code, c.stdout + c.stderr).toBe(0);
+      connectMs.push(c.ms);
+      // Right after connect returns: the very first lookups, in both styles.
+      for (const resolver of RESOLVER_FLAVOURS) {
+        for (const [name, want] of [['demo.dev', suffixIps.dev], ['demo', demoIp]] as const) {
+          const got = await getent(name, resolver);
+          if (got !== want) failures.push(`cycle ${cycle} ${resolver}: getent ${name} = ${got}, want ${want}`);
+        }
+      }
+    }
+    measured.killConnectMsP50 = percentile(connectMs, 50);
+    expect(failures).toEqual([]);
+  }, 600_000);
+
   it('quit restores the resolver state exactly', async () => {
     const r = await tp('quit', '-s');
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -285,4 +356,31 @@ describe('cluster DNS through the system resolver (real cluster, workstation nam
     expect(await getent(`demo.${DEMO_NS}`)).toBeNull();
     expect(await getent('docs.rs')).toBe(cluster.inetNames['docs.rs']);
   }, 120_000);
+});
+
+describe('a workstation whose resolv.conf is broken (resolved runs, programs do not ask it)', () => {
+  it.each([
+    ['a symlink to a missing file', { symlinkTo: '/run/nowhere/resolv.conf' }, '/etc/resolv.conf is a symlink to /run/nowhere/resolv.conf, which does not exist'],
+    ['an empty file', 'empty', '/etc/resolv.conf names no nameserver'],
+  ] as const)('%s: connect says what it found and which mode it chose, names work, quit leaves it as it was', async (_what, resolvConf, found) => {
+    const world = { resolvConf } as const;
+    const tpBroken = cliRunner(cluster, build, env, cluster.adminKubeconfig, world);
+    const look = () => cluster.wsExec('sh', ['-c', 'ls -l /etc/resolv.conf; cat /etc/resolv.conf 2>&1; true'], world);
+    const filesBefore = (await look()).stdout;
+    const rulesBefore = (await ws(cluster, 'nft list ruleset')).stdout;
+    const r = await tpBroken('connect', '--namespace', DEMO_NS);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`DNS: override mode: systemd-resolved is running but programs do not ask it (${found}; nsswitch hosts: files dns): taking over nameserver 127.0.0.1 instead`);
+    const st = await tpBroken('status', '--output', 'json');
+    expect(st.json.network.dns).toMatchObject({ mode: 'override', systemResolver: { resolvConf: found, nsswitchHosts: 'files dns' } });
+    for (const name of ['demo', `demo.${DEMO_NS}`]) {
+      const g = await cluster.wsExec('getent', ['hosts', name], { ...world, timeoutMs: 15_000 });
+      expect(g.stdout.trim().split(/\s+/)[0], `getent hosts ${name}: ${g.stdout}${g.stderr}`).toBe(demoIp);
+    }
+    const q = await tpBroken('quit', '-s');
+    expect(q.code, q.stdout + q.stderr).toBe(0);
+    expect((await look()).stdout).toBe(filesBefore);
+    expect((await ws(cluster, 'nft list ruleset')).stdout).toBe(rulesBefore);
+    expect(await resolverState()).toBe(pristineResolver);
+  }, 300_000);
 });

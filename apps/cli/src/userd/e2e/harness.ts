@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { bundleApp, pushBaseImage, pushTrafficManagerImage } from '@tel/build';
 import type { BuildInfo } from '@tel/genversion';
-import type { ClusterInfo, NsExecResult } from '@tel/testcluster';
+import type { ClusterInfo, NsExecOptions, NsExecResult } from '@tel/testcluster';
 
 export const WORKSPACE_ROOT = resolve(import.meta.dirname, '../../../../..');
 
@@ -56,10 +56,10 @@ export interface Tp {
 }
 
 /** Runs the built CLI inside the workstation namespace with the given user env and kubeconfig. */
-export function cliRunner(cluster: ClusterInfo, build: Build, env: NodeJS.ProcessEnv, kubeconfig: string): Tp {
+export function cliRunner(cluster: ClusterInfo, build: Build, env: NodeJS.ProcessEnv, kubeconfig: string, world: Pick<NsExecOptions, 'resolver' | 'resolvConf'> = {}): Tp {
   return async (...args: string[]) => {
     const t0 = performance.now();
-    const r = await cluster.wsExec('node', [build.cli, ...args], { env: { ...env, KUBECONFIG: kubeconfig }, timeoutMs: 300_000 });
+    const r = await cluster.wsExec('node', [build.cli, ...args], { env: { ...env, KUBECONFIG: kubeconfig }, timeoutMs: 300_000, ...world });
     const ms = Math.round(performance.now() - t0);
     let json: unknown;
     if (args.includes('json')) {
@@ -111,8 +111,8 @@ export async function netState(cluster: ClusterInfo): Promise<string> {
 }
 
 /** HTTP GET from the workstation; the body, or the curl error. */
-export async function httpGet(cluster: ClusterInfo, url: string, maxSeconds = 10): Promise<{ ok: boolean; body: string }> {
-  const r = await cluster.wsExec('curl', ['-sS', '--max-time', String(maxSeconds), url], { timeoutMs: (maxSeconds + 5) * 1000 });
+export async function httpGet(cluster: ClusterInfo, url: string, maxSeconds = 10, world: Pick<NsExecOptions, 'resolver' | 'resolvConf'> = {}): Promise<{ ok: boolean; body: string }> {
+  const r = await cluster.wsExec('curl', ['-sS', '--max-time', String(maxSeconds), url], { timeoutMs: (maxSeconds + 5) * 1000, ...world });
   return { ok: r.code === 0, body: r.code === 0 ? r.stdout : r.stderr };
 }
 

@@ -6,9 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANAGER_API_PORT, MANAGER_TCP_PORT, type SessionSummary } from '@tel/contracts';
+import { DEFAULT_SESSION_LEASE_MS, MANAGER_API_PORT, MANAGER_TCP_PORT, type SessionSummary } from '@tel/contracts';
 import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
-import { DEFAULT_SESSION_LEASE_MS } from '../../../../traffic-manager/src/manager/state/sessions.js';
 import { buildVersion, cliRunner, httpGet, pushManager, userEnv, type Build, type Tp } from './harness.js';
 
 /** Unique per run: the node keeps images by tag (IfNotPresent), so a reused tag would run an old manager. */

@@ -1,6 +1,7 @@
 // A throwaway "workstation" for DNS e2e tests: a network namespace plus a private mount namespace
-// with its own tmpfs /run, /etc/resolv.conf and resolved.conf, optionally running a real
-// dbus-daemon and systemd-resolved. The host's network, /run and resolv.conf are never touched.
+// with its own tmpfs /run and an /etc overlay pinning nsswitch.conf, resolv.conf and resolved.conf
+// (the test cluster's workstation styles), optionally running a real dbus-daemon and
+// systemd-resolved. The host's network, /run and /etc are never touched, nor read for resolving.
 // Every process is started here and killed by its PID on dispose().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -8,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { etcOverlayScript, flavourPrefix, givenResolvConfFile, workstationEtcFiles, type ResolverFlavour } from '@tel/testcluster';
 import { Netns, run } from '../../testing/netns.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -15,8 +17,13 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 export interface SandboxOptions {
   /** Start dbus-daemon + systemd-resolved inside. */
   resolved: boolean;
-  /** Content of the sandbox's /etc/resolv.conf. */
-  resolvConf: string;
+  /**
+   * Content of the sandbox's /etc/resolv.conf. Unset: resolved's managed stub file (a symlink,
+   * as on Debian/Ubuntu desktops; needs `resolved`).
+   */
+  resolvConf?: string;
+  /** Make /etc/resolv.conf a symlink to this path (which may not exist) instead. */
+  resolvConfSymlink?: string;
   /** Global DNS= for resolved (its "original" upstream). */
   resolvedDns?: string;
 }
@@ -27,12 +34,15 @@ export class DnsSandbox {
     readonly ns: Netns,
     readonly dir: string,
     private readonly holder: ChildProcess,
+    /** The sandbox has a resolv.conf of its own (no resolved stub file). */
+    private readonly ownResolvConf: boolean,
   ) {}
 
   static async create(opts: SandboxOptions): Promise<DnsSandbox> {
     const dir = mkdtempSync(join(tmpdir(), 'tpr-dns-'));
     const ns = await Netns.create('dns');
-    writeFileSync(join(dir, 'resolv.conf'), opts.resolvConf);
+    for (const [f, content] of Object.entries(workstationEtcFiles(dir))) writeFileSync(f, content);
+    if (opts.resolvConf !== undefined) writeFileSync(givenResolvConfFile(dir), opts.resolvConf);
     writeFileSync(join(dir, 'resolved.conf'), `[Resolve]\nDNS=${opts.resolvedDns ?? ''}\nFallbackDNS=\nLLMNR=no\nMulticastDNS=no\nDNSSEC=no\nDNSStubListener=yes\n`);
     // The holder owns the mount namespace; everything else joins it through /proc/<pid>/ns/mnt.
     const script = [
@@ -40,13 +50,19 @@ export class DnsSandbox {
       'mount -t tmpfs tmpfs /run',
       // /run/systemd/resolve is left for resolved to create: it refuses a root-owned one.
       'mkdir -p /run/dbus /run/systemd',
-      `mount --bind ${join(dir, 'resolv.conf')} /etc/resolv.conf`,
-      `mount --bind ${join(dir, 'resolved.conf')} /etc/systemd/resolved.conf`,
+      ...etcOverlayScript({
+        dir,
+        scratch: '/run',
+        flavour: 'stub',
+        ...(opts.resolvConf !== undefined ? { resolvConf: opts.resolvConf } : {}),
+        ...(opts.resolvConfSymlink !== undefined ? { resolvConfSymlink: opts.resolvConfSymlink } : {}),
+        copies: { '/etc/systemd/resolved.conf': join(dir, 'resolved.conf') },
+      }),
       'echo ready',
       'exec sleep infinity',
     ].join('\n');
     const holder = ns.spawn('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const sb = new DnsSandbox(ns, dir, holder);
+    const sb = new DnsSandbox(ns, dir, holder, opts.resolvConf !== undefined || opts.resolvConfSymlink !== undefined);
     try {
       await new Promise<void>((resolve, reject) => {
         let out = '';
@@ -75,9 +91,13 @@ export class DnsSandbox {
     return [`--net=/var/run/netns/${this.ns.name}`, `--mount=/proc/${this.holder.pid}/ns/mnt`, `--wd=${process.cwd()}`, '--', cmd, ...args];
   }
 
-  /** Run a command inside (network + mount namespace). */
-  exec(cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<string> {
-    return run('nsenter', this.nsenterArgs(cmd, args), opts);
+  /**
+   * Run a command inside (network + mount namespace); `resolver: 'nss-resolve'` runs it with
+   * glibc resolving through resolved's NSS module (Fedora style) instead of the stub file.
+   */
+  exec(cmd: string, args: string[], opts: { timeoutMs?: number; resolver?: ResolverFlavour } = {}): Promise<string> {
+    const argv = [...flavourPrefix(opts.resolver ?? 'stub', this.dir, { keepResolvConf: this.ownResolvConf }), cmd, ...args];
+    return run('nsenter', this.nsenterArgs(argv[0]!, argv.slice(1)), opts);
   }
 
   spawn(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {

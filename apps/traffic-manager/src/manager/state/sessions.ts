@@ -2,13 +2,12 @@
 // sessions whose client stopped renewing. In memory only: a restarted manager knows no session,
 // answers `unknown-session`, and each client arrives again with its desired state.
 import { randomUUID } from 'node:crypto';
-import type { ArriveRequest, ClientIdentity, DesiredState, Lease, SessionSummary, SessionsEvent } from '@tel/contracts';
+import { DEFAULT_SESSION_LEASE_MS, type ArriveRequest, type ClientIdentity, type DesiredState, type Lease, type SessionSummary, type SessionsEvent } from '@tel/contracts';
 import { configError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
 import { RequestError } from '../router.js';
 
-/** Default lease: how long a session outlives its client's last heartbeat. */
-export const DEFAULT_SESSION_LEASE_MS = 15_000;
+export { DEFAULT_SESSION_LEASE_MS };
 /**
  * The manager's environment variable for the lease (2.x calls the same knob the client connection
  * TTL): a Go-style duration ("15s", "1m30s", "500ms") or plain milliseconds.

@@ -1,0 +1,115 @@
+// The command spec through the real parser, in process: option types read off the flag specs,
+// arguments after `--`, and `requires` met by run.ts against daemons served on real sockets.
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import type { RootDaemonContract, UserDaemonContract } from '@tel/contracts';
+import { serve, type Handlers } from '@tel/ipc';
+import { API_VERSIONS, buildVersion } from '@tel/version';
+import { defineCommand, type AnyCommand, type OptionsOf } from './command.js';
+import { ROOT_DAEMON, USER_DAEMON } from './daemons.js';
+import { run } from './run.js';
+
+async function tp(commands: AnyCommand[], env: NodeJS.ProcessEnv, ...argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const w = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
+  const code = await run(argv, { stdout: w((s) => (stdout += s)), stderr: w((s) => (stderr += s)), env }, commands);
+  return { code, stdout, stderr };
+}
+
+const noDaemons = { XDG_CONFIG_HOME: '/nonexistent', XDG_RUNTIME_DIR: '/nonexistent/run', TELEPRESENCE_ROOT_RUN_DIR: '/nonexistent/root' };
+
+describe('option types', () => {
+  it('are inferred from the flag syntax: value, list, boolean; required only with a default', () => {
+    const flags = [
+      { flags: '-n, --manager-namespace <ns>', description: '' },
+      { flags: '--also-proxy <cidr...>', description: '' },
+      { flags: '-s, --stop-daemons', description: '' },
+      { flags: '--timeout <duration>', description: '', default: '2m' },
+    ] as const;
+    expectTypeOf<OptionsOf<typeof flags>>().toEqualTypeOf<{ managerNamespace?: string; alsoProxy?: string[]; stopDaemons?: boolean; timeout: string }>();
+  });
+});
+
+describe('arguments after --', () => {
+  it('reach a command that passes them through, untouched (flags included)', async () => {
+    let seen: { args: string[]; passThrough: string[]; opts: { name?: string } } | undefined;
+    const cmd = defineCommand({
+      name: 'exec',
+      description: 'test',
+      requires: 'none',
+      passThrough: true,
+      args: ['[target]'],
+      flags: [{ flags: '--name <n>', description: '' }],
+      async run(_ctx, opts, args, passThrough) {
+        seen = { args, passThrough, opts };
+      },
+    });
+    const r = await tp([cmd], noDaemons, 'exec', 'svc', '--name', 'x', '--', 'curl', '-v', '--name', 'y', '--');
+    expect(r.code).toBe(0);
+    expect(seen).toEqual({ args: ['svc'], passThrough: ['curl', '-v', '--name', 'y', '--'], opts: { name: 'x' } });
+  });
+
+  it('are refused by a command that takes none', async () => {
+    const cmd = defineCommand({ name: 'plain', description: 'test', requires: 'none', run: async () => undefined });
+    const r = await tp([cmd], noDaemons, 'plain', '--', 'ls');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("telepresence: error: plain takes no arguments after --; remove '-- ls'\n");
+  });
+});
+
+describe('requires', () => {
+  let tmp: string;
+  let env: NodeJS.ProcessEnv;
+  const servers: Server[] = [];
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'tel-requires-'));
+    env = { XDG_CONFIG_HOME: join(tmp, 'config'), XDG_RUNTIME_DIR: join(tmp, 'run'), XDG_CACHE_HOME: join(tmp, 'cache'), TELEPRESENCE_ROOT_RUN_DIR: join(tmp, 'root') };
+    // Daemons of this build, not connected: served by the real IPC server on real sockets.
+    const lifecycle = (name: string, apiVersion: number) => ({
+      version: async () => ({ name, version: buildVersion, apiVersion, pid: process.pid, idle: true }),
+      quit: async () => ({}),
+      setLogLevel: async () => ({}),
+    });
+    const user: Handlers<Pick<UserDaemonContract, 'version' | 'quit' | 'setLogLevel' | 'sessionStatus'>> = {
+      ...lifecycle('User Daemon', API_VERSIONS.userDaemon),
+      sessionStatus: async () => ({ session: null, portForward: null, network: null, rootDaemon: null }),
+    };
+    const root: Handlers<Pick<RootDaemonContract, 'version' | 'quit' | 'setLogLevel'>> = lifecycle('Root Daemon', API_VERSIONS.rootDaemon);
+    servers.push(await serve(USER_DAEMON.socket(env), user), await serve(ROOT_DAEMON.socket(env), root));
+  });
+  afterAll(() => {
+    for (const s of servers) s.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("'daemons' hands the handler a connected user daemon", async () => {
+    let pid = 0;
+    const cmd = defineCommand({
+      name: 'needs-daemons',
+      description: 'test',
+      requires: 'daemons',
+      async run(ctx) {
+        pid = (await ctx.userDaemon.version({})).pid;
+        expect(ctx.daemons.rootDaemon.started).toBe(false);
+      },
+    });
+    const r = await tp([cmd], env, 'needs-daemons');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(pid).toBe(process.pid);
+  });
+
+  it("'session' stops before the handler when there is no session", async () => {
+    let ran = false;
+    const cmd = defineCommand({ name: 'needs-session', description: 'test', requires: 'session', run: async () => void (ran = true) });
+    const r = await tp([cmd], env, 'needs-session');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("telepresence: error: not connected to a cluster; run 'telepresence connect' first\n");
+    expect(ran).toBe(false);
+  });
+});

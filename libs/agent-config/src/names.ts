@@ -1,0 +1,34 @@
+// The names and numbers the injector (manager webhook) and the traffic agent must agree on.
+// CLUSTER-FACING: pods injected by one release are read by the agent and manager of the same
+// release series; change a name only together with a migration.
+
+/** The sidecar the webhook adds to an intercepted workload's pods. */
+export const AGENT_CONTAINER = 'traffic-agent';
+/** The init container that redirects numeric target ports to the agent (it alone has NET_ADMIN). */
+export const AGENT_INIT_CONTAINER = 'tel-agent-init';
+/** First port the agent listens on for a workload's service ports (9900 is the agent's API). */
+export const AGENT_FIRST_PORT = 9901;
+/**
+ * On a workload's pod template while it wants an agent; its value is the hash of the agent
+ * config. Setting it is what rolls the pods (the webhook injects into pods that carry it), and
+ * removing it rolls them back to a template identical to the one before the first intercept.
+ */
+export const WORKLOAD_ANNOTATION = 'telepresence.io/agent';
+/** Environment of the agent container that is the agent's own, not the app's. */
+export const AGENT_ENV_PREFIX = 'TEL_AGENT_';
+/** The agent config (JSON) in the agent container's environment. */
+export const AGENT_CONFIG_ENV = `${AGENT_ENV_PREFIX}CONFIG`;
+/** Numeric port redirects for the init container: "appPort:agentPort,…". */
+export const AGENT_REDIRECTS_ENV = `${AGENT_ENV_PREFIX}REDIRECTS`;
+/** An app port whose name the agent takes over keeps its number under this prefix. */
+export const RENAMED_PORT_PREFIX = 'tel-';
+
+/** Kubernetes' IANA_SVC_NAME: ≤ 15 lowercase letters, digits and '-', a letter, no '--', no '-' at an end. */
+export function isPortName(s: string): boolean {
+  return s.length >= 1 && s.length <= 15 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(s) && /[a-z]/.test(s) && !s.includes('--');
+}
+
+/** RFC 6901 reference token. */
+export function pointerToken(s: string): string {
+  return s.replace(/~/g, '~0').replace(/\//g, '~1');
+}

@@ -1,0 +1,146 @@
+// What the manager's mutating webhook does to a pod of a workload that wants an agent, as a JSON
+// patch (RFC 6902) on the Pod: add the traffic-agent container (the app container's environment
+// copied, so the kubelet resolves ConfigMap, Secret and downward-API values exactly as for the
+// app), give it the port names it takes over, and an init container that redirects numeric target
+// ports. The pod template itself is never changed here.
+import type { V1Container, V1ContainerPort, V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import type { AgentConfig } from './config.js';
+import { AgentConfigError } from './errors.js';
+import { AGENT_CONFIG_ENV, AGENT_CONTAINER, AGENT_ENV_PREFIX, AGENT_INIT_CONTAINER, AGENT_REDIRECTS_ENV, RENAMED_PORT_PREFIX, isPortName, pointerToken } from './names.js';
+
+export type JsonPatchOp = { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string } | { op: 'test'; path: string; value: unknown };
+
+/** The agent's own environment: where it is, and what it serves. */
+function agentEnv(config: AgentConfig): V1EnvVar[] {
+  const field = (fieldPath: string) => ({ valueFrom: { fieldRef: { fieldPath } } });
+  return [
+    { name: AGENT_CONFIG_ENV, value: JSON.stringify(config) },
+    { name: `${AGENT_ENV_PREFIX}POD_NAME`, ...field('metadata.name') },
+    { name: `${AGENT_ENV_PREFIX}POD_IP`, ...field('status.podIP') },
+    { name: `${AGENT_ENV_PREFIX}NAMESPACE`, ...field('metadata.namespace') },
+  ];
+}
+
+/**
+ * The app's environment for the agent container: as written for the app container, with
+ * resourceFieldRef pinned to the app container (left empty it would mean the agent's resources).
+ */
+function copiedEnv(app: V1Container): V1EnvVar[] {
+  return (app.env ?? []).map((e) => {
+    const rf = e.valueFrom?.resourceFieldRef;
+    if (!rf || rf.containerName) return e;
+    return { ...e, valueFrom: { ...e.valueFrom, resourceFieldRef: { ...rf, containerName: app.name } } };
+  });
+}
+
+/**
+ * The patch for one pod. Throws AgentConfigError when the pod can't take the agent (the webhook
+ * then leaves it unchanged and the manager reports why); never returns a partial patch.
+ */
+export function agentPodPatch(pod: V1Pod, config: AgentConfig): JsonPatchOp[] {
+  const spec = pod.spec;
+  const containers = spec?.containers ?? [];
+  if (spec?.hostNetwork) throw new AgentConfigError('host-network', 'the pod uses hostNetwork', 'intercept a workload that runs in its own pod network');
+  if (containers.some((c) => c.name === AGENT_CONTAINER) || spec?.initContainers?.some((c) => c.name === AGENT_INIT_CONTAINER)) {
+    throw new AgentConfigError('container-name-taken', `the pod already has a container named ${AGENT_CONTAINER} or ${AGENT_INIT_CONTAINER}`, 'rename that container');
+  }
+  const ops: JsonPatchOp[] = [];
+  const agentPorts = new Map<number, V1ContainerPort>();
+  const redirects: string[] = [];
+  const appIndex = (name: string) => {
+    const i = containers.findIndex((c) => c.name === name);
+    if (i < 0) throw new AgentConfigError('no-ports', `the pod has no container ${name}`, 'the workload changed since the intercept was made: intercept it again');
+    return i;
+  };
+  const renamed = new Set<string>();
+  for (const p of config.ports) {
+    const ci = appIndex(p.container);
+    if (p.targetPortName) {
+      // The agent takes over the name: the Service's targetPort then resolves to the agent. The
+      // app's port keeps its number under a new name (probes by name keep working through it).
+      const pi = (containers[ci]!.ports ?? []).findIndex((cp) => cp.name === p.targetPortName);
+      if (pi < 0) throw new AgentConfigError('no-ports', `container ${p.container} has no port named ${p.targetPortName}`, 'the workload changed since the intercept was made: intercept it again');
+      const newName = `${RENAMED_PORT_PREFIX}${p.targetPortName}`;
+      if (!isPortName(newName)) {
+        throw new AgentConfigError('port-name-too-long', `port name ${p.targetPortName} is too long to keep the app's port as ${newName} (15 characters at most)`, `shorten the port name to ${15 - RENAMED_PORT_PREFIX.length} characters or fewer`);
+      }
+      if (containers.some((c) => c.ports?.some((cp) => cp.name === newName))) {
+        throw new AgentConfigError('port-name-taken', `a container already has a port named ${newName}`, `rename that port; ${RENAMED_PORT_PREFIX}* names are the traffic agent's`);
+      }
+      if (!renamed.has(p.targetPortName)) {
+        renamed.add(p.targetPortName);
+        ops.push({ op: 'replace', path: `/spec/containers/${ci}/ports/${pi}/name`, value: newName });
+        ops.push(...probeRenames(containers[ci]!, ci, p.targetPortName, newName));
+      }
+      agentPorts.set(p.agentPort, { name: p.targetPortName, containerPort: p.agentPort, protocol: 'TCP' });
+    } else {
+      if (!agentPorts.has(p.agentPort)) agentPorts.set(p.agentPort, { containerPort: p.agentPort, protocol: 'TCP' });
+      const r = `${p.appPort}:${p.agentPort}`;
+      if (!redirects.includes(r)) redirects.push(r);
+    }
+  }
+  const app = containers[appIndex(config.ports[0]?.container ?? '')]!;
+  const taken = (app.env ?? []).find((e) => e.name.startsWith(AGENT_ENV_PREFIX));
+  if (taken) throw new AgentConfigError('env-name-taken', `container ${app.name} has an environment variable ${taken.name}`, `rename it; ${AGENT_ENV_PREFIX}* variables are the traffic agent's`);
+  const agent: V1Container = {
+    name: AGENT_CONTAINER,
+    image: config.image,
+    args: ['agent'],
+    env: [...copiedEnv(app), ...agentEnv(config)],
+    ...(app.envFrom?.length ? { envFrom: app.envFrom } : {}),
+    ports: [...agentPorts.values()],
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+  };
+  ops.push({ op: 'add', path: '/spec/containers/-', value: agent });
+  if (redirects.length) {
+    const init: V1Container = {
+      name: AGENT_INIT_CONTAINER,
+      image: config.image,
+      args: ['agent-init'],
+      // The node's address: the kubelet's probes come from it and must keep reaching the app.
+      env: [
+        { name: AGENT_REDIRECTS_ENV, value: redirects.join(',') },
+        { name: `${AGENT_ENV_PREFIX}HOST_IP`, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+      ],
+      // Only this container may change the pod's packet filter; the app keeps its own context.
+      securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] } },
+    };
+    ops.push(spec?.initContainers ? { op: 'add', path: '/spec/initContainers/-', value: init } : { op: 'add', path: '/spec/initContainers', value: [init] });
+  }
+  return ops;
+}
+
+/**
+ * The app container's probes that name the port the agent takes over follow it to its new name:
+ * the kubelet resolves a probe's port name in the probe's own container, and probes must keep
+ * reaching the app itself, intercepted or not.
+ */
+function probeRenames(c: V1Container, ci: number, from: string, to: string): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = [];
+  for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+    const probe = c[kind];
+    for (const handler of ['httpGet', 'tcpSocket'] as const) {
+      if (probe?.[handler]?.port === from) ops.push({ op: 'replace', path: `/spec/containers/${ci}/${kind}/${handler}/port`, value: to });
+    }
+  }
+  return ops;
+}
+
+/**
+ * The patch on a workload that sets (hash given) or removes (undefined) the agent annotation of its
+ * pod template. Removing the last annotation removes the map too, so the template is exactly what
+ * it was before the first intercept (the API server omits empty maps, so none was there before).
+ */
+export function templateAnnotationPatch(annotations: Record<string, string> | undefined, key: string, value: string | undefined): JsonPatchOp[] {
+  const base = '/spec/template/metadata/annotations';
+  if (value !== undefined) {
+    if (!annotations) return [{ op: 'add', path: base, value: { [key]: value } }];
+    return [{ op: 'add', path: `${base}/${pointerToken(key)}`, value }];
+  }
+  if (!annotations || !(key in annotations)) return [];
+  // `test` first: if someone changed the annotation meanwhile, the patch fails instead of
+  // removing what is now theirs.
+  const test: JsonPatchOp = { op: 'test', path: `${base}/${pointerToken(key)}`, value: annotations[key] };
+  if (Object.keys(annotations).length === 1) return [test, { op: 'remove', path: base }];
+  return [test, { op: 'remove', path: `${base}/${pointerToken(key)}` }];
+}
