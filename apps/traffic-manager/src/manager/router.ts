@@ -46,7 +46,7 @@ export class RequestError extends TelError {
   }
 }
 
-const STATUS: Record<ManagerErrorCode, number> = { 'unknown-session': 404, 'bad-request': 400, 'no-such-route': 404, internal: 500 };
+const STATUS: Record<ManagerErrorCode, number> = { 'unknown-session': 404, 'bad-request': 400, 'no-such-route': 404, unauthenticated: 401, internal: 500 };
 /** Requests are small JSON objects; anything bigger is a broken or hostile client. */
 const MAX_BODY = 1 << 20;
 

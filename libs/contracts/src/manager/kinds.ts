@@ -41,9 +41,10 @@ export type WatchNames<C> = { [K in keyof C]: C[K] extends Watch<any, any> ? K :
 
 /**
  * Machine-readable reasons a client acts on (never the message text): `unknown-session` means
- * "arrive again" (the manager restarted or the lease expired).
+ * "arrive again" (the manager restarted or the lease expired); `unauthenticated`: an agent's token
+ * was refused.
  */
-export type ManagerErrorCode = 'unknown-session' | 'bad-request' | 'no-such-route' | 'internal';
+export type ManagerErrorCode = 'unknown-session' | 'bad-request' | 'no-such-route' | 'unauthenticated' | 'internal';
 
 /** Body of any non-200 answer to a contract method. */
 export interface ManagerErrorBody {

@@ -22,7 +22,8 @@ export const MANAGER_TCP_PORT = 8083;
 /**
  * Port for traffic agents, on the pod network (agents cannot use a port-forward). Nothing listens
  * on it yet; when it does, every agent proves its identity with its projected service-account
- * token, which the manager checks with a TokenReview before serving anything.
+ * token (agent.ts AGENT_TOKEN_AUDIENCE), which the manager checks with a TokenReview before
+ * serving anything.
  */
 export const MANAGER_AGENT_PORT = 8084;
 /** Port the agent's API listens on inside the intercepted pod. */

@@ -6,15 +6,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SESSION_LEASE_MS, MANAGER_API_PORT, MANAGER_TCP_PORT, type SessionSummary } from '@tel/contracts';
+import { AGENT_TOKEN_AUDIENCE, DEFAULT_SESSION_LEASE_MS, MANAGER_API_PORT, MANAGER_TCP_PORT, type SessionSummary } from '@tel/contracts';
 import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
-import { buildVersion, cliRunner, httpGet, pushManager, userEnv, type Build, type Tp } from './harness.js';
+import { WORKSPACE_ROOT, buildVersion, cliRunner, httpGet, pushManager, userEnv, type Build, type Tp } from './harness.js';
 
 /** Unique per run: the node keeps images by tag (IfNotPresent), so a reused tag would run an old manager. */
 const VERSION = `v2.93.0-e2e.${Date.now().toString(36)}`;
 const MANAGER_NS = 'ambassador';
 const DEMO_NS = 'tel-msession-e2e';
 const MANAGER_SELECTOR = 'app.kubernetes.io/name=traffic-manager';
+/** Checks agent tokens as the manager does (its service account's token, its TokenReview rights). */
+const AGENT_AUTH_DRIVER = join(WORKSPACE_ROOT, 'apps/traffic-manager/src/manager/e2e/agent-auth-driver.ts');
 
 let cluster: ClusterInfo;
 let dir: string;
@@ -138,6 +140,22 @@ const probe = (port) => new Promise((res) => { const s = net.connect(port, ${JSO
     const s = await status();
     expect(s.network.tunnelHealthy).toBe(true);
     expect((await httpGet(cluster, `http://${serviceIp}:8080/`)).ok).toBe(true);
+  }, 120_000);
+
+  it("an agent's projected token for the manager's audience is accepted as its service account; other tokens are refused", async () => {
+    await kubectl(['apply', '-f', '-'], `apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: tel-e2e-agent, namespace: ${DEMO_NS}}\n`);
+    const token = async (args: string[]) => (await kubectl(['create', 'token', ...args])).trim();
+    const agentToken = await token(['tel-e2e-agent', '-n', DEMO_NS, '--audience', AGENT_TOKEN_AUDIENCE]);
+    const apiServerToken = await token(['tel-e2e-agent', '-n', DEMO_NS]); // the default audience: the API server's
+    const managerToken = await token(['traffic-manager', '-n', MANAGER_NS]);
+    const req = { kubeconfig: cluster.adminKubeconfig, managerToken, tokens: [agentToken, apiServerToken, 'not-a-token', agentToken] };
+    const r = await cluster.wsExec('node', ['--import', 'tsx', AGENT_AUTH_DRIVER, JSON.stringify(req)], { cwd: WORKSPACE_ROOT, timeoutMs: 120_000 });
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() || '{}');
+    expect(out.error, r.stderr).toBeUndefined();
+    expect(out.results[0]).toEqual({ ok: true, identity: { namespace: DEMO_NS, serviceAccount: 'tel-e2e-agent' } });
+    expect(out.results[1]).toMatchObject({ ok: false, code: 'unauthenticated' });
+    expect(out.results[2]).toMatchObject({ ok: false, code: 'unauthenticated' });
+    expect(out.results[3]).toEqual(out.results[0]); // answered again (from the cache)
   }, 120_000);
 
   it('the manager pod deleted mid-session: a new session and working outbound traffic within 10 s, no command typed', async () => {
