@@ -58,10 +58,17 @@ export default [
   // (they print their results), and plain scripts.
   { files: ['apps/cli/src/cli/output.ts', 'tools/**', 'bench/**', '**/*.mjs'], rules: { 'no-console': 'off' } },
   {
-    // These tests run the real traffic manager's TCP tunnel server as the other end of the client
-    // under test, and the DNS benchmark drives the root daemon's resolver harness: each needs
+    // These tests run the real traffic manager's servers (API, TCP tunnel) as the other end of the
+    // client under test, and the DNS benchmark drives the root daemon's resolver harness: each needs
     // another app's sources, which no library exports.
-    files: ['apps/cli/src/userd/tcp-listener.spec.ts', 'apps/root-daemon/src/tunnel/stream-tunnel.spec.ts', 'bench/dns/serve.ts'],
+    files: [
+      'apps/cli/src/userd/tcp-listener.spec.ts',
+      'apps/cli/src/userd/manager-api.spec.ts',
+      'apps/cli/src/userd/manager-session.spec.ts',
+      'apps/root-daemon/src/tunnel/stream-tunnel.spec.ts',
+      'apps/root-daemon/src/proxy/tcp.spec.ts',
+      'bench/dns/serve.ts',
+    ],
     rules: { '@nx/enforce-module-boundaries': 'off' },
   },
   // Per-file exceptions to the length limit, each with its reason.

@@ -3,7 +3,8 @@
 export type { Contract, Method, StreamMethod, StreamMethodNames } from './contract.js';
 export * from './userd.js';
 export * from './rootd.js';
-export * from './manager.js';
+export * from './manager/index.js';
+export * from './agent.js';
 export * from './dns.js';
 export * from './sockets.js';
 export * from './defaults.js';

@@ -19,21 +19,21 @@ export interface NetworkConfig {
   /**
    * Unix socket (owned by the session's user, served by the user daemon) on which each accepted
    * connection is a byte stream to the traffic manager's API port (through the port-forward).
-   * The root daemon speaks the tunnel protocol of manager.ts over it.
+   * The root daemon speaks the tunnel protocol of manager/tunnel.ts over it.
    */
   managerSocket: string;
   /**
    * Unix socket (served by the user daemon) whose connections reach the manager's TCP stream
-   * tunnel (manager.ts MANAGER_TCP_PORT); absent when the manager has none, then TCP uses the
-   * HTTP/2 CONNECT streams of `managerSocket`.
+   * tunnel (manager/tunnel.ts MANAGER_TCP_PORT); the root daemon's own proxy carries TCP over it
+   * when it refuses the user daemon's listener.
    */
-  tcpTunnelSocket?: string;
+  tcpTunnelSocket: string;
   /**
    * Port of the user daemon's TCP listener on 127.0.0.1: the REDIRECT rule for routed subnets
    * points there, so the user daemon accepts each connection itself (SO_ORIGINAL_DST) and carries
    * it; the root daemon is out of TCP's path. Used only when /proc/net/tcp shows that listener
-   * owned by the session's user. Absent (or not owned by that user): the redirect goes to the root
-   * daemon's own proxy, which carries TCP over `tcpTunnelSocket` (or HTTP/2).
+   * owned by the session's user. Absent (the root daemon's own tests) or not owned by that user:
+   * the redirect goes to the root daemon's own proxy, which carries TCP over `tcpTunnelSocket`.
    */
   tcpListenerPort?: number;
   /** CIDRs to route into tel0: cluster pod and service subnets plus also-proxy. */
@@ -52,11 +52,6 @@ export interface NetworkConfig {
    * Namespaces arrive separately (`setDnsNamespaces`), before or after connecting.
    */
   dns?: DnsConfig;
-  /**
-   * The cluster DNS service's address (ClusterInfo.dnsIp): lookups go to it as UDP through the
-   * tunnel when the manager has no `POST /dns` (an older manager).
-   */
-  clusterDnsIp?: string;
 }
 
 export interface NetworkStatus {
@@ -71,11 +66,11 @@ export interface NetworkStatus {
   activeStreams: number;
   /**
    * How TCP travels: `user-daemon` (redirected to the user daemon's listener, which carries it on
-   * the manager's TCP stream tunnel; its counts are in the user daemon's status), `stream` (the
-   * root daemon's proxy on that tunnel, one reused port-forward stream per connection) or `http2`
-   * (CONNECT streams, managers without it). Counts since connect.
+   * the manager's TCP stream tunnel; its counts are in the user daemon's status) or `stream` (the
+   * root daemon's proxy on that tunnel, one reused port-forward stream per connection). Counts
+   * since connect.
    */
-  tcp?: { via: 'user-daemon' | 'stream' | 'http2'; ok?: number; failed?: number; lastError?: string };
+  tcp?: { via: 'user-daemon' | 'stream'; ok?: number; failed?: number; lastError?: string };
   /** The workstation resolver, when `dns` was configured and it started. */
   dns?: DnsStatus;
   /**

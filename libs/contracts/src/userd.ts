@@ -79,6 +79,24 @@ export interface SessionStatus {
   network: NetworkStatus | null;
   /** The root daemon's status as seen from the user daemon; null when it did not answer. */
   rootDaemon: RootDaemonStatus | null;
+  /** This daemon's session in the traffic manager; absent when not connected. */
+  manager?: ManagerSessionInfo;
+}
+
+/** The user daemon's session in the traffic manager (arrive / remain / depart). */
+export interface ManagerSessionInfo {
+  /** The session id the manager gave; absent while arriving again (manager restarting). */
+  sessionId?: string;
+  /** The manager's version as it last answered (it may have been upgraded since connect). */
+  managerVersion: string;
+  /** ISO time of the current session's arrival. */
+  arrivedAt?: string;
+  /** ISO time the manager last answered anything. */
+  lastAnswerAt?: string;
+  /** How many times the daemon arrived; more than 1 means the manager restarted or the lease ran out. */
+  arrivals: number;
+  /** Why the heartbeats currently fail, while they do. */
+  lastError?: string;
 }
 
 export interface UserDaemonContract {

@@ -29,21 +29,42 @@ export function isLevel(s: string): s is Level {
   return s in ORDER;
 }
 
-/** A logger appending to `<logsDir>/<name>.log`; with no name it discards everything. */
-export function createLogger(name: string | undefined, opts: { level?: Level; dir?: string } = {}): Logger {
+/** `info` unless `v` names a level (e.g. an environment variable that may be unset or mistyped). */
+export function parseLevel(v: string | undefined, fallback: Level = 'info'): Level {
+  return v && isLevel(v) ? v : fallback;
+}
+
+export interface LoggerOptions {
+  level?: Level;
+  dir?: string;
+  /**
+   * Write lines here instead of a file: the cluster image's roles log to stdout, where
+   * `kubectl logs` finds them. `name` is then only the scope.
+   */
+  stream?: { write(line: string): unknown };
+}
+
+/**
+ * A logger appending to `<logsDir>/<name>.log` (or writing to `opts.stream`); with neither a name
+ * nor a stream it discards everything.
+ */
+export function createLogger(name: string | undefined, opts: LoggerOptions = {}): Logger {
   const state = { level: opts.level ?? 'info' };
   let file: string | undefined;
-  if (name) {
+  const stream = opts.stream;
+  if (name && !stream) {
     const dir = opts.dir ?? logsDir();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     file = join(dir, `${name}.log`);
   }
   const make = (scope: string): Logger => {
     const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
-      if (!file || ORDER[level] > ORDER[state.level]) return;
+      if ((!file && !stream) || ORDER[level] > ORDER[state.level]) return;
       const extra = fields && Object.keys(fields).length ? ' ' + JSON.stringify(fields) : '';
+      const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${buildVersion} [${scope}] ${msg}${extra}\n`;
+      if (stream) stream.write(line);
       // Synchronous on purpose: a daemon that crashes right after logging must not lose the line.
-      appendFileSync(file, `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${buildVersion} [${scope}] ${msg}${extra}\n`);
+      else appendFileSync(file!, line);
     };
     return {
       error: (m, f) => write('error', m, f),

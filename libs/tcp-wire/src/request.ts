@@ -1,5 +1,5 @@
 // The request line of the TCP stream tunnel (contract: MANAGER_TCP_PORT in @tel/contracts
-// manager.ts): `TEL-TCP/1 <ip> <port>\n`, IP literals only (names are resolved client-side).
+// manager/tunnel.ts): `TEL-TCP/1 <ip> <port>\n`, IP literals only (names are resolved client-side).
 import { isIP } from 'node:net';
 
 export const TCP_REQUEST_PREFIX = 'TEL-TCP/1';

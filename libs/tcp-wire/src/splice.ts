@@ -1,5 +1,5 @@
 // Copies one TCP connection over a framed tunnel connection, both ways: the hot path of the TCP
-// stream tunnel (contract: MANAGER_TCP_PORT in @tel/contracts manager.ts).
+// stream tunnel (contract: MANAGER_TCP_PORT in @tel/contracts manager/tunnel.ts).
 //
 // plain → tunnel: each chunk read from `plain` becomes one frame (4-byte big-endian length, then
 // the chunk), written corked so the header and payload leave in one writev; plain's end becomes

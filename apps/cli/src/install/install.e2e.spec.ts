@@ -3,15 +3,21 @@
 // e2e/driver.ts there (cluster.wsExec); this file, on the host, pushes images and asserts.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MANAGER_CAPABILITIES } from '@tel/contracts';
 import { ensureClusterUp, NET, type ClusterInfo } from '@tel/testcluster';
 import type { DriverRequest } from './e2e/driver.js';
 import { pushManagerImage, WORKSPACE_ROOT } from './e2e/image.js';
 
 const NS = 'tel-install-e2e';
 const DEMO_NS = 'tel-install-e2e-demo';
-/** This client's version (image pushed), a compatible one (same 2.99 series) and an incompatible one. */
-const V1 = 'v2.99.1-e2e';
-const V_COMPATIBLE = 'v2.99.2-e2e';
+/**
+ * This client's version (image pushed), a compatible one (same 2.99 series) and an incompatible one.
+ * Unique per run: the node keeps images by tag (IfNotPresent), so a tag an earlier build pushed
+ * would run that build's manager.
+ */
+const RUN = Date.now().toString(36);
+const V1 = `v2.99.1-e2e.${RUN}`;
+const V_COMPATIBLE = `v2.99.2-e2e.${RUN}`;
 const V_OTHER = 'v2.98.0';
 const DRIVER = join(WORKSPACE_ROOT, 'apps/cli/src/install/e2e/driver.ts');
 
@@ -61,7 +67,9 @@ beforeAll(async () => {
   await drive({ action: 'uninstall', namespace: NS });
   await kubectl(['apply', '-f', '-'], demoManifest(cluster.demoServerImage));
   await kubectl(['-n', DEMO_NS, 'rollout', 'status', 'deployment/demo', '--timeout=120s']);
-  demoIp = (await kubectl(['-n', DEMO_NS, 'get', 'pods', '-l', 'app=demo', '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
+  // A running pod that is not on its way out (a pod of an earlier run may still be terminating).
+  const pods = JSON.parse(await kubectl(['-n', DEMO_NS, 'get', 'pods', '-l', 'app=demo', '--field-selector=status.phase=Running', '-o', 'json'])) as { items: { metadata: { deletionTimestamp?: string }; status: { podIP: string } }[] };
+  demoIp = pods.items.find((p) => !p.metadata.deletionTimestamp)?.status.podIP ?? '';
 }, 900_000);
 
 afterAll(async () => {
@@ -84,9 +92,9 @@ describe('traffic manager install (real cluster)', () => {
     expect(await ok({ action: 'install', namespace: NS, image, version: V1 })).toMatchObject({ action: 'none' });
   });
 
-  it('through a port-forward: /version, /cluster-info, CONNECT and UDP to a demo pod, 1000 concurrent streams', async () => {
+  it('through port-forwards: version (with capabilities), cluster-info, HTTP over the TCP stream tunnel and UDP to a demo pod, 1000 concurrent calls on one connection', async () => {
     const r = await ok({ action: 'tunnel', namespace: NS, demoIp, demoPort: 8080, concurrent: 1000 });
-    expect(r.version).toEqual({ name: 'Traffic Manager', version: V1, apiVersion: 1, tcpStreamPort: 8083 });
+    expect(r.version).toEqual({ name: 'Traffic Manager', version: V1, apiVersion: 1, capabilities: [...MANAGER_CAPABILITIES] });
     expect(r.http).toBe('HTTP/1.1 200 OK');
     expect(r.httpBody).toContain(demoIp);
     expect(r.udp).toContain('ping-udp');

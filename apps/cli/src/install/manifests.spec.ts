@@ -46,10 +46,13 @@ describe('managerObjects', () => {
     for (const [k, v] of Object.entries(spec.selector.matchLabels)) expect(spec.template.metadata.labels[k]).toBe(v);
   });
 
-  it('RBAC: read-only cluster-wide, service create (dry-run probe) only in its namespace', () => {
+  it('RBAC: read-only cluster-wide plus token reviews (agent identity), service create (dry-run probe) only in its namespace', () => {
     const objs = managerObjects({ ...base, createNamespace: false });
     const cr = objs.find((o) => o.kind === 'ClusterRole') as any;
-    expect(cr.rules.flatMap((r: any) => r.verbs)).toEqual(['get', 'list', 'watch']);
+    expect(cr.rules).toEqual([
+      { apiGroups: [''], resources: ['nodes', 'services', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    ]);
     const role = objs.find((o) => o.kind === 'Role') as any;
     expect(role.rules).toEqual([{ apiGroups: [''], resources: ['services'], verbs: ['create'] }]);
     const crb = objs.find((o) => o.kind === 'ClusterRoleBinding') as any;

@@ -41,9 +41,13 @@ export function clusterRoleName(namespace: string): string {
 
 const selector = { [NAME_LABEL]: MANAGER_NAME };
 
-/** What the manager reads and probes; nothing else. */
+/**
+ * What the manager reads and probes, and the TokenReviews that tell it which service account an
+ * agent's token belongs to (agents prove who they are with it); nothing else.
+ */
 export const CLUSTER_RULES = [
   { apiGroups: [''], resources: ['nodes', 'services', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
 ];
 /** The service-subnet probe: a dry-run Service create in the manager's own namespace only. */
 export const NAMESPACE_RULES = [{ apiGroups: [''], resources: ['services'], verbs: ['create'] }];

@@ -16,6 +16,7 @@ import { ManagerForwarder } from '../kube/portforward.js';
 import { startNamespaceFeed, type NamespaceFeed } from './dns-namespaces.js';
 import { startTcpListener, type TcpListener } from './tcp-listener.js';
 import { ManagerApi } from './manager-api.js';
+import { ManagerSession, clientIdentity, requireCapabilities } from './manager-session.js';
 import { progressEvent, type EnsureManager } from './manager-install.js';
 import { apiServerAddresses, mergeCidrs, planNetwork } from './subnets.js';
 import { timeoutError } from './timeouts.js';
@@ -55,7 +56,8 @@ interface Active {
   api: ManagerApi;
   network: NetworkConfig;
   feed: NamespaceFeed;
-  tcpListener: TcpListener | undefined;
+  tcpListener: TcpListener;
+  managerSession: ManagerSession;
 }
 
 export class Session {
@@ -97,10 +99,11 @@ export class Session {
     return {
       session: a?.info ?? null,
       portForward: pf
-        ? { ...(pf.pod ? { pod: pf.pod } : {}), serving: pf.serving, activeStreams: pf.activeStreams, ...(pf.lastError ? { lastError: pf.lastError } : {}), ...(a?.tcpListener ? { tcp: a.tcpListener.stats() } : {}) }
+        ? { ...(pf.pod ? { pod: pf.pod } : {}), serving: pf.serving, activeStreams: pf.activeStreams, ...(pf.lastError ? { lastError: pf.lastError } : {}), ...(a ? { tcp: a.tcpListener.stats() } : {}) }
         : null,
       network,
       rootDaemon,
+      ...(a ? { manager: definedOnly(a.managerSession.status()) } : {}),
     };
   }
 
@@ -186,27 +189,28 @@ export class Session {
     const api = new ManagerApi(this.deps.managerSocket, config.timeouts.trafficManagerAPI, this.deps.configFile);
     let feed: NamespaceFeed | undefined;
     let tcpListener: TcpListener | undefined;
+    let managerSession: ManagerSession | undefined;
     try {
       // The namespace list is fetched while the port-forward comes up: connect waits for it below.
       feed = startNamespaceFeed(kube.kc, (namespaces) => this.sendNamespaces(namespaces), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }] });
       await forwarder.start();
-      // 5. What the manager knows of the cluster; the API server's own addresses stay off the tunnel.
-      const managerVersion = await api.version();
-      const clusterInfo = await api.clusterInfo();
+      // 5. What the manager can do (its capabilities decide, nothing else), our session in it, and
+      //    what it knows of the cluster; the API server's own addresses stay off the tunnel.
+      const managerVersion = await api.client.version({});
+      requireCapabilities(managerVersion);
+      managerSession = new ManagerSession({ api, version: managerVersion, client: clientIdentity(buildVersion, kube.contextName, namespace), log: this.deps.log.child('manager-session') });
+      await managerSession.start();
+      const clusterInfo = await api.client.clusterInfo({});
       const plan = planNetwork({ cluster: clusterInfo, alsoProxy, neverProxy, apiServerAddresses: await apiServerAddresses(kube.server) });
       // TCP: the root daemon's rule redirects each connection to our listener and we carry it on
-      // the manager's stream tunnel; managers before the stream tunnel don't announce it: TCP then
-      // goes to the root daemon's own proxy and rides HTTP/2 CONNECT.
-      if (managerVersion.tcpStreamPort) {
-        tcpListener = await startTcpListener({ dial: () => forwarder.openStream(MANAGER_TCP_PORT), log: this.deps.log.child('tcp') });
-      }
+      // the manager's stream tunnel.
+      tcpListener = await startTcpListener({ dial: () => forwarder.openStream(MANAGER_TCP_PORT), log: this.deps.log.child('tcp') });
       const network: NetworkConfig = {
         managerSocket: this.deps.managerSocket,
-        ...(managerVersion.tcpStreamPort ? { tcpTunnelSocket: tcpTunnelSocketPath(this.deps.managerSocket) } : {}),
-        ...(tcpListener ? { tcpListenerPort: tcpListener.port } : {}),
+        tcpTunnelSocket: tcpTunnelSocketPath(this.deps.managerSocket),
+        tcpListenerPort: tcpListener.port,
         ...plan,
         dns: { connectedNamespace: namespace, clusterDomain: clusterInfo.clusterDomain, includeSuffixes: config.dns.includeSuffixes, excludeSuffixes: config.dns.excludeSuffixes, lookupTimeoutMs: config.dns.lookupTimeout },
-        ...(clusterInfo.dnsIp ? { clusterDnsIp: clusterInfo.dnsIp } : {}),
       };
       log.info('connecting network', { ...plan });
       // 6. The root daemon: tel0, routes, rules.
@@ -236,12 +240,13 @@ export class Session {
         network: status,
       };
       // 8. From here on the daemon is busy: another version's CLI may not replace it.
-      this.active = { info, kube, forwarder, api, network, feed, tcpListener };
+      this.active = { info, kube, forwarder, api, network, feed, tcpListener, managerSession };
       log.info('connected', { context: info.context, elapsedMs: Date.now() - started });
       return { session: info, alreadyConnected: false, elapsedMs: Date.now() - started };
     } catch (err) {
       feed?.stop();
       await tcpListener?.close();
+      await managerSession?.stop();
       api.close();
       await forwarder.close().catch(() => undefined);
       throw err;
@@ -275,13 +280,19 @@ export class Session {
       // A root daemon that is gone has removed its network on the way out (or will at start).
       if (!(err instanceof NotRunningError)) log.warn('root daemon disconnectNetwork failed', { err: String(err) });
     }
-    await a.tcpListener?.close();
+    await a.tcpListener.close();
+    await a.managerSession.stop();
     a.api.close();
     await a.forwarder.close();
     this.active = null;
     log.info('disconnected', { context: a.info.context });
     return { wasConnected: true };
   }
+}
+
+/** Drops undefined fields (the status travels as JSON; absent reads better than null). */
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** The IPC layer carries a null result as `{}`: anything without routes is "no network". */

@@ -6,7 +6,6 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@tel/logging';
 import { startTcpStreamServer } from '../../../traffic-manager/src/manager/tcp-stream.js';
-import { stdoutLogger } from '../../../traffic-manager/src/manager/log.js';
 import { startTcpListener, type DestinationOf } from './tcp-listener.js';
 
 const log = createLogger(undefined);
@@ -34,7 +33,7 @@ async function echoServer(): Promise<number> {
 }
 
 async function rig(destinationOf: DestinationOf) {
-  const manager = await startTcpStreamServer({ port: 0, host: '127.0.0.1', dialTimeoutMs: 2000, log: stdoutLogger('error', 'manager', { write: () => true }) });
+  const manager = await startTcpStreamServer({ port: 0, host: '127.0.0.1', dialTimeoutMs: 2000, log });
   cleanups.push(() => manager.close());
   let dials = 0;
   const listener = await startTcpListener({

@@ -4,7 +4,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDnsHandler } from '@tel/dns-wire';
-import { directExchange, managerDnsExchange, rawClusterResolver, withFallback } from './cluster.js';
+import { directExchange, managerDnsExchange, rawClusterResolver } from './cluster.js';
 import { startZoneServer, type ZoneServer } from './testing/zone-server.js';
 
 let coredns: ZoneServer;
@@ -46,29 +46,5 @@ describe('managerDnsExchange (POST /dns)', () => {
     const p = resolver().resolve({ name: 'slow.default.svc.cluster.local', type: 'A' }, ac.signal);
     ac.abort();
     await expect(p).rejects.toThrow();
-  });
-});
-
-describe('withFallback', () => {
-  it('uses the UDP path once an older manager answers 404 for POST /dns', async () => {
-    const old = http2.createServer();
-    let posts = 0;
-    old.on('stream', (stream) => {
-      posts++;
-      stream.respond({ ':status': 404, 'x-tel-error': 'no such path /dns' }, { endStream: true });
-    });
-    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r));
-    const s = http2.connect(`http://127.0.0.1:${(old.address() as AddressInfo).port}`);
-    try {
-      const r = rawClusterResolver(withFallback(managerDnsExchange(() => s), directExchange({ ip: coredns.host, port: coredns.port })));
-      for (let i = 0; i < 3; i++) {
-        const a = await r.resolve({ name: 'my-svc.default.svc.cluster.local', type: 'A' }, new AbortController().signal);
-        expect(a.answers.map((x) => (x as { data: unknown }).data)).toEqual(['10.96.0.10']);
-      }
-      expect(posts).toBe(1);
-    } finally {
-      s.close();
-      await new Promise((r) => old.close(r));
-    }
   });
 });

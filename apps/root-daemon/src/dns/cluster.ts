@@ -1,12 +1,11 @@
 // How the workstation resolver asks the cluster: a ClusterResolver takes one fully qualified
 // cluster name and returns the cluster DNS's answer. Production: the manager's `POST /dns` over the
-// tunnel's HTTP/2 session (or, with no such endpoint, the tunnel's UDP flow to the cluster DNS IP).
+// tunnel's HTTP/2 session.
 import http2, { type ClientHttp2Session } from 'node:http2';
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import type { Answer, Question } from 'dns-packet';
 import { DNS_MESSAGE_CONTENT_TYPE, DNS_PATH, TUNNEL_ERROR_HEADER } from '@tel/contracts';
-import type { Dialer } from '../tunnel/dialer.js';
 import { tcpExchange, type NameserverAddress } from './upstream.js';
 import { encodeQuery, FLAG_TC, rcodeNumber, tryDecode } from './wire.js';
 
@@ -71,46 +70,6 @@ export function managerDnsExchange(session: () => ClientHttp2Session | Promise<C
       });
       stream.end(query);
     });
-  };
-}
-
-/**
- * Prefer `primary` (POST /dns); once it fails because the manager doesn't know the path (an older
- * manager answers 404), use `secondary` (the UDP flow to the cluster DNS IP) from then on.
- */
-export function withFallback(primary: RawExchange, secondary: RawExchange): RawExchange {
-  let usePrimary = true;
-  return async (query, signal) => {
-    if (usePrimary) {
-      try {
-        return await primary(query, signal);
-      } catch (err) {
-        if (!/no such path|status 404|status 405/.test(String(err instanceof Error ? err.message : err))) throw err;
-        usePrimary = false;
-      }
-    }
-    return secondary(query, signal);
-  };
-}
-
-/** Fallback with today's tunnel: a UDP flow through the manager to the cluster DNS's ClusterIP. */
-export function dialerUdpExchange(dialer: Dialer, dnsIp: string, port = 53): RawExchange {
-  return async (query, signal) => {
-    const flow = await dialer.udp(dnsIp, port);
-    try {
-      return await new Promise<Buffer>((resolve, reject) => {
-        const onAbort = () => reject(new Error('cluster DNS lookup aborted'));
-        if (signal.aborted) return onAbort();
-        signal.addEventListener('abort', onAbort, { once: true });
-        flow.onMessage((m) => {
-          if (m.length >= 2 && m.readUInt16BE(0) === query.readUInt16BE(0)) resolve(m);
-        });
-        flow.onClose(() => reject(new Error('tunnel flow closed')));
-        flow.send(query);
-      });
-    } finally {
-      flow.close();
-    }
   };
 }
 

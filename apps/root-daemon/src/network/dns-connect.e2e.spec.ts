@@ -23,6 +23,8 @@ const OTHER_POD_IP = '198.19.2.11';
 const CLUSTER_DNS_IP = '198.19.3.53';
 const TUN_ADDRESS = '198.18.255.254';
 const MANAGER_PORT = 18083;
+/** The manager's TCP stream tunnel in the cluster namespace. */
+const MANAGER_TCP_PORT = 18085;
 const OWNER_UID = 4243;
 const here = fileURLToPath(new URL('.', import.meta.url));
 const managerSrc = resolve(here, '../../../traffic-manager/src/manager');
@@ -87,6 +89,7 @@ const dnsConfig: DnsConfig = { connectedNamespace: 'default', clusterDomain: 'cl
 const namespaces: DnsNamespace[] = [{ name: 'default' }, { name: 'demo-ns' }];
 const network = (): NetworkConfig => ({
   managerSocket: join(dir, 'user', 'manager.socket'),
+  tcpTunnelSocket: join(dir, 'user', 'manager-tcp.socket'),
   subnets: ['198.19.2.0/24', '198.19.3.0/24'],
   excluded: [],
   tunAddress: TUN_ADDRESS,
@@ -147,9 +150,11 @@ beforeAll(async () => {
     '--input-type=module',
     '-e',
     `const { startManagerServer } = await import(${JSON.stringify(join(managerSrc, 'server.ts'))});
-     const { stdoutLogger } = await import(${JSON.stringify(join(managerSrc, 'log.ts'))});
+     const { startTcpStreamServer } = await import(${JSON.stringify(join(managerSrc, 'tcp-stream.ts'))});
+     const { createLogger } = await import(${JSON.stringify(join(managerSrc, '../../../../libs/logging/src/index.ts'))});
+     await startTcpStreamServer({ port: ${MANAGER_TCP_PORT}, host: '127.0.0.1', dialTimeoutMs: 5000, log: createLogger('manager', { level: 'warn', stream: process.stdout }) });
      await startManagerServer({ port: ${MANAGER_PORT}, host: '127.0.0.1', version: { name: 'Traffic Manager', version: 'v0.0.0-test', apiVersion: 1 },
-       clusterInfo: async () => ({ podSubnets: [], serviceSubnets: [], clusterDomain: 'cluster.local' }), log: stdoutLogger('warn'),
+       clusterInfo: async () => ({ podSubnets: [], serviceSubnets: [], clusterDomain: 'cluster.local' }), log: createLogger('manager', { level: 'warn', stream: process.stdout }),
        dnsNameservers: [{ ip: '${CLUSTER_DNS_IP}', port: 53 }] });
      console.log('up');`,
   ]);
@@ -158,7 +163,8 @@ beforeAll(async () => {
     cluster,
     [
       '-e',
-      `const net=require('net');net.createServer((c)=>{const u=net.connect(${MANAGER_PORT},'127.0.0.1');c.pipe(u);u.pipe(c);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy());}).listen(${JSON.stringify(join(dir, 'user', 'manager.socket'))},()=>console.log('up'));`,
+      `const net=require('net');const fwd=(port,path,cb)=>net.createServer({allowHalfOpen:true},(c)=>{const u=net.connect({port,host:'127.0.0.1',allowHalfOpen:true});c.pipe(u);u.pipe(c);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy());c.on('close',()=>u.destroy());u.on('close',()=>c.destroy());}).listen({path,backlog:4096},cb);
+fwd(${MANAGER_PORT},${JSON.stringify(join(dir, 'user', 'manager.socket'))},()=>fwd(${MANAGER_TCP_PORT},${JSON.stringify(join(dir, 'user', 'manager-tcp.socket'))},()=>console.log('up')));`,
     ],
     OWNER_UID,
   );

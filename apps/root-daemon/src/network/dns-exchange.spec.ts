@@ -1,5 +1,5 @@
 // How the root daemon's resolver reaches the cluster, against real HTTP/2 servers on a unix socket:
-// a current manager (POST /dns) and an older one (405 for POST /dns, only the UDP tunnel).
+// the manager's POST /dns on the tunnel's HTTP/2 session.
 import http2 from 'node:http2';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,38 +70,11 @@ describe('clusterExchange', () => {
     const m = await manager(sock, true);
     const dialer = new Http2Dialer({ socketPath: sock, log });
     try {
-      const ex = clusterExchange(dialer, '198.19.0.10');
+      const ex = clusterExchange(dialer);
       const res = await ex(query(), AbortSignal.timeout(5_000));
       expect(res.subarray(-3).toString()).toBe('dns');
       expect(res.readUInt16BE(0)).toBe(0x2222);
       expect(m.udpFlows).toEqual([]);
-    } finally {
-      dialer.close();
-      await m.close();
-    }
-  });
-
-  it("falls back to a UDP flow to the cluster DNS address when the manager answers 405 (older manager), and stays there", async () => {
-    const sock = join(dir, 'old.socket');
-    const m = await manager(sock, false);
-    const dialer = new Http2Dialer({ socketPath: sock, log });
-    try {
-      const ex = clusterExchange(dialer, '198.19.0.10');
-      expect((await ex(query(), AbortSignal.timeout(5_000))).subarray(-3).toString()).toBe('udp');
-      expect((await ex(query(), AbortSignal.timeout(5_000))).subarray(-3).toString()).toBe('udp');
-      expect(m.udpFlows).toEqual(['198.19.0.10:53', '198.19.0.10:53']);
-    } finally {
-      dialer.close();
-      await m.close();
-    }
-  });
-
-  it('an older manager and no cluster DNS address: a clear error', async () => {
-    const sock = join(dir, 'old2.socket');
-    const m = await manager(sock, false);
-    const dialer = new Http2Dialer({ socketPath: sock, log });
-    try {
-      await expect(clusterExchange(dialer, undefined)(query(), AbortSignal.timeout(5_000))).rejects.toThrow(/no POST \/dns and the cluster DNS address is unknown/);
     } finally {
       dialer.close();
       await m.close();

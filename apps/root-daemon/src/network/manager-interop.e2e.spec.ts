@@ -13,6 +13,8 @@ import { Netns, spawnNodeIn } from '../testing/netns.js';
 
 const POD_IP = '198.19.2.10';
 const MANAGER_PORT = 18081;
+/** The manager's TCP stream tunnel in the cluster namespace. */
+const MANAGER_TCP_PORT = 18083;
 const OWNER_UID = 4242;
 const managerSrc = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../traffic-manager/src/manager');
 
@@ -47,15 +49,18 @@ beforeAll(async () => {
     '--input-type=module',
     '-e',
     `const { startManagerServer } = await import(${JSON.stringify(join(managerSrc, 'server.ts'))});
-     const { stdoutLogger } = await import(${JSON.stringify(join(managerSrc, 'log.ts'))});
+     const { startTcpStreamServer } = await import(${JSON.stringify(join(managerSrc, 'tcp-stream.ts'))});
+     const { createLogger } = await import(${JSON.stringify(join(managerSrc, '../../../../libs/logging/src/index.ts'))});
+     await startTcpStreamServer({ port: ${MANAGER_TCP_PORT}, host: '127.0.0.1', dialTimeoutMs: 5000, log: createLogger('manager', { level: 'warn', stream: process.stdout }) });
      await startManagerServer({ port: ${MANAGER_PORT}, host: '127.0.0.1', version: { name: 'Traffic Manager', version: 'v0.0.0-test', apiVersion: 1 },
-       clusterInfo: async () => ({ podSubnets: [], serviceSubnets: [], clusterDomain: 'cluster.local' }), log: stdoutLogger('warn') });
+       clusterInfo: async () => ({ podSubnets: [], serviceSubnets: [], clusterDomain: 'cluster.local' }), log: createLogger('manager', { level: 'warn', stream: process.stdout }) });
      console.log('up');`,
   ]);
   // The forwarder runs as the session user, like the user daemon that serves the real socket.
   await spawnIn(cluster, [
     '-e',
-    `const net=require('net');net.createServer((c)=>{const u=net.connect(${MANAGER_PORT},'127.0.0.1');c.pipe(u);u.pipe(c);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy());}).listen(${JSON.stringify(join(dir, 'user', 'manager.socket'))},()=>console.log('up'));`,
+    `const net=require('net');const fwd=(port,path,cb)=>net.createServer({allowHalfOpen:true},(c)=>{const u=net.connect({port,host:'127.0.0.1',allowHalfOpen:true});c.pipe(u);u.pipe(c);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy());c.on('close',()=>u.destroy());u.on('close',()=>c.destroy());}).listen({path,backlog:4096},cb);
+fwd(${MANAGER_PORT},${JSON.stringify(join(dir, 'user', 'manager.socket'))},()=>fwd(${MANAGER_TCP_PORT},${JSON.stringify(join(dir, 'user', 'manager-tcp.socket'))},()=>console.log('up')));`,
   ], OWNER_UID);
 }, 60_000);
 
@@ -74,7 +79,7 @@ describe('root daemon ↔ real traffic-manager tunnel (netns e2e)', () => {
     baseline = await snapshot(ws);
     daemon = await startDaemon(ws, dir, OWNER_UID);
     const c = await daemon.client();
-    const s = await c.connectNetwork({ managerSocket: join(dir, 'user', 'manager.socket'), subnets: ['198.19.2.0/24'], excluded: [], tunAddress: '198.18.255.254' });
+    const s = await c.connectNetwork({ managerSocket: join(dir, 'user', 'manager.socket'), tcpTunnelSocket: join(dir, 'user', 'manager-tcp.socket'), subnets: ['198.19.2.0/24'], excluded: [], tunAddress: '198.18.255.254' });
     expect(s).toMatchObject({ tunnelHealthy: true, routedSubnets: ['198.19.2.0/24'] });
     c.close();
   }, 30_000);

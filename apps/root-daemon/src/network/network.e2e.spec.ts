@@ -54,6 +54,7 @@ const snapshot = () => snapshotOf(ws);
 function config(): NetworkConfig {
   return {
     managerSocket: join(dir, 'manager.socket'),
+    tcpTunnelSocket: join(dir, 'manager-tcp.socket'),
     subnets: ['198.19.0.0/16'],
     excluded: [{ cidr: NEVER_PROXY_IP, reason: 'never-proxy' }],
     tunAddress: TUN_ADDRESS,
@@ -114,6 +115,7 @@ beforeAll(async () => {
   startTunnel = () =>
     startTunnelServer(join(dir, 'manager.socket'), (_ip, port) =>
       port === 9 ? null : port === 83 ? 'discard' : { host: '127.0.0.1', port: targets[port] ?? portOf(echo) },
+      join(dir, 'manager-tcp.socket'),
     );
   tunnel = await startTunnel();
 }, 60_000);

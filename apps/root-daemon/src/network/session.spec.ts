@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatCidr } from '@tel/cidr';
 import { TUN_ADDRESS_CANDIDATES, planRouting } from './session.js';
 
-const base = { managerSocket: '/tmp/m.sock', subnets: ['10.96.0.0/12', '10.244.0.0/16'], excluded: [] };
+const base = { managerSocket: '/tmp/m.sock', tcpTunnelSocket: '/tmp/mt.sock', subnets: ['10.96.0.0/12', '10.244.0.0/16'], excluded: [] };
 
 describe('planRouting', () => {
   it('routes the subnets as given when nothing is excluded', () => {

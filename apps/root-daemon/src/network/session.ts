@@ -4,7 +4,7 @@
 import type { DnsNamespace, NetworkConfig, NetworkStatus } from '@tel/contracts';
 import { TelError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
-import { dialerUdpExchange, managerDnsExchange, rawClusterResolver, withFallback, type RawExchange } from '../dns/cluster.js';
+import { managerDnsExchange, rawClusterResolver, type RawExchange } from '../dns/cluster.js';
 import { DnsSession, removeDnsLeftovers } from '../dns/session.js';
 import { TcpProxy } from '../proxy/tcp.js';
 import { checkListenerOwner } from '../sys/proc-net.js';
@@ -66,32 +66,14 @@ export interface NetworkSessionDeps {
   /** uid of the session's user: the manager socket must be served by a process running as it. */
   ownerUid: number;
   run?: Runner;
-  /** Builds the tunnel; tests pass their own. */
-  dialer?: (cfg: NetworkConfig) => Dialer;
 }
 
 /**
- * How the resolver asks the cluster: the manager's `POST /dns` on the tunnel's HTTP/2 session; with
- * a manager that doesn't know that path, a UDP flow through the tunnel to the cluster DNS address.
+ * How the resolver asks the cluster: the manager's `POST /dns` on the tunnel's HTTP/2 session
+ * (every manager a client may pair with announces the `dns` capability; the user daemon checks).
  */
-export function clusterExchange(dialer: Dialer, clusterDnsIp: string | undefined): RawExchange {
-  const udp: RawExchange = clusterDnsIp
-    ? dialerUdpExchange(dialer, clusterDnsIp)
-    : () => Promise.reject(new Error('the traffic manager has no POST /dns and the cluster DNS address is unknown'));
-  if (!(dialer instanceof Http2Dialer)) return udp;
-  const viaManager: RawExchange = async (query, signal) => {
-    const session = await dialer.http2Session();
-    try {
-      return await managerDnsExchange(() => session)(query, signal);
-    } catch (err) {
-      // A manager from before POST /dns answers 405 "POST /dns is not supported" (with a reason,
-      // so the status number isn't in the message): say so in the form withFallback recognizes.
-      const msg = err instanceof Error ? err.message : String(err);
-      if (/is not supported/.test(msg)) throw new Error(`${msg} (status 405)`);
-      throw err;
-    }
-  };
-  return withFallback(viaManager, udp);
+export function clusterExchange(dialer: Http2Dialer): RawExchange {
+  return managerDnsExchange(() => dialer.http2Session());
 }
 
 /** Validates what setDnsNamespaces receives (it comes over IPC). */
@@ -113,7 +95,7 @@ interface Active {
   cfg: NetworkConfig;
   plan: RoutingPlan;
   tunFd: number;
-  dialer: Dialer;
+  dialer: Http2Dialer;
   tcp: TcpProxy;
   /** The redirect points at the user daemon's listener (NetworkConfig.tcpListenerPort). */
   tcpToUserDaemon: boolean;
@@ -203,21 +185,19 @@ export class NetworkSession {
           throw err;
         }
       };
-      const dialer = this.deps.dialer?.(cfg) ?? new Http2Dialer({ socketPath: cfg.managerSocket, log, verifyServer });
-      const healthy = dialer instanceof Http2Dialer ? await dialer.checkHealth() : dialer.healthy;
+      const dialer = new Http2Dialer({ socketPath: cfg.managerSocket, log, verifyServer });
+      const healthy = await dialer.checkHealth();
       if (refusal) {
         dialer.close();
         throw new TelError('user', refusal, "connect through 'telepresence connect', whose user daemon serves that socket");
       }
-      const streamTunnel = cfg.tcpTunnelSocket
-        ? new StreamTunnel({
-            socketPath: cfg.tcpTunnelSocket,
-            log,
-            verifyServer: servedBy(ownerUid, `tunnel socket ${cfg.tcpTunnelSocket}`),
-          })
-        : undefined;
-      // TCP goes straight to the user daemon's listener when it offers one that is really its
-      // user's; otherwise (or with an older user daemon) to our own proxy below.
+      const streamTunnel = new StreamTunnel({
+        socketPath: cfg.tcpTunnelSocket,
+        log,
+        verifyServer: servedBy(ownerUid, `tunnel socket ${cfg.tcpTunnelSocket}`),
+      });
+      // TCP goes straight to the user daemon's listener when it is really its user's; otherwise
+      // to our own proxy below (a listener of another user must never get the session's traffic).
       let tcpToUserDaemon = false;
       if (cfg.tcpListenerPort !== undefined) {
         try {
@@ -229,7 +209,7 @@ export class NetworkSession {
           log.warn("not redirecting TCP to the user daemon's listener; carrying TCP here", { err: err instanceof Error ? err.message : String(err) });
         }
       }
-      const tcp = new TcpProxy(dialer, log, undefined, streamTunnel);
+      const tcp = new TcpProxy(streamTunnel, log);
       const udp = new UdpProxy(dialer, log);
       let tunFd = -1;
       try {
@@ -261,14 +241,14 @@ export class NetworkSession {
     });
   }
 
-  private async startDns(cfg: NetworkConfig, plan: RoutingPlan, dialer: Dialer): Promise<{ dns?: DnsSession; dnsError?: string }> {
+  private async startDns(cfg: NetworkConfig, plan: RoutingPlan, dialer: Http2Dialer): Promise<{ dns?: DnsSession; dnsError?: string }> {
     const log = this.deps.log;
     const initial = this.namespaces;
     try {
       const dns = await DnsSession.start({
         config: cfg.dns!,
         namespaces: initial,
-        cluster: rawClusterResolver(clusterExchange(dialer, cfg.clusterDnsIp)),
+        cluster: rawClusterResolver(clusterExchange(dialer)),
         tunName: TUN_NAME,
         tunAddress: plan.tunAddress,
         clusterSubnets: cfg.subnets,
@@ -337,7 +317,7 @@ export class NetworkSession {
       excluded: a.plan.excluded,
       tunnelHealthy: a.dialer.healthy,
       activeStreams: a.tcp.active + a.udp.active,
-      tcp: a.tcpToUserDaemon ? { via: 'user-daemon' } : (a.tcp.streamTunnelStats() ?? { via: 'http2' }),
+      tcp: a.tcpToUserDaemon ? { via: 'user-daemon' } : a.tcp.streamTunnelStats(),
       ...(a.dns ? { dns: a.dns.status() } : {}),
       ...(a.dnsError ? { dnsError: a.dnsError } : {}),
     };

@@ -40,7 +40,7 @@ beforeAll(async () => {
   chmodSync(join(dir, 'run'), 0o755);
   ws = await Netns.create('ws');
   // Served by root (this process), not by the session's user.
-  tunnel = await startTunnelServer(join(dir, 'manager.socket'), () => null);
+  tunnel = await startTunnelServer(join(dir, 'manager.socket'), () => null, join(dir, 'manager-tcp.socket'));
   daemon = await startDaemon(ws, dir, OWNER_UID);
 }, 60_000);
 
@@ -78,7 +78,7 @@ describe('root daemon socket access', () => {
     const before = await snapshot(ws);
     const c = await daemon.client();
     const err = await c
-      .connectNetwork({ managerSocket: join(dir, 'manager.socket'), subnets: ['198.19.0.0/16'], excluded: [], tunAddress: '198.18.255.254' })
+      .connectNetwork({ managerSocket: join(dir, 'manager.socket'), tcpTunnelSocket: join(dir, 'manager-tcp.socket'), subnets: ['198.19.0.0/16'], excluded: [], tunAddress: '198.18.255.254' })
       .then(() => new Error('connected'), (e: unknown) => e as Error);
     c.close();
     expect(err).toMatchObject({ category: 'user' });

@@ -1,4 +1,4 @@
-// UDP datagram framing on a tunnel stream (manager.ts protocol): 2-byte big-endian length + payload.
+// UDP datagram framing on a tunnel stream (@tel/contracts manager/tunnel.ts): 2-byte big-endian length + payload.
 
 export const MAX_DATAGRAM = 0xffff;
 

@@ -1,4 +1,4 @@
-// The HTTP/2 tunnel client against a real tunnel server on a real unix socket (no root needed).
+// The HTTP/2 tunnel client (UDP flows, health) against a real tunnel server on a real unix socket (no root needed).
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,15 +16,19 @@ let server: TunnelServer;
 let socketPath: string;
 
 const startServer = () =>
-  startTunnelServer(socketPath, (_ip, port) => (port === 9 ? null : { host: '127.0.0.1', port: (echo.address() as net.AddressInfo).port }));
+  startTunnelServer(socketPath, (_ip, port) => (port === 9 ? null : { host: '127.0.0.1', port: (echo.address() as net.AddressInfo).port }), join(dir, 'manager-tcp.socket'));
 
-function readAll(s: NodeJS.ReadableStream): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    s.on('data', (c: Buffer) => (out += c.toString()));
-    s.on('end', () => resolve(out));
-    s.on('error', reject);
-  });
+/** One datagram through a flow and its echo. */
+async function roundTrip(d: Http2Dialer, payload: string): Promise<string> {
+  const flow = await d.udp('198.19.1.10', 53);
+  try {
+    return await new Promise<string>((resolve) => {
+      flow.onMessage((p) => resolve(p.toString()));
+      flow.send(Buffer.from(payload));
+    });
+  } finally {
+    flow.close();
+  }
 }
 
 beforeAll(async () => {
@@ -46,18 +50,9 @@ afterAll(async () => {
 });
 
 describe('Http2Dialer', () => {
-  it('CONNECTs to ip:port and carries a half-closed exchange', async () => {
+  it("turns the manager's refusal of a flow into a DialError carrying x-tel-error", async () => {
     const d = new Http2Dialer({ socketPath, log });
-    const s = await d.tcp('198.19.1.10', 80);
-    s.end('hello');
-    expect(await readAll(s)).toBe('echo:hello');
-    expect(server.tcpDestinations).toContain('198.19.1.10:80');
-    d.close();
-  });
-
-  it("turns the manager's 502 into a DialError carrying x-tel-error", async () => {
-    const d = new Http2Dialer({ socketPath, log });
-    const err = await d.tcp('198.19.1.10', 9).catch((e: unknown) => e);
+    const err = await d.udp('198.19.1.10', 9).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DialError);
     expect((err as DialError).message).toBe('dial 198.19.1.10:9 through the traffic manager: connection refused');
     d.close();
@@ -83,7 +78,7 @@ describe('Http2Dialer', () => {
   });
 
   it('sends nothing to a socket whose server fails verification, and says why', async () => {
-    const before = server.tcpDestinations.length;
+    const before = server.udpDestinations.length;
     const d = new Http2Dialer({
       socketPath,
       log,
@@ -93,8 +88,8 @@ describe('Http2Dialer', () => {
     });
     expect(await d.checkHealth()).toBe(false);
     expect(d.lastError).toBe(`cannot reach the traffic manager through ${socketPath}: served by uid 0, not 4242`);
-    await expect(d.tcp('198.19.1.10', 80)).rejects.toThrow(/served by uid 0, not 4242/);
-    expect(server.tcpDestinations.length).toBe(before);
+    await expect(d.udp('198.19.1.10', 53)).rejects.toThrow(/served by uid 0, not 4242/);
+    expect(server.udpDestinations.length).toBe(before);
     d.close();
   });
 
@@ -112,12 +107,10 @@ describe('Http2Dialer', () => {
     await server.close();
     expect(await d.checkHealth()).toBe(false);
     expect(d.healthy).toBe(false);
-    await expect(d.tcp('198.19.1.10', 80)).rejects.toBeInstanceOf(DialError);
+    await expect(d.udp('198.19.1.10', 53)).rejects.toBeInstanceOf(DialError);
     server = await startServer();
     expect(await d.checkHealth()).toBe(true);
-    const s = await d.tcp('198.19.1.10', 80);
-    s.end('again');
-    expect(await readAll(s)).toBe('echo:again');
+    expect(await roundTrip(d, 'again')).toBe('echo:again');
     d.close();
   });
 });

@@ -1,6 +1,6 @@
-// The tunnel to the traffic manager (protocol in @tel/contracts manager.ts): one HTTP/2 cleartext
+// The tunnel to the traffic manager (protocol in @tel/contracts manager/tunnel.ts): one HTTP/2 cleartext
 // session over the user daemon's unix socket (which forwards to the manager's API port), one
-// CONNECT stream per TCP connection and one POST /udp stream per UDP flow.
+// POST /udp stream per UDP flow; `POST /dns` rides the same session (dns/cluster.ts).
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import { TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER, TUNNEL_UDP_PATH } from '@tel/contracts';
@@ -194,11 +194,6 @@ export class Http2Dialer implements Dialer {
         stream.close(http2.constants.NGHTTP2_CANCEL);
       });
     });
-  }
-
-  async tcp(ip: string, port: number, opts: { onStream?: (stream: ClientHttp2Stream) => void } = {}): Promise<ClientHttp2Stream> {
-    const destination = `${ip}:${port}`;
-    return this.open({ ':method': 'CONNECT', ':authority': destination }, destination, opts.onStream);
   }
 
   async udp(ip: string, port: number): Promise<DatagramFlow> {

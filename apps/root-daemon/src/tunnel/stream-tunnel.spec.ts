@@ -10,7 +10,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@tel/logging';
 import { startTcpStreamServer, type TcpStreamServer } from '../../../traffic-manager/src/manager/tcp-stream.js';
-import { stdoutLogger } from '../../../traffic-manager/src/manager/log.js';
 import { TcpProxy } from '../proxy/tcp.js';
 import { StreamTunnel } from './stream-tunnel.js';
 
@@ -32,7 +31,7 @@ interface Rig {
 async function rig(dest: { ip: string; port: number }, opts: { verifyServer?: (fd: number) => void } = {}): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'tel-st-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const manager = await startTcpStreamServer({ port: 0, host: '127.0.0.1', dialTimeoutMs: 2000, log: stdoutLogger('error', 'manager', { write: () => true }) });
+  const manager = await startTcpStreamServer({ port: 0, host: '127.0.0.1', dialTimeoutMs: 2000, log });
   cleanups.push(() => manager.close());
   const tunnelConns: net.Socket[] = [];
   const userd = net.createServer({ allowHalfOpen: true }, (c) => {
@@ -52,12 +51,7 @@ async function rig(dest: { ip: string; port: number }, opts: { verifyServer?: (f
     return new Promise((r) => userd.close(() => r(undefined)));
   });
   const tunnel = new StreamTunnel({ socketPath, log, ...(opts.verifyServer ? { verifyServer: opts.verifyServer } : {}) });
-  const proxy = new TcpProxy(
-    { healthy: true, tcp: () => Promise.reject(new Error('HTTP/2 path unused')), udp: () => Promise.reject(new Error('unused')), close: () => undefined },
-    log,
-    () => dest,
-    tunnel,
-  );
+  const proxy = new TcpProxy(tunnel, log, () => dest);
   const proxyPort = await proxy.listen();
   cleanups.push(() => proxy.close());
   return { proxyPort, manager, tunnelConns, tunnel };

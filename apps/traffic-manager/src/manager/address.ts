@@ -1,4 +1,4 @@
-// Parsing of tunnel destinations (`ip:port`, `[ipv6]:port`) sent by clients in CONNECT
+// Parsing of tunnel destinations (`ip:port`, `[ipv6]:port`) sent by clients in the
 // authorities and the x-tel-destination header. Only IP literals: names are resolved client-side.
 import { isIP } from 'node:net';
 

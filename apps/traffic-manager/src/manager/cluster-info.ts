@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { ClusterInfo } from '@tel/contracts';
-import type { ManagerLogger } from './log.js';
+import type { Logger } from '@tel/logging';
 
 /** A clusterIP no sane service CIDR contains; creating a Service with it makes the API server name the valid range. */
 const PROBE_IPS = ['1.1.1.1', '2.2.2.2'];
@@ -69,7 +69,7 @@ export interface ClusterInfoSource {
   kc: KubeConfig;
   /** Where the probe Service is (dry-run) created: the manager's own namespace. */
   namespace: string;
-  log: ManagerLogger;
+  log: Logger;
   resolvConf?: string;
   /** How long an answer is reused; nodes and the service range rarely change. */
   cacheMs?: number;

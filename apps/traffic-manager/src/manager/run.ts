@@ -1,16 +1,24 @@
-// Wires the manager role: in-cluster credentials, the HTTP/2 API server, and a tiny HTTP/1.1
-// health server for the kubelet's readiness probe (kubelet probes cannot speak h2c).
+// Wires the manager role: in-cluster credentials, the HTTP/2 API server and the TCP stream tunnel
+// (both on the pod's loopback, reached only through the port-forward), and a tiny HTTP/1.1 health
+// server on the pod network for the kubelet's readiness probe (kubelet probes cannot speak h2c).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { MANAGER_TCP_PORT, type ManagerVersion } from '@tel/contracts';
+import { createLogger, parseLevel } from '@tel/logging';
 import { clusterInfoProvider } from './cluster-info.js';
-import { parseLogLevel, stdoutLogger } from './log.js';
 import { startManagerServer } from './server.js';
+import { sessionLeaseMs } from './state/sessions.js';
 import { startTcpStreamServer } from './tcp-stream.js';
 
 /** The health port's default; the Deployment sets MANAGER_HEALTH_PORT explicitly. */
 export const DEFAULT_HEALTH_PORT = 8082;
+/**
+ * Where the client ports listen. The kubelet's port-forward dials the pod's localhost, so a
+ * loopback listener is reachable through it and from nowhere else in the cluster: no pod can use
+ * the manager as a relay around its NetworkPolicies.
+ */
+export const CLIENT_PORTS_HOST = '127.0.0.1';
 
 function ownNamespace(env: NodeJS.ProcessEnv): string {
   if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
@@ -22,22 +30,25 @@ function ownNamespace(env: NodeJS.ProcessEnv): string {
 }
 
 export async function runManager(env: NodeJS.ProcessEnv, version: ManagerVersion, apiPort: number): Promise<void> {
-  const log = stdoutLogger(parseLogLevel(env.TELEPRESENCE_LOG_LEVEL));
-  // 1. Credentials: the pod's service account (KUBECONFIG only for running outside a cluster).
+  const log = createLogger('manager', { level: parseLevel(env.TELEPRESENCE_LOG_LEVEL), stream: process.stdout });
+  // 1. Configuration and credentials: the pod's service account (KUBECONFIG only for running
+  //    outside a cluster). A malformed lease fails the start with a message naming the variable.
+  const leaseMs = sessionLeaseMs(env);
   const kc = new KubeConfig();
   if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
   else kc.loadFromCluster();
   const namespace = ownNamespace(env);
 
-  // 2. The TCP stream tunnel (one connection per workstation TCP connection; @tel/tcp-wire),
-  //    announced in /version so clients know to use it; then the API server for clients.
-  const tcpStream = await startTcpStreamServer({ port: Number(env.MANAGER_TCP_PORT ?? MANAGER_TCP_PORT), dialTimeoutMs: 10_000, log });
-  version = { ...version, tcpStreamPort: tcpStream.port };
+  // 2. The TCP stream tunnel (one connection per workstation TCP connection; @tel/tcp-wire), then
+  //    the API server for clients; both announced by the capabilities in `version`.
+  const tcpStream = await startTcpStreamServer({ port: Number(env.MANAGER_TCP_PORT ?? MANAGER_TCP_PORT), host: CLIENT_PORTS_HOST, dialTimeoutMs: 10_000, log });
   const server = await startManagerServer({
     port: apiPort,
+    host: CLIENT_PORTS_HOST,
     version,
     clusterInfo: clusterInfoProvider({ kc, namespace, log }),
     log,
+    sessionLeaseMs: leaseMs,
     ...(env.TELEPRESENCE_UDP_IDLE_MS ? { udpIdleMs: Number(env.TELEPRESENCE_UDP_IDLE_MS) } : {}),
   });
 
@@ -45,11 +56,10 @@ export async function runManager(env: NodeJS.ProcessEnv, version: ManagerVersion
   const healthPort = Number(env.MANAGER_HEALTH_PORT ?? DEFAULT_HEALTH_PORT);
   const health = http.createServer((req, res) => {
     if (req.url === '/healthz') res.end('ok');
-    else if (req.url === '/version') res.setHeader('content-type', 'application/json').end(JSON.stringify(version));
     else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => health.listen(healthPort, '0.0.0.0', resolve));
-  log.info(`${version.name} ${version.version} serving the API on :${server.port}, health on :${healthPort}`, { namespace });
+  log.info(`${version.name} ${version.version} serving the API on ${CLIENT_PORTS_HOST}:${server.port}, the TCP tunnel on ${CLIENT_PORTS_HOST}:${tcpStream.port}, health on :${healthPort}`, { namespace, sessionLeaseMs: leaseMs });
 
   const statsTimer = setInterval(() => log.info('stats', { ...server.stats(), tcpStream: tcpStream.stats(), rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) }), 300_000);
   statsTimer.unref();

@@ -1,22 +1,27 @@
-// The manager's API server (HTTP/2 cleartext on MANAGER_API_PORT, reached through the port-forward):
-// the tunnel (CONNECT streams, POST /udp flows), POST /dns (cluster DNS for the workstation
-// resolver, @tel/dns-wire), GET /version, GET /cluster-info, GET /healthz.
-import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+// The manager's API server (HTTP/2 cleartext on MANAGER_API_PORT, on the pod's loopback: the only
+// way in is the RBAC-authorised port-forward). Routes come from the contract (@tel/contracts
+// manager/): version, cluster-info, sessions, stats; raw routes: POST /udp flows and POST /dns
+// (@tel/dns-wire). TCP has its own port (tcp-stream.ts).
+import http2, { type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import { createDnsHandler, type Nameserver } from '@tel/dns-wire';
-import { TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER, TUNNEL_UDP_PATH, type ClusterInfo, type ManagerVersion } from '@tel/contracts';
+import { MANAGER_CAPABILITIES, MANAGER_RAW_ROUTES, MANAGER_ROUTES, TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER, type ClusterInfo, type ManagerContract, type ManagerVersion } from '@tel/contracts';
+import type { Logger } from '@tel/logging';
 import { headerSafe, parseDestination } from './address.js';
-import type { ManagerLogger } from './log.js';
-import { tunnelTcp } from './tcp.js';
+import { createRouter, type Handlers, type RawHandler } from './router.js';
+import { DEFAULT_SESSION_LEASE_MS, SessionStore } from './state/sessions.js';
 import { tunnelUdp } from './udp.js';
 
 export interface ManagerServerOptions {
   port: number;
+  /** Default 127.0.0.1: client ports are reached through the port-forward only. */
   host?: string;
+  /** Name, version and API version; the server adds its capabilities. */
   version: ManagerVersion;
   clusterInfo: () => Promise<ClusterInfo>;
-  log: ManagerLogger;
-  dialTimeoutMs?: number;
+  log: Logger;
   udpIdleMs?: number;
+  /** How long a client session outlives its last heartbeat. Default DEFAULT_SESSION_LEASE_MS. */
+  sessionLeaseMs?: number;
   /**
    * Where `POST /dns` sends queries. Default: the nameservers of this pod's /etc/resolv.conf, which
    * in a pod is the cluster DNS.
@@ -26,11 +31,12 @@ export interface ManagerServerOptions {
 }
 
 export interface ManagerStats {
-  tcpActive: number;
-  tcpTotal: number;
   udpActive: number;
   udpTotal: number;
-  sessions: number;
+  /** HTTP/2 connections (each a port-forward stream). */
+  connections: number;
+  /** Client sessions (arrived, lease not expired). */
+  clientSessions: number;
 }
 
 export interface ManagerServer {
@@ -44,31 +50,47 @@ const SESSION_WINDOW = 32 << 20;
 
 export async function startManagerServer(opts: ManagerServerOptions): Promise<ManagerServer> {
   const log = opts.log;
-  const stats: ManagerStats = { tcpActive: 0, tcpTotal: 0, udpActive: 0, udpTotal: 0, sessions: 0 };
+  const counts = { udpActive: 0, udpTotal: 0, connections: 0 };
+  const store = new SessionStore(opts.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS, log.child('sessions'));
+  const version: ManagerVersion = { ...opts.version, capabilities: [...MANAGER_CAPABILITIES] };
   const server: Http2Server = http2.createServer({
     settings: { maxConcurrentStreams: 10_000, initialWindowSize: 256 << 10 },
     // Outstanding (unacknowledged) bytes across all streams of a session, in MB.
     maxSessionMemory: 256,
   });
-  const sessions = new Set<http2.ServerHttp2Session>();
+  const connections = new Set<http2.ServerHttp2Session>();
   server.on('session', (session) => {
-    sessions.add(session);
-    stats.sessions++;
+    connections.add(session);
+    counts.connections++;
     session.on('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
     session.on('error', (err) => log.debug('session error', { error: err.message }));
     session.on('close', () => {
-      sessions.delete(session);
-      stats.sessions--;
+      connections.delete(session);
+      counts.connections--;
     });
   });
 
-  const json = (stream: ServerHttp2Stream, status: number, body: unknown) => {
-    stream.respond({ ':status': status, 'content-type': 'application/json' });
-    stream.end(JSON.stringify(body));
-  };
   const fail = (stream: ServerHttp2Stream, status: number, message: string) => {
     if (stream.destroyed || stream.headersSent) return;
     stream.respond({ ':status': status, [TUNNEL_ERROR_HEADER]: headerSafe(message) }, { endStream: true });
+  };
+
+  const handlers: Handlers<ManagerContract> = {
+    version: () => version,
+    clusterInfo: () => opts.clusterInfo(),
+    arrive: (req) => store.arrive(req),
+    remain: (req) => store.remain(req.sessionId),
+    setDesired: (req) => {
+      store.setDesired(req.sessionId, req.desired);
+      return {};
+    },
+    depart: (req) => {
+      store.depart(req.sessionId);
+      return {};
+    },
+    listSessions: () => ({ sessions: store.list() }),
+    watchSessions: (_req, sink) => store.watch((e) => sink.send(e), sink.signal),
+    stats: () => ({ ...counts, clientSessions: store.size, rssBytes: process.memoryUsage().rss }),
   };
 
   const dns = createDnsHandler({
@@ -76,55 +98,23 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
     ...(opts.dnsNameservers ? { nameservers: opts.dnsNameservers } : {}),
     ...(opts.dnsTimeoutMs ? { timeoutMs: opts.dnsTimeoutMs } : {}),
   });
-
-  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    stream.on('error', () => undefined); // each handler reports its own; never crash the server
-    if (dns(stream, headers)) return; // POST /dns
-    const method = headers[':method'];
-    if (method === 'CONNECT') {
-      const dest = parseDestination(headers[':authority']);
-      if (!dest) return fail(stream, 400, `CONNECT authority must be ip:port, got ${JSON.stringify(headers[':authority'] ?? '')}`);
-      stats.tcpActive++;
-      stats.tcpTotal++;
-      tunnelTcp(stream, dest, { dialTimeoutMs: opts.dialTimeoutMs ?? 10_000, log, onClose: () => stats.tcpActive-- });
-      return;
-    }
-    const path = headers[':path'] ?? '';
-    if (method === 'POST' && path === TUNNEL_UDP_PATH) {
-      const raw = headers[TUNNEL_DESTINATION_HEADER];
-      const dest = parseDestination(Array.isArray(raw) ? raw[0] : raw);
-      if (!dest) return fail(stream, 400, `${TUNNEL_DESTINATION_HEADER} must be ip:port`);
-      stats.udpActive++;
-      stats.udpTotal++;
-      tunnelUdp(stream, dest, { idleMs: opts.udpIdleMs ?? 60_000, log, onClose: () => stats.udpActive-- });
-      return;
-    }
-    if (method !== 'GET') return fail(stream, 405, `${method} ${path} is not supported`);
-    switch (path) {
-      case '/version':
-        return json(stream, 200, opts.version);
-      case '/healthz':
-        stream.respond({ ':status': 200 });
-        return void stream.end('ok');
-      case '/stats':
-        return json(stream, 200, { ...stats, rssBytes: process.memoryUsage().rss });
-      case '/cluster-info':
-        opts.clusterInfo().then(
-          (info) => !stream.destroyed && json(stream, 200, info),
-          (err: Error) => {
-            log.error('cluster-info failed', { error: err.message });
-            fail(stream, 500, err.message);
-          },
-        );
-        return;
-      default:
-        return fail(stream, 404, `no such path ${path}`);
-    }
-  });
+  const udp: RawHandler = (stream, headers) => {
+    const raw = headers[TUNNEL_DESTINATION_HEADER];
+    const dest = parseDestination(Array.isArray(raw) ? raw[0] : raw);
+    if (!dest) return fail(stream, 400, `${TUNNEL_DESTINATION_HEADER} must be ip:port`);
+    counts.udpActive++;
+    counts.udpTotal++;
+    tunnelUdp(stream, dest, { idleMs: opts.udpIdleMs ?? 60_000, log, onClose: () => counts.udpActive-- });
+  };
+  const route = createRouter(MANAGER_ROUTES, handlers, {
+    udp: { route: MANAGER_RAW_ROUTES.udp, handler: udp },
+    dns: { route: MANAGER_RAW_ROUTES.dns, handler: (stream, headers) => void dns(stream, headers) },
+  }, log);
+  server.on('stream', route);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
@@ -133,10 +123,11 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   return {
     port,
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...counts, clientSessions: store.size }),
     close: () =>
       new Promise<void>((resolve) => {
-        for (const s of sessions) s.destroy();
+        store.close();
+        for (const s of connections) s.destroy();
         server.close(() => resolve());
       }),
   };

@@ -4,10 +4,10 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRequest, MAX_REQUEST_LINE, readLine } from '@tel/tcp-wire';
-import { stdoutLogger } from './log.js';
+import { createLogger } from '@tel/logging';
 import { startTcpStreamServer, type TcpStreamServer } from './tcp-stream.js';
 
-const log = stdoutLogger('error');
+const log = createLogger('manager', { level: 'error', stream: process.stdout });
 let manager: TcpStreamServer;
 let echoPort: number;
 let echo: net.Server;

@@ -1,11 +1,11 @@
-// The TCP stream tunnel (MANAGER_TCP_PORT; protocol in @tel/contracts manager.ts, wire format
+// The TCP stream tunnel (MANAGER_TCP_PORT; protocol in @tel/contracts manager/tunnel.ts, wire format
 // and splice in @tel/tcp-wire): one plain TCP connection per workstation connection, reached
-// through its own port-forward stream. Bulk TCP goes here rather than through HTTP/2 CONNECT:
+// through its own port-forward stream. TCP goes here rather than through HTTP/2 streams:
 // no HTTP/2 framing or flow-control windows, just a 4-byte length per chunk.
 import net from 'node:net';
 import { MAX_REQUEST_LINE, connectPooled, parseRequest, readLine, releaseChunk, spliceFramed } from '@tel/tcp-wire';
 import { headerSafe } from './address.js';
-import type { ManagerLogger } from './log.js';
+import type { Logger } from '@tel/logging';
 
 export interface TcpStreamServerOptions {
   port: number;
@@ -14,7 +14,7 @@ export interface TcpStreamServerOptions {
   dialTimeoutMs: number;
   /** How long a client has to send its request line. Default 10 s. */
   headerTimeoutMs?: number;
-  log: ManagerLogger;
+  log: Logger;
 }
 
 export interface TcpStreamStats {
@@ -157,7 +157,7 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });

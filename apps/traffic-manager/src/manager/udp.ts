@@ -4,11 +4,11 @@ import dgram from 'node:dgram';
 import type { ServerHttp2Stream } from 'node:http2';
 import { TUNNEL_ERROR_HEADER } from '@tel/contracts';
 import { headerSafe, type Destination } from './address.js';
-import type { ManagerLogger } from './log.js';
+import type { Logger } from '@tel/logging';
 
 export interface UdpTunnelOptions {
   idleMs: number;
-  log: ManagerLogger;
+  log: Logger;
   onClose?: () => void;
   /** Datagrams from the cluster are dropped (as a network would) while this much is queued to the workstation. */
   maxQueuedBytes?: number;

@@ -14,6 +14,8 @@ export interface StatusDoc {
   /** The session as the user daemon holds it; null when not connected (or daemon not running). */
   session: SessionStatus['session'];
   portForward: SessionStatus['portForward'];
+  /** The user daemon's session in the traffic manager (id, manager version, last answer). */
+  manager?: SessionStatus['manager'];
   /** The root daemon's routes, exclusions and tunnel health; null when it has no network. */
   network: NetworkStatus | null;
 }
@@ -47,6 +49,12 @@ export function renderStatus(d: StatusDoc): string {
       row('Namespace', s.namespace);
       row('Manager namespace', s.managerNamespace);
       row('Traffic Manager', `${formatComponent({ name: 'Traffic Manager', ...s.managerVersion })}`);
+      const m = d.manager;
+      if (m) {
+        row('Manager session', m.sessionId ? `${m.sessionId}${m.arrivals > 1 ? ` (arrived ${m.arrivals} times)` : ''}` : `none, arriving again${m.lastError ? ` (${m.lastError})` : ''}`);
+        row('Manager version', m.managerVersion);
+        row('Manager answered', m.lastAnswerAt ? `${m.lastAnswerAt} (${Math.round((Date.now() - Date.parse(m.lastAnswerAt)) / 1000)}s ago)` : 'never');
+      }
       if (d.portForward) row('Port-forward', `${d.portForward.serving ? 'serving' : 'closed'}${d.portForward.pod ? ` to pod ${d.portForward.pod}` : ''}${d.portForward.lastError ? ` (last error: ${d.portForward.lastError})` : ''}`);
     }
   }
@@ -109,6 +117,7 @@ export const statusCommand = defineCommand({
       rootDaemon,
       session: sessionStatus?.session ?? null,
       portForward: sessionStatus?.portForward ?? null,
+      ...(sessionStatus?.manager ? { manager: sessionStatus.manager } : {}),
       network,
     };
     ctx.out.result(doc, () => renderStatus(doc));

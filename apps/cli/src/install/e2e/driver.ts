@@ -5,7 +5,8 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { CoreV1Api, KubeConfig, PortForward } from '@kubernetes/client-node';
 import { toErrorInfo } from '@tel/errors';
-import { MANAGER_API_PORT, TUNNEL_DESTINATION_HEADER } from '@tel/contracts';
+import { MANAGER_API_PORT, MANAGER_TCP_PORT, TUNNEL_DESTINATION_HEADER } from '@tel/contracts';
+import { encodeRequest } from '@tel/tcp-wire';
 import { ensureManager, getManagerState, installManager, uninstallManager, upgradeManager } from '../index.js';
 import { ObjectStore } from '../kube.js';
 import { MANAGER_NAME, NAME_LABEL, managerObjects } from '../manifests.js';
@@ -25,17 +26,26 @@ function frame(s: string): Buffer {
   return f;
 }
 
+/** `p`, or a rejection naming `what` after `ms` (a hung step must fail the test, not time it out). */
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms).unref())]);
+}
+
 /** Port-forward to the manager pod (as the daemon will), then exercise the tunnel protocol. */
 async function tunnel(kc: KubeConfig, req: Extract<DriverRequest, { action: 'tunnel' }>) {
   const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: req.namespace, labelSelector: `${NAME_LABEL}=${MANAGER_NAME}` });
   const pod = pods.items.find((p) => p.status?.phase === 'Running');
   if (!pod) throw new Error('no running manager pod');
   const pf = new PortForward(kc);
-  const local = net.createServer((sock) => {
-    sock.on('error', () => undefined);
-    void pf.portForward(req.namespace, pod.metadata!.name!, [MANAGER_API_PORT], sock, null, sock);
-  });
+  const forwardTo = (podPort: number) =>
+    net.createServer((sock) => {
+      sock.on('error', () => undefined);
+      void pf.portForward(req.namespace, pod.metadata!.name!, [podPort], sock, null, sock);
+    });
+  const local = forwardTo(MANAGER_API_PORT);
+  const localTcp = forwardTo(MANAGER_TCP_PORT);
   await new Promise<void>((r) => local.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => localTcp.listen(0, '127.0.0.1', r));
   const session = http2.connect(`http://127.0.0.1:${(local.address() as net.AddressInfo).port}`);
   session.on('connect', () => session.setLocalWindowSize(32 << 20));
   const get = (path: string) =>
@@ -46,43 +56,70 @@ async function tunnel(kc: KubeConfig, req: Extract<DriverRequest, { action: 'tun
       s.on('end', () => resolve(JSON.parse(body)));
       s.on('error', reject);
     });
+  /** One HTTP request on the TCP stream tunnel: request line, one frame and the end frame; the answer's frames until its end frame. */
   const httpGet = () =>
     new Promise<string>((resolve, reject) => {
-      const s = session.request({ ':method': 'CONNECT', ':authority': `${req.demoIp}:${req.demoPort}` });
+      const s = net.connect((localTcp.address() as net.AddressInfo).port, '127.0.0.1');
+      const request = Buffer.from('GET / HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n');
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(request.length);
+      s.write(Buffer.concat([encodeRequest(req.demoIp, req.demoPort), len, request, Buffer.alloc(4)]));
+      let buf = Buffer.alloc(0);
+      let answered = false;
       let body = '';
-      s.on('response', (h) => {
-        if (h[':status'] !== 200) reject(new Error(`CONNECT status ${h[':status']}`));
-        s.end(`GET / HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n`);
+      s.on('data', (c: Buffer) => {
+        buf = Buffer.concat([buf, c]);
+        if (!answered) {
+          const nl = buf.indexOf(10);
+          if (nl < 0) return;
+          const line = buf.subarray(0, nl).toString();
+          if (line !== 'OK') return reject(new Error(`stream tunnel answered ${line}`));
+          answered = true;
+          buf = buf.subarray(nl + 1);
+        }
+        while (buf.length >= 4) {
+          const n = buf.readUInt32BE(0);
+          if (n === 0) {
+            s.destroy();
+            return resolve(body);
+          }
+          if (buf.length < 4 + n) break;
+          body += buf.subarray(4, 4 + n).toString();
+          buf = buf.subarray(4 + n);
+        }
       });
-      s.setEncoding('utf8').on('data', (d: string) => (body += d));
-      s.on('end', () => resolve(body));
       s.on('error', reject);
     });
-  try {
-    const t0 = performance.now();
-    const version = await get('/version');
-    const versionMs = performance.now() - t0;
-    const clusterInfo = await get('/cluster-info');
-    const t1 = performance.now();
-    const http = await httpGet();
-    const connectMs = performance.now() - t1;
-    const udp = await new Promise<string>((resolve, reject) => {
+  const udpPing = (text: string) =>
+    new Promise<string>((resolve, reject) => {
       const s = session.request({ ':method': 'POST', ':path': '/udp', [TUNNEL_DESTINATION_HEADER]: `${req.demoIp}:${req.demoPort}` });
       s.on('data', (c: Buffer) => {
         resolve(c.subarray(2).toString());
         s.close();
       });
       s.on('error', reject);
-      s.write(frame('ping-udp'));
+      s.write(frame(text));
     });
+  try {
+    const t0 = performance.now();
+    const version = await within(20_000, 'GET /version', get('/version'));
+    const versionMs = performance.now() - t0;
+    const clusterInfo = await within(20_000, 'GET /cluster-info', get('/cluster-info'));
+    const t1 = performance.now();
+    const http = await within(20_000, 'HTTP over the TCP stream tunnel', httpGet());
+    const connectMs = performance.now() - t1;
+    const udp = await within(20_000, 'UDP flow', udpPing('ping-udp'));
     const t2 = performance.now();
-    const many = await Promise.all(Array.from({ length: req.concurrent }, () => httpGet().then((b) => b.includes('200 OK'))));
+    // Concurrent streams on the one HTTP/2 connection (TCP has a port-forward stream each; UDP
+    // datagrams may be dropped): contract calls.
+    const many = await within(60_000, `${req.concurrent} concurrent calls`, Promise.all(Array.from({ length: req.concurrent }, () => get('/version').then((v) => (v as { version?: unknown }).version === (version as { version?: unknown }).version))));
     const concurrentMs = performance.now() - t2;
-    const stats = await get('/stats');
+    const stats = await within(20_000, 'GET /stats', get('/stats'));
     return { version, clusterInfo, http: http.split('\r\n')[0], httpBody: http.slice(http.indexOf('\r\n\r\n') + 4, 400), udp, concurrentOk: many.filter(Boolean).length, stats, versionMs, connectMs, concurrentMs };
   } finally {
     session.destroy();
     local.close();
+    localTcp.close();
   }
 }
 

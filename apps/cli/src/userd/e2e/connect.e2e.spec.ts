@@ -9,8 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { buildVersion, cliRunner, httpGet, kubeconfigWithExtension, netState, pushManager, udpEcho, userEnv, ws, type Build, type Tp } from './harness.js';
 
-const V1 = 'v2.90.0';
-const V2 = 'v2.91.0';
+// Unique per run: the node keeps images by tag (IfNotPresent), so a tag an earlier build pushed
+// would run that build's manager.
+const RUN = Date.now().toString(36);
+const V1 = `v2.90.0-e2e.${RUN}`;
+const V2 = `v2.91.0-e2e.${RUN}`;
 const MANAGER_NS = 'ambassador';
 const DEMO_NS = 'tel-connect-e2e-demo';
 const MANAGER_SELECTOR = 'app.kubernetes.io/name=traffic-manager';
@@ -155,7 +158,7 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
     const pod = await httpGet(cluster, `http://${demo.podA}:8080/`);
     expect(pod.ok, pod.body).toBe(true);
     expect(pod.body).toContain(demo.podA);
-    // 20 sequential requests, each a new TCP connection (a new CONNECT stream in the tunnel).
+    // 20 sequential requests, each a new TCP connection (a request on the stream tunnel).
     const t1 = performance.now();
     const loop = await ws(cluster, `for i in $(seq 20); do curl -sS -o /dev/null --max-time 5 http://${demo.serviceIp}:8080/ || exit 1; done`);
     expect(loop.code, loop.stderr).toBe(0);

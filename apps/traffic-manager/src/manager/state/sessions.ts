@@ -1,0 +1,176 @@
+// Client sessions held by the manager: arrive (id + lease), remain (renew), depart, and expiry of
+// sessions whose client stopped renewing. In memory only: a restarted manager knows no session,
+// answers `unknown-session`, and each client arrives again with its desired state.
+import { randomUUID } from 'node:crypto';
+import { DEFAULT_SESSION_LEASE_MS, type ArriveRequest, type ClientIdentity, type DesiredState, type Lease, type SessionSummary, type SessionsEvent } from '@tel/contracts';
+import { configError } from '@tel/errors';
+import type { Logger } from '@tel/logging';
+import { RequestError } from '../router.js';
+
+export { DEFAULT_SESSION_LEASE_MS };
+/**
+ * The manager's environment variable for the lease (2.x calls the same knob the client connection
+ * TTL): a Go-style duration ("15s", "1m30s", "500ms") or plain milliseconds.
+ */
+export const SESSION_LEASE_ENV = 'CLIENT_CONNECTION_TTL';
+
+interface Held {
+  sessionId: string;
+  client: ClientIdentity;
+  desired: DesiredState;
+  arrivedAt: number;
+  lastSeen: number;
+  timer: NodeJS.Timeout;
+}
+
+type Listener = (event: SessionsEvent) => void;
+
+export class SessionStore {
+  private readonly sessions = new Map<string, Held>();
+  private readonly listeners = new Set<Listener>();
+
+  constructor(
+    readonly leaseMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  arrive(req: ArriveRequest): Lease {
+    const client = checkClient(req?.client);
+    const desired = checkDesired(req?.desired);
+    const now = Date.now();
+    const sessionId = randomUUID();
+    this.sessions.set(sessionId, { sessionId, client, desired, arrivedAt: now, lastSeen: now, timer: this.expireTimer(sessionId) });
+    this.log.info('client arrived', { sessionId, user: client.user, host: client.host, version: client.version, intercepts: desired.intercepts.length });
+    this.emit('arrived');
+    return { sessionId, leaseMs: this.leaseMs };
+  }
+
+  remain(sessionId: unknown): Lease {
+    const s = this.get(sessionId);
+    s.lastSeen = Date.now();
+    s.timer.refresh();
+    return { sessionId: s.sessionId, leaseMs: this.leaseMs };
+  }
+
+  setDesired(sessionId: unknown, desired: unknown): void {
+    const s = this.get(sessionId);
+    s.desired = checkDesired(desired);
+    s.lastSeen = Date.now();
+    s.timer.refresh();
+    this.emit('updated');
+  }
+
+  depart(sessionId: unknown): void {
+    if (typeof sessionId !== 'string' || !this.sessions.has(sessionId)) return;
+    this.drop(sessionId, 'departed');
+  }
+
+  list(): SessionSummary[] {
+    return [...this.sessions.values()].map((s) => ({
+      sessionId: s.sessionId,
+      client: s.client,
+      desired: s.desired,
+      arrivedAt: new Date(s.arrivedAt).toISOString(),
+      lastSeen: new Date(s.lastSeen).toISOString(),
+      expiresAt: new Date(s.lastSeen + this.leaseMs).toISOString(),
+    }));
+  }
+
+  /** Calls `listener` with the list now and after every change until `signal` aborts. */
+  watch(listener: Listener, signal: AbortSignal): void {
+    if (signal.aborted) return;
+    this.listeners.add(listener);
+    signal.addEventListener('abort', () => this.listeners.delete(listener), { once: true });
+    listener({ sessions: this.list(), reason: 'snapshot' });
+  }
+
+  close(): void {
+    for (const s of this.sessions.values()) clearTimeout(s.timer);
+    this.sessions.clear();
+    this.listeners.clear();
+  }
+
+  private get(sessionId: unknown): Held {
+    const s = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
+    if (!s) {
+      throw new RequestError('unknown-session', 'cluster', `the traffic manager has no session ${JSON.stringify(sessionId)}`, 'arrive again (the manager restarted or the lease expired)');
+    }
+    return s;
+  }
+
+  /** One timer per session, refreshed by remain: expiry costs nothing while clients heartbeat. */
+  private expireTimer(sessionId: string): NodeJS.Timeout {
+    const t = setTimeout(() => this.drop(sessionId, 'expired'), this.leaseMs);
+    t.unref();
+    return t;
+  }
+
+  private drop(sessionId: string, reason: 'departed' | 'expired'): void {
+    const s = this.sessions.get(sessionId);
+    if (!s) return;
+    clearTimeout(s.timer);
+    this.sessions.delete(sessionId);
+    this.log.info(`client ${reason}`, { sessionId, user: s.client.user, host: s.client.host, ...(reason === 'expired' ? { idleMs: Date.now() - s.lastSeen } : {}) });
+    this.emit(reason);
+  }
+
+  private emit(reason: SessionsEvent['reason']): void {
+    if (this.listeners.size === 0) return;
+    const event: SessionsEvent = { sessions: this.list(), reason };
+    for (const l of this.listeners) l(event);
+  }
+}
+
+/**
+ * The lease from the manager's environment (SESSION_LEASE_ENV): a duration like "15s", "1m30s",
+ * "500ms", or a number of milliseconds. Unset → the default; malformed → an error that says so.
+ */
+export function sessionLeaseMs(env: NodeJS.ProcessEnv): number {
+  const raw = env[SESSION_LEASE_ENV]?.trim();
+  if (!raw) return DEFAULT_SESSION_LEASE_MS;
+  if (/^\d+$/.test(raw)) return positive(Number(raw), raw);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let m: RegExpExecArray | null;
+  let at = 0;
+  while ((m = re.exec(raw))) {
+    total += Number(m[1]) * unit[m[2]!]!;
+    at = re.lastIndex;
+  }
+  if (at !== raw.length || at === 0) {
+    throw configError(`${SESSION_LEASE_ENV}=${JSON.stringify(raw)} is not a duration`, 'use a duration like 15s or 1m, or milliseconds');
+  }
+  return positive(total, raw);
+}
+
+function positive(ms: number, raw: string): number {
+  if (!(ms >= 1000)) throw configError(`${SESSION_LEASE_ENV}=${JSON.stringify(raw)} is shorter than 1s`, 'use at least 1s (clients heartbeat at a third of the lease)');
+  return Math.round(ms);
+}
+
+function checkClient(v: unknown): ClientIdentity {
+  const c = v as ClientIdentity | undefined;
+  if (!c || typeof c.user !== 'string' || typeof c.host !== 'string' || typeof c.version !== 'string') {
+    throw new RequestError('bad-request', 'bug', 'arrive needs client {user, host, version}');
+  }
+  return {
+    user: c.user.slice(0, 256),
+    host: c.host.slice(0, 256),
+    version: c.version.slice(0, 128),
+    ...(typeof c.context === 'string' ? { context: c.context.slice(0, 256) } : {}),
+    ...(typeof c.namespace === 'string' ? { namespace: c.namespace.slice(0, 256) } : {}),
+  };
+}
+
+function checkDesired(v: unknown): DesiredState {
+  const d = v as DesiredState | undefined;
+  if (!d || !Array.isArray(d.intercepts) || !d.intercepts.every((i) => typeof i === 'object' && i !== null && typeof i.name === 'string')) {
+    throw new RequestError('bad-request', 'bug', 'desired state needs intercepts: [{name}]');
+  }
+  return { intercepts: d.intercepts.map((i) => ({ name: i.name })) };
+}

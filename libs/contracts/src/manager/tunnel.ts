@@ -1,0 +1,39 @@
+// Topic: the tunnel. Its routes are raw (bytes, not JSON): the TCP stream tunnel on its own port,
+// UDP flows and DNS messages on the API port. Named here so the manager's route table and the
+// clients refer to one definition.
+
+/** Port the manager's API (contract methods and raw routes) listens on, on the pod's loopback. */
+export const MANAGER_API_PORT = 8081;
+/**
+ * Port of the manager's TCP stream tunnel (see @tel/tcp-wire), on the pod's loopback: one
+ * port-forward stream per workstation TCP connection, which the Kubernetes API multiplexes on one
+ * SPDY connection. Protocol, per connection:
+ * 1. client → manager: the line `TEL-TCP/1 <ip> <port>\n` (IPv4 or IPv6 literal, at most 128 bytes);
+ * 2. manager → client: `OK\n` once the destination is dialled, or `ERR <reason>\n` then close;
+ *    `OK` may wait (the manager waits up to 25 ms) to leave together with the destination's first
+ *    frame, so clients must not need it before sending: they send frames right after their line;
+ * 3. then both directions carry frames: 4-byte big-endian length N, then N bytes; N = 0 is that
+ *    direction's end (TCP half-close). The client may send frames right after its line.
+ * The connection is closed once both directions have ended; a close before that is an abort
+ * (reset). Half-close is framed rather than signalled by closing because the container
+ * runtime's port-forward ends both directions about a second after either one ends.
+ */
+export const MANAGER_TCP_PORT = 8083;
+/**
+ * Port for traffic agents, on the pod network (agents cannot use a port-forward). Nothing listens
+ * on it yet; when it does, every agent proves its identity with its projected service-account
+ * token (agent.ts AGENT_TOKEN_AUDIENCE), which the manager checks with a TokenReview before
+ * serving anything.
+ */
+export const MANAGER_AGENT_PORT = 8084;
+/** Port the agent's API listens on inside the intercepted pod. */
+export const AGENT_API_PORT = 9900;
+
+/**
+ * UDP: `POST /udp` with header `x-tel-destination: <ip>:<port>` per flow; each datagram is framed
+ * as a 2-byte big-endian length + payload in both directions; idle flows end after 60 s. A flow the
+ * manager refuses is answered with a non-200 status and an `x-tel-error` header saying why.
+ */
+export const TUNNEL_UDP_PATH = '/udp';
+export const TUNNEL_DESTINATION_HEADER = 'x-tel-destination';
+export const TUNNEL_ERROR_HEADER = 'x-tel-error';

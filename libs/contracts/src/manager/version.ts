@@ -1,0 +1,38 @@
+// Topic: what a manager is and what it can do. Clients decide which paths to use from
+// `capabilities`, never from error text or status codes.
+import type { Empty } from '../common.js';
+import type { Unary } from './kinds.js';
+
+/**
+ * What a manager may announce. A client lists what it needs and refuses a manager lacking any of
+ * them with a message naming it (see the user daemon's manager session).
+ */
+export type ManagerCapability =
+  /** The TCP stream tunnel on MANAGER_TCP_PORT (tunnel.ts). */
+  | 'tcp-stream'
+  /** UDP flows: the raw route `POST /udp` (tunnel.ts). */
+  | 'udp'
+  /** Cluster DNS: the raw route `POST /dns` (../dns.ts). */
+  | 'dns'
+  /** Client sessions with leases: arrive / remain / depart / sessions watch (sessions.ts). */
+  | 'sessions';
+
+/** Everything a manager of this build serves; the manager announces exactly this list. */
+export const MANAGER_CAPABILITIES: readonly ManagerCapability[] = ['tcp-stream', 'udp', 'dns', 'sessions'];
+
+/** `version` on the manager (and agent) API port. */
+export interface ManagerVersion {
+  /** "Traffic Manager" or "Traffic Agent". */
+  name: string;
+  version: string;
+  apiVersion: number;
+  /**
+   * What this manager serves. Unknown names are ignored by clients (a newer manager of the same
+   * series may announce more). Absent means none.
+   */
+  capabilities?: string[];
+}
+
+export interface VersionContract {
+  version: Unary<Empty, ManagerVersion>;
+}
