@@ -14,8 +14,8 @@ describe('checkCidr', () => {
   });
 
   it.each([
-    ['10.10.8.9', 'missing /prefix (write a single address as /32 or /128)'],
-    ['', 'missing /prefix (write a single address as /32 or /128)'],
+    ['10.10.8.9', 'missing /prefix (write a single address as /32)'],
+    ['', 'missing /prefix (write a single address as /32)'],
     ['10.10.8/24', '"10.10.8" is not an IPv4 address'],
     ['10.10.8.256/32', '"10.10.8.256" is not an IPv4 address'],
     ['010.1.1.1/32', '"010.1.1.1" is not an IPv4 address'],

@@ -59,7 +59,7 @@ export function checkCidr(text: string): CidrResult {
   const slash = text.lastIndexOf('/');
   if (slash < 0) {
     if (isIpv6(text)) return { ok: false, reason: IPV6_NOT_SUPPORTED, ipv6: true };
-    return { ok: false, reason: 'missing /prefix (write a single address as /32 or /128)' };
+    return { ok: false, reason: 'missing /prefix (write a single address as /32)' };
   }
   const address = text.slice(0, slash);
   const prefixText = text.slice(slash + 1);

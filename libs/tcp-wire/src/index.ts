@@ -6,3 +6,4 @@ export { readLine } from './line.js';
 export { spliceFramed, type SpliceOptions, type SpliceResult } from './splice.js';
 export { TcpCarrier, type TcpCarrierOptions } from './carrier.js';
 export { connectPooled, releaseChunk } from './read-pool.js';
+export { frameU16, U16Deframer, MAX_U16_FRAME } from './u16-frames.js';

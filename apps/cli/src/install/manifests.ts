@@ -1,6 +1,6 @@
 // The Kubernetes objects `telepresence helm install` creates for one traffic manager, as plain
 // data. This file is the single source of truth for names, labels, ports and RBAC rules.
-import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
+import { MANAGER_API_PORT, MANAGER_HEALTH_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 
 export { DEFAULT_MANAGER_NAMESPACE } from '@tel/contracts';
 
@@ -14,8 +14,7 @@ export const MANAGER_NAMESPACE_LABEL = 'telepresence.io/manager-namespace';
 export const VERSION_ANNOTATION = 'telepresence.io/version';
 /** On the Deployment: the client→manager API version of that image, for the compatibility policy. */
 export const API_VERSION_ANNOTATION = 'telepresence.io/api-version';
-/** HTTP/1.1 port for the kubelet's readiness probe; the API port speaks h2c only. */
-export const MANAGER_HEALTH_PORT = 8082;
+export { MANAGER_HEALTH_PORT } from '@tel/contracts';
 
 export interface KubeObject {
   apiVersion: string;

@@ -23,7 +23,7 @@ describe('parseClusterExtension', () => {
   });
 
   it.each([
-    ['a bare address', { 'never-proxy': ['10.10.8.9'] }, `${where}: never-proxy[0] has invalid value "10.10.8.9": missing /prefix (write a single address as /32 or /128)`, 'never-proxy[0]'],
+    ['a bare address', { 'never-proxy': ['10.10.8.9'] }, `${where}: never-proxy[0] has invalid value "10.10.8.9": missing /prefix (write a single address as /32)`, 'never-proxy[0]'],
     ['a prefix too long', { 'also-proxy': ['10.0.0.0/8', '10.0.0.0/40'] }, `${where}: also-proxy[1] has invalid value "10.0.0.0/40": prefix length 40 exceeds 32 for IPv4`, 'also-proxy[1]'],
     ['a bad IPv6', { 'never-proxy': ['fd00:::1/64'] }, `${where}: never-proxy[0] has invalid value "fd00:::1/64": "fd00:::1" is not an IPv6 address`, 'never-proxy[0]'],
     ['an IPv6 also-proxy subnet', { 'also-proxy': ['10.0.0.0/8', 'fd00::/64'] }, `${where}: also-proxy[1] has invalid value "fd00::/64": ${IPV6_NOT_SUPPORTED}`, 'also-proxy[1]'],

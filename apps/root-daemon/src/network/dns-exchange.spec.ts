@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DNS_PATH, TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER, TUNNEL_UDP_PATH } from '@tel/contracts';
 import { createLogger } from '@tel/logging';
 import { Http2Dialer } from '../tunnel/http2-dialer.js';
-import { Deframer, frame } from '../tunnel/framing.js';
+import { U16Deframer as Deframer, frameU16 as frame } from '@tel/tcp-wire';
 import { checkNamespaces, clusterExchange } from './session.js';
 
 const log = createLogger(undefined);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatCidr } from '@tel/cidr';
+import { IPV6_NOT_SUPPORTED, formatCidr } from '@tel/cidr';
+import type { NetworkConfig } from '@tel/contracts';
 import { TUN_ADDRESS_CANDIDATES, planRouting } from './session.js';
 
 const base = { managerSocket: '/tmp/m.sock', tcpTunnelSocket: '/tmp/mt.sock', subnets: ['10.96.0.0/12', '10.244.0.0/16'], excluded: [] };
@@ -35,13 +36,13 @@ describe('planRouting', () => {
   });
 
   it.each([
-    [{ ...base, subnets: ['10.0.0.0/33'] }, /invalid subnet "10.0.0.0\/33"/],
-    [{ ...base, excluded: [{ cidr: 'nope', reason: 'never-proxy' as const }] }, /invalid never-proxy exclusion "nope"/],
+    [{ ...base, subnets: ['10.0.0.0/33'] }, 'subnet "10.0.0.0/33": prefix length 33 exceeds 32 for IPv4'],
+    [{ ...base, excluded: [{ cidr: 'nope', reason: 'never-proxy' as const }] }, 'never-proxy exclusion "nope": missing /prefix (write a single address as /32)'],
     [{ ...base, tunAddress: '1.2.3' }, /invalid TUN address/],
-    [{ ...base, subnets: ['fd00:10::/64'] }, /IPv6 subnet "fd00:10::\/64" is not supported yet/],
+    [{ ...base, subnets: ['fd00:10::/64'] }, `subnet "fd00:10::/64": ${IPV6_NOT_SUPPORTED}`],
     [{ ...base, tunAddress: '10.96.0.5' }, /TUN address 10.96.0.5 lies inside 10.96.0.0\/12/],
     [{ ...base, subnets: ['198.18.0.0/15'] }, /no free address for tel0/],
-  ])('rejects bad input with a config error (%#)', (cfg, message) => {
+  ] as [NetworkConfig, string | RegExp][])('rejects bad input with a config error (%#)', (cfg, message) => {
     expect(() => planRouting(cfg)).toThrow(message);
   });
 });

@@ -34,9 +34,9 @@ export function planRouting(cfg: NetworkConfig): RoutingPlan {
   const parse = (what: string, text: string) => {
     try {
       return parseCidr(text);
-    } catch {
-      if (text.includes(':')) throw new TelError('config', `IPv6 ${what} ${JSON.stringify(text)} is not supported yet`, 'route IPv4 subnets only');
-      throw new TelError('config', `invalid ${what} ${JSON.stringify(text)}`, 'use IPv4 CIDR notation like 10.96.0.0/12');
+    } catch (err) {
+      // The one grammar's own reason (the same words the CLI and user daemon use).
+      throw new TelError('config', `${what} ${JSON.stringify(text)}: ${(err as Error).message}`, 'use IPv4 CIDR notation like 10.96.0.0/12');
     }
   };
   if (!Array.isArray(cfg.subnets) || !Array.isArray(cfg.excluded)) throw new TelError('bug', 'connectNetwork needs subnets and excluded lists', '');

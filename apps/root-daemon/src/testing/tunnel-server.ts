@@ -7,7 +7,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER, TUNNEL_UDP_PATH } from '@tel/contracts';
 import { MAX_REQUEST_LINE, parseRequest, readLine, spliceFramed } from '@tel/tcp-wire';
-import { Deframer, frame } from '../tunnel/framing.js';
+import { U16Deframer as Deframer, frameU16 as frame } from '@tel/tcp-wire';
 
 export interface TunnelServer {
   /** `ip:port` of every TCP stream request, in arrival order. */

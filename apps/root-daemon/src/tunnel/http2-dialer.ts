@@ -6,7 +6,7 @@ import net from 'node:net';
 import { TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER, TUNNEL_UDP_PATH } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { DialError, type DatagramFlow, type Dialer } from './dialer.js';
-import { Deframer, frame } from './framing.js';
+import { U16Deframer as Deframer, frameU16 as frame } from '@tel/tcp-wire';
 
 /**
  * Flow-control windows. HTTP/2's 64 KiB default caps a stream at one window per round trip;

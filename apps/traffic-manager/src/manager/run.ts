@@ -4,15 +4,13 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
-import { MANAGER_TCP_PORT, type ManagerVersion } from '@tel/contracts';
+import { DEFAULT_MANAGER_NAMESPACE, MANAGER_HEALTH_PORT, MANAGER_TCP_PORT, type ManagerVersion } from '@tel/contracts';
 import { createLogger, parseLevel } from '@tel/logging';
 import { clusterInfoProvider } from './cluster-info.js';
 import { startManagerServer } from './server.js';
 import { sessionLeaseMs } from './state/sessions.js';
 import { startTcpStreamServer } from './tcp-stream.js';
 
-/** The health port's default; the Deployment sets MANAGER_HEALTH_PORT explicitly. */
-export const DEFAULT_HEALTH_PORT = 8082;
 /**
  * Where the client ports listen. The kubelet's port-forward dials the pod's localhost, so a
  * loopback listener is reachable through it and from nowhere else in the cluster: no pod can use
@@ -25,7 +23,7 @@ function ownNamespace(env: NodeJS.ProcessEnv): string {
   try {
     return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
   } catch {
-    return 'ambassador';
+    return DEFAULT_MANAGER_NAMESPACE;
   }
 }
 
@@ -53,7 +51,7 @@ export async function runManager(env: NodeJS.ProcessEnv, version: ManagerVersion
   });
 
   // 3. Health for the readiness probe: ready as soon as the API port accepts connections.
-  const healthPort = Number(env.MANAGER_HEALTH_PORT ?? DEFAULT_HEALTH_PORT);
+  const healthPort = Number(env.MANAGER_HEALTH_PORT ?? MANAGER_HEALTH_PORT);
   const health = http.createServer((req, res) => {
     if (req.url === '/healthz') res.end('ok');
     else res.writeHead(404).end();

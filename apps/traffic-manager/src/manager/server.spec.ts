@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANAGER_CAPABILITIES, TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER } from '@tel/contracts';
 import { createLogger } from '@tel/logging';
 import { startManagerServer, type ManagerServer } from './server.js';
-import { encodeFrame, FrameDecoder } from './udp.js';
+import { U16Deframer as FrameDecoder, frameU16 as encodeFrame } from '@tel/tcp-wire';
 
 const log = createLogger('manager', { level: 'error', stream: process.stdout });
 let manager: ManagerServer;
@@ -136,9 +136,9 @@ describe('FrameDecoder', () => {
     const out: string[] = [];
     for (const b of bytes) dec.push(Buffer.from([b]), (d) => out.push(d.toString()));
     expect(out).toEqual(['xyz', '', 'q']);
-    expect(dec.pendingBytes).toBe(0);
+    expect(dec.buffered).toBe(0);
   });
   it('refuses datagrams over 65535 bytes', () => {
-    expect(() => encodeFrame(Buffer.alloc(70_000))).toThrow(/2-byte length/);
+    expect(() => encodeFrame(Buffer.alloc(70_000))).toThrow(/does not fit a 2-byte length/);
   });
 });

@@ -5,6 +5,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { TUNNEL_ERROR_HEADER } from '@tel/contracts';
 import { headerSafe, type Destination } from './address.js';
 import type { Logger } from '@tel/logging';
+import { U16Deframer, frameU16 } from '@tel/tcp-wire';
 
 export interface UdpTunnelOptions {
   idleMs: number;
@@ -14,40 +15,11 @@ export interface UdpTunnelOptions {
   maxQueuedBytes?: number;
 }
 
-/** Splits a byte stream into 2-byte-length-framed datagrams; keeps partial frames across chunks. */
-export class FrameDecoder {
-  private pending: Buffer | undefined;
-
-  push(chunk: Buffer, onDatagram: (d: Buffer) => void): void {
-    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    let off = 0;
-    while (buf.length - off >= 2) {
-      const len = buf.readUInt16BE(off);
-      if (buf.length - off - 2 < len) break;
-      onDatagram(buf.subarray(off + 2, off + 2 + len));
-      off += 2 + len;
-    }
-    this.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : undefined;
-  }
-
-  get pendingBytes(): number {
-    return this.pending?.length ?? 0;
-  }
-}
-
-export function encodeFrame(payload: Buffer): Buffer {
-  if (payload.length > 0xffff) throw new RangeError(`datagram of ${payload.length} bytes does not fit a 2-byte length`);
-  const frame = Buffer.allocUnsafe(2 + payload.length);
-  frame.writeUInt16BE(payload.length, 0);
-  payload.copy(frame, 2);
-  return frame;
-}
-
 export function tunnelUdp(stream: ServerHttp2Stream, dest: Destination, opts: UdpTunnelOptions): void {
   const { log } = opts;
   const maxQueued = opts.maxQueuedBytes ?? 1 << 20;
   const socket = dgram.createSocket(dest.family === 6 ? 'udp6' : 'udp4');
-  const decoder = new FrameDecoder();
+  const decoder = new U16Deframer();
   let closed = false;
   let idleTimer: NodeJS.Timeout | undefined;
   const close = () => {
@@ -81,7 +53,7 @@ export function tunnelUdp(stream: ServerHttp2Stream, dest: Destination, opts: Ud
     touch();
     if (stream.destroyed || stream.writableEnded) return;
     if (stream.writableLength > maxQueued) return; // like a full NIC queue: drop, never buffer unboundedly
-    stream.write(encodeFrame(msg));
+    stream.write(frameU16(msg));
   });
   socket.connect(dest.port, dest.host, () => {
     if (stream.destroyed) return close();

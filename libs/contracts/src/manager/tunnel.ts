@@ -26,6 +26,11 @@ export const MANAGER_TCP_PORT = 8083;
  * serving anything.
  */
 export const MANAGER_AGENT_PORT = 8084;
+/**
+ * HTTP/1.1 health port on the pod network, for the kubelet's readiness probe (the API port speaks
+ * h2c only and listens on loopback).
+ */
+export const MANAGER_HEALTH_PORT = 8082;
 /** Port the agent's API listens on inside the intercepted pod. */
 export const AGENT_API_PORT = 9900;
 

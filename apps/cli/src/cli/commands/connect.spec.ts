@@ -22,7 +22,7 @@ describe('telepresence connect', () => {
 
   it.each([
     [['--also-proxy', '10.0.0.0/33'], '--also-proxy "10.0.0.0/33" is not a CIDR: prefix length 33 exceeds 32 for IPv4; pass --also-proxy as address/prefix, e.g. 10.10.8.9/32'],
-    [['--never-proxy', '10.10.8.9'], '--never-proxy "10.10.8.9" is not a CIDR: missing /prefix (write a single address as /32 or /128); pass --never-proxy as address/prefix, e.g. 10.10.8.9/32'],
+    [['--never-proxy', '10.10.8.9'], '--never-proxy "10.10.8.9" is not a CIDR: missing /prefix (write a single address as /32); pass --never-proxy as address/prefix, e.g. 10.10.8.9/32'],
     [['--never-proxy', '10.0.0.0/8,fd00:::1/64'], '--never-proxy "fd00:::1/64" is not a CIDR: "fd00:::1" is not an IPv6 address; pass --never-proxy as address/prefix, e.g. 10.10.8.9/32'],
   ])('refuses %j before starting any daemon', async (flags, message) => {
     const r = await tp('connect', ...flags);
@@ -33,7 +33,7 @@ describe('telepresence connect', () => {
   it('a bad flag in json mode is one error document', async () => {
     const r = await tp('-o', 'json', 'connect', '--also-proxy', 'nope');
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toEqual({ error: { category: 'user', message: '--also-proxy "nope" is not a CIDR: missing /prefix (write a single address as /32 or /128)', hint: 'pass --also-proxy as address/prefix, e.g. 10.10.8.9/32' } });
+    expect(JSON.parse(r.stdout)).toEqual({ error: { category: 'user', message: '--also-proxy "nope" is not a CIDR: missing /prefix (write a single address as /32)', hint: 'pass --also-proxy as address/prefix, e.g. 10.10.8.9/32' } });
   });
 
   it('accepts repeated and comma-separated lists', () => {

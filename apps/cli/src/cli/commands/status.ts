@@ -71,9 +71,7 @@ export function renderStatus(d: StatusDoc): string {
         const via =
           n.tcp.via === 'user-daemon'
             ? `stream tunnel, accepted and carried by the user daemon (${t?.ok ?? 0} connections, ${t?.failed ?? 0} refused${t?.lastError ? `; last: ${t.lastError}` : ''})`
-            : n.tcp.via === 'stream'
-              ? `stream tunnel, carried by the root daemon (${n.tcp.ok ?? 0} connections, ${n.tcp.failed ?? 0} refused${n.tcp.lastError ? `; last: ${n.tcp.lastError}` : ''})`
-              : 'HTTP/2 CONNECT (the manager has no stream tunnel)';
+            : `stream tunnel, carried by the root daemon (${n.tcp.ok ?? 0} connections, ${n.tcp.failed ?? 0} refused${n.tcp.lastError ? `; last: ${n.tcp.lastError}` : ''})`;
         row('TCP via', via);
       }
       lines.push('  Routed subnets:');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Deframer, frame } from './framing.js';
+import { U16Deframer as Deframer, frameU16 as frame } from './u16-frames.js';
 
-describe('framing', () => {
+describe('u16 frames', () => {
   it('round-trips datagrams split at every byte boundary', () => {
     const datagrams = [Buffer.from('hello'), Buffer.alloc(0), Buffer.alloc(1000, 7), Buffer.from('x')];
     const wire = Buffer.concat(datagrams.map(frame));
