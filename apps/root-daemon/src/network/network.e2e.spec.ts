@@ -56,7 +56,7 @@ function config(): NetworkConfig {
     managerSocket: join(dir, 'manager.socket'),
     tcpTunnelSocket: join(dir, 'manager-tcp.socket'),
     subnets: ['198.19.0.0/16'],
-    excluded: [{ cidr: NEVER_PROXY_IP, reason: 'never-proxy' }],
+    excluded: [{ cidr: `${NEVER_PROXY_IP}/32`, reason: 'never-proxy' }],
     tunAddress: TUN_ADDRESS,
   };
 }
