@@ -7,6 +7,7 @@ import { MANAGER_CAPABILITIES } from '@tel/contracts';
 import { ensureClusterUp, NET, type ClusterInfo } from '@tel/testcluster';
 import type { DriverRequest } from './e2e/driver.js';
 import { pushManagerImage, WORKSPACE_ROOT } from './e2e/image.js';
+import { kubectlAsAdmin } from '../userd/e2e/harness.js';
 
 const NS = 'tel-install-e2e';
 const DEMO_NS = 'tel-install-e2e-demo';
@@ -45,11 +46,7 @@ async function ok(req: Parameters<typeof drive>[0]): Promise<any> {
   return r.result;
 }
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await cluster.wsExec('kubectl', args, { timeoutMs: 180_000, ...(input ? { input } : {}) });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const kubectl = (args: string[], input?: string) => kubectlAsAdmin(cluster, args, input);
 
 function inCidr(ip: string, cidr: string): boolean {
   const [base, bits] = cidr.split('/');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { IPV6_NOT_SUPPORTED } from '@tel/cidr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
-import { buildVersion, cliRunner, httpGet, kubeconfigWithExtension, netState, pushManager, udpEcho, userEnv, ws, type Build, type Tp } from './harness.js';
+import { buildVersion, cliRunner, httpGet, kubeconfigWithExtension, netState, pushManager, udpEcho, userEnv, ws, type Build, type Tp, kubectlAsAdmin, removeManager as removeManagerFrom, MANAGER_SELECTOR } from './harness.js';
 
 // Unique per run: the node keeps images by tag (IfNotPresent), so a tag an earlier build pushed
 // would run that build's manager.
@@ -16,7 +16,6 @@ const V1 = `v2.90.0-e2e.${RUN}`;
 const V2 = `v2.91.0-e2e.${RUN}`;
 const MANAGER_NS = 'ambassador';
 const DEMO_NS = 'tel-connect-e2e-demo';
-const MANAGER_SELECTOR = 'app.kubernetes.io/name=traffic-manager';
 
 let cluster: ClusterInfo;
 let dir: string;
@@ -53,17 +52,9 @@ const measured: Record<string, number | string> = {};
 
 const demoManifest = (image: string) => demoWorkloadManifest({ image, namespace: DEMO_NS, replicas: 2, udp: true });
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await cluster.wsExec('kubectl', args, { timeoutMs: 180_000, ...(input ? { input } : {}) });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
+const kubectl = (args: string[], input?: string) => kubectlAsAdmin(cluster, args, input);
 
-/** Remove a manager left by an earlier run, so the first connect installs it. */
-async function removeManager(): Promise<void> {
-  await cluster.wsExec('kubectl', ['delete', 'deployment,service,serviceaccount,role,rolebinding,secret,configmap', '-n', MANAGER_NS, '-l', MANAGER_SELECTOR, '--ignore-not-found', '--wait=true'], { timeoutMs: 120_000 });
-  await cluster.wsExec('kubectl', ['delete', 'clusterrole,clusterrolebinding', '-l', MANAGER_SELECTOR, '--ignore-not-found'], { timeoutMs: 60_000 });
-}
+const removeManager = () => removeManagerFrom(cluster);
 
 async function managerDeployment(): Promise<{ image: string; generation: number; uid: string; resourceVersion: string } | null> {
   const r = await cluster.wsExec('kubectl', ['get', 'deployment', '-n', MANAGER_NS, '-l', MANAGER_SELECTOR, '-o', 'json'], { timeoutMs: 30_000 });

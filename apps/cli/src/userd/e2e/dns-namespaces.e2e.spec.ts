@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
+import { kubectlAsAdmin } from './harness.js';
 
 const NS = `tel-dnsfeed-e2e-${process.pid}`;
 /** An ICANN public suffix nobody else uses as a namespace in the test cluster. */
@@ -16,11 +17,7 @@ const feedModule = resolve(import.meta.dirname, '../dns-namespaces.ts');
 let cluster: ClusterInfo;
 let dir: string;
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await cluster.wsExec('kubectl', ['--kubeconfig', cluster.adminKubeconfig, ...args], { timeoutMs: 120_000, ...(input ? { input } : {}) });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
+const kubectl = (args: string[], input?: string) => kubectlAsAdmin(cluster, args, input);
 
 /**
  * Runs in the workstation namespace: starts the feed as the developer, then creates and deletes
@@ -29,6 +26,7 @@ async function kubectl(args: string[], input?: string): Promise<string> {
 const driver = (developerKubeconfig: string, adminKubeconfig: string) => `
 import { execFileSync } from 'node:child_process';
 import { KubeConfig } from '@kubernetes/client-node';
+import { kubectlAsAdmin } from './harness.js';
 const { startNamespaceFeed } = await import(${JSON.stringify(feedModule)});
 const kc = new KubeConfig();
 kc.loadFromFile(${JSON.stringify(developerKubeconfig)});

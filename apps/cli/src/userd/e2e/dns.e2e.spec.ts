@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoWorkloadManifest, clusterDown, ensureClusterUp, RESOLVER_FLAVOURS, type ClusterInfo, type ResolverFlavour } from '@tel/testcluster';
-import { buildVersion, cliRunner, httpGet, pushManager, userEnv, ws, type Build, type Tp } from './harness.js';
+import { buildVersion, cliRunner, httpGet, pushManager, userEnv, ws, type Build, type Tp, kubectlAsAdmin } from './harness.js';
 
 const INSTANCE = 'dnse2e';
 const V = 'v2.92.0';
@@ -68,11 +68,7 @@ spec:
   - {name: http, port: 8080, protocol: TCP}
 `).join('');
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await cluster.wsExec('kubectl', args, { timeoutMs: 180_000, ...(input ? { input } : {}) });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
+const kubectl = (args: string[], input?: string) => kubectlAsAdmin(cluster, args, input);
 
 /** The system resolver's view of a name: getent's first address (or null). */
 async function getent(name: string, resolver: ResolverFlavour = 'stub'): Promise<string | null> {

@@ -126,3 +126,19 @@ s.send(${JSON.stringify(message)}, ${port}, ${JSON.stringify(host)});`;
   const r = await cluster.wsExec('node', ['-e', script], { timeoutMs: 15_000 });
   return { ok: r.code === 0, reply: r.code === 0 ? r.stdout : r.stderr };
 }
+
+/** kubectl as the cluster admin on the workstation: stdout, or an error with kubectl's stderr. */
+export async function kubectlAsAdmin(cluster: ClusterInfo, args: string[], input?: string): Promise<string> {
+  const r = await cluster.wsExec('kubectl', args, { env: { KUBECONFIG: cluster.adminKubeconfig }, timeoutMs: 180_000, ...(input ? { input } : {}) });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Selects every object `telepresence helm install` creates. */
+export const MANAGER_SELECTOR = 'app.kubernetes.io/name=traffic-manager';
+
+/** Remove a manager an earlier run left (maybe of another version), so the next connect installs ours. */
+export async function removeManager(cluster: ClusterInfo): Promise<void> {
+  await cluster.wsExec('kubectl', ['delete', 'deployment,service,serviceaccount,role,rolebinding,secret,configmap', '-n', cluster.managerNamespace, '-l', MANAGER_SELECTOR, '--ignore-not-found', '--wait=true'], { timeoutMs: 120_000 });
+  await cluster.wsExec('kubectl', ['delete', 'clusterrole,clusterrolebinding', '-l', MANAGER_SELECTOR, '--ignore-not-found'], { timeoutMs: 60_000 });
+}

@@ -8,13 +8,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_TOKEN_AUDIENCE, DEFAULT_SESSION_LEASE_MS, MANAGER_API_PORT, MANAGER_TCP_PORT, type SessionSummary } from '@tel/contracts';
 import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
-import { WORKSPACE_ROOT, buildVersion, cliRunner, httpGet, pushManager, userEnv, type Build, type Tp } from './harness.js';
+import { WORKSPACE_ROOT, buildVersion, cliRunner, httpGet, pushManager, userEnv, type Build, type Tp, kubectlAsAdmin, removeManager as removeManagerFrom, MANAGER_SELECTOR } from './harness.js';
 
 /** Unique per run: the node keeps images by tag (IfNotPresent), so a reused tag would run an old manager. */
 const VERSION = `v2.93.0-e2e.${Date.now().toString(36)}`;
 const MANAGER_NS = 'ambassador';
 const DEMO_NS = 'tel-msession-e2e';
-const MANAGER_SELECTOR = 'app.kubernetes.io/name=traffic-manager';
 /** Checks agent tokens as the manager does (its service account's token, its TokenReview rights). */
 const AGENT_AUTH_DRIVER = join(WORKSPACE_ROOT, 'apps/traffic-manager/src/manager/e2e/agent-auth-driver.ts');
 
@@ -25,17 +24,9 @@ let tp: Tp;
 let serviceIp: string;
 const measured: Record<string, number> = {};
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await cluster.wsExec('kubectl', args, { timeoutMs: 180_000, ...(input ? { input } : {}) });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
+const kubectl = (args: string[], input?: string) => kubectlAsAdmin(cluster, args, input);
 
-/** Remove a manager left by an earlier run (maybe of another version), so connect installs ours. */
-async function removeManager(): Promise<void> {
-  await cluster.wsExec('kubectl', ['delete', 'deployment,service,serviceaccount,role,rolebinding,secret,configmap', '-n', MANAGER_NS, '-l', MANAGER_SELECTOR, '--ignore-not-found', '--wait=true'], { timeoutMs: 120_000 });
-  await cluster.wsExec('kubectl', ['delete', 'clusterrole,clusterrolebinding', '-l', MANAGER_SELECTOR, '--ignore-not-found'], { timeoutMs: 60_000 });
-}
+const removeManager = () => removeManagerFrom(cluster);
 
 /** The running (not terminating) manager pod: name and IP. */
 async function managerPod(): Promise<{ name: string; ip: string }> {
