@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CidrError, IPV6_NOT_SUPPORTED, canonicalCidr, checkCidr, contains, formatCidr, hostCidr, parseCidr, parseIp, subtract } from './index.js';
+import { CidrError, IPV6_NOT_SUPPORTED, canonicalCidr, checkCidr, contains, formatCidr, hostCidr, parseCidr, parseIp, subtract, coveringCidr } from './index.js';
 
 describe('checkCidr', () => {
   it.each([
@@ -107,4 +107,14 @@ describe('subtract', () => {
     expect(out).toHaveLength(16);
     expect(out.reduce((n, c) => n + 2 ** (32 - c.bits), 0)).toBe(65535);
   });
+});
+
+describe('coveringCidr', () => {
+  it.each([
+    [['10.0.0.1'], '10.0.0.1/32'],
+    [['10.0.0.1', '10.0.0.2'], '10.0.0.0/30'],
+    [['198.19.0.1', '198.19.0.10', '198.19.200.3'], '198.19.0.0/16'],
+    [['10.0.0.1', '192.168.0.1'], '0.0.0.0/0'],
+    [['fd00::1'], undefined],
+  ])('%j → %s', (ips, want) => expect(coveringCidr(ips)).toBe(want));
 });

@@ -111,6 +111,20 @@ export function hostCidr(address: string): string | undefined {
   return v === undefined ? undefined : formatCidr({ base: v, bits: 32 });
 }
 
+/**
+ * The smallest subnet holding every IPv4 address given (IPv6 and non-addresses are skipped);
+ * undefined when none is IPv4. The manager's guess when the cluster does not declare a range.
+ */
+export function coveringCidr(addresses: string[]): string | undefined {
+  const v4 = addresses.map(ipv4Value).filter((v): v is number => v !== undefined);
+  if (v4.length === 0) return undefined;
+  const lo = Math.min(...v4);
+  const hi = Math.max(...v4);
+  let bits = 32;
+  while (bits > 0 && ((lo & mask(bits)) >>> 0) !== ((hi & mask(bits)) >>> 0)) bits--;
+  return formatCidr({ base: (lo & mask(bits)) >>> 0, bits });
+}
+
 function size(c: Cidr): number {
   return 2 ** (32 - c.bits);
 }

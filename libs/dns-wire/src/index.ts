@@ -123,7 +123,7 @@ export function forwardQuery(query: Buffer, servers: Nameserver[], opts: { timeo
       const from = servers.find((s) => s.ip === rinfo.address && s.port === rinfo.port);
       if (!from) return;
       if (!(m.readUInt16BE(2) & FLAG_TC)) return finish(undefined, m);
-      tcpQuery(out, from, opts.timeoutMs).then(
+      dnsTcpExchange(from, out, AbortSignal.timeout(opts.timeoutMs)).then(
         (r) => finish(undefined, r),
         (e: Error) => finish(e),
       );
@@ -132,19 +132,37 @@ export function forwardQuery(query: Buffer, servers: Nameserver[], opts: { timeo
   });
 }
 
-function tcpQuery(query: Buffer, server: Nameserver, timeoutMs: number): Promise<Buffer> {
+/**
+ * One DNS query over a fresh TCP connection (2-byte length framing), ended by the first answer, an
+ * error, the server closing, or `signal`. `connect` lets a caller dial its own way (the root
+ * daemon's override mode marks its sockets so its own redirect lets them pass).
+ */
+export function dnsTcpExchange(server: Nameserver, query: Buffer, signal: AbortSignal, connect?: (host: string, port: number) => net.Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(server.port, server.ip);
+    let sock: net.Socket;
+    try {
+      sock = connect ? connect(server.ip, server.port) : net.connect({ host: server.ip, port: server.port });
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     const deframer = new DnsTcpDeframer();
-    s.setTimeout(timeoutMs, () => s.destroy(new Error('TCP query timed out')));
-    s.on('error', reject);
-    s.on('connect', () => s.end(frameDnsTcp(query)));
-    s.on('data', (c: Buffer) =>
-      deframer.push(c, (res) => {
-        resolve(res);
-        s.destroy();
-      }),
-    );
-    s.on('close', () => reject(new Error('TCP connection closed without an answer')));
+    let done = false;
+    const finish = (err: Error | undefined, res?: Buffer) => {
+      if (done) return;
+      done = true;
+      signal.removeEventListener('abort', onAbort);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(res as Buffer);
+    };
+    const onAbort = () => finish(new Error(signal.reason instanceof Error && signal.reason.name === 'TimeoutError' ? 'TCP query timed out' : 'DNS lookup aborted'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort);
+    sock.on('error', (e) => finish(e));
+    sock.on('connect', () => sock.write(frameDnsTcp(query)));
+    sock.on('data', (chunk: Buffer) => deframer.push(chunk, (res) => finish(undefined, res)));
+    sock.on('end', () => finish(new Error('the server closed the connection without an answer')));
+    sock.on('close', () => finish(new Error('the server closed the connection without an answer')));
   });
 }

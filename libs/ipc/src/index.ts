@@ -3,6 +3,7 @@
 // derive from it, so a handler missing on the server fails to compile. Methods are unary or
 // streamed (events, then a result); either can be cancelled, which aborts the handler's signal.
 export type { CallContext, CallOptions, Client, Handlers, StreamCall, StreamContext } from './types.js';
+export { QUICK_CALL_TIMEOUT_MS } from './types.js';
 export { isAlive, serve, type PeerCredentials, type ServeOptions } from './server.js';
 export { NotRunningError, connect } from './client.js';
 export * from './daemon.js';

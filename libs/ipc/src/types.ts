@@ -46,3 +46,9 @@ type ClientMethod<M> =
       : never;
 
 export type Client<C extends Contract<C>> = { [K in keyof C]: ClientMethod<C[K]> } & { close(): void };
+
+/**
+ * Bound on a call that only reads a daemon's state (version, status): a local daemon answers in
+ * milliseconds, so one that hasn't after this is stuck, not slow.
+ */
+export const QUICK_CALL_TIMEOUT_MS = 5_000;

@@ -5,7 +5,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Contract, DaemonVersion, RootDaemonContract, UserDaemonContract } from '@tel/contracts';
 import { TelError, userError } from '@tel/errors';
-import { NotRunningError, connect, isAlive, type Client } from '@tel/ipc';
+import { NotRunningError, connect, isAlive, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
 import { API_VERSIONS, buildVersion, mismatchMessage } from '@tel/version';
 import { logsDir, rootDaemonEntry, rootDaemonSocket, userDaemonEntry, userDaemonSocket, type Entry } from '../paths.js';
 import type { Output } from './output.js';
@@ -49,7 +49,7 @@ export async function probe(kind: AnyDaemonKind, env: NodeJS.ProcessEnv): Promis
   let client: Client<UserDaemonContract> | undefined;
   try {
     client = await connect<UserDaemonContract>(kind.socket(env), kind.name);
-    return await client.version({}, { timeoutMs: 5000 });
+    return await client.version({}, { timeoutMs: QUICK_CALL_TIMEOUT_MS });
   } catch (err) {
     if (err instanceof NotRunningError) return undefined;
     throw err;
@@ -87,7 +87,7 @@ export async function ensureDaemon<K extends AnyDaemonKind>(
     started = true;
   }
   const client = await connect<C>(socket, kind.name);
-  const version = (await (client as unknown as Client<UserDaemonContract>).version({}, { timeoutMs: 5000 })) as DaemonVersion;
+  const version = (await (client as unknown as Client<UserDaemonContract>).version({}, { timeoutMs: QUICK_CALL_TIMEOUT_MS })) as DaemonVersion;
   if (version.version !== buildVersion) {
     client.close();
     // The daemon we just started is itself of another build: quitting can't help, installing can.
@@ -208,8 +208,8 @@ export async function stopDaemon(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, ti
     if (err instanceof NotRunningError) return false;
     throw err;
   }
-  const { pid } = await client.version({}, { timeoutMs: 5000 });
-  await client.quit({}, { timeoutMs: 5000 }).catch(() => undefined);
+  const { pid } = await client.version({}, { timeoutMs: QUICK_CALL_TIMEOUT_MS });
+  await client.quit({}, { timeoutMs: QUICK_CALL_TIMEOUT_MS }).catch(() => undefined);
   client.close();
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

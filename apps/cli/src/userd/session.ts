@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type { ConnectRequest, ConnectResult, DnsNamespace, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
 import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 import { userError } from '@tel/errors';
-import { NotRunningError, connect as ipcConnect, type Client } from '@tel/ipc';
+import { NotRunningError, connect as ipcConnect, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
 import type { Logger } from '@tel/logging';
 import { buildVersion } from '@tel/version';
 import type { Config } from '../config/config.js';
@@ -19,12 +19,8 @@ import { ManagerApi } from './manager-api.js';
 import { ManagerSession, clientIdentity, requireCapabilities } from './manager-session.js';
 import { progressEvent, type EnsureManager } from './manager-install.js';
 import { apiServerAddresses, mergeCidrs, planNetwork } from './subnets.js';
-import { timeoutError } from './timeouts.js';
+import { INSTALL_TIMEOUT_MS, ROOT_NETWORK_TIMEOUT_MS, timeoutError } from './timeouts.js';
 
-/** Bound on installing or upgrading the manager (2.x: timeouts.helm). */
-const INSTALL_TIMEOUT_MS = 120_000;
-/** Bound on the root daemon creating tel0, routes and rules. */
-const ROOT_NETWORK_TIMEOUT_MS = 60_000;
 /**
  * Bound on connect waiting for the namespace list to be in the system resolver. Listing takes
  * tens of ms; a slow or failing list must not hold connect up for long, as the feed retries.
@@ -87,8 +83,8 @@ export class Session {
     const rootd = await this.rootd().catch(() => null);
     if (rootd) {
       try {
-        rootDaemon = await rootd.status({}, { timeoutMs: 5000 });
-        if (a) network = asNetworkStatus(await rootd.networkStatus({}, { timeoutMs: 5000 }));
+        rootDaemon = await rootd.status({}, { timeoutMs: QUICK_CALL_TIMEOUT_MS });
+        if (a) network = asNetworkStatus(await rootd.networkStatus({}, { timeoutMs: QUICK_CALL_TIMEOUT_MS }));
       } catch (err) {
         this.deps.log.warn('root daemon status failed', { err: String(err) });
       } finally {
@@ -142,7 +138,7 @@ export class Session {
       }
       const rootd = await this.rootd();
       try {
-        const current = asNetworkStatus(await rootd.networkStatus({}, { timeoutMs: 5000 }));
+        const current = asNetworkStatus(await rootd.networkStatus({}, { timeoutMs: QUICK_CALL_TIMEOUT_MS }));
         if (!current) {
           log.info('root daemon has no network (restarted?); connecting it again');
           a.network = await rootd.connectNetwork(this.active.network, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS });
@@ -257,7 +253,7 @@ export class Session {
   private async sendNamespaces(namespaces: DnsNamespace[]): Promise<void> {
     const rootd = await this.rootd();
     try {
-      await rootd.setDnsNamespaces({ namespaces }, { timeoutMs: 5000 });
+      await rootd.setDnsNamespaces({ namespaces }, { timeoutMs: QUICK_CALL_TIMEOUT_MS });
     } finally {
       rootd.close();
     }

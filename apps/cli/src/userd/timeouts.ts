@@ -4,6 +4,11 @@ import { TelError } from '@tel/errors';
 
 export type TimeoutKey = 'trafficManagerConnect' | 'trafficManagerAPI';
 
+/** Bound on installing or upgrading the manager (2.x: timeouts.helm). */
+export const INSTALL_TIMEOUT_MS = 120_000;
+/** Bound on the root daemon creating tel0, routes and rules. */
+export const ROOT_NETWORK_TIMEOUT_MS = 60_000;
+
 /** `60s`, `90s`, `500ms`: the units 2.x messages use, and a form config.yml accepts back. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;

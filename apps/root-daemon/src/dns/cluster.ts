@@ -6,7 +6,8 @@ import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import type { Answer, Question } from 'dns-packet';
 import { DNS_MESSAGE_CONTENT_TYPE, DNS_PATH, TUNNEL_ERROR_HEADER } from '@tel/contracts';
-import { tcpExchange, type NameserverAddress } from './upstream.js';
+import { dnsTcpExchange } from '@tel/dns-wire';
+import type { NameserverAddress } from './upstream.js';
 import { encodeQuery, FLAG_TC, rcodeNumber, tryDecode } from './wire.js';
 
 export interface ClusterAnswer {
@@ -93,7 +94,7 @@ export function directExchange(server: NameserverAddress): RawExchange {
         if (m.readUInt16BE(2) & FLAG_TC) {
           signal.removeEventListener('abort', onAbort);
           s.close();
-          tcpExchange(server, query, signal).then(resolve, reject);
+          dnsTcpExchange(server, query, signal).then(resolve, reject);
           return;
         }
         finish(undefined, m);

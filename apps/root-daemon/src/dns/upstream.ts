@@ -2,9 +2,9 @@
 // byte-for-byte (only the id is rewritten), over UDP from one socket, or over TCP when the client
 // asked over TCP. Boundary: workstation resolver → the system's real nameserver.
 import dgram from 'node:dgram';
-import net from 'node:net';
+import type net from 'node:net';
 import { randomInt } from 'node:crypto';
-import { DnsTcpDeframer, frameDnsTcp, type Nameserver } from '@tel/dns-wire';
+import { dnsTcpExchange, type Nameserver } from '@tel/dns-wire';
 import { questionEnd } from './wire.js';
 
 export type NameserverAddress = Nameserver;
@@ -140,7 +140,7 @@ export class DnsUpstream implements Upstream {
 
   private async exchangeTcp(query: Buffer, signal: AbortSignal): Promise<Buffer> {
     const srv = this.opts.servers[0]!;
-    return tcpExchange(srv, query, signal, this.opts.connectTcp);
+    return dnsTcpExchange(srv, query, signal, this.opts.connectTcp);
   }
 
   close(): void {
@@ -151,29 +151,3 @@ export class DnsUpstream implements Upstream {
   }
 }
 
-/** One query over a fresh TCP connection (2-byte length framing, RFC 1035 §4.2.2). */
-export function tcpExchange(srv: NameserverAddress, query: Buffer, signal: AbortSignal, connect?: (host: string, port: number) => net.Socket): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    let sock: net.Socket;
-    try {
-      sock = connect ? connect(srv.ip, srv.port) : net.connect({ host: srv.ip, port: srv.port });
-    } catch (err) {
-      reject(err instanceof Error ? err : new Error(String(err)));
-      return;
-    }
-    const deframer = new DnsTcpDeframer();
-    const finish = (err: Error | undefined, res?: Buffer) => {
-      signal.removeEventListener('abort', onAbort);
-      sock.destroy();
-      if (err) reject(err);
-      else resolve(res as Buffer);
-    };
-    const onAbort = () => finish(new Error('upstream lookup aborted'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort);
-    sock.on('error', (e) => finish(e));
-    sock.on('connect', () => sock.write(frameDnsTcp(query)));
-    sock.on('data', (chunk: Buffer) => deframer.push(chunk, (res) => finish(undefined, res)));
-    sock.on('end', () => finish(new Error('upstream closed the connection')));
-  });
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDestination } from './address.js';
-import { clusterDomainFromResolvConf, coveringCidr, parseServiceRangeError } from './cluster-info.js';
+import { clusterDomainFromResolvConf, parseServiceRangeError } from './cluster-info.js';
 
 describe('parseServiceRangeError', () => {
   it.each([
@@ -14,15 +14,6 @@ describe('parseServiceRangeError', () => {
   ])('%s', (msg, want) => expect(parseServiceRangeError(msg)).toEqual(want));
 });
 
-describe('coveringCidr', () => {
-  it.each([
-    [['10.0.0.1'], '10.0.0.1/32'],
-    [['10.0.0.1', '10.0.0.2'], '10.0.0.0/30'],
-    [['198.19.0.1', '198.19.0.10', '198.19.200.3'], '198.19.0.0/16'],
-    [['10.0.0.1', '192.168.0.1'], '0.0.0.0/0'],
-    [['fd00::1'], undefined],
-  ])('%j → %s', (ips, want) => expect(coveringCidr(ips)).toBe(want));
-});
 
 describe('clusterDomainFromResolvConf', () => {
   it('reads the domain from the search path', () => {

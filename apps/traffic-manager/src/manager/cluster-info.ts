@@ -2,8 +2,8 @@
 // manager's service account. The root daemon turns this into routes, so a wrong answer means no
 // traffic: each value has a primary source and a logged fallback.
 import { readFileSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { coveringCidr } from '@tel/cidr';
 import type { ClusterInfo } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 
@@ -29,26 +29,6 @@ export function clusterDomainFromResolvConf(text: string): string | undefined {
     }
   }
   return undefined;
-}
-
-function ipv4ToInt(ip: string): number {
-  return ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-}
-
-function intToIpv4(n: number): string {
-  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-}
-
-/** Smallest IPv4 CIDR holding every address given (a fallback when the cluster does not say). */
-export function coveringCidr(ips: string[]): string | undefined {
-  const v4 = ips.filter((ip) => isIPv4(ip)).map(ipv4ToInt);
-  if (v4.length === 0) return undefined;
-  const lo = Math.min(...v4);
-  const hi = Math.max(...v4);
-  let bits = 32;
-  while (bits > 0 && Math.floor(lo / 2 ** (32 - bits)) !== Math.floor(hi / 2 ** (32 - bits))) bits--;
-  const base = bits === 0 ? 0 : Math.floor(lo / 2 ** (32 - bits)) * 2 ** (32 - bits);
-  return `${intToIpv4(base)}/${bits}`;
 }
 
 function errorText(err: unknown): string {

@@ -3,11 +3,12 @@
 // has the root daemon route. Ctrl-C cancels the daemon-side connect.
 import type { ConnectResult } from '@tel/contracts';
 import { buildVersion } from '@tel/version';
+import { INSTALL_TIMEOUT_MS, ROOT_NETWORK_TIMEOUT_MS } from '../../userd/timeouts.js';
 import { mergeCidrs } from '../../userd/subnets.js';
 import { defineCommand } from '../command.js';
 
-/** What the user daemon may spend at most (install + port-forward + API + root daemon), plus slack. */
-const SESSION_BUDGET_MS = 120_000 + 60_000 + 30_000;
+/** What the user daemon may spend at most (install + root daemon network), plus 30 s of slack. */
+const SESSION_BUDGET_MS = INSTALL_TIMEOUT_MS + ROOT_NETWORK_TIMEOUT_MS + 30_000;
 
 /** 2.x accepts both `--also-proxy a --also-proxy b` and `--also-proxy a,b`. */
 export function splitList(values: string[] | undefined): string[] {

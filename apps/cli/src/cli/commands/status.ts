@@ -1,7 +1,7 @@
 // `telepresence status`: the daemons (versions, logs) and, when connected, the session: context,
 // namespaces, traffic manager, routed and excluded subnets, tunnel health. Starts nothing.
 import type { Contract, NetworkStatus, RootDaemonContract, RootDaemonStatus, SessionStatus, UserDaemonContract, UserDaemonStatus } from '@tel/contracts';
-import { NotRunningError, connect, type Client } from '@tel/ipc';
+import { NotRunningError, connect, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
 import { buildVersion, formatComponent } from '@tel/version';
 import { asNetworkStatus } from '../../userd/session.js';
 import { defineCommand } from '../command.js';
@@ -100,14 +100,14 @@ export const statusCommand = defineCommand({
   async run(ctx) {
     const userSocket = USER_DAEMON.socket(ctx.env);
     const rootSocket = ROOT_DAEMON.socket(ctx.env);
-    const userDaemon = await call(userSocket, USER_DAEMON.name, (c: Client<UserDaemonContract>) => c.status({}, { timeoutMs: 5000 }));
+    const userDaemon = await call(userSocket, USER_DAEMON.name, (c: Client<UserDaemonContract>) => c.status({}, { timeoutMs: QUICK_CALL_TIMEOUT_MS }));
     // A user daemon of another version may not know sessionStatus: then there is no session to show.
     const sessionStatus = userDaemon
       ? await call(userSocket, USER_DAEMON.name, (c: Client<UserDaemonContract>) => c.sessionStatus({}, { timeoutMs: 10_000 })).catch(() => null)
       : null;
-    const rootDaemon = await call(rootSocket, ROOT_DAEMON.name, (c: Client<RootDaemonContract>) => c.status({}, { timeoutMs: 5000 }));
+    const rootDaemon = await call(rootSocket, ROOT_DAEMON.name, (c: Client<RootDaemonContract>) => c.status({}, { timeoutMs: QUICK_CALL_TIMEOUT_MS }));
     const network = rootDaemon
-      ? asNetworkStatus(sessionStatus?.network ?? (await call(rootSocket, ROOT_DAEMON.name, (c: Client<RootDaemonContract>) => c.networkStatus({}, { timeoutMs: 5000 })).catch(() => null)))
+      ? asNetworkStatus(sessionStatus?.network ?? (await call(rootSocket, ROOT_DAEMON.name, (c: Client<RootDaemonContract>) => c.networkStatus({}, { timeoutMs: QUICK_CALL_TIMEOUT_MS })).catch(() => null)))
       : null;
     const doc: StatusDoc = {
       client: { version: buildVersion },
