@@ -56,3 +56,4 @@ export function handleBuildInfoFlag(app: string, argv = process.argv): void {
   process.stdout.write(JSON.stringify({ app, version: buildVersion, registry: buildRegistry ?? null }) + '\n');
   process.exit(0);
 }
+export { parseVersion, versionFromTag } from './grammar.js';

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import semver from 'semver';
+import { parseVersion } from '@tel/version';
 import { simpleGit } from 'simple-git';
 import { TelError } from '@tel/errors';
 
@@ -28,7 +28,7 @@ const EXPECTED_FORM = "expected 'v' followed by a semantic version, e.g. v2.5.4 
 
 /** Throws a one-line config error unless `v` is `v` + semver. */
 export function validateVersion(v: string, origin = 'TELEPRESENCE_VERSION'): string {
-  if (!/^v\d/.test(v) || semver.valid(v.slice(1)) === null || semver.clean(v.slice(1)) !== v.slice(1)) {
+  if (!parseVersion(v)) {
     throw new TelError('config', `invalid ${origin} ${JSON.stringify(v)}: ${EXPECTED_FORM}`, `set ${origin} to e.g. v2.5.4`);
   }
   return v;

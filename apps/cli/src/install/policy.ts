@@ -3,7 +3,7 @@
 // so a manager of the same release series speaking the same API is good enough to connect to;
 // anything else is refused, never replaced behind the user's back (a replaced manager breaks the
 // sessions of every client of the other version).
-import semver from 'semver';
+import { parseVersion } from '@tel/version';
 
 export interface PeerVersion {
   version: string;
@@ -26,9 +26,9 @@ export type Compatibility =
  * 6. otherwise → incompatible.
  */
 export function checkCompatibility(client: Required<PeerVersion>, manager: PeerVersion): Compatibility {
-  if (strip(client.version) === strip(manager.version)) return { verdict: 'same' };
-  const c = semver.parse(strip(client.version));
-  const m = semver.parse(strip(manager.version));
+  if (client.version === manager.version) return { verdict: 'same' };
+  const c = parseVersion(client.version);
+  const m = parseVersion(manager.version);
   if (!c || !m) return { verdict: 'incompatible', reason: `${!c ? client.version : manager.version} is not a release version` };
   if (c.major === 0 || m.major === 0) return { verdict: 'incompatible', reason: 'pre-1.0 and development builds must match exactly' };
   if (manager.apiVersion === undefined) return { verdict: 'incompatible', reason: 'the manager does not state its API version' };
@@ -42,8 +42,4 @@ export function checkCompatibility(client: Required<PeerVersion>, manager: PeerV
     };
   }
   return { verdict: 'incompatible', reason: `${manager.version} and ${client.version} are different release series` };
-}
-
-function strip(v: string): string {
-  return v.startsWith('v') ? v.slice(1) : v;
 }

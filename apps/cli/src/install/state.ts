@@ -3,6 +3,7 @@
 // record, so a deleted Deployment always reads as "not installed" (a stale record would make
 // connect skip the install and wait for a manager that is not there).
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import { versionFromTag } from '@tel/version';
 import { apiError, statusOf } from './errors.js';
 import { API_VERSION_ANNOTATION, imageTag, MANAGER_NAME, NAME_LABEL, VERSION_ANNOTATION } from './manifests.js';
 
@@ -24,7 +25,7 @@ export function stateOfDeployment(d: V1Deployment | undefined): ManagerState {
   const tag = image ? imageTag(image) : undefined;
   const annotations = d.metadata?.annotations ?? {};
   // 2.x images are tagged without the "v" (datawire/tel2:2.5.4); compare them in our form.
-  const tagVersion = tag && /^v?\d+\.\d+\.\d+/.test(tag) ? (tag.startsWith('v') ? tag : `v${tag}`) : undefined;
+  const tagVersion = tag ? versionFromTag(tag) : undefined;
   const version = tagVersion ?? annotations[VERSION_ANNOTATION];
   const api = Number(annotations[API_VERSION_ANNOTATION]);
   const s = d.status ?? {};
