@@ -99,6 +99,39 @@ export interface ManagerSessionInfo {
   lastError?: string;
 }
 
+/** A Service port that reaches a workload's pods, as `telepresence intercept --port` names it. */
+export interface WorkloadPort {
+  service: string;
+  port: number;
+  portName?: string;
+  /** Where it lands in the pod: the container and its port (named when the Service names it). */
+  container: string;
+  containerPort: number;
+  targetPortName?: string;
+}
+
+/** One workload of `telepresence list`: whether it can be intercepted, and if not why. */
+export interface WorkloadInfo {
+  namespace: string;
+  name: string;
+  kind: 'Deployment' | 'ReplicaSet' | 'StatefulSet';
+  interceptable: boolean;
+  /** Why not (interceptable false), and what to do about it. */
+  reason?: string;
+  hint?: string;
+  ports: WorkloadPort[];
+}
+
+export interface ListRequest {
+  /** Default: the session's namespace. */
+  namespace?: string;
+}
+
+export interface ListResult {
+  namespace: string;
+  workloads: WorkloadInfo[];
+}
+
 export interface UserDaemonContract {
   /** The daemon's build version, for the CLI's version check. */
   version: Method<Empty, DaemonVersion>;
@@ -117,4 +150,6 @@ export interface UserDaemonContract {
   /** End the session: root daemon network off, port-forwards closed. */
   disconnect: Method<Empty, { wasConnected: boolean }>;
   sessionStatus: Method<Empty, SessionStatus>;
+  /** The workloads of a namespace, read with the user's own credentials (needs a session). */
+  list: Method<ListRequest, ListResult>;
 }

@@ -47,6 +47,7 @@ export async function runConnector(argv: string[], config: Config, env: NodeJS.P
     },
     disconnect: () => s.disconnect(),
     sessionStatus: () => s.status(),
+    list: (req) => s.list(req),
   };
   await rt.listen(handlers);
 }

@@ -2,7 +2,7 @@
 // port-forward → cluster info → root daemon network; disconnect undoes it in reverse.
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ConnectRequest, ConnectResult, DnsNamespace, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
+import type { ListRequest, ListResult, ConnectRequest, ConnectResult, DnsNamespace, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
 import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 import { userError } from '@tel/errors';
 import { NotRunningError, connect as ipcConnect, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
@@ -15,6 +15,7 @@ import { loadKubeconfig, type LoadedKubeconfig } from '../kube/kubeconfig.js';
 import { ManagerForwarder } from '../kube/portforward.js';
 import { startNamespaceFeed, type NamespaceFeed } from './dns-namespaces.js';
 import { startTcpListener, type TcpListener } from './tcp-listener.js';
+import { listWorkloads } from './workloads.js';
 import { ManagerApi } from './manager-api.js';
 import { ManagerSession, clientIdentity, requireCapabilities } from './manager-session.js';
 import { progressEvent, type EnsureManager } from './manager-install.js';
@@ -101,6 +102,14 @@ export class Session {
       rootDaemon,
       ...(a ? { manager: definedOnly(a.managerSession.status()) } : {}),
     };
+  }
+
+  /** `telepresence list`: the workloads of a namespace (default: the session's), as the user may see them. */
+  async list(req: ListRequest): Promise<ListResult> {
+    const a = this.active;
+    if (!a) throw userError('not connected', "run 'telepresence connect' first");
+    const namespace = req.namespace || a.info.namespace;
+    return { namespace, workloads: await listWorkloads(a.kube.kc, namespace) };
   }
 
   private serialized<T>(f: () => Promise<T>): Promise<T> {

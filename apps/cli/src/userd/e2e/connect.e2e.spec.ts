@@ -156,6 +156,25 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
     measured.sequentialHttpRequestMs = Math.round((performance.now() - t1) / 20);
   }, 60_000);
 
+  it('list: the demo Deployment can be intercepted through its Service port; one without a Service says why', async () => {
+    // replicas 0: only its template matters to list, and no pod has to start.
+    await kubectl(['apply', '-f', '-'], `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: lonely, namespace: ${DEMO_NS}}\nspec:\n  replicas: 0\n  selector: {matchLabels: {app: lonely}}\n  template:\n    metadata: {labels: {app: lonely}}\n    spec:\n      containers: [{name: app, image: ${cluster.demoServerImage}}]\n`);
+    try {
+      const r = await tpAdmin('list', '-n', DEMO_NS, '--output', 'json');
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const byName = (n: string) => r.json.workloads.find((w: { name: string }) => w.name === n);
+      expect(byName('demo')).toMatchObject({ kind: 'Deployment', namespace: DEMO_NS, interceptable: true, ports: expect.arrayContaining([expect.objectContaining({ service: 'demo', port: 8080 })]) });
+      expect(byName('lonely')).toMatchObject({ kind: 'Deployment', interceptable: false, reason: 'no Service selects its pods' });
+      const human = await tpAdmin('list', '-n', DEMO_NS);
+      expect(human.stdout).toMatch(/^demo\s*: deployment ready to intercept \(traffic-agent not yet installed\): demo:/m);
+      expect(human.stdout).toMatch(/^lonely\s*: deployment not interceptable: no Service selects its pods$/m);
+      // Without -n: the session's namespace.
+      expect((await tpAdmin('list', '--output', 'json')).json.namespace).toBe('default');
+    } finally {
+      await kubectl(['delete', 'deployment', 'lonely', '-n', DEMO_NS, '--ignore-not-found']);
+    }
+  });
+
   it('carries 16 MiB each way intact over the TCP stream tunnel, with half-close, a server that speaks first, and a refused port', async () => {
     const script = `
 const net = require('node:net'), crypto = require('node:crypto');

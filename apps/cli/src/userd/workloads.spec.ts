@@ -1,0 +1,50 @@
+import type { V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { renderList } from '../cli/commands/list.js';
+import { describeWorkloads } from './workloads.js';
+
+const tpl = (labels: Record<string, string>, spec: Partial<NonNullable<V1PodTemplateSpec['spec']>> = {}): V1PodTemplateSpec => ({
+  metadata: { labels },
+  spec: { containers: [{ name: 'app', image: 'x', ports: [{ name: 'http', containerPort: 8080 }] }], ...spec },
+});
+const svc = (name: string, selector: Record<string, string>, targetPort: string | number): V1Service => ({ metadata: { name }, spec: { selector, ports: [{ name: 'web', port: 80, targetPort: targetPort as never }] } });
+
+describe('describeWorkloads', () => {
+  const services = [svc('orders', { app: 'orders' }, 'http'), svc('cache', { app: 'cache' }, 8080)];
+  const list = describeWorkloads(
+    'shop',
+    [
+      { kind: 'StatefulSet', name: 'cache', template: tpl({ app: 'cache' }) },
+      { kind: 'Deployment', name: 'orders', template: tpl({ app: 'orders' }) },
+      { kind: 'Deployment', name: 'batch', template: tpl({ app: 'batch' }) },
+      { kind: 'Deployment', name: 'node-agent', template: tpl({ app: 'orders' }, { hostNetwork: true }) },
+    ],
+    services,
+  );
+
+  it('orders by kind then name, and says which can be intercepted through which port', () => {
+    expect(list.map((w) => [w.kind, w.name, w.interceptable])).toEqual([
+      ['Deployment', 'batch', false],
+      ['Deployment', 'node-agent', false],
+      ['Deployment', 'orders', true],
+      ['StatefulSet', 'cache', true],
+    ]);
+    expect(list.find((w) => w.name === 'orders')!.ports).toEqual([{ service: 'orders', port: 80, portName: 'web', container: 'app', containerPort: 8080, targetPortName: 'http' }]);
+    expect(list.find((w) => w.name === 'cache')!.ports).toEqual([{ service: 'cache', port: 80, portName: 'web', container: 'app', containerPort: 8080 }]);
+  });
+
+  it('names the reason and what to do for the others', () => {
+    expect(list.find((w) => w.name === 'batch')).toMatchObject({ reason: 'no Service selects its pods', hint: expect.stringContaining('create a Service') });
+    expect(list.find((w) => w.name === 'node-agent')!.reason).toMatch(/hostNetwork/);
+  });
+
+  it('renders one line per workload, 2.x style', () => {
+    expect(renderList({ namespace: 'shop', workloads: list }).split('\n')).toEqual([
+      'batch     : deployment not interceptable: no Service selects its pods',
+      "node-agent: deployment not interceptable: its pods use hostNetwork: they share the node's ports, so no agent can take one over",
+      'orders    : deployment ready to intercept (traffic-agent not yet installed): orders:web',
+      'cache     : statefulset ready to intercept (traffic-agent not yet installed): cache:web',
+    ]);
+    expect(renderList({ namespace: 'empty', workloads: [] })).toBe('No workloads (Deployments, ReplicaSets, StatefulSets) in namespace empty');
+  });
+});

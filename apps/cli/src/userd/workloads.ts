@@ -1,0 +1,62 @@
+// `telepresence list`: the workloads of a namespace (Deployments, ReplicaSets of their own,
+// StatefulSets) and whether each can be intercepted — read with the user's own credentials and
+// judged by the same rules the manager's injector applies (@tel/agent-config).
+// Boundary: user daemon ← kube API.
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1PodTemplateSpec, type V1Service } from '@kubernetes/client-node';
+import { interceptablePorts, notInterceptable } from '@tel/agent-config';
+import type { WorkloadInfo } from '@tel/contracts';
+import { clusterError, userError } from '@tel/errors';
+
+interface Workload {
+  kind: WorkloadInfo['kind'];
+  name: string;
+  template: V1PodTemplateSpec | undefined;
+}
+
+/** Pure: each workload's interceptability and ports, sorted by kind then name. */
+export function describeWorkloads(namespace: string, workloads: Workload[], services: V1Service[]): WorkloadInfo[] {
+  const order: WorkloadInfo['kind'][] = ['Deployment', 'ReplicaSet', 'StatefulSet'];
+  return workloads
+    .sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind) || a.name.localeCompare(b.name))
+    .map((w) => {
+      const template = w.template ?? { spec: { containers: [] } };
+      const why = notInterceptable(template, services);
+      const ports = interceptablePorts(template, services).ports.map((p) => ({
+        service: p.service,
+        port: p.servicePort,
+        ...(p.servicePortName ? { portName: p.servicePortName } : {}),
+        container: p.container,
+        containerPort: p.appPort,
+        ...(p.targetPortName ? { targetPortName: p.targetPortName } : {}),
+      }));
+      return { namespace, name: w.name, kind: w.kind, interceptable: !why, ...(why ? { reason: why.message, hint: why.hint } : {}), ports };
+    });
+}
+
+const statusOf = (err: unknown): number | undefined => (err as { code?: number })?.code ?? (err as { statusCode?: number })?.statusCode;
+
+/** Lists and describes; a namespace that is missing or not readable is one line saying so. */
+export async function listWorkloads(kc: KubeConfig, namespace: string): Promise<WorkloadInfo[]> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const core = kc.makeApiClient(CoreV1Api);
+  try {
+    const [deployments, replicaSets, statefulSets, services] = await Promise.all([
+      apps.listNamespacedDeployment({ namespace }),
+      apps.listNamespacedReplicaSet({ namespace }),
+      apps.listNamespacedStatefulSet({ namespace }),
+      core.listNamespacedService({ namespace }),
+    ]);
+    const workloads: Workload[] = [
+      ...deployments.items.map((d) => ({ kind: 'Deployment' as const, name: d.metadata?.name ?? '', template: d.spec?.template })),
+      // A Deployment's ReplicaSets are its own business; only stand-alone ones are workloads.
+      ...replicaSets.items.filter((r) => !r.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment')).map((r) => ({ kind: 'ReplicaSet' as const, name: r.metadata?.name ?? '', template: r.spec?.template })),
+      ...statefulSets.items.map((s) => ({ kind: 'StatefulSet' as const, name: s.metadata?.name ?? '', template: s.spec?.template })),
+    ];
+    return describeWorkloads(namespace, workloads, services.items);
+  } catch (err) {
+    const status = statusOf(err);
+    if (status === 403) throw userError(`you may not list workloads in namespace ${namespace}`, 'ask for list on deployments, replicasets, statefulsets and services there, or pick another namespace with -n');
+    if (status === 404) throw userError(`namespace ${namespace} not found`, "see the namespaces with 'kubectl get namespaces'");
+    throw clusterError(`listing the workloads of namespace ${namespace} failed: ${(err as Error).message}`, 'check the connection to the cluster and try again');
+  }
+}
