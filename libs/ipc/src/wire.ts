@@ -40,8 +40,8 @@ export function lineSplitter(onLine: (line: string) => void): (chunk: string) =>
   };
 }
 
-/** A server line, or undefined when the text is not one (not JSON, no numeric id, no payload). */
-export function parseServerLine(line: string): ServerLine | undefined {
+/** A JSON object with a numeric `id` (what every line of the protocol is), or undefined. */
+function idLine(line: string): Record<string, unknown> | undefined {
   let v: unknown;
   try {
     v = JSON.parse(line);
@@ -49,7 +49,13 @@ export function parseServerLine(line: string): ServerLine | undefined {
     return undefined;
   }
   if (typeof v !== 'object' || v === null || typeof (v as { id?: unknown }).id !== 'number') return undefined;
-  const o = v as Record<string, unknown>;
+  return v as Record<string, unknown>;
+}
+
+/** A server line, or undefined when the text is not one (not JSON, no numeric id, no payload). */
+export function parseServerLine(line: string): ServerLine | undefined {
+  const o = idLine(line);
+  if (!o) return undefined;
   if ('event' in o || 'result' in o) return o as unknown as ServerLine;
   const e = o.error as Partial<ErrorInfo> | undefined;
   if (e && typeof e === 'object' && typeof e.message === 'string' && typeof e.category === 'string') return o as unknown as ServerLine;
@@ -58,14 +64,8 @@ export function parseServerLine(line: string): ServerLine | undefined {
 
 /** A client line, or undefined when the text is not one. */
 export function parseClientLine(line: string): CallLine | CancelLine | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null || typeof (v as { id?: unknown }).id !== 'number') return undefined;
-  const o = v as Record<string, unknown>;
+  const o = idLine(line);
+  if (!o) return undefined;
   if (o.cancel === true) return o as unknown as CancelLine;
   if (typeof o.method === 'string') return o as unknown as CallLine;
   return undefined;
