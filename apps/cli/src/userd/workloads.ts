@@ -5,7 +5,7 @@
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1PodTemplateSpec, type V1Service } from '@kubernetes/client-node';
 import { interceptablePorts, notInterceptable } from '@tel/agent-config';
 import type { WorkloadInfo } from '@tel/contracts';
-import { clusterError, userError } from '@tel/errors';
+import { TelError, clusterError, userError } from '@tel/errors';
 
 interface Workload {
   kind: WorkloadInfo['kind'];
@@ -52,11 +52,25 @@ export async function listWorkloads(kc: KubeConfig, namespace: string): Promise<
       ...replicaSets.items.filter((r) => !r.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment')).map((r) => ({ kind: 'ReplicaSet' as const, name: r.metadata?.name ?? '', template: r.spec?.template })),
       ...statefulSets.items.map((s) => ({ kind: 'StatefulSet' as const, name: s.metadata?.name ?? '', template: s.spec?.template })),
     ];
+    if (workloads.length === 0 && services.items.length === 0 && !(await namespaceExists(core, namespace))) {
+      throw userError(`namespace ${namespace} not found`, "see the namespaces with 'kubectl get namespaces'");
+    }
     return describeWorkloads(namespace, workloads, services.items);
   } catch (err) {
-    const status = statusOf(err);
-    if (status === 403) throw userError(`you may not list workloads in namespace ${namespace}`, 'ask for list on deployments, replicasets, statefulsets and services there, or pick another namespace with -n');
-    if (status === 404) throw userError(`namespace ${namespace} not found`, "see the namespaces with 'kubectl get namespaces'");
+    if (err instanceof TelError) throw err;
+    if (statusOf(err) === 403) throw userError(`you may not list workloads in namespace ${namespace}`, 'ask for list on deployments, replicasets, statefulsets and services there, or pick another namespace with -n');
     throw clusterError(`listing the workloads of namespace ${namespace} failed: ${(err as Error).message}`, 'check the connection to the cluster and try again');
+  }
+}
+
+/**
+ * Listing in a namespace that does not exist answers an empty list, not 404: ask for it by name
+ * (with `list`, which users allowed to see namespaces have; one who may not is not told otherwise).
+ */
+async function namespaceExists(core: CoreV1Api, namespace: string): Promise<boolean> {
+  try {
+    return (await core.listNamespace({ fieldSelector: `metadata.name=${namespace}` })).items.length > 0;
+  } catch {
+    return true;
   }
 }

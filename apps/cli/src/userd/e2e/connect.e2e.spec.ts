@@ -170,6 +170,9 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
       expect(human.stdout).toMatch(/^lonely\s*: deployment not interceptable: no Service selects its pods$/m);
       // Without -n: the session's namespace.
       expect((await tpAdmin('list', '--output', 'json')).json.namespace).toBe('default');
+      const missing = await tpAdmin('list', '-n', 'no-such-namespace');
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/namespace no-such-namespace not found/);
     } finally {
       await kubectl(['delete', 'deployment', 'lonely', '-n', DEMO_NS, '--ignore-not-found']);
     }
