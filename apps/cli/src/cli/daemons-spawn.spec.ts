@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleApp } from '@tel/build';
+import { userDirs } from '../testing/user-dirs.js';
 import { EXIT_CODES } from '@tel/errors';
 import { workspaceRoot } from '@tel/genversion';
 import { ROOT_DAEMON, spawnError } from './daemons.js';
@@ -43,17 +44,10 @@ describe.skipIf(!asRoot)('starting daemons without sudo, as a non-root user', ()
     const out = join(tmp, 'dist');
     await bundleApp(workspaceRoot(__dirname), 'cli', { version: 'v0.0.0-nosudo', registry: 'localhost:5000' }, out);
     cli = join(out, 'cli', 'main.js');
-    for (const d of ['bin', 'home', 'run', 'cache', 'config', 'rootrun']) mkdirSync(join(tmp, d));
+    mkdirSync(join(tmp, 'bin'));
+    env = { PATH: join(tmp, 'bin'), ...userDirs(tmp) };
     chmodSync(tmp, 0o755);
     chownTree(tmp);
-    env = {
-      PATH: join(tmp, 'bin'),
-      HOME: join(tmp, 'home'),
-      XDG_RUNTIME_DIR: join(tmp, 'run'),
-      XDG_CACHE_HOME: join(tmp, 'cache'),
-      XDG_CONFIG_HOME: join(tmp, 'config'),
-      TELEPRESENCE_ROOT_RUN_DIR: join(tmp, 'rootrun'),
-    };
   }, 60_000);
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

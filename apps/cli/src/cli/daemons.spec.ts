@@ -1,6 +1,7 @@
 // Real processes, real sockets: two builds of the CLI with different versions, one machine.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { userDirs } from '../testing/user-dirs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,14 +34,7 @@ beforeAll(async () => {
     for (const app of ['cli', 'root-daemon'] as const) await bundleApp(root, app, { version, registry: 'localhost:5000' }, out);
     cli[version] = join(out, 'cli', 'main.js');
   }
-  env = {
-    PATH: process.env.PATH,
-    HOME: join(tmp, 'home'),
-    XDG_RUNTIME_DIR: join(tmp, 'run'),
-    XDG_CACHE_HOME: join(tmp, 'cache'),
-    XDG_CONFIG_HOME: join(tmp, 'config'),
-    TELEPRESENCE_ROOT_RUN_DIR: join(tmp, 'rootrun'),
-  };
+  env = { PATH: process.env.PATH, ...userDirs(tmp) };
 }, 60_000);
 
 afterAll(async () => {

@@ -3,6 +3,7 @@
 // so the connect is still in the daemon when the user gives up.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { userDirs } from '../testing/user-dirs.js';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,15 +58,7 @@ beforeAll(async () => {
       'current-context': 'silent',
     }),
   );
-  env = {
-    PATH: process.env.PATH,
-    HOME: join(tmp, 'home'),
-    KUBECONFIG: kubeconfig,
-    XDG_RUNTIME_DIR: join(tmp, 'run'),
-    XDG_CACHE_HOME: join(tmp, 'cache'),
-    XDG_CONFIG_HOME: join(tmp, 'config'),
-    TELEPRESENCE_ROOT_RUN_DIR: join(tmp, 'rootrun'),
-  };
+  env = { PATH: process.env.PATH, KUBECONFIG: kubeconfig, ...userDirs(tmp) };
 }, 60_000);
 
 afterAll(async () => {

@@ -1,9 +1,10 @@
 // e2e harness for `telepresence connect`: builds CLI + root daemon + traffic-manager bundles of a
 // given version, pushes the manager image to the test cluster's registry, and runs the built CLI
 // inside the test cluster's workstation namespace (the only place the daemons under test run).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { userDirs } from '../../testing/user-dirs.js';
 import { bundleApp, pushBaseImage, pushTrafficManagerImage } from '@tel/build';
 import type { BuildInfo } from '@tel/genversion';
 import type { ClusterInfo, NsExecOptions, NsExecResult } from '@tel/testcluster';
@@ -31,16 +32,7 @@ export async function pushManager(build: Build, distDir: string): Promise<void> 
 
 /** A workstation user: own home, runtime, cache and config dirs; the root daemon's run dir. */
 export function userEnv(dir: string, registry: string): NodeJS.ProcessEnv {
-  const env = {
-    HOME: join(dir, 'home'),
-    XDG_RUNTIME_DIR: join(dir, 'run'),
-    XDG_CACHE_HOME: join(dir, 'cache'),
-    XDG_CONFIG_HOME: join(dir, 'config'),
-    TELEPRESENCE_ROOT_RUN_DIR: join(dir, 'rootrun'),
-    TELEPRESENCE_REGISTRY: registry,
-  };
-  for (const d of Object.values(env)) if (d.startsWith('/')) mkdirSync(d, { recursive: true, mode: 0o700 });
-  return env;
+  return { ...userDirs(dir), TELEPRESENCE_REGISTRY: registry };
 }
 
 /** Copy a kubeconfig, adding a telepresence.io extension to every cluster. */
