@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_TOKEN_AUDIENCE, DEFAULT_SESSION_LEASE_MS, MANAGER_API_PORT, MANAGER_TCP_PORT, type SessionSummary } from '@tel/contracts';
+import { AGENT_TOKEN_AUDIENCE, DEFAULT_SESSION_LEASE_MS, MANAGER_API_PORT, MANAGER_HEALTH_PORT, MANAGER_TCP_PORT, type SessionSummary } from '@tel/contracts';
 import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { WORKSPACE_ROOT, buildVersion, cliRunner, httpGet, pushManager, userEnv, type Build, type Tp, kubectlAsAdmin, removeManager as removeManagerFrom, MANAGER_SELECTOR } from './harness.js';
 
@@ -124,10 +124,10 @@ describe('the user daemon session in the traffic manager (real cluster)', () => 
     const script = `const net = require('node:net'); const out = {};
 const probe = (port) => new Promise((res) => { const s = net.connect(port, ${JSON.stringify(ip)}); const t = setTimeout(() => { s.destroy(); res('timeout'); }, 5000);
   s.on('connect', () => { clearTimeout(t); s.destroy(); res('open'); }); s.on('error', (e) => { clearTimeout(t); res(e.code); }); });
-(async () => { for (const p of [${MANAGER_API_PORT}, ${MANAGER_TCP_PORT}, 8082]) out[p] = await probe(p); console.log(JSON.stringify(out)); })();`;
+(async () => { for (const p of [${MANAGER_API_PORT}, ${MANAGER_TCP_PORT}, ${MANAGER_HEALTH_PORT}]) out[p] = await probe(p); console.log(JSON.stringify(out)); })();`;
     const seen = JSON.parse(await kubectl(['exec', '-n', DEMO_NS, 'prober', '--', '/usr/bin/node', '-e', script])) as Record<string, string>;
-    // 8082 (the readiness probe's health port) answers: the pod network path works, so the refusals are the listeners'.
-    expect(seen).toEqual({ [MANAGER_API_PORT]: 'ECONNREFUSED', [MANAGER_TCP_PORT]: 'ECONNREFUSED', 8082: 'open' });
+    // The readiness probe's health port answers: the pod network path works, so the refusals are the listeners'.
+    expect(seen).toEqual({ [MANAGER_API_PORT]: 'ECONNREFUSED', [MANAGER_TCP_PORT]: 'ECONNREFUSED', [MANAGER_HEALTH_PORT]: 'open' });
     const s = await status();
     expect(s.network.tunnelHealthy).toBe(true);
     expect((await httpGet(cluster, `http://${serviceIp}:8080/`)).ok).toBe(true);
