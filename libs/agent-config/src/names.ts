@@ -32,3 +32,12 @@ export function isPortName(s: string): boolean {
 export function pointerToken(s: string): string {
   return s.replace(/~/g, '~0').replace(/\//g, '~1');
 }
+
+/**
+ * Where the agent container finds its projected service-account token for the manager
+ * (audience AGENT_TOKEN_AUDIENCE of @tel/contracts agent.ts); the webhook mounts it there.
+ */
+export const AGENT_TOKEN_DIR = '/var/run/secrets/telepresence.io';
+export const AGENT_TOKEN_PATH = `${AGENT_TOKEN_DIR}/token`;
+/** The volume carrying it. */
+export const AGENT_TOKEN_VOLUME = 'tel-agent-token';

@@ -95,7 +95,7 @@ describe('ManagerSession against a real manager', () => {
     const api = new ManagerApi(socket, 2000, '/cfg.yml');
     const s = new ManagerSession({ api, version: await api.client.version({}), client: { user: 'dev', host: 'ws', version: 'v2.90.0' }, log });
     const first = await s.start();
-    await s.setDesired({ intercepts: [{ name: 'web' }] });
+    await s.setDesired({ intercepts: [{ name: 'web', namespace: 'default', workload: 'web', localPort: 8080 }] });
     await manager.close(); // the manager pod goes away ...
     await start(); // ... and a new one, which knows no session, takes its place
     await expect.poll(() => s.status().arrivals, { timeout: 5000, interval: 100 }).toBe(2);
@@ -103,7 +103,7 @@ describe('ManagerSession against a real manager', () => {
     expect(sessions).toHaveLength(1);
     expect(sessions[0]!.sessionId).not.toBe(first.sessionId);
     expect(sessions[0]!.sessionId).toBe(s.status().sessionId);
-    expect(sessions[0]!.desired).toEqual({ intercepts: [{ name: 'web' }] });
+    expect(sessions[0]!.desired).toEqual({ intercepts: [{ name: 'web', namespace: 'default', workload: 'web', localPort: 8080 }] });
     await s.stop();
     api.close();
   });

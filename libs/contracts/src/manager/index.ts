@@ -4,6 +4,7 @@
 // methods (announced as capabilities), never change meanings.
 import { DNS_PATH } from '../dns.js';
 import type { ClusterInfoContract } from './cluster-info.js';
+import type { InterceptsContract } from './intercepts.js';
 import type { RouteTable } from './kinds.js';
 import type { SessionsContract } from './sessions.js';
 import type { StatusContract } from './status.js';
@@ -16,9 +17,10 @@ export * from './cluster-info.js';
 export * from './sessions.js';
 export * from './tunnel.js';
 export * from './status.js';
+export * from './intercepts.js';
 
 /** Every typed method of the manager API, topic by topic. */
-export interface ManagerContract extends VersionContract, ClusterInfoContract, SessionsContract, StatusContract {}
+export interface ManagerContract extends VersionContract, ClusterInfoContract, SessionsContract, StatusContract, InterceptsContract {}
 
 /**
  * Where each method is served. Typed by the contract: a method without a route does not compile,
@@ -34,6 +36,10 @@ export const MANAGER_ROUTES: RouteTable<ManagerContract> = {
   listSessions: { kind: 'unary', http: 'GET', path: '/sessions' },
   watchSessions: { kind: 'watch', path: '/sessions/watch' },
   stats: { kind: 'unary', http: 'GET', path: '/stats' },
+  watchIntercepts: { kind: 'watch', path: '/intercepts/watch' },
+  listIntercepts: { kind: 'unary', http: 'POST', path: '/intercepts' },
+  listAgents: { kind: 'unary', http: 'POST', path: '/agents' },
+  uninstallAgents: { kind: 'unary', http: 'POST', path: '/agents/uninstall' },
 };
 
 /**

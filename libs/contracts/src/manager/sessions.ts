@@ -3,6 +3,7 @@
 // A manager that answers `unknown-session` (it restarted, or the lease expired) is arrived at again
 // with the client's desired state, so reconnecting is the same reconcile as connecting.
 import type { Empty } from '../common.js';
+import type { InterceptSpec } from './intercepts.js';
 import type { Unary, Watch } from './kinds.js';
 
 /**
@@ -27,11 +28,11 @@ export interface ClientIdentity {
 
 /**
  * What a client wants to exist in the cluster on its behalf. Replayed in full on every arrive,
- * so a manager that lost its memory converges to it. Intercepts will add themselves here.
+ * so a manager that lost its memory converges to it.
  */
 export interface DesiredState {
-  /** One entry per intercept the client wants (none yet: intercepts will define the entry). */
-  intercepts: { name: string }[];
+  /** One entry per intercept the client wants. */
+  intercepts: InterceptSpec[];
 }
 
 export interface ArriveRequest {

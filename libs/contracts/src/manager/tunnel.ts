@@ -20,12 +20,28 @@ export const MANAGER_API_PORT = 8081;
  */
 export const MANAGER_TCP_PORT = 8083;
 /**
- * Port for traffic agents, on the pod network (agents cannot use a port-forward). Nothing listens
- * on it yet; when it does, every agent proves its identity with its projected service-account
- * token (agent.ts AGENT_TOKEN_AUDIENCE), which the manager checks with a TokenReview before
- * serving anything.
+ * Reverse verbs on MANAGER_TCP_PORT, for intercepts. A user daemon with intercepts parks idle
+ * connections: `TEL-PARK/1 <sessionId>\n`; the manager answers nothing until an intercepted
+ * connection arrives, then writes `TEL-DIAL/1 <interceptId> <srcIp> <srcPort>\n` and relays the
+ * agent's connection as is: from there the user daemon is the server side of the protocol above
+ * (dials 127.0.0.1:<the intercept's local port>, answers `OK\n` or `ERR <reason>\n`, framed data).
+ * A park for a session the manager does not know is answered `ERR unknown session` and closed.
+ * Each parked connection carries one intercepted connection; the daemon parks a new one when one
+ * is taken.
+ */
+export const TUNNEL_PARK_PREFIX = 'TEL-PARK/1';
+export const TUNNEL_DIAL_PREFIX = 'TEL-DIAL/1';
+/**
+ * Port for traffic agents' control calls (agent.ts AgentContract, HTTP/2 cleartext), on the pod
+ * network (agents cannot use a port-forward). Every call carries the agent's projected
+ * service-account token (agent.ts AGENT_TOKEN_AUDIENCE), which the manager checks with a
+ * TokenReview before serving anything.
  */
 export const MANAGER_AGENT_PORT = 8084;
+/** Port for agents' intercepted connections (agent.ts AGENT_TUNNEL_PREFIX), on the pod network. */
+export const MANAGER_AGENT_TUNNEL_PORT = 8085;
+/** HTTPS port of the manager's mutating admission webhook (the Service maps 443 to it). */
+export const MANAGER_WEBHOOK_PORT = 8443;
 /**
  * HTTP/1.1 health port on the pod network, for the kubelet's readiness probe (the API port speaks
  * h2c only and listens on loopback).

@@ -15,10 +15,12 @@ export type ManagerCapability =
   /** Cluster DNS: the raw route `POST /dns` (../dns.ts). */
   | 'dns'
   /** Client sessions with leases: arrive / remain / depart / sessions watch (sessions.ts). */
-  | 'sessions';
+  | 'sessions'
+  /** Global intercepts: agents injected by the manager's webhook, the intercepts topic (intercepts.ts), the park/dial verbs of the TCP tunnel (tunnel.ts). */
+  | 'intercepts';
 
 /** Everything a manager of this build serves; the manager announces exactly this list. */
-export const MANAGER_CAPABILITIES: readonly ManagerCapability[] = ['tcp-stream', 'udp', 'dns', 'sessions'];
+export const MANAGER_CAPABILITIES: readonly ManagerCapability[] = ['tcp-stream', 'udp', 'dns', 'sessions', 'intercepts'];
 
 /** `version` on the manager (and agent) API port. */
 export interface ManagerVersion {

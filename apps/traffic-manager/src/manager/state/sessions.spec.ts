@@ -55,7 +55,7 @@ describe('SessionStore', () => {
     const abort = new AbortController();
     s.watch((e) => events.push(e), abort.signal);
     const b = s.arrive({ client: { ...client, user: 'other' }, desired });
-    s.setDesired(b.sessionId, { intercepts: [{ name: 'web' }] });
+    s.setDesired(b.sessionId, { intercepts: [{ name: 'web', namespace: 'default', workload: 'web', localPort: 8080 }] });
     s.depart(a.sessionId);
     await sleep(350); // b expires
     abort.abort();
@@ -67,7 +67,7 @@ describe('SessionStore', () => {
       ['departed', 1],
       ['expired', 0],
     ]);
-    expect(events[2]!.sessions.find((x) => x.sessionId === b.sessionId)?.desired).toEqual({ intercepts: [{ name: 'web' }] });
+    expect(events[2]!.sessions.find((x) => x.sessionId === b.sessionId)?.desired).toEqual({ intercepts: [{ name: 'web', namespace: 'default', workload: 'web', localPort: 8080 }] });
   });
 
   it('refuses malformed arrivals', () => {

@@ -2,7 +2,7 @@
 // sessions whose client stopped renewing. In memory only: a restarted manager knows no session,
 // answers `unknown-session`, and each client arrives again with its desired state.
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_SESSION_LEASE_MS, type ArriveRequest, type ClientIdentity, type DesiredState, type Lease, type SessionSummary, type SessionsEvent } from '@tel/contracts';
+import { DEFAULT_SESSION_LEASE_MS, type ArriveRequest, type ClientIdentity, type DesiredState, type InterceptSpec, type WorkloadKind, type Lease, type SessionSummary, type SessionsEvent } from '@tel/contracts';
 import { configError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
 import { RequestError } from '../router.js';
@@ -169,8 +169,39 @@ function checkClient(v: unknown): ClientIdentity {
 
 function checkDesired(v: unknown): DesiredState {
   const d = v as DesiredState | undefined;
-  if (!d || !Array.isArray(d.intercepts) || !d.intercepts.every((i) => typeof i === 'object' && i !== null && typeof i.name === 'string')) {
-    throw new RequestError('bad-request', 'bug', 'desired state needs intercepts: [{name}]');
+  if (!d || !Array.isArray(d.intercepts)) throw new RequestError('bad-request', 'bug', 'desired state needs intercepts: [...]');
+  const intercepts = d.intercepts.map(checkInterceptSpec);
+  const names = new Set<string>();
+  for (const i of intercepts) {
+    if (names.has(i.name)) throw new RequestError('bad-request', 'user', `intercept ${i.name} is listed twice`, 'give each intercept its own name');
+    names.add(i.name);
   }
-  return { intercepts: d.intercepts.map((i) => ({ name: i.name })) };
+  return { intercepts };
+}
+
+const KINDS: readonly WorkloadKind[] = ['Deployment', 'ReplicaSet', 'StatefulSet'];
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/** One desired intercept, as the manager accepts it (a client of this series never sends less). */
+export function checkInterceptSpec(v: unknown): InterceptSpec {
+  const i = v as Partial<InterceptSpec> | null;
+  const bad = (what: string) => new RequestError('bad-request', 'bug', `intercept spec: ${what}`);
+  if (!i || typeof i !== 'object') throw bad('not an object');
+  if (typeof i.name !== 'string' || !DNS_SUBDOMAIN.test(i.name)) throw bad(`name ${JSON.stringify(i.name)} is not a DNS subdomain`);
+  if (typeof i.namespace !== 'string' || !DNS_LABEL.test(i.namespace)) throw bad(`namespace ${JSON.stringify(i.namespace)} is not a DNS label`);
+  if (typeof i.workload !== 'string' || !DNS_SUBDOMAIN.test(i.workload)) throw bad(`workload ${JSON.stringify(i.workload)} is not a DNS subdomain`);
+  if (i.workloadKind !== undefined && !KINDS.includes(i.workloadKind)) throw bad(`workloadKind ${JSON.stringify(i.workloadKind)}`);
+  if (i.service !== undefined && (typeof i.service !== 'string' || !DNS_LABEL.test(i.service))) throw bad(`service ${JSON.stringify(i.service)}`);
+  if (i.port !== undefined && !(typeof i.port === 'string' ? /^[a-z0-9-]{1,15}$/.test(i.port) : Number.isInteger(i.port) && i.port >= 1 && i.port <= 65535)) throw bad(`port ${JSON.stringify(i.port)}`);
+  if (!Number.isInteger(i.localPort) || i.localPort! < 1 || i.localPort! > 65535) throw bad(`localPort ${JSON.stringify(i.localPort)}`);
+  return {
+    name: i.name,
+    namespace: i.namespace,
+    workload: i.workload,
+    ...(i.workloadKind ? { workloadKind: i.workloadKind } : {}),
+    ...(i.service ? { service: i.service } : {}),
+    ...(i.port !== undefined ? { port: i.port } : {}),
+    localPort: i.localPort!,
+  };
 }
