@@ -2,6 +2,7 @@
 // Local contract: the CLI and the user daemon ship in one bundle, so it need not stay compatible.
 import type { Method, StreamMethod } from './contract.js';
 import type { DaemonVersion, Empty, ProgressEvent } from './common.js';
+import type { AgentInfo, InterceptInfo } from './manager/intercepts.js';
 import type { NetworkStatus, RootDaemonStatus } from './rootd.js';
 
 export type { DaemonVersion, Empty, ProgressEvent } from './common.js';
@@ -130,6 +131,37 @@ export interface ListRequest {
 export interface ListResult {
   namespace: string;
   workloads: WorkloadInfo[];
+  /** Every intercept in the namespace (all users; without their environment). */
+  intercepts: InterceptInfo[];
+  /** The namespace's workloads that have agents connected to the manager. */
+  agents: AgentInfo[];
+}
+
+/** `telepresence intercept NAME --port LOCAL[:REMOTE] [--service S] [--workload W] [-n NS]`. */
+export interface InterceptRequest {
+  name: string;
+  /** Default: the session's namespace. */
+  namespace?: string;
+  /** Default: `name`. */
+  workload?: string;
+  service?: string;
+  /** Where connections go on the workstation (127.0.0.1). */
+  localPort: number;
+  /** The Service port (number) or its name; absent: the only one. */
+  remotePort?: number | string;
+}
+
+export interface InterceptResult {
+  intercept: InterceptInfo;
+  /** Milliseconds until the intercept served. */
+  elapsedMs: number;
+}
+
+export interface UninstallRequest {
+  namespace?: string;
+  workloads: string[];
+  /** Every workload with an agent in the namespace. */
+  all: boolean;
 }
 
 export interface UserDaemonContract {
@@ -152,4 +184,15 @@ export interface UserDaemonContract {
   sessionStatus: Method<Empty, SessionStatus>;
   /** The workloads of a namespace, read with the user's own credentials (needs a session). */
   list: Method<ListRequest, ListResult>;
+  /**
+   * Start a global intercept and return once it serves (new pods ready with the agent). Streams
+   * the agent install's progress; cancelling it leaves nothing wanted.
+   */
+  intercept: StreamMethod<InterceptRequest, ProgressEvent, InterceptResult>;
+  /** End one of this session's intercepts (the agent stays for the next one). */
+  leave: Method<{ name: string }, { left: boolean }>;
+  /** This session's intercepts. */
+  intercepts: Method<Empty, { intercepts: InterceptInfo[] }>;
+  /** Remove agents: pod templates back to exactly what they were. */
+  uninstall: Method<UninstallRequest, { removed: { namespace: string; workload: string }[] }>;
 }

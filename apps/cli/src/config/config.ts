@@ -18,6 +18,8 @@ export interface Config {
     trafficManagerAPI: number;
     /** Milliseconds to wait for a daemon to come up and answer. */
     daemonStart: number;
+    /** Milliseconds an intercept may take to install the traffic agent (rollout included) and become active. */
+    agentInstall: number;
   };
   logLevels: { userDaemon: Level; rootDaemon: Level };
   dns: {
@@ -32,7 +34,7 @@ export interface Config {
 
 export const DEFAULT_CONFIG: Config = {
   images: {},
-  timeouts: { trafficManagerConnect: 60_000, trafficManagerAPI: 15_000, daemonStart: 10_000 },
+  timeouts: { trafficManagerConnect: 60_000, trafficManagerAPI: 15_000, daemonStart: 10_000, agentInstall: 120_000 },
   logLevels: { userDaemon: 'info', rootDaemon: 'info' },
   // Unlike 2.x's default exclude list (.com .io .net ...), nothing is excluded by default: names in
   // those TLDs already fall back to the upstream resolver unless they name a cluster service.
@@ -90,13 +92,13 @@ export function loadConfig(file: string): Config {
           }
           break;
         case 'timeouts': {
-          const known = ['trafficManagerConnect', 'trafficManagerAPI', 'daemonStart'] as const;
+          const known = ['trafficManagerConnect', 'trafficManagerAPI', 'daemonStart', 'agentInstall'] as const;
           const ms = parseDuration(value);
           if ((known as readonly string[]).includes(key)) {
             if (ms === undefined) throw bad(path, value, "a duration such as '30s' or '1m'");
             config.timeouts[key as (typeof known)[number]] = ms;
           } else if (ms === undefined) {
-            // Other 2.x timeouts (agentInstall, intercept, helm...) are accepted when well-formed.
+            // Other 2.x timeouts (intercept, helm...) are accepted when well-formed.
             throw bad(path, value, "a duration such as '30s' or '1m'");
           }
           break;

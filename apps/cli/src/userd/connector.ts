@@ -48,6 +48,10 @@ export async function runConnector(argv: string[], config: Config, env: NodeJS.P
     disconnect: () => s.disconnect(),
     sessionStatus: () => s.status(),
     list: (req) => s.list(req),
+    intercept: (req, { emit, signal }) => s.intercept(req, { emit, signal }),
+    leave: (req) => s.leave(req.name),
+    intercepts: async () => s.interceptList(),
+    uninstall: (req) => s.uninstall(req),
   };
   await rt.listen(handlers);
 }

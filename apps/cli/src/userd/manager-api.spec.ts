@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANAGER_CAPABILITIES, type SessionsEvent } from '@tel/contracts';
 import { formatError, type TelError } from '@tel/errors';
 import { createLogger } from '@tel/logging';
+import { FakeInstaller } from '../../../traffic-manager/src/manager/testing/fake-installer.js';
 import { startManagerServer, type ManagerServer } from '../../../traffic-manager/src/manager/server.js';
 import { ManagerApi, ManagerApiError, isUnknownSession } from './manager-api.js';
 
@@ -19,7 +20,7 @@ const client = { user: 'dev', host: 'ws', version: 'v2.90.0' };
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tel-mapi-'));
   socket = join(dir, 'manager.socket');
-  manager = await startManagerServer({
+  manager = await startManagerServer({ installer: new FakeInstaller(),
     port: 0,
     host: '127.0.0.1',
     version: { name: 'Traffic Manager', version: 'v2.90.0', apiVersion: 1 },

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MANAGER_CAPABILITIES, type ManagerVersion } from '@tel/contracts';
 import { EXIT_CODES, formatError, toErrorInfo } from '@tel/errors';
 import { createLogger } from '@tel/logging';
+import { FakeInstaller } from '../../../traffic-manager/src/manager/testing/fake-installer.js';
 import { startManagerServer, type ManagerServer } from '../../../traffic-manager/src/manager/server.js';
 import { checkCompatibility } from '../install/policy.js';
 import { ManagerApi } from './manager-api.js';
@@ -55,7 +56,7 @@ describe('ManagerSession against a real manager', () => {
   /** Where the relay (standing in for the port-forward) sends connections: the current manager. */
   let target = 0;
   const start = async () => {
-    manager = await startManagerServer({ port: 0, version: version('v2.90.0'), clusterInfo: () => new Promise(() => undefined), log, sessionLeaseMs: 1500 });
+    manager = await startManagerServer({ installer: new FakeInstaller(), port: 0, version: version('v2.90.0'), clusterInfo: () => new Promise(() => undefined), log, sessionLeaseMs: 1500 });
     target = manager.port;
   };
 

@@ -67,6 +67,8 @@ export interface ManagerSessionOptions {
   onVersion?: (v: ManagerVersion) => void;
 }
 
+type ArriveListener = (sessionId: string) => void;
+
 export class ManagerSession {
   private lease: Lease | undefined;
   private arrivedAt: number | undefined;
@@ -77,6 +79,7 @@ export class ManagerSession {
   private version: ManagerVersion;
   /** What this client wants in the cluster; replayed in full on every arrive. */
   private desired: DesiredState = { intercepts: [] };
+  private readonly arriveListeners = new Set<ArriveListener>();
 
   constructor(private readonly opts: ManagerSessionOptions) {
     this.version = opts.version;
@@ -87,6 +90,17 @@ export class ManagerSession {
     const lease = await this.arrive();
     this.schedule(lease.leaseMs / HEARTBEATS_PER_LEASE);
     return lease;
+  }
+
+  /** The current session id (undefined while arriving again). */
+  sessionId(): string | undefined {
+    return this.lease?.sessionId;
+  }
+
+  /** Called with the new session id after every arrive (the first and each re-arrive). */
+  onArrive(listener: ArriveListener): void {
+    this.arriveListeners.add(listener);
+    if (this.lease) listener(this.lease.sessionId);
   }
 
   /** Replace the desired state; the manager gets it now (or with the next arrive). */
@@ -151,6 +165,7 @@ export class ManagerSession {
       leaseMs: lease.leaseMs,
       intercepts: this.desired.intercepts.length,
     });
+    for (const l of this.arriveListeners) l(lease.sessionId);
     return lease;
   }
 

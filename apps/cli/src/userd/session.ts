@@ -2,9 +2,9 @@
 // port-forward → cluster info → root daemon network; disconnect undoes it in reverse.
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ListRequest, ListResult, ConnectRequest, ConnectResult, DnsNamespace, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus } from '@tel/contracts';
+import type { ListRequest, ListResult, ConnectRequest, ConnectResult, DnsNamespace, InterceptInfo, InterceptRequest, InterceptResult, InterceptSpec, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus, UninstallRequest } from '@tel/contracts';
 import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
-import { userError } from '@tel/errors';
+import { clusterError, userError } from '@tel/errors';
 import { NotRunningError, connect as ipcConnect, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
 import type { Logger } from '@tel/logging';
 import { buildVersion } from '@tel/version';
@@ -15,7 +15,9 @@ import { loadKubeconfig, type LoadedKubeconfig } from '../kube/kubeconfig.js';
 import { ManagerForwarder } from '../kube/portforward.js';
 import { startNamespaceFeed, type NamespaceFeed } from './dns-namespaces.js';
 import { startTcpListener, type TcpListener } from './tcp-listener.js';
-import { listWorkloads } from './workloads.js';
+import { interceptTarget, listWorkloads } from './workloads.js';
+import { UserIntercepts } from './intercepts/intercepts.js';
+import { Parker } from './intercepts/parker.js';
 import { ManagerApi } from './manager-api.js';
 import { ManagerSession, clientIdentity, requireCapabilities } from './manager-session.js';
 import { progressEvent, type EnsureManager } from './manager-install.js';
@@ -55,6 +57,8 @@ interface Active {
   feed: NamespaceFeed;
   tcpListener: TcpListener;
   managerSession: ManagerSession;
+  /** Absent when the manager does not announce the `intercepts` capability. */
+  intercepts?: UserIntercepts;
 }
 
 export class Session {
@@ -106,10 +110,59 @@ export class Session {
 
   /** `telepresence list`: the workloads of a namespace (default: the session's), as the user may see them. */
   async list(req: ListRequest): Promise<ListResult> {
-    const a = this.active;
-    if (!a) throw userError('not connected', "run 'telepresence connect' first");
+    const a = this.connected();
     const namespace = req.namespace || a.info.namespace;
-    return { namespace, workloads: await listWorkloads(a.kube.kc, namespace) };
+    const [workloads, intercepts, agents] = await Promise.all([
+      listWorkloads(a.kube.kc, namespace),
+      a.intercepts ? a.api.client.listIntercepts({ namespace }).then((r) => r.intercepts) : [],
+      a.intercepts ? a.api.client.listAgents({ namespace }).then((r) => r.agents) : [],
+    ]);
+    return { namespace, workloads, intercepts, agents };
+  }
+
+  /** A global intercept, checked first with the user's own credentials; returns once it serves. */
+  async intercept(req: InterceptRequest, progress: Required<ProgressSink>): Promise<InterceptResult> {
+    const started = Date.now();
+    const a = this.connected();
+    const intercepts = this.interceptsOf(a);
+    const namespace = req.namespace || a.info.namespace;
+    const workload = req.workload || req.name;
+    const target = await interceptTarget(a.kube.kc, namespace, workload, { ...(req.service ? { service: req.service } : {}), ...(req.remotePort !== undefined ? { port: req.remotePort } : {}) });
+    const spec: InterceptSpec = { name: req.name, namespace, workload, workloadKind: target.kind, service: target.port.service, port: target.port.servicePort, localPort: req.localPort };
+    const info = await intercepts.add(spec, { emit: progress.emit, signal: progress.signal, timeoutMs: this.deps.loadConfig().timeouts.agentInstall });
+    return { intercept: info, elapsedMs: Date.now() - started };
+  }
+
+  async leave(name: string): Promise<{ left: boolean }> {
+    const a = this.connected();
+    if (!(await this.interceptsOf(a).remove(name))) throw userError(`no intercept named ${name}`, "see your intercepts with 'telepresence list --intercepts'");
+    return { left: true };
+  }
+
+  interceptList(): { intercepts: InterceptInfo[] } {
+    const a = this.active;
+    return { intercepts: a?.intercepts?.list() ?? [] };
+  }
+
+  async uninstall(req: UninstallRequest): Promise<{ removed: { namespace: string; workload: string }[] }> {
+    const a = this.connected();
+    const intercepts = this.interceptsOf(a);
+    const namespace = req.namespace || a.info.namespace;
+    // Our own intercepts on those workloads end first (the manager refuses only others').
+    for (const i of intercepts.list()) if (i.spec.namespace === namespace && (req.all || req.workloads.includes(i.spec.workload))) await intercepts.remove(i.spec.name);
+    const sessionId = a.managerSession.sessionId();
+    if (!sessionId) throw clusterError('the traffic manager is restarting', 'try again in a few seconds');
+    return a.api.client.uninstallAgents({ sessionId, namespace, ...(req.all ? { all: true } : { workloads: req.workloads }) });
+  }
+
+  private connected(): Active {
+    if (!this.active) throw userError('not connected', "run 'telepresence connect' first");
+    return this.active;
+  }
+
+  private interceptsOf(a: Active): UserIntercepts {
+    if (!a.intercepts) throw clusterError(`the Traffic Manager ${a.info.managerVersion.version} cannot intercept (it lacks the intercepts capability)`, "have someone allowed to run 'telepresence helm upgrade' do so");
+    return a.intercepts;
   }
 
   private serialized<T>(f: () => Promise<T>): Promise<T> {
@@ -195,6 +248,7 @@ export class Session {
     let feed: NamespaceFeed | undefined;
     let tcpListener: TcpListener | undefined;
     let managerSession: ManagerSession | undefined;
+    let intercepts: UserIntercepts | undefined;
     try {
       // The namespace list is fetched while the port-forward comes up: connect waits for it below.
       feed = startNamespaceFeed(kube.kc, (namespaces) => this.sendNamespaces(namespaces), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }] });
@@ -205,6 +259,13 @@ export class Session {
       requireCapabilities(managerVersion);
       managerSession = new ManagerSession({ api, version: managerVersion, client: clientIdentity(buildVersion, kube.contextName, namespace), log: this.deps.log.child('manager-session') });
       await managerSession.start();
+      if (managerVersion.capabilities?.includes('intercepts')) {
+        const ms = managerSession;
+        const parker = new Parker({ open: () => forwarder.openStream(MANAGER_TCP_PORT), sessionId: () => ms.sessionId(), localPort: (id) => intercepts?.localPort(id), log: this.deps.log.child('intercepts') });
+        intercepts = new UserIntercepts({ api, session: ms, parker, log: this.deps.log.child('intercepts'), configFile: this.deps.configFile });
+        const ui = intercepts;
+        ms.onArrive((id) => ui.arrived(id));
+      }
       const clusterInfo = await api.client.clusterInfo({});
       const plan = planNetwork({ cluster: clusterInfo, alsoProxy, neverProxy, apiServerAddresses: await apiServerAddresses(kube.server) });
       // TCP: the root daemon's rule redirects each connection to our listener and we carry it on
@@ -245,11 +306,12 @@ export class Session {
         network: status,
       };
       // 8. From here on the daemon is busy: another version's CLI may not replace it.
-      this.active = { info, kube, forwarder, api, network, feed, tcpListener, managerSession };
+      this.active = { info, kube, forwarder, api, network, feed, tcpListener, managerSession, ...(intercepts ? { intercepts } : {}) };
       log.info('connected', { context: info.context, elapsedMs: Date.now() - started });
       return { session: info, alreadyConnected: false, elapsedMs: Date.now() - started };
     } catch (err) {
       feed?.stop();
+      intercepts?.close();
       await tcpListener?.close();
       await managerSession?.stop();
       api.close();
@@ -285,6 +347,7 @@ export class Session {
       // A root daemon that is gone has removed its network on the way out (or will at start).
       if (!(err instanceof NotRunningError)) log.warn('root daemon disconnectNetwork failed', { err: String(err) });
     }
+    a.intercepts?.close();
     await a.tcpListener.close();
     await a.managerSession.stop();
     a.api.close();

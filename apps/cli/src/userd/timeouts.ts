@@ -2,7 +2,7 @@
 // bounds it, so the user can act (the 2.x messages users already search for).
 import { TelError } from '@tel/errors';
 
-export type TimeoutKey = 'trafficManagerConnect' | 'trafficManagerAPI';
+export type TimeoutKey = 'trafficManagerConnect' | 'trafficManagerAPI' | 'agentInstall';
 
 /** Bound on installing or upgrading the manager (2.x: timeouts.helm). */
 export const INSTALL_TIMEOUT_MS = 120_000;
@@ -16,7 +16,7 @@ export function formatDuration(ms: number): string {
 }
 
 export function timeoutError(key: TimeoutKey, ms: number, configFile: string, detail = ''): TelError {
-  const what = key === 'trafficManagerConnect' ? 'the port-forward connection to the traffic manager' : 'the traffic manager API';
+  const what = { trafficManagerConnect: 'the port-forward connection to the traffic manager', trafficManagerAPI: 'the traffic manager API', agentInstall: 'installing the traffic agent' }[key];
   const suffix = detail ? ` (${detail})` : '';
   return new TelError('cluster', `${what} timed out after ${formatDuration(ms)}${suffix}`, `raise timeouts.${key} in ${configFile}`);
 }

@@ -39,12 +39,30 @@ describe('describeWorkloads', () => {
   });
 
   it('renders one line per workload, 2.x style', () => {
-    expect(renderList({ namespace: 'shop', workloads: list }).split('\n')).toEqual([
+    expect(renderList({ namespace: 'shop', workloads: list, intercepts: [], agents: [] }).split('\n')).toEqual([
       'batch     : deployment not interceptable: no Service selects its pods',
       "node-agent: deployment not interceptable: its pods use hostNetwork: they share the node's ports, so no agent can take one over",
       'orders    : deployment ready to intercept (traffic-agent not yet installed): orders:web',
       'cache     : statefulset ready to intercept (traffic-agent not yet installed): cache:web',
     ]);
-    expect(renderList({ namespace: 'empty', workloads: [] })).toBe('No workloads (Deployments, ReplicaSets, StatefulSets) in namespace empty');
+    expect(renderList({ namespace: 'empty', workloads: [], intercepts: [], agents: [] })).toBe('No workloads (Deployments, ReplicaSets, StatefulSets) in namespace empty');
+  });
+
+  it('shows agents (with their versions) and intercepts (whose, which port, where to), and filters by them', () => {
+    const r = {
+      namespace: 'shop',
+      workloads: list,
+      agents: [{ namespace: 'shop', workload: 'cache', kind: 'StatefulSet' as const, versions: ['v2.90.0'], pods: ['cache-0'] }, { namespace: 'shop', workload: 'orders', kind: 'Deployment' as const, versions: ['v2.90.0'], pods: ['o-1'] }],
+      intercepts: [
+        { id: '1', spec: { name: 'orders', namespace: 'shop', workload: 'orders', workloadKind: 'Deployment' as const, localPort: 3000 }, sessionId: 's', client: { user: 'ann', host: 'lap' }, state: 'active' as const, service: 'orders', servicePort: 80, servicePortName: 'web', activeSince: '2026-12-04T10:00:00.000Z' },
+      ],
+    };
+    const lines = renderList(r).split('\n');
+    expect(lines[2]).toBe('orders    : deployment intercepted by ann@lap (orders) on orders:web → workstation port 3000, since 2026-12-04T10:00:00.000Z');
+    expect(lines[3]).toBe('cache     : statefulset ready to intercept (traffic-agent v2.90.0 installed): cache:web');
+    const unpadded = (l: string) => l.replace(/ +: /, ': ');
+    expect(renderList(r, { interceptsOnly: true }).split('\n')).toEqual([unpadded(lines[2]!)]);
+    expect(renderList(r, { agentsOnly: true }).split('\n').map(unpadded)).toEqual([unpadded(lines[2]!), unpadded(lines[3]!)]);
+    expect(renderList({ ...r, intercepts: [] }, { interceptsOnly: true })).toBe('No intercepted workloads in namespace shop');
   });
 });

@@ -3,7 +3,7 @@
 // judged by the same rules the manager's injector applies (@tel/agent-config).
 // Boundary: user daemon ← kube API.
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1PodTemplateSpec, type V1Service } from '@kubernetes/client-node';
-import { interceptablePorts, notInterceptable } from '@tel/agent-config';
+import { interceptablePorts, notInterceptable, pickServicePort, type InterceptablePort } from '@tel/agent-config';
 import type { WorkloadInfo } from '@tel/contracts';
 import { TelError, clusterError, userError } from '@tel/errors';
 
@@ -37,6 +37,28 @@ const statusOf = (err: unknown): number | undefined => (err as { code?: number }
 
 /** Lists and describes; a namespace that is missing or not readable is one line saying so. */
 export async function listWorkloads(kc: KubeConfig, namespace: string): Promise<WorkloadInfo[]> {
+  const { workloads, services } = await readNamespace(kc, namespace);
+  return describeWorkloads(namespace, workloads, services);
+}
+
+/**
+ * What an intercept of `name` would intercept, judged with the user's own credentials before
+ * anything is asked of the manager: a missing workload, one that can't take an agent, or a port
+ * that does not exist is refused here, with nothing changed in the cluster.
+ */
+export async function interceptTarget(kc: KubeConfig, namespace: string, name: string, want: { service?: string; port?: number | string }): Promise<{ kind: WorkloadInfo['kind']; port: InterceptablePort }> {
+  const { workloads, services } = await readNamespace(kc, namespace);
+  const w = workloads.find((x) => x.name === name);
+  if (!w) throw userError(`no workload ${name} in namespace ${namespace} (Deployment, ReplicaSet or StatefulSet)`, `see what can be intercepted with 'telepresence list -n ${namespace}'`);
+  const template = w.template ?? { spec: { containers: [] } };
+  const why = notInterceptable(template, services);
+  if (why) throw userError(`${w.kind.toLowerCase()}/${name} in namespace ${namespace} can't be intercepted: ${why.message}`, why.hint);
+  const port = pickServicePort(interceptablePorts(template, services).ports, want);
+  if (typeof port === 'string') throw userError(`${w.kind.toLowerCase()}/${name}: ${port}`, `see its ports with 'telepresence list -n ${namespace}'`);
+  return { kind: w.kind, port };
+}
+
+async function readNamespace(kc: KubeConfig, namespace: string): Promise<{ workloads: Workload[]; services: V1Service[] }> {
   const apps = kc.makeApiClient(AppsV1Api);
   const core = kc.makeApiClient(CoreV1Api);
   try {
@@ -55,7 +77,7 @@ export async function listWorkloads(kc: KubeConfig, namespace: string): Promise<
     if (workloads.length === 0 && services.items.length === 0 && !(await namespaceExists(core, namespace))) {
       throw userError(`namespace ${namespace} not found`, "see the namespaces with 'kubectl get namespaces'");
     }
-    return describeWorkloads(namespace, workloads, services.items);
+    return { workloads, services: services.items };
   } catch (err) {
     if (err instanceof TelError) throw err;
     if (statusOf(err) === 403) throw userError(`you may not list workloads in namespace ${namespace}`, 'ask for list on deployments, replicasets, statefulsets and services there, or pick another namespace with -n');

@@ -22,7 +22,12 @@ export interface WatchSink<Event> {
   readonly signal: AbortSignal;
 }
 
-export type UnaryHandler<Req, Res> = (req: Req) => Res | Promise<Res>;
+/** What a handler may know of the call besides its body (agents' calls carry their token in a header). */
+export interface CallContext {
+  headers: IncomingHttpHeaders;
+}
+
+export type UnaryHandler<Req, Res> = (req: Req, ctx: CallContext) => Res | Promise<Res>;
 /** Sends the current state at once, then every change until `sink.signal` aborts. */
 export type WatchHandler<Req, Event> = (req: Req, sink: WatchSink<Event>) => void;
 
@@ -89,7 +94,7 @@ export function createRouter<C>(
       (req) => {
         if (e.kind === 'unary') {
           Promise.resolve()
-            .then(() => e.handler(req))
+            .then(() => e.handler(req, { headers }))
             .then(
               (res) => respond(stream, 200, JSON_CONTENT_TYPE, JSON.stringify(res ?? {})),
               (err: unknown) => {

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANAGER_CAPABILITIES, TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER } from '@tel/contracts';
 import { createLogger } from '@tel/logging';
+import { FakeInstaller } from './testing/fake-installer.js';
 import { startManagerServer, type ManagerServer } from './server.js';
 import { U16Deframer as FrameDecoder, frameU16 as encodeFrame } from '@tel/tcp-wire';
 
@@ -42,6 +43,7 @@ beforeAll(async () => {
     clusterInfo: async () => ({ podSubnets: ['10.1.0.0/16'], serviceSubnets: ['10.96.0.0/12'], clusterDomain: 'cluster.local' }),
     log,
     udpIdleMs: 300,
+    installer: new FakeInstaller(),
     dnsNameservers: [{ ip: '127.0.0.1', port: clusterDns.address().port }],
   });
   client = http2.connect(`http://127.0.0.1:${manager.port}`, { settings: { initialWindowSize: 256 << 10 } });

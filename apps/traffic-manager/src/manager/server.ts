@@ -7,7 +7,11 @@ import { createDnsHandler, type Nameserver } from '@tel/dns-wire';
 import { MANAGER_CAPABILITIES, MANAGER_RAW_ROUTES, MANAGER_ROUTES, TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER, type ClusterInfo, type ManagerContract, type ManagerVersion } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { headerSafe, parseDestination } from './address.js';
-import { createRouter, type Handlers, type RawHandler } from './router.js';
+import { ParkedConnections } from './intercept-relay.js';
+import { createRouter, RequestError, type Handlers, type RawHandler } from './router.js';
+import { AgentStore, type WorkloadRef } from './state/agents.js';
+import type { AgentInstaller } from './state/installer.js';
+import { InterceptStore } from './state/intercepts.js';
 import { DEFAULT_SESSION_LEASE_MS, SessionStore } from './state/sessions.js';
 import { tunnelUdp } from './udp.js';
 
@@ -28,6 +32,8 @@ export interface ManagerServerOptions {
    */
   dnsNameservers?: Nameserver[];
   dnsTimeoutMs?: number;
+  /** Adds and removes agents (the injector); without it intercepts fail with a message saying so. */
+  installer: AgentInstaller;
 }
 
 export interface ManagerStats {
@@ -41,6 +47,11 @@ export interface ManagerStats {
 
 export interface ManagerServer {
   port: number;
+  /** The state the agent ports and the TCP tunnel's park verb share with the API. */
+  agents: AgentStore;
+  intercepts: InterceptStore;
+  parked: ParkedConnections;
+  sessionExists(sessionId: string): boolean;
   stats(): ManagerStats;
   close(): Promise<void>;
 }
@@ -52,6 +63,20 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
   const log = opts.log;
   const counts = { udpActive: 0, udpTotal: 0, connections: 0 };
   const store = new SessionStore(opts.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS, log.child('sessions'));
+  const intercepts = new InterceptStore(opts.installer, log.child('intercepts'));
+  const agents = new AgentStore((w) => intercepts.agentIntercepts(w), log);
+  intercepts.attach(agents);
+  const sessionExists = (id: string) => store.list().some((x) => x.sessionId === id);
+  const parked = new ParkedConnections(sessionExists);
+  const storeWatch = new AbortController();
+  const known = new Set<string>();
+  store.watch((e) => {
+    intercepts.reconcile(e.sessions);
+    const now = new Set(e.sessions.map((x) => x.sessionId));
+    for (const id of known) if (!now.has(id)) parked.drop(id);
+    known.clear();
+    for (const id of now) known.add(id);
+  }, storeWatch.signal);
   const version: ManagerVersion = { ...opts.version, capabilities: [...MANAGER_CAPABILITIES] };
   const server: Http2Server = http2.createServer({
     settings: { maxConcurrentStreams: 10_000, initialWindowSize: 256 << 10 },
@@ -91,6 +116,28 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
     listSessions: () => ({ sessions: store.list() }),
     watchSessions: (_req, sink) => store.watch((e) => sink.send(e), sink.signal),
     stats: () => ({ ...counts, clientSessions: store.size, rssBytes: process.memoryUsage().rss }),
+    watchIntercepts: (req, sink) => {
+      const sessionId = req?.sessionId;
+      if (typeof sessionId !== 'string' || !sessionExists(sessionId)) throw new RequestError('unknown-session', 'cluster', `the traffic manager has no session ${JSON.stringify(sessionId)}`, 'arrive again');
+      const off = intercepts.onChange((id) => {
+        if (id === sessionId) sink.send({ intercepts: intercepts.ofSession(sessionId) });
+      });
+      sink.signal.addEventListener('abort', off, { once: true });
+      sink.send({ intercepts: intercepts.ofSession(sessionId) });
+    },
+    listIntercepts: (req) => ({ intercepts: intercepts.list(typeof req?.namespace === 'string' ? req.namespace : undefined) }),
+    listAgents: (req) => ({ agents: agents.list(typeof req?.namespace === 'string' ? req.namespace : undefined) }),
+    uninstallAgents: async (req) => {
+      store.remain(req?.sessionId);
+      if (typeof req.namespace !== 'string') throw new RequestError('bad-request', 'bug', 'uninstallAgents needs a namespace');
+      const names = req.all ? [...new Set(agents.list(req.namespace).map((a) => `${a.kind}/${a.workload}`))] : (req.workloads ?? []).map(String);
+      const refs = await Promise.all(names.map(async (n) => {
+        const [kind, name] = n.includes('/') ? (n.split('/') as [string, string]) : [undefined, n];
+        return (await opts.installer.describe(req.namespace, name, kind as WorkloadRef['kind'] | undefined)).ref;
+      }));
+      const removed = await intercepts.uninstall(req.sessionId, refs);
+      return { removed: removed.map((r) => ({ namespace: r.namespace, workload: r.name })) };
+    },
   };
 
   const dns = createDnsHandler({
@@ -123,9 +170,16 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   return {
     port,
+    agents,
+    intercepts,
+    parked,
+    sessionExists,
     stats: () => ({ ...counts, clientSessions: store.size }),
     close: () =>
       new Promise<void>((resolve) => {
+        storeWatch.abort();
+        intercepts.close();
+        agents.close();
         store.close();
         for (const s of connections) s.destroy();
         server.close(() => resolve());

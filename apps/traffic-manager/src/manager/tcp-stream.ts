@@ -4,6 +4,7 @@
 // no HTTP/2 framing or flow-control windows, just a 4-byte length per chunk.
 import net from 'node:net';
 import { MAX_REQUEST_LINE, connectPooled, parseRequest, readLine, releaseChunk, spliceFramed } from '@tel/tcp-wire';
+import { TUNNEL_PARK_PREFIX } from '@tel/contracts';
 import { headerSafe } from './address.js';
 import type { Logger } from '@tel/logging';
 
@@ -15,6 +16,11 @@ export interface TcpStreamServerOptions {
   /** How long a client has to send its request line. Default 10 s. */
   headerTimeoutMs?: number;
   log: Logger;
+  /**
+   * A user daemon parks a connection for intercepted connections (`TEL-PARK/1 <sessionId>`, the
+   * reverse verb): it is handed over, unread past its line. Absent: such lines are refused.
+   */
+  onPark?: (conn: net.Socket, sessionId: string) => void;
 }
 
 export interface TcpStreamStats {
@@ -90,6 +96,13 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
         stats.active++;
         stats.total++;
         counted = true;
+        if (line.startsWith(`${TUNNEL_PARK_PREFIX} `) && opts.onPark) {
+          const sessionId = line.slice(TUNNEL_PARK_PREFIX.length + 1).replace(/\n$/, '');
+          finish();
+          if (rest.length) return refuse('nothing may follow a park line');
+          conn.off('close', onConnClose);
+          return opts.onPark(conn, sessionId);
+        }
         const req = parseRequest(line);
         if ('error' in req) {
           log.debug('bad request line', { error: req.error });

@@ -1,19 +1,44 @@
-// `telepresence list [-n NS]`: the workloads of a namespace and whether each can be intercepted
-// (and if not, why), as 2.x users know it. Needs a session: the user daemon reads the cluster
-// with the session's kubeconfig and the user's own permissions.
-import type { ListResult, WorkloadInfo } from '@tel/contracts';
+// `telepresence list [-n NS] [--agents | --intercepts]`: the workloads of a namespace and their
+// state, as 2.x users know it: not interceptable (and why), ready to intercept, agent installed
+// (its version), intercepted (by whom, which port, since when). Needs a session: the user daemon
+// reads the workloads with the user's own permissions and the rest from the manager.
+import type { AgentInfo, InterceptInfo, ListResult, WorkloadInfo } from '@tel/contracts';
 import { defineCommand } from '../command.js';
+import { userError } from '@tel/errors';
 
 function portsText(w: WorkloadInfo): string {
   return w.ports.map((p) => `${p.service}:${p.portName ?? p.port}`).join(', ');
 }
 
-export function renderList(r: ListResult): string {
-  if (r.workloads.length === 0) return `No workloads (Deployments, ReplicaSets, StatefulSets) in namespace ${r.namespace}`;
-  const width = Math.max(...r.workloads.map((w) => w.name.length));
-  return r.workloads
+function interceptText(i: InterceptInfo): string {
+  const port = `${i.service ?? i.spec.service ?? '?'}:${i.servicePortName ?? i.servicePort ?? i.spec.port ?? '?'}`;
+  const state = i.state === 'active' ? `since ${i.activeSince ?? '?'}` : i.state === 'installing' ? `installing: ${i.message ?? ''}` : `failed: ${i.message ?? ''}`;
+  return `intercepted by ${i.client.user}@${i.client.host} (${i.spec.name}) on ${port} → workstation port ${i.spec.localPort}, ${state}`;
+}
+
+export interface ListView {
+  agentsOnly?: boolean;
+  interceptsOnly?: boolean;
+}
+
+export function renderList(r: ListResult, view: ListView = {}): string {
+  const agentOf = new Map<string, AgentInfo>(r.agents.map((a) => [`${a.kind}/${a.workload}`, a]));
+  const interceptsOf = (w: WorkloadInfo) => r.intercepts.filter((i) => i.spec.workload === w.name && (!i.spec.workloadKind || i.spec.workloadKind === w.kind));
+  const shown = r.workloads.filter((w) => (!view.agentsOnly || agentOf.has(`${w.kind}/${w.name}`)) && (!view.interceptsOnly || interceptsOf(w).length > 0));
+  if (shown.length === 0) {
+    const what = view.interceptsOnly ? 'intercepted workloads' : view.agentsOnly ? 'workloads with a traffic-agent' : 'workloads (Deployments, ReplicaSets, StatefulSets)';
+    return `No ${what} in namespace ${r.namespace}`;
+  }
+  const width = Math.max(...shown.map((w) => w.name.length));
+  return shown
     .map((w) => {
-      const state = w.interceptable ? `ready to intercept (traffic-agent not yet installed): ${portsText(w)}` : `not interceptable: ${w.reason}`;
+      const agent = agentOf.get(`${w.kind}/${w.name}`);
+      const intercepts = interceptsOf(w);
+      let state: string;
+      if (intercepts.length) state = intercepts.map(interceptText).join('; ');
+      else if (!w.interceptable) state = `not interceptable: ${w.reason}`;
+      else if (agent) state = `ready to intercept (traffic-agent ${agent.versions.join(', ')} installed): ${portsText(w)}`;
+      else state = `ready to intercept (traffic-agent not yet installed): ${portsText(w)}`;
       return `${w.name.padEnd(width)}: ${w.kind.toLowerCase()} ${state}`;
     })
     .join('\n');
@@ -21,11 +46,19 @@ export function renderList(r: ListResult): string {
 
 export const listCommand = defineCommand({
   name: 'list',
-  description: 'List the workloads of a namespace and whether they can be intercepted',
+  description: 'List the workloads of a namespace, their agents and intercepts',
   requires: 'session',
-  flags: [{ flags: '-n, --namespace <name>', description: "the namespace to list (default: the session's)" }],
+  flags: [
+    { flags: '-n, --namespace <name>', description: "the namespace to list (default: the session's)" },
+    { flags: '-a, --agents', description: 'only workloads with a traffic-agent installed' },
+    { flags: '-i, --intercepts', description: 'only intercepted workloads' },
+  ],
+  validate(opts) {
+    if (opts.agents && opts.intercepts) throw userError('--agents and --intercepts exclude each other', 'use one of them, or neither for every workload');
+  },
   async run(ctx, opts) {
     const r = await ctx.userDaemon.list(opts.namespace ? { namespace: opts.namespace } : {}, { timeoutMs: 60_000, signal: ctx.signal });
-    ctx.out.result(r, () => renderList(r));
+    const view: ListView = { ...(opts.agents ? { agentsOnly: true } : {}), ...(opts.intercepts ? { interceptsOnly: true } : {}) };
+    ctx.out.result(r, () => renderList(r, view));
   },
 });

@@ -1,0 +1,126 @@
+// The intercept state against a fake injector: desired state → describe → agent → rollout →
+// agents serving → active; the failures a user can cause; sessions going away.
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '@tel/logging';
+import type { AgentIntercept, InterceptSpec, SessionSummary } from '@tel/contracts';
+import { FakeInstaller, service, template } from '../testing/fake-installer.js';
+import { AgentStore } from './agents.js';
+import { InterceptStore } from './intercepts.js';
+import type { WatchSink } from '../router.js';
+
+const log = createLogger(undefined);
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+function world() {
+  const installer = new FakeInstaller();
+  installer.add({ namespace: 'default', kind: 'Deployment', name: 'web' }, template('web', 8080, 'http'), 2);
+  installer.add({ namespace: 'default', kind: 'StatefulSet', name: 'db' }, template('db', 5432));
+  installer.add({ namespace: 'default', kind: 'Deployment', name: 'lonely' }, template('lonely', 9000));
+  installer.services = [service('web', 80, 'http'), service('db', 5432, 5432)];
+  const intercepts = new InterceptStore(installer, log);
+  const agents = new AgentStore((w) => intercepts.agentIntercepts(w), log);
+  intercepts.attach(agents);
+  const sessions: SessionSummary[] = [];
+  const session = (id: string, specs: InterceptSpec[]) => {
+    const s: SessionSummary = { sessionId: id, client: { user: id, host: 'ws', version: 'v1' }, desired: { intercepts: specs }, arrivedAt: '', lastSeen: '', expiresAt: '' };
+    const i = sessions.findIndex((x) => x.sessionId === id);
+    if (i >= 0) sessions[i] = s;
+    else sessions.push(s);
+    intercepts.reconcile(sessions);
+  };
+  const end = (id: string) => {
+    sessions.splice(sessions.findIndex((x) => x.sessionId === id), 1);
+    intercepts.reconcile(sessions);
+  };
+  /** An agent of `workload` with config `hash` that arrived and watches; returns what it was sent. */
+  const agent = (workload: string, hash: string, pod: string, kind: 'Deployment' | 'StatefulSet' = 'Deployment') => {
+    const got: AgentIntercept[][] = [];
+    const abort = new AbortController();
+    const { agentSessionId } = agents.arrive({ pod, podIp: '10.0.0.1', namespace: 'default', workload: { kind, name: workload }, version: 'v1', configHash: hash, environment: { DB: 'x' } }, { namespace: 'default', serviceAccount: 'default' });
+    const sink: WatchSink<{ intercepts: AgentIntercept[] }> = { send: (e) => got.push(e.intercepts), signal: abort.signal };
+    agents.watch(agentSessionId, sink);
+    return { got, leave: () => abort.abort(), agentSessionId };
+  };
+  return { installer, intercepts, agents, session, end, agent };
+}
+
+const spec = (name: string, workload: string, extra: Partial<InterceptSpec> = {}): InterceptSpec => ({ name, namespace: 'default', workload, localPort: 3000, ...extra });
+const done = (n: number) => ({ podsWanted: n, podsReady: n, done: true, message: 'done' });
+
+describe('InterceptStore', () => {
+  it('becomes active only when the rollout is done and every wanted pod has an agent of the new config', async () => {
+    const w = world();
+    w.session('a', [spec('web-default', 'web')]);
+    await tick();
+    const [i] = w.intercepts.ofSession('a');
+    expect(i).toMatchObject({ state: 'installing', service: 'web', servicePort: 80, appPort: 8080, podsWanted: 2 });
+    const hash = w.installer.calls.find((c) => c.startsWith('ensure web'))!.split(' ')[2]!;
+    expect(w.installer.calls).toContain(`watch web ${hash}`);
+    const one = w.agent('web', hash, 'web-1');
+    w.installer.report('web', done(2));
+    expect(w.intercepts.ofSession('a')[0]!.state).toBe('installing'); // one agent for two pods
+    const stale = w.agent('web', 'old-hash', 'web-old');
+    expect(w.intercepts.ofSession('a')[0]!.state).toBe('installing');
+    const two = w.agent('web', hash, 'web-2');
+    const active = w.intercepts.ofSession('a')[0]!;
+    expect(active).toMatchObject({ state: 'active', environment: { DB: 'x' } });
+    expect(two.got.at(-1)).toEqual([{ id: active.id, agentPort: 9901, client: 'a@ws' }]);
+    expect(one.got.at(-1)).toEqual(two.got.at(-1));
+    expect(stale.got.at(-1)).toEqual(two.got.at(-1)); // the workload's agents, whatever their config
+    expect(w.intercepts.activeFor(active.id, { namespace: 'default', kind: 'Deployment', name: 'web' })).toBeDefined();
+    expect(w.intercepts.activeFor(active.id, { namespace: 'default', kind: 'StatefulSet', name: 'db' })).toBeUndefined();
+    expect(w.intercepts.list()[0]!.environment).toBeUndefined(); // only the owner sees the environment
+
+    // The session goes (lease expired): its agents are told at once, the agent stays installed.
+    w.end('a');
+    expect(two.got.at(-1)).toEqual([]);
+    expect(w.intercepts.list()).toEqual([]);
+    expect(w.installer.calls.filter((c) => c.startsWith('remove'))).toEqual([]);
+  });
+
+  it('reports what the user got wrong: unknown workload, no Service, no such port, names and ports taken', async () => {
+    const w = world();
+    w.session('a', [spec('x', 'nope'), spec('y', 'lonely'), spec('z', 'web', { port: 81 }), spec('web-default', 'web')]);
+    await tick();
+    const by = Object.fromEntries(w.intercepts.ofSession('a').map((i) => [i.spec.name, i]));
+    expect(by.x).toMatchObject({ state: 'failed', code: 'no-workload' });
+    expect(by.y).toMatchObject({ state: 'failed', code: 'not-interceptable', message: expect.stringContaining('no Service selects its pods') });
+    expect(by.z).toMatchObject({ state: 'failed', code: 'no-port', message: expect.stringContaining('no Service port 81') });
+    w.session('b', [spec('web-default', 'db'), spec('web2', 'web')]);
+    await tick();
+    const b = Object.fromEntries(w.intercepts.ofSession('b').map((i) => [i.spec.name, i]));
+    expect(b['web-default']).toMatchObject({ state: 'failed', code: 'name-taken', message: expect.stringContaining('a@ws') });
+    expect(b.web2).toMatchObject({ state: 'failed', code: 'port-taken', message: expect.stringContaining('a@ws (web-default)') });
+  });
+
+  it('does not replace an agent of another config while someone else intercepts through it', async () => {
+    const w = world();
+    const tpl = template('two', 8080);
+    tpl.spec!.containers[0]!.ports!.push({ containerPort: 9090 });
+    w.installer.add({ namespace: 'default', kind: 'Deployment', name: 'two' }, tpl);
+    w.installer.services.push({ metadata: { name: 'two', namespace: 'default' }, spec: { selector: { app: 'two' }, ports: [{ name: 'web', port: 80, targetPort: 8080 as never }, { name: 'admin', port: 90, targetPort: 9090 as never }] } });
+    w.session('a', [spec('two-a', 'two', { port: 'web' })]);
+    await tick();
+    expect(w.intercepts.ofSession('a')[0]).toMatchObject({ state: 'installing', servicePort: 80 });
+    w.installer.image = 'registry/tel2:v2'; // a client of another version: another agent config
+    w.session('c', [spec('two-c', 'two', { port: 'admin' })]);
+    await tick();
+    expect(w.intercepts.ofSession('c')[0]).toMatchObject({ state: 'failed', code: 'agent-version-in-use', message: expect.stringContaining('a@ws (two-a)') });
+    w.end('a');
+    w.session('c', [spec('two-c2', 'two', { port: 'admin' })]);
+    await tick();
+    expect(w.intercepts.ofSession('c')[0]).toMatchObject({ state: 'installing', servicePort: 90 });
+    expect(w.installer.calls.filter((c) => c.startsWith('ensure two')).length).toBe(2);
+  });
+
+  it('uninstall is refused while another session intercepts the workload, and removes the agent otherwise', async () => {
+    const w = world();
+    w.session('a', [spec('web-a', 'web')]);
+    await tick();
+    const ref = { namespace: 'default', kind: 'Deployment' as const, name: 'web' };
+    await expect(w.intercepts.uninstall('b', [ref])).rejects.toThrow(/intercepted by a@ws \(web-a\)/);
+    expect(await w.intercepts.uninstall('a', [ref])).toEqual([ref]);
+    expect(w.intercepts.ofSession('a')).toEqual([]);
+    expect(w.installer.calls).toContain('remove web');
+  });
+});

@@ -1,0 +1,216 @@
+// Intercepts held by the manager: what sessions want (their desired state), reconciled into
+// agents and rollouts, reported per session and to the agents that serve them. A session that
+// departs or whose lease runs out loses its intercepts at once; its agents then send traffic to
+// the app again. In memory only: after a restart, clients arrive again with their desired state.
+import { randomUUID } from 'node:crypto';
+import { pickServicePort } from '@tel/agent-config';
+import type { AgentIntercept, InterceptErrorCode, InterceptInfo, InterceptSpec, SessionSummary } from '@tel/contracts';
+import type { Logger } from '@tel/logging';
+import { RequestError } from '../router.js';
+import { workloadKey, type AgentStore, type WorkloadRef } from './agents.js';
+import type { AgentInstaller, RolloutStatus } from './installer.js';
+
+interface Held {
+  info: InterceptInfo;
+  ref?: WorkloadRef;
+  hash?: string;
+  agentPort?: number;
+  rollout?: RolloutStatus;
+  abort: AbortController;
+}
+
+type Listener = (sessionId: string) => void;
+
+const sameSpec = (a: InterceptSpec, b: InterceptSpec) => JSON.stringify(a) === JSON.stringify(b);
+
+export class InterceptStore {
+  /** By intercept id. */
+  private readonly held = new Map<string, Held>();
+  private readonly listeners = new Set<Listener>();
+  private agents!: AgentStore;
+
+  constructor(
+    private readonly installer: AgentInstaller,
+    private readonly log: Logger,
+  ) {}
+
+  /** Set once, after both stores exist (each needs the other). */
+  attach(agents: AgentStore): void {
+    this.agents = agents;
+    agents.onChange((w) => {
+      for (const h of this.held.values()) if (h.ref && workloadKey(h.ref) === workloadKey(w)) this.checkActive(h);
+    });
+  }
+
+  /** Brings the intercepts in line with every session's desired state (after any session change). */
+  reconcile(sessions: SessionSummary[]): void {
+    const wanted = new Map<string, { session: SessionSummary; spec: InterceptSpec }>();
+    for (const s of sessions) for (const spec of s.desired.intercepts) wanted.set(`${s.sessionId}/${spec.name}`, { session: s, spec });
+    for (const h of [...this.held.values()]) {
+      const w = wanted.get(`${h.info.sessionId}/${h.info.spec.name}`);
+      if (!w || !sameSpec(w.spec, h.info.spec)) this.remove(h, w ? 'changed' : 'no longer wanted');
+      else wanted.delete(`${h.info.sessionId}/${h.info.spec.name}`);
+    }
+    for (const { session, spec } of wanted.values()) this.add(session, spec);
+  }
+
+  /** One session's intercepts (with the environment: only their owner sees it). */
+  ofSession(sessionId: string): InterceptInfo[] {
+    return [...this.held.values()].filter((h) => h.info.sessionId === sessionId).map((h) => ({ ...h.info }));
+  }
+
+  /** Everyone's intercepts, without their environment. */
+  list(namespace?: string): InterceptInfo[] {
+    return [...this.held.values()].filter((h) => !namespace || h.info.spec.namespace === namespace).map(({ info: { environment: _env, ...rest } }) => rest);
+  }
+
+  /** The active intercept `id`, when an agent of `workload` may carry a connection for it. */
+  activeFor(id: string, workload: WorkloadRef): InterceptInfo | undefined {
+    const h = this.held.get(id);
+    return h?.info.state === 'active' && h.ref && workloadKey(h.ref) === workloadKey(workload) ? h.info : undefined;
+  }
+
+  /** What the agents of a workload serve: its active intercepts. */
+  agentIntercepts(workload: WorkloadRef): AgentIntercept[] {
+    const key = workloadKey(workload);
+    return [...this.held.values()]
+      .filter((h) => h.info.state === 'active' && h.ref && workloadKey(h.ref) === key)
+      .map((h) => ({ id: h.info.id, agentPort: h.agentPort!, client: `${h.info.client.user}@${h.info.client.host}` }));
+  }
+
+  /** Intercepts of other sessions on a workload. */
+  othersOn(ref: WorkloadRef, sessionId: string): InterceptInfo[] {
+    const key = workloadKey(ref);
+    return [...this.held.values()].filter((h) => h.info.sessionId !== sessionId && h.ref && workloadKey(h.ref) === key).map((h) => h.info);
+  }
+
+  /** Removes the agent of workloads; refused where another session intercepts. */
+  async uninstall(sessionId: string, refs: WorkloadRef[]): Promise<WorkloadRef[]> {
+    for (const ref of refs) {
+      const others = this.othersOn(ref, sessionId);
+      if (others.length) {
+        throw new RequestError('bad-request', 'user', `${ref.kind.toLowerCase()}/${ref.name} is intercepted by ${others.map((o) => `${o.client.user}@${o.client.host} (${o.spec.name})`).join(', ')}`, 'ask them to leave first, or uninstall when their intercepts have ended');
+      }
+    }
+    const removed: WorkloadRef[] = [];
+    for (const ref of refs) {
+      for (const h of [...this.held.values()]) if (h.ref && workloadKey(h.ref) === workloadKey(ref)) this.remove(h, 'agent uninstalled');
+      if (await this.installer.removeAgent(ref)) removed.push(ref);
+    }
+    return removed;
+  }
+
+  onChange(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    for (const h of this.held.values()) h.abort.abort();
+    this.held.clear();
+    this.listeners.clear();
+  }
+
+  private add(session: SessionSummary, spec: InterceptSpec): void {
+    const h: Held = {
+      info: { id: randomUUID(), spec, sessionId: session.sessionId, client: { user: session.client.user, host: session.client.host }, state: 'installing', message: `looking up ${spec.workload} in namespace ${spec.namespace}` },
+      abort: new AbortController(),
+    };
+    this.held.set(h.info.id, h);
+    const taken = [...this.held.values()].find((o) => o !== h && o.info.spec.name === spec.name);
+    if (taken) {
+      this.fail(h, 'name-taken', `intercept name ${spec.name} is taken by ${taken.info.client.user}@${taken.info.client.host}`, 'choose another name (the first argument of intercept)');
+      return;
+    }
+    this.log.info('intercept wanted', { name: spec.name, sessionId: session.sessionId, workload: `${spec.namespace}/${spec.workload}` });
+    this.emit(h.info.sessionId);
+    void this.install(h);
+  }
+
+  private async install(h: Held): Promise<void> {
+    const spec = h.info.spec;
+    try {
+      const w = await this.installer.describe(spec.namespace, spec.workload, spec.workloadKind);
+      if (h.abort.signal.aborted) return;
+      const what = `${w.ref.kind.toLowerCase()}/${w.ref.name}`;
+      if (w.problem || !w.config || !w.hash) {
+        return this.fail(h, 'not-interceptable', `${what} in namespace ${spec.namespace} can't be intercepted: ${w.problem?.message ?? 'no agent config'}`, w.problem?.hint ?? '');
+      }
+      const port = pickServicePort(w.ports, { ...(spec.service ? { service: spec.service } : {}), ...(spec.port !== undefined ? { port: spec.port } : {}) });
+      if (typeof port === 'string') return this.fail(h, 'no-port', `${what}: ${port}`, 'pick a port with --port LOCAL:SERVICEPORT (or its name) and --service');
+      const agentPort = w.config.ports.find((p) => p.service === port.service && p.servicePort === port.servicePort)?.agentPort;
+      if (agentPort === undefined) return this.fail(h, 'internal', `${what}: the agent config has no port for ${port.service}:${port.servicePort}`, 'report this');
+      const busy = [...this.held.values()].find((o) => o !== h && o.ref && workloadKey(o.ref) === workloadKey(w.ref) && o.agentPort === agentPort && o.info.state !== 'failed');
+      if (busy) {
+        return this.fail(h, 'port-taken', `${what} port ${port.service}:${port.servicePort} is intercepted by ${busy.info.client.user}@${busy.info.client.host} (${busy.info.spec.name})`, 'leave that intercept first, or intercept another port');
+      }
+      if (w.currentHash && w.currentHash !== w.hash) {
+        const others = this.othersOn(w.ref, h.info.sessionId).filter((o) => o.state !== 'failed');
+        if (others.length) {
+          return this.fail(h, 'agent-version-in-use', `${what} runs an agent of another version or config, in use by ${others.map((o) => `${o.client.user}@${o.client.host} (${o.spec.name})`).join(', ')}`, 'wait until their intercepts end; the agent is replaced on the next intercept');
+        }
+      }
+      Object.assign(h, { ref: w.ref, hash: w.hash, agentPort });
+      Object.assign(h.info, { service: port.service, servicePort: port.servicePort, appPort: port.appPort, podsWanted: w.replicas, podsReady: 0, message: `adding the traffic agent to ${what}` });
+      if (port.servicePortName) h.info.servicePortName = port.servicePortName;
+      this.emit(h.info.sessionId);
+      await this.installer.ensureAgent(w);
+      if (h.abort.signal.aborted) return;
+      this.installer.watchRollout(w.ref, w.hash, (s) => this.onRollout(h, s), h.abort.signal);
+    } catch (err) {
+      if (h.abort.signal.aborted) return;
+      const code = (err as { code?: string }).code === 'no-workload' ? 'no-workload' : (err as { code?: string }).code === 'forbidden' ? 'forbidden' : 'internal';
+      const e = err as { message?: string; hint?: string };
+      this.fail(h, code, e.message ?? String(err), e.hint ?? '');
+    }
+  }
+
+  private onRollout(h: Held, s: RolloutStatus): void {
+    if (h.abort.signal.aborted || h.info.state === 'failed') return;
+    h.rollout = s;
+    if (s.failure) return this.fail(h, s.failure.code, s.failure.message, s.failure.hint);
+    Object.assign(h.info, { podsWanted: s.podsWanted, podsReady: s.podsReady });
+    if (h.info.state === 'installing') h.info.message = s.message;
+    if (!this.checkActive(h)) this.emit(h.info.sessionId);
+  }
+
+  /**
+   * Active once the rollout is done and an agent of the new config serves every wanted pod, so
+   * no pod sends this port's connections to the app any more. Returns whether it emitted.
+   */
+  private checkActive(h: Held): boolean {
+    if (!h.ref || !h.rollout?.done || h.info.state === 'failed') return false;
+    const agents = this.agents.of(h.ref).filter((a) => a.configHash === h.hash);
+    const serving = agents.length >= Math.max(1, h.rollout.podsWanted);
+    if (serving && h.info.state === 'installing') {
+      Object.assign(h.info, { state: 'active', activeSince: new Date().toISOString(), environment: agents[0]!.environment });
+      delete h.info.message;
+      this.log.info('intercept active', { name: h.info.spec.name, workload: workloadKey(h.ref), agents: agents.length });
+      this.agents.notify(h.ref);
+      this.emit(h.info.sessionId);
+      return true;
+    }
+    return false;
+  }
+
+  private fail(h: Held, code: InterceptErrorCode, message: string, hint: string): void {
+    const wasActive = h.info.state === 'active';
+    h.abort.abort();
+    Object.assign(h.info, { state: 'failed', code, message, hint });
+    this.log.info('intercept failed', { name: h.info.spec.name, code, message });
+    if (wasActive && h.ref) this.agents.notify(h.ref);
+    this.emit(h.info.sessionId);
+  }
+
+  private remove(h: Held, why: string): void {
+    h.abort.abort();
+    this.held.delete(h.info.id);
+    this.log.info('intercept ended', { name: h.info.spec.name, why });
+    if (h.info.state === 'active' && h.ref) this.agents.notify(h.ref);
+    this.emit(h.info.sessionId);
+  }
+
+  private emit(sessionId: string): void {
+    for (const l of this.listeners) l(sessionId);
+  }
+}
