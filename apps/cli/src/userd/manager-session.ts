@@ -76,6 +76,8 @@ export class ManagerSession {
   private lastError: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** A heartbeat (remain or arrive) is in flight. */
+  private beating = false;
   private version: ManagerVersion;
   /** What this client wants in the cluster; replayed in full on every arrive. */
   private desired: DesiredState = { intercepts: [] };
@@ -101,6 +103,16 @@ export class ManagerSession {
   onArrive(listener: ArriveListener): void {
     this.arriveListeners.add(listener);
     if (this.lease) listener(this.lease.sessionId);
+  }
+
+  /**
+   * Heartbeat now instead of at the next tick: a watch on the manager broke, so it may have
+   * restarted; arriving again at once gets intercepts back in seconds rather than a lease third.
+   */
+  poke(): void {
+    if (this.stopped || this.beating) return;
+    clearTimeout(this.timer);
+    void this.heartbeat();
   }
 
   /** Replace the desired state; the manager gets it now (or with the next arrive). */
@@ -177,6 +189,7 @@ export class ManagerSession {
 
   private async heartbeat(): Promise<void> {
     let next = RETRY_MS;
+    this.beating = true;
     try {
       const id = this.lease?.sessionId;
       const lease = id ? await this.remainOrArrive(id) : await this.arrive();
@@ -187,6 +200,8 @@ export class ManagerSession {
       const msg = err instanceof Error ? err.message : String(err);
       if (msg !== this.lastError) this.opts.log.warn('heartbeat to the traffic manager failed; retrying', { err: msg });
       this.lastError = msg;
+    } finally {
+      this.beating = false;
     }
     if (!this.stopped) this.schedule(next);
   }

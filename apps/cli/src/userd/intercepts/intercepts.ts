@@ -55,6 +55,7 @@ export class UserIntercepts {
       if (this.watch !== w || this.closed) return;
       this.opts.log.debug('intercepts watch ended; watching again', { error: err instanceof Error ? err.message : String(err) });
       this.watchedSession = undefined;
+      this.opts.session.poke();
       setTimeout(() => {
         const id = this.opts.session.sessionId();
         if (id && !this.watchedSession) this.arrived(id);

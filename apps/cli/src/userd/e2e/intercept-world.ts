@@ -1,0 +1,155 @@
+// The world of the intercept e2e and bench: the workloads (a Deployment with a named port and
+// ConfigMap/Secret environment, a StatefulSet with a numeric port, a Deployment no Service
+// selects, a client pod), the workstation's server, and how a pod in the cluster calls a Service.
+import type { ClusterInfo } from '@tel/testcluster';
+import { kubectlAsAdmin } from './harness.js';
+
+/** Where the workstation's server listens (127.0.0.1 in the workstation namespace). */
+export const WS_PORT = 4567;
+
+const probe = (port: string | number) => `readinessProbe: {httpGet: {path: /healthz, port: ${port}}, periodSeconds: 1}`;
+
+/** The tricky value: spaces, both quotes and a `$` must arrive as they are in every env syntax. */
+export const TRICKY = `it's "quoted" $HOME and  spaces`;
+
+export function appManifests(ns: string, demoImage: string, clientImage: string): string {
+  const demo = (name: string, portSpec: string, extraEnv = '') => `
+      containers:
+      - name: app
+        image: ${demoImage}
+        args: [serve]
+        env:
+        - {name: PORT, value: "8080"}
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}${extraEnv}
+        ports: [${portSpec}]
+        ${probe(name === 'web' ? 'http' : 8080)}`;
+  const webEnv = `
+        - {name: GREETING, valueFrom: {configMapKeyRef: {name: web-config, key: greeting}}}
+        - {name: API_TOKEN, valueFrom: {secretKeyRef: {name: web-secret, key: token}}}
+        - {name: TRICKY, value: ${JSON.stringify(TRICKY)}}`;
+  return `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${ns}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config, namespace: ${ns}}
+data: {greeting: hello from a configmap}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: web-secret, namespace: ${ns}}
+stringData: {token: s3cr3t value}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ${ns}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:${demo('web', '{name: http, containerPort: 8080}', webEnv)}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ${ns}}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 8080, targetPort: http}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: ${ns}}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:${demo('db', '{containerPort: 8080}')}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: ${ns}}
+spec:
+  selector: {app: db}
+  ports: [{port: 8080, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: lonely, namespace: ${ns}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: lonely}}
+  template:
+    metadata: {labels: {app: lonely}}
+    spec:${demo('lonely', '{containerPort: 8080}')}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: client, namespace: ${ns}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: client}}
+  template:
+    metadata: {labels: {app: client}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: client
+        image: ${clientImage}
+        command: [/usr/bin/node, -e, "setInterval(() => {}, 1 << 30)"]
+`;
+}
+
+/**
+ * GETs each URL from the client pod, a new connection per request (so kube-proxy spreads them over
+ * every pod); returns the bodies (or `error: ...`).
+ */
+export async function fromClient(cluster: ClusterInfo, ns: string, urls: string[]): Promise<string[]> {
+  const script = `
+const http = require('node:http');
+(async () => {
+  const out = [];
+  for (const u of ${JSON.stringify(urls)}) {
+    out.push(await new Promise((resolve) => {
+      const req = http.get(u, { agent: false, timeout: 5000 }, (res) => { let b = ''; res.on('data', (c) => (b += c)); res.on('end', () => resolve(b)); });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => resolve('error: ' + e.message));
+    }));
+  }
+  process.stdout.write(JSON.stringify(out));
+})();`;
+  const out = await kubectlAsAdmin(cluster, ['exec', '-n', ns, 'deploy/client', '--', '/usr/bin/node', '-e', script]);
+  return JSON.parse(out) as string[];
+}
+
+/** `.spec` of a workload as the API server returns it, for byte-for-byte comparisons. */
+export async function specOf(cluster: ClusterInfo, ns: string, workload: string): Promise<string> {
+  const o = JSON.parse(await kubectlAsAdmin(cluster, ['get', workload, '-n', ns, '-o', 'json'])) as { spec: unknown };
+  return JSON.stringify(o.spec, null, 1);
+}
+
+/** Starts the workstation's HTTP server on 127.0.0.1:WS_PORT; returns its pid. */
+export async function startWorkstationServer(cluster: ClusterInfo, logFile: string): Promise<number> {
+  const script = `require('node:http').createServer((q, s) => { s.end('workstation path=' + q.url + '\\n'); }).listen(${WS_PORT}, '127.0.0.1')`;
+  const r = await cluster.wsExec('sh', ['-c', `node -e ${shellQuote(script)} > ${logFile} 2>&1 & echo $!`], { timeoutMs: 10_000 });
+  const pid = Number(r.stdout.trim());
+  if (!pid) throw new Error(`workstation server did not start: ${r.stderr}`);
+  for (let i = 0; i < 50; i++) {
+    const c = await cluster.wsExec('curl', ['-s', `http://127.0.0.1:${WS_PORT}/`], { timeoutMs: 5_000 });
+    if (c.stdout.startsWith('workstation')) return pid;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error('workstation server does not answer');
+}
+
+export async function stopWorkstationServer(cluster: ClusterInfo, pid: number): Promise<void> {
+  await cluster.wsExec('kill', [String(pid)], { timeoutMs: 5_000 }).catch(() => undefined);
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
