@@ -43,7 +43,7 @@ export interface SessionInfo {
   namespace: string;
   managerNamespace: string;
   /** The traffic manager's version as it answered GET /version. */
-  managerVersion: { version: string; apiVersion: number };
+  managerVersion: { version: string; apiVersion: number; agentImage?: string };
   /** What connect did about the manager: e.g. "installed", "upgraded", "unchanged". */
   managerAction: string;
   /** Set when the manager runs another (compatible) version than the client. */

@@ -298,7 +298,7 @@ export class Session {
         server: kube.server,
         namespace,
         managerNamespace,
-        managerVersion: { version: managerVersion.version, apiVersion: managerVersion.apiVersion },
+        managerVersion: { version: managerVersion.version, apiVersion: managerVersion.apiVersion, ...(managerVersion.agentImage ? { agentImage: managerVersion.agentImage } : {}) },
         managerAction: manager.action,
         ...(manager.warning ? { managerWarning: manager.warning } : {}),
         managerSocket: this.deps.managerSocket,

@@ -32,6 +32,8 @@ export interface ManagerServerOptions {
    */
   dnsNameservers?: Nameserver[];
   dnsTimeoutMs?: number;
+  /** The traffic-agent image the injector uses, announced in `version`. */
+  agentImage?: string;
   /** Adds and removes agents (the injector); without it intercepts fail with a message saying so. */
   installer: AgentInstaller;
 }
@@ -77,7 +79,7 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
     known.clear();
     for (const id of now) known.add(id);
   }, storeWatch.signal);
-  const version: ManagerVersion = { ...opts.version, capabilities: [...MANAGER_CAPABILITIES] };
+  const version: ManagerVersion = { ...opts.version, capabilities: [...MANAGER_CAPABILITIES], ...(opts.agentImage ? { agentImage: opts.agentImage } : {}) };
   const server: Http2Server = http2.createServer({
     settings: { maxConcurrentStreams: 10_000, initialWindowSize: 256 << 10 },
     // Outstanding (unacknowledged) bytes across all streams of a session, in MB.

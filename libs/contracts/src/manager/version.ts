@@ -33,6 +33,8 @@ export interface ManagerVersion {
    * series may announce more). Absent means none.
    */
   capabilities?: string[];
+  /** The traffic-agent image a manager injects (its own image, so the agent is of its version). */
+  agentImage?: string;
 }
 
 export interface VersionContract {
