@@ -20,6 +20,8 @@ export const AGENT_ENV_PREFIX = 'TEL_AGENT_';
 export const AGENT_CONFIG_ENV = `${AGENT_ENV_PREFIX}CONFIG`;
 /** Numeric port redirects for the init container: "appPort:agentPort,…". */
 export const AGENT_REDIRECTS_ENV = `${AGENT_ENV_PREFIX}REDIRECTS`;
+/** The node's IP for the init container (downward API status.hostIP): probes come from it. */
+export const AGENT_HOST_IP_ENV = `${AGENT_ENV_PREFIX}HOST_IP`;
 /** An app port whose name the agent takes over keeps its number under this prefix. */
 export const RENAMED_PORT_PREFIX = 'tel-';
 

@@ -11,6 +11,7 @@ import {
   AGENT_CONFIG_ENV,
   AGENT_CONTAINER,
   AGENT_ENV_PREFIX,
+  AGENT_HOST_IP_ENV,
   AGENT_INIT_CONTAINER,
   AGENT_REDIRECTS_ENV,
   AGENT_TOKEN_DIR,
@@ -135,7 +136,7 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig): JsonPatchOp[] {
       // The node's address: the kubelet's probes come from it and must keep reaching the app.
       env: [
         { name: AGENT_REDIRECTS_ENV, value: redirects.join(',') },
-        { name: `${AGENT_ENV_PREFIX}HOST_IP`, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+        { name: AGENT_HOST_IP_ENV, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
       ],
       // Only this container may change the pod's packet filter; the app keeps its own context.
       securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] } },
