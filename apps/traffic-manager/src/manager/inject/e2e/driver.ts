@@ -14,7 +14,28 @@ export type InjectDriverRequest = {
   namespace: string;
   name: string;
   kind?: WorkloadKind;
-} & ({ action: 'describe' | 'ensure' | 'remove' } | { action: 'rollout'; hash?: string; timeoutMs: number; until: 'done' | 'failure' });
+} & ({ action: 'describe' | 'remove' } | { action: 'ensure'; rolloutMs?: number } | { action: 'rollout'; hash?: string; timeoutMs: number; until: 'done' | 'failure' });
+
+type Injector = ReturnType<typeof workloadInjector>;
+
+/** Statuses of watchRollout until done (or, with until 'failure', a failure) or the timeout. */
+async function follow(injector: Injector, req: InjectDriverRequest, hash: string | undefined, timeoutMs: number, until: 'done' | 'failure') {
+  const statuses: (RolloutStatus & { atMs: number })[] = [];
+  const ac = new AbortController();
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    injector.watchRollout({ namespace: req.namespace, name: req.name, kind: req.kind ?? 'Deployment' }, hash, (s) => {
+      statuses.push({ ...s, atMs: Math.round(performance.now() - t0) });
+      if ((until === 'done' && s.done) || s.failure) {
+        clearTimeout(timer);
+        resolve();
+      }
+    }, ac.signal);
+  });
+  ac.abort();
+  return { statuses, final: statuses.at(-1) };
+}
 
 async function main(req: InjectDriverRequest): Promise<unknown> {
   const kc = new KubeConfig();
@@ -27,28 +48,18 @@ async function main(req: InjectDriverRequest): Promise<unknown> {
       return { ref: i.ref, hash: i.hash, currentHash: i.currentHash, replicas: i.replicas, config: i.config, problem: i.problem?.message };
     }
     case 'ensure': {
+      // With rolloutMs: the rollout is watched from the moment the annotation is set (the time an intercept waits).
+      const t0 = performance.now();
       const i = await injector.describe(req.namespace, req.name, req.kind);
-      return { ref: i.ref, hash: i.hash, config: i.config, ...(await injector.ensureAgent(i)) };
+      const r = { ref: i.ref, hash: i.hash, config: i.config, ...(await injector.ensureAgent(i)) };
+      if (!req.rolloutMs) return r;
+      const rollout = await follow(injector, { ...req, kind: i.ref.kind }, i.hash, req.rolloutMs, 'done');
+      return { ...r, rollout, totalMs: Math.round(performance.now() - t0) };
     }
     case 'remove':
       return { changed: await injector.removeAgent({ namespace: req.namespace, name: req.name, kind: req.kind ?? 'Deployment' }) };
-    case 'rollout': {
-      const statuses: (RolloutStatus & { atMs: number })[] = [];
-      const ac = new AbortController();
-      const t0 = performance.now();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, req.timeoutMs);
-        injector.watchRollout({ namespace: req.namespace, name: req.name, kind: req.kind ?? 'Deployment' }, req.hash, (s) => {
-          statuses.push({ ...s, atMs: Math.round(performance.now() - t0) });
-          if ((req.until === 'done' && s.done) || s.failure) {
-            clearTimeout(timer);
-            resolve();
-          }
-        }, ac.signal);
-      });
-      ac.abort();
-      return { statuses, final: statuses.at(-1) };
-    }
+    case 'rollout':
+      return follow(injector, req, req.hash, req.timeoutMs, req.until);
   }
 }
 
