@@ -3,12 +3,15 @@
 import http2 from 'node:http2';
 import { AGENT_API_PORT, MANAGER_API_PORT, type ManagerVersion } from '@tel/contracts';
 import { API_VERSIONS, buildVersion } from '@tel/version';
+import { runAgentInit } from './agent-init/run.js';
 import { runManager } from './manager/run.js';
 
 export const ROLES = {
   manager: { name: 'Traffic Manager', portEnv: 'MANAGER_API_PORT', defaultPort: MANAGER_API_PORT },
   agent: { name: 'Traffic Agent', portEnv: 'AGENT_API_PORT', defaultPort: AGENT_API_PORT },
   version: { name: 'version', portEnv: '', defaultPort: 0 },
+  /** The injected pod's init container: numeric target ports → the agent (nft), then exits. */
+  'agent-init': { name: 'Traffic Agent init', portEnv: '', defaultPort: 0 },
 } as const;
 
 export function versionOf(name: string): ManagerVersion {
@@ -19,6 +22,10 @@ export async function runRole(role: keyof typeof ROLES, env: NodeJS.ProcessEnv):
   const spec = ROLES[role];
   if (role === 'version') {
     process.stdout.write(JSON.stringify(versionOf('Traffic Manager')) + '\n');
+    return;
+  }
+  if (role === 'agent-init') {
+    process.exitCode = await runAgentInit(env);
     return;
   }
   const port = Number(env[spec.portEnv] ?? spec.defaultPort);

@@ -4,3 +4,4 @@ export * from './names.js';
 export * from './errors.js';
 export * from './config.js';
 export * from './pod-patch.js';
+export * from './workload.js';

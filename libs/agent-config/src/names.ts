@@ -20,6 +20,8 @@ export const AGENT_ENV_PREFIX = 'TEL_AGENT_';
 export const AGENT_CONFIG_ENV = `${AGENT_ENV_PREFIX}CONFIG`;
 /** Numeric port redirects for the init container: "appPort:agentPort,…". */
 export const AGENT_REDIRECTS_ENV = `${AGENT_ENV_PREFIX}REDIRECTS`;
+/** The node's IP for the init container (downward API status.hostIP): probes come from it. */
+export const AGENT_HOST_IP_ENV = `${AGENT_ENV_PREFIX}HOST_IP`;
 /** An app port whose name the agent takes over keeps its number under this prefix. */
 export const RENAMED_PORT_PREFIX = 'tel-';
 
@@ -41,3 +43,16 @@ export const AGENT_TOKEN_DIR = '/var/run/secrets/telepresence.io';
 export const AGENT_TOKEN_PATH = `${AGENT_TOKEN_DIR}/token`;
 /** The volume carrying it. */
 export const AGENT_TOKEN_VOLUME = 'tel-agent-token';
+
+/** The manager's Service (and Deployment) name: the webhook is reached as `<it>.<namespace>.svc`. */
+export const MANAGER_SERVICE = 'traffic-manager';
+/** HTTPS path of the manager's mutating webhook. */
+export const WEBHOOK_PATH = '/inject';
+/** Secret (manager namespace) with the webhook's CA and serving certificate; the manager keeps it. */
+export const WEBHOOK_TLS_SECRET = 'traffic-manager-webhook-tls';
+/** The MutatingWebhookConfiguration of one manager (cluster-scoped, so it names the namespace). */
+export function webhookConfigurationName(managerNamespace: string): string {
+  return `${MANAGER_SERVICE}-${managerNamespace}`;
+}
+/** The manager's environment variable naming the image injected agents run (its own image). */
+export const AGENT_IMAGE_ENV = 'AGENT_IMAGE';

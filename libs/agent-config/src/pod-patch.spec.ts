@@ -2,7 +2,8 @@ import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import jsonpatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { agentConfig, interceptablePorts, type AgentConfig } from './config.js';
-import { AGENT_CONFIG_ENV, AGENT_CONTAINER, AGENT_INIT_CONTAINER, AGENT_REDIRECTS_ENV, WORKLOAD_ANNOTATION } from './names.js';
+import { AGENT_TOKEN_AUDIENCE } from '@tel/contracts';
+import { AGENT_CONFIG_ENV, AGENT_CONTAINER, AGENT_INIT_CONTAINER, AGENT_REDIRECTS_ENV, AGENT_TOKEN_DIR, AGENT_TOKEN_PATH, AGENT_TOKEN_VOLUME, WORKLOAD_ANNOTATION } from './names.js';
 import { agentPodPatch, templateAnnotationPatch, type JsonPatchOp } from './pod-patch.js';
 
 /** Applies like the API server does: atomically, on a copy; a failed `test` throws. */
@@ -55,6 +56,30 @@ describe('agentPodPatch: named targetPort', () => {
     const { ports: _p, readinessProbe: _r, ...rest } = patched.spec!.containers[0]!;
     const { ports: _p0, readinessProbe: _r0, ...orig } = app;
     expect(rest).toEqual(orig);
+  });
+});
+
+describe('agentPodPatch: the agent token', () => {
+  const tokenVolume = {
+    name: AGENT_TOKEN_VOLUME,
+    projected: { sources: [{ serviceAccountToken: { audience: AGENT_TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } }] },
+  };
+
+  it('a projected token for the manager audience, mounted read-only in the agent container only', () => {
+    const patched = apply(pod(), agentPodPatch(pod(), configFor('http')));
+    expect(patched.spec!.volumes).toEqual([tokenVolume]);
+    const agent = patched.spec!.containers.find((c) => c.name === AGENT_CONTAINER)!;
+    expect(agent.volumeMounts).toEqual([{ name: AGENT_TOKEN_VOLUME, mountPath: AGENT_TOKEN_DIR, readOnly: true }]);
+    expect(`${AGENT_TOKEN_DIR}/${tokenVolume.projected.sources[0]!.serviceAccountToken.path}`).toBe(AGENT_TOKEN_PATH);
+    expect(patched.spec!.containers.filter((c) => c.name !== AGENT_CONTAINER).every((c) => !c.volumeMounts)).toBe(true);
+    expect(agent.readinessProbe).toBeUndefined();
+  });
+
+  it("appends to the pod's volumes, and refuses a pod that already has a volume of that name", () => {
+    const p = pod([app], { volumes: [{ name: 'data', emptyDir: {} }] });
+    expect(apply(p, agentPodPatch(p, configFor('http'))).spec!.volumes).toEqual([{ name: 'data', emptyDir: {} }, tokenVolume]);
+    const taken = pod([app], { volumes: [{ name: AGENT_TOKEN_VOLUME, emptyDir: {} }] });
+    expect(() => agentPodPatch(taken, configFor('http'))).toThrow(expect.objectContaining({ reason: 'container-name-taken' }));
   });
 });
 

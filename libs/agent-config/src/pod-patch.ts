@@ -3,10 +3,39 @@
 // copied, so the kubelet resolves ConfigMap, Secret and downward-API values exactly as for the
 // app), give it the port names it takes over, and an init container that redirects numeric target
 // ports. The pod template itself is never changed here.
-import type { V1Container, V1ContainerPort, V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerPort, V1EnvVar, V1Pod, V1Volume } from '@kubernetes/client-node';
+import { AGENT_TOKEN_AUDIENCE } from '@tel/contracts';
 import type { AgentConfig } from './config.js';
 import { AgentConfigError } from './errors.js';
-import { AGENT_CONFIG_ENV, AGENT_CONTAINER, AGENT_ENV_PREFIX, AGENT_INIT_CONTAINER, AGENT_REDIRECTS_ENV, RENAMED_PORT_PREFIX, isPortName, pointerToken } from './names.js';
+import {
+  AGENT_CONFIG_ENV,
+  AGENT_CONTAINER,
+  AGENT_ENV_PREFIX,
+  AGENT_HOST_IP_ENV,
+  AGENT_INIT_CONTAINER,
+  AGENT_REDIRECTS_ENV,
+  AGENT_TOKEN_DIR,
+  AGENT_TOKEN_PATH,
+  AGENT_TOKEN_VOLUME,
+  RENAMED_PORT_PREFIX,
+  isPortName,
+  pointerToken,
+} from './names.js';
+
+/** Lifetime of the agent's projected token; the kubelet refreshes it at 80 % of that. */
+export const AGENT_TOKEN_EXPIRATION_SECONDS = 3600;
+
+/**
+ * The agent's own service-account token for the manager: minted by the kubelet for
+ * AGENT_TOKEN_AUDIENCE only (useless against the API server), bound to the pod, mounted into the
+ * agent container alone (the app never sees it).
+ */
+function agentTokenVolume(): V1Volume {
+  return {
+    name: AGENT_TOKEN_VOLUME,
+    projected: { sources: [{ serviceAccountToken: { audience: AGENT_TOKEN_AUDIENCE, expirationSeconds: AGENT_TOKEN_EXPIRATION_SECONDS, path: AGENT_TOKEN_PATH.slice(AGENT_TOKEN_DIR.length + 1) } }] },
+  };
+}
 
 export type JsonPatchOp = { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string } | { op: 'test'; path: string; value: unknown };
 
@@ -43,6 +72,9 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig): JsonPatchOp[] {
   if (spec?.hostNetwork) throw new AgentConfigError('host-network', 'the pod uses hostNetwork', 'intercept a workload that runs in its own pod network');
   if (containers.some((c) => c.name === AGENT_CONTAINER) || spec?.initContainers?.some((c) => c.name === AGENT_INIT_CONTAINER)) {
     throw new AgentConfigError('container-name-taken', `the pod already has a container named ${AGENT_CONTAINER} or ${AGENT_INIT_CONTAINER}`, 'rename that container');
+  }
+  if (spec?.volumes?.some((v) => v.name === AGENT_TOKEN_VOLUME)) {
+    throw new AgentConfigError('container-name-taken', `the pod already has a volume named ${AGENT_TOKEN_VOLUME}`, `rename that volume; ${AGENT_TOKEN_VOLUME} is the traffic agent's`);
   }
   const ops: JsonPatchOp[] = [];
   const agentPorts = new Map<number, V1ContainerPort>();
@@ -90,8 +122,12 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig): JsonPatchOp[] {
     ...(app.envFrom?.length ? { envFrom: app.envFrom } : {}),
     ports: [...agentPorts.values()],
     resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+    volumeMounts: [{ name: AGENT_TOKEN_VOLUME, mountPath: AGENT_TOKEN_DIR, readOnly: true }],
   };
+  // No readiness probe: the agent listens before it does anything else, and the app container's
+  // own probe already decides whether the pod may get traffic.
   ops.push({ op: 'add', path: '/spec/containers/-', value: agent });
+  ops.push(spec?.volumes ? { op: 'add', path: '/spec/volumes/-', value: agentTokenVolume() } : { op: 'add', path: '/spec/volumes', value: [agentTokenVolume()] });
   if (redirects.length) {
     const init: V1Container = {
       name: AGENT_INIT_CONTAINER,
@@ -100,7 +136,7 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig): JsonPatchOp[] {
       // The node's address: the kubelet's probes come from it and must keep reaching the app.
       env: [
         { name: AGENT_REDIRECTS_ENV, value: redirects.join(',') },
-        { name: `${AGENT_ENV_PREFIX}HOST_IP`, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+        { name: AGENT_HOST_IP_ENV, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
       ],
       // Only this container may change the pod's packet filter; the app keeps its own context.
       securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] } },

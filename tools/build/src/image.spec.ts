@@ -8,7 +8,7 @@ import { buildAndPush, inspectImage } from '@tel/image';
 import { startRegistry, type TestRegistry } from '@tel/image/testing';
 import { workspaceRoot, type BuildInfo } from '@tel/genversion';
 import { bundleApp } from './bundle.js';
-import { IMAGE_BUNDLE_PATH, pushBaseImage, pushTrafficManagerImage, trafficManagerImageSpec } from './image.js';
+import { IMAGE_BUNDLE_PATH, IMAGE_NFT_PATH, pushBaseImage, pushTrafficManagerImage, trafficManagerImageSpec } from './image.js';
 import { verifyImage } from './verify.js';
 
 let registry: TestRegistry;
@@ -54,6 +54,14 @@ describe('tel2 image', () => {
     const findings = await verifyImage(info, IMAGE_BUNDLE_PATH);
     expect(findings.every((f) => f.ok)).toBe(true);
     expect(findings).toHaveLength(4);
+  });
+
+  it('carries nft and its libraries for the agent-init role, below the bundle', () => {
+    const spec = trafficManagerImageSpec(info, join(tmp, 'traffic-manager', 'main.js'));
+    const paths = spec.layers[0]!.map((e) => e.path);
+    expect(paths).toContain(IMAGE_NFT_PATH);
+    expect(paths.some((p) => /libnftables\.so/.test(p))).toBe(true);
+    expect(spec.layers[1]!.map((e) => e.path)).toEqual([IMAGE_BUNDLE_PATH]);
   });
 
   it('is reproducible and a re-push uploads nothing', async () => {

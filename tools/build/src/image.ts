@@ -1,7 +1,7 @@
 // The cluster image of a build: `<registry>/tel2:<version>`, the traffic-manager bundle layered
 // over a Node runtime base pulled from the same registry. Both specs live here, nowhere else.
 import { readFileSync } from 'node:fs';
-import { buildAndPush, nodeBaseSpec, type BuildSpec, type ProgressEvent, type PushResult } from '@tel/image';
+import { buildAndPush, hostBinaryEntries, nodeBaseSpec, type BuildSpec, type ProgressEvent, type PushResult } from '@tel/image';
 import type { BuildInfo } from '@tel/genversion';
 import { bundlePath } from './bundle.js';
 
@@ -15,6 +15,11 @@ export function baseImageRef(info: Pick<BuildInfo, 'registry'>, env: NodeJS.Proc
 
 /** Path of the traffic-manager bundle inside the image. */
 export const IMAGE_BUNDLE_PATH = '/usr/local/lib/telepresence/traffic-manager.js';
+/**
+ * The agent-init role redirects numeric target ports with it inside the injected pod's network
+ * namespace (apps/traffic-manager/src/agent-init); from the build host, with its libraries.
+ */
+export const IMAGE_NFT_PATH = '/usr/sbin/nft';
 
 export function trafficManagerImageSpec(info: BuildInfo, bundleFile: string, env: NodeJS.ProcessEnv = process.env): BuildSpec {
   const created = info.commitTime ?? '1970-01-01T00:00:00Z';
@@ -27,7 +32,8 @@ export function trafficManagerImageSpec(info: BuildInfo, bundleFile: string, env
   if (info.sourceUrl) annotations['org.opencontainers.image.source'] = info.sourceUrl;
   return {
     base: baseImageRef(info, env),
-    layers: [[{ path: IMAGE_BUNDLE_PATH, content: readFileSync(bundleFile), mode: 0o755 }]],
+    // nft below the bundle: it changes far less often, so its layer is reused between builds.
+    layers: [hostBinaryEntries([IMAGE_NFT_PATH]), [{ path: IMAGE_BUNDLE_PATH, content: readFileSync(bundleFile), mode: 0o755 }]],
     entrypoint: ['/usr/bin/node', IMAGE_BUNDLE_PATH],
     cmd: ['manager'],
     env: [`TELEPRESENCE_VERSION=${info.version}`],

@@ -7,7 +7,7 @@ import { clusterError, TelError } from '@tel/errors';
 import { API_VERSIONS } from '@tel/version';
 import { apiError, forbiddenError, statusOf, type HelmAction } from './errors.js';
 import { missingPermissions, ObjectStore, permissionFor } from './kube.js';
-import { MANAGED_BY, MANAGED_BY_LABEL, MANAGER_NAME, NAME_LABEL, managerObjects, type KubeObject } from './manifests.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, MANAGER_NAME, NAME_LABEL, managerCreatedObjects, managerObjects, type KubeObject } from './manifests.js';
 import { checkCompatibility } from './policy.js';
 import { getManagerState, podSummary, readManagerDeployment, stateOfDeployment, type ManagerState } from './state.js';
 
@@ -116,7 +116,7 @@ async function applyManager(kc: KubeConfig, opts: InstallOptions, action: HelmAc
 
   // 1. Permissions. Deployments first: that is the permission people recognise.
   progress(`checking permissions in namespace ${namespace}`);
-  const order = ['Deployment', 'Service', 'ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'Namespace'];
+  const order = ['Deployment', 'Service', 'ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'Namespace'];
   const needed = [...objects].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind)).flatMap((o) => [permissionFor(o, 'create'), permissionFor(o, 'patch')]);
   const missing = await missingPermissions(kc, needed, action);
   if (missing.length) throw forbiddenError(missing, action);
@@ -132,7 +132,9 @@ async function applyManager(kc: KubeConfig, opts: InstallOptions, action: HelmAc
 
   // 3. Apply, remembering what did not exist so a failure can take it back.
   const store = new ObjectStore(kc, action);
-  const existed = await Promise.all(objects.map(async (o) => (await store.read(o)) !== undefined));
+  const live = await Promise.all(objects.map((o) => store.read(o)));
+  const existed = live.map((o) => o !== undefined);
+  keepCaBundles(objects, live);
   const created: KubeObject[] = [];
   progress(`${state.installed ? 'updating' : 'installing'} Traffic Manager ${opts.version} in namespace ${namespace}`);
   try {
@@ -149,6 +151,22 @@ async function applyManager(kc: KubeConfig, opts: InstallOptions, action: HelmAc
   await waitReady(kc, namespace, opts.image, opts.timeoutMs ?? DEFAULT_TIMEOUT, progress, opts.signal);
   const result: ManagerResult['action'] = !state.installed ? 'installed' : state.version !== opts.version ? 'upgraded' : 'none';
   return { version: opts.version, action: result };
+}
+
+type Webhooks = { webhooks?: { name: string; clientConfig?: { caBundle?: string } }[] };
+
+/**
+ * The manager fills the caBundle of its webhook configuration with its own CA; applying ours
+ * (which has none) must not take it away, or injection stops until the manager puts it back.
+ */
+function keepCaBundles(objects: KubeObject[], live: (KubeObject | undefined)[]): void {
+  objects.forEach((o, i) => {
+    if (o.kind !== 'MutatingWebhookConfiguration') return;
+    for (const w of (o as Webhooks).webhooks ?? []) {
+      const bundle = (live[i] as Webhooks | undefined)?.webhooks?.find((l) => l.name === w.name)?.clientConfig?.caBundle;
+      if (bundle && w.clientConfig) w.clientConfig.caBundle = bundle;
+    }
+  });
 }
 
 /** Polls the Deployment until its rollout of `image` is complete and a replica is available. */
@@ -206,7 +224,8 @@ export async function uninstallManager(kc: KubeConfig, opts: { namespace: string
   const { namespace } = opts;
   const progress = opts.onProgress ?? (() => undefined);
   const core = kc.makeApiClient(CoreV1Api);
-  const objects = managerObjects({ namespace, image: 'x', version: 'x', apiVersion: 0, createNamespace: true }).reverse();
+  // What the manager created (its webhook certificate) goes first: it is of no use without it.
+  const objects = [...managerCreatedObjects(namespace), ...managerObjects({ namespace, image: 'x', version: 'x', apiVersion: 0, createNamespace: true }).reverse()];
   const missing = await missingPermissions(kc, objects.map((o) => permissionFor(o, 'delete')).filter((p) => p.resource !== 'namespaces'), 'uninstall');
   if (missing.length) throw forbiddenError(missing, 'uninstall');
 

@@ -1,10 +1,12 @@
 // The Kubernetes objects `telepresence helm install` creates for one traffic manager, as plain
 // data. This file is the single source of truth for names, labels, ports and RBAC rules.
-import { MANAGER_API_PORT, MANAGER_HEALTH_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
+import { AGENT_IMAGE_ENV, MANAGER_SERVICE, WEBHOOK_PATH, WEBHOOK_TLS_SECRET, webhookConfigurationName } from '@tel/agent-config';
+import { MANAGER_AGENT_PORT, MANAGER_AGENT_TUNNEL_PORT, MANAGER_API_PORT, MANAGER_HEALTH_PORT, MANAGER_TCP_PORT, MANAGER_WEBHOOK_PORT } from '@tel/contracts';
 
 export { DEFAULT_MANAGER_NAMESPACE } from '@tel/contracts';
 
-export const MANAGER_NAME = 'traffic-manager';
+/** The manager's Deployment, Service, ServiceAccount and Role (agents and the webhook reach it by this name). */
+export const MANAGER_NAME = MANAGER_SERVICE;
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'telepresence';
 export const NAME_LABEL = 'app.kubernetes.io/name';
@@ -41,15 +43,34 @@ export function clusterRoleName(namespace: string): string {
 const selector = { [NAME_LABEL]: MANAGER_NAME };
 
 /**
- * What the manager reads and probes, and the TokenReviews that tell it which service account an
- * agent's token belongs to (agents prove who they are with it); nothing else.
+ * What the manager reads and probes, the TokenReviews that tell it which service account an
+ * agent's token belongs to (agents prove who they are with it), and what injecting agents takes:
+ * the template annotation on workloads (patch), their rollout (pods, EndpointSlices), and the
+ * caBundle of its own webhook configuration; nothing else.
  */
-export const CLUSTER_RULES = [
-  { apiGroups: [''], resources: ['nodes', 'services', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+export function clusterRules(namespace: string) {
+  return [
+    { apiGroups: [''], resources: ['nodes', 'services', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    { apiGroups: ['apps'], resources: ['deployments', 'replicasets', 'statefulsets'], verbs: ['get', 'list', 'watch', 'patch'] },
+    // Only for workloads whose pods a template change does not replace: a ReplicaSet without a
+    // Deployment, a StatefulSet with the OnDelete strategy.
+    { apiGroups: [''], resources: ['pods'], verbs: ['delete'] },
+    { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [webhookConfigurationName(namespace)], verbs: ['get', 'patch'] },
+  ];
+}
+/**
+ * In the manager's own namespace: the service-subnet probe (a dry-run Service create) and the
+ * webhook certificate's Secret (create cannot be limited to a name; read and replace can).
+ */
+export const NAMESPACE_RULES = [
+  { apiGroups: [''], resources: ['services'], verbs: ['create'] },
+  { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+  { apiGroups: [''], resources: ['secrets'], resourceNames: [WEBHOOK_TLS_SECRET], verbs: ['get', 'update'] },
 ];
-/** The service-subnet probe: a dry-run Service create in the manager's own namespace only. */
-export const NAMESPACE_RULES = [{ apiGroups: [''], resources: ['services'], verbs: ['create'] }];
+/** Name of the one webhook in the manager's MutatingWebhookConfiguration. */
+export const WEBHOOK_NAME = 'agent-injector.telepresence.io';
 
 /** Every object of one manager, in the order they are applied (reverse for removal). */
 export function managerObjects(o: ManagerManifestOptions): KubeObject[] {
@@ -64,7 +85,7 @@ export function managerObjects(o: ManagerManifestOptions): KubeObject[] {
   const subjects = [{ kind: 'ServiceAccount', name: MANAGER_NAME, namespace: ns }];
   objects.push(
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: MANAGER_NAME, namespace: ns, labels } },
-    { apiVersion: `${rbac}/v1`, kind: 'ClusterRole', metadata: { name: clusterRoleName(ns), labels: clusterLabels }, rules: CLUSTER_RULES },
+    { apiVersion: `${rbac}/v1`, kind: 'ClusterRole', metadata: { name: clusterRoleName(ns), labels: clusterLabels }, rules: clusterRules(ns) },
     {
       apiVersion: `${rbac}/v1`,
       kind: 'ClusterRoleBinding',
@@ -84,11 +105,54 @@ export function managerObjects(o: ManagerManifestOptions): KubeObject[] {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: MANAGER_NAME, namespace: ns, labels },
-      spec: { type: 'ClusterIP', selector, ports: [{ name: 'api', port: MANAGER_API_PORT, targetPort: 'api', protocol: 'TCP' }] },
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        ports: [
+          { name: 'agent', port: MANAGER_AGENT_PORT, targetPort: 'agent', protocol: 'TCP' },
+          { name: 'agent-tunnel', port: MANAGER_AGENT_TUNNEL_PORT, targetPort: 'agent-tunnel', protocol: 'TCP' },
+          { name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' },
+        ],
+      },
     },
+    webhookConfiguration(ns, clusterLabels),
     managerDeployment(o, labels),
   );
   return objects;
+}
+
+/**
+ * The webhook that injects agents into pods whose template asks for one. Before the Deployment, so
+ * the manager finds it to fill in. No caBundle here: the manager owns it (its own CA, in its
+ * Secret), and install keeps the live value when it applies this again.
+ * - failurePolicy Ignore: a manager that is down must never block pod creation in the cluster;
+ *   such pods simply start without an agent (the intercept reports `webhook-not-called`);
+ * - never kube-system nor the manager's own namespace (its own pods must start without it).
+ */
+function webhookConfiguration(ns: string, labels: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: webhookConfigurationName(ns), labels },
+    webhooks: [
+      {
+        name: WEBHOOK_NAME,
+        admissionReviewVersions: ['v1'],
+        clientConfig: { service: { name: MANAGER_NAME, namespace: ns, path: WEBHOOK_PATH, port: 443 } },
+        rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
+        failurePolicy: 'Ignore',
+        sideEffects: 'None',
+        timeoutSeconds: 5,
+        reinvocationPolicy: 'Never',
+        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', ns] }] },
+      },
+    ],
+  };
+}
+
+/** What the running manager creates itself (install never applies it; uninstall removes it). */
+export function managerCreatedObjects(ns: string): KubeObject[] {
+  return [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: WEBHOOK_TLS_SECRET, namespace: ns } }];
 }
 
 function managerDeployment(o: ManagerManifestOptions, labels: Record<string, string>): KubeObject {
@@ -117,12 +181,17 @@ function managerDeployment(o: ManagerManifestOptions, labels: Record<string, str
                 { name: 'api', containerPort: MANAGER_API_PORT, protocol: 'TCP' },
                 { name: 'tcp-tunnel', containerPort: MANAGER_TCP_PORT, protocol: 'TCP' },
                 { name: 'health', containerPort: MANAGER_HEALTH_PORT, protocol: 'TCP' },
+                { name: 'agent', containerPort: MANAGER_AGENT_PORT, protocol: 'TCP' },
+                { name: 'agent-tunnel', containerPort: MANAGER_AGENT_TUNNEL_PORT, protocol: 'TCP' },
+                { name: 'webhook', containerPort: MANAGER_WEBHOOK_PORT, protocol: 'TCP' },
               ],
               env: [
                 { name: 'MANAGER_API_PORT', value: String(MANAGER_API_PORT) },
                 { name: 'MANAGER_TCP_PORT', value: String(MANAGER_TCP_PORT) },
                 { name: 'MANAGER_HEALTH_PORT', value: String(MANAGER_HEALTH_PORT) },
                 { name: 'TELEPRESENCE_LOG_LEVEL', value: o.logLevel ?? 'info' },
+                // Agents run the manager's own image (one image, one version, both roles).
+                { name: AGENT_IMAGE_ENV, value: o.image },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
               ],
               readinessProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 2, failureThreshold: 3 },
@@ -155,4 +224,6 @@ export const RESOURCES: Record<string, { resource: string; group: string; namesp
   RoleBinding: { resource: 'rolebindings', group: 'rbac.authorization.k8s.io', namespaced: true },
   Service: { resource: 'services', group: '', namespaced: true },
   Deployment: { resource: 'deployments', group: 'apps', namespaced: true },
+  MutatingWebhookConfiguration: { resource: 'mutatingwebhookconfigurations', group: 'admissionregistration.k8s.io', namespaced: false },
+  Secret: { resource: 'secrets', group: '', namespaced: true },
 };

@@ -9,7 +9,7 @@ import { MANAGER_API_PORT, MANAGER_TCP_PORT, TUNNEL_DESTINATION_HEADER } from '@
 import { encodeRequest } from '@tel/tcp-wire';
 import { ensureManager, getManagerState, installManager, uninstallManager, upgradeManager } from '../index.js';
 import { ObjectStore } from '../kube.js';
-import { MANAGER_NAME, NAME_LABEL, managerObjects } from '../manifests.js';
+import { MANAGER_NAME, NAME_LABEL, managerCreatedObjects, managerObjects } from '../manifests.js';
 
 export type DriverRequest =
   | { action: 'state'; kubeconfig: string; namespace: string }
@@ -145,7 +145,7 @@ async function main(req: DriverRequest): Promise<unknown> {
       // Which of the objects install creates exist (the namespace only when labelled as ours).
       const store = new ObjectStore(kc, 'install');
       const found: string[] = [];
-      for (const o of managerObjects({ namespace: req.namespace, image: 'x', version: 'x', apiVersion: 0, createNamespace: true })) {
+      for (const o of [...managerObjects({ namespace: req.namespace, image: 'x', version: 'x', apiVersion: 0, createNamespace: true }), ...managerCreatedObjects(req.namespace)]) {
         const live = await store.read(o);
         if (live && (o.kind !== 'Namespace' || live.metadata.labels?.['app.kubernetes.io/managed-by'] === 'telepresence')) found.push(`${o.kind}/${o.metadata.name}`);
       }
