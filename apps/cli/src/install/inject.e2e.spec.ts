@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { WORKSPACE_ROOT } from './e2e/image.js';
-import { pushInjectorImage } from './e2e/inject-image.js';
+import { pushManagerImage } from './e2e/image.js';
 import { kubectlAsAdmin } from '../userd/e2e/harness.js';
 
 const NS = 'tel-inject-e2e';
@@ -96,7 +96,7 @@ const recorded: Record<string, string> = {};
 beforeAll(async () => {
   cluster = await ensureClusterUp();
   const t0 = performance.now();
-  image = await pushInjectorImage(cluster.registry, VERSION);
+  image = await pushManagerImage(cluster.registry, VERSION);
   measured.imagePushMs = performance.now() - t0;
   await cluster.wsExec('kubectl', ['delete', 'namespace', APPS, '--ignore-not-found', '--wait=true'], { timeoutMs: 120_000 });
   await install('uninstall');

@@ -9,8 +9,9 @@ import type { Logger } from '@tel/logging';
 import { headerSafe, parseDestination } from './address.js';
 import { ParkedConnections } from './intercept-relay.js';
 import { createRouter, RequestError, type Handlers, type RawHandler } from './router.js';
-import { AgentStore, type WorkloadRef } from './state/agents.js';
-import type { AgentInstaller } from './state/installer.js';
+import type { WorkloadRef } from './inject/rollout.js';
+import type { WorkloadInjector } from './inject/workloads.js';
+import { AgentStore } from './state/agents.js';
 import { InterceptStore } from './state/intercepts.js';
 import { DEFAULT_SESSION_LEASE_MS, SessionStore } from './state/sessions.js';
 import { tunnelUdp } from './udp.js';
@@ -35,7 +36,7 @@ export interface ManagerServerOptions {
   /** The traffic-agent image the injector uses, announced in `version`. */
   agentImage?: string;
   /** Adds and removes agents (the injector); without it intercepts fail with a message saying so. */
-  installer: AgentInstaller;
+  installer: WorkloadInjector;
 }
 
 export interface ManagerStats {

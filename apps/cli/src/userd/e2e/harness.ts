@@ -132,5 +132,5 @@ export const MANAGER_SELECTOR = 'app.kubernetes.io/name=traffic-manager';
 /** Remove a manager an earlier run left (maybe of another version), so the next connect installs ours. */
 export async function removeManager(cluster: ClusterInfo): Promise<void> {
   await cluster.wsExec('kubectl', ['delete', 'deployment,service,serviceaccount,role,rolebinding,secret,configmap', '-n', cluster.managerNamespace, '-l', MANAGER_SELECTOR, '--ignore-not-found', '--wait=true'], { timeoutMs: 120_000 });
-  await cluster.wsExec('kubectl', ['delete', 'clusterrole,clusterrolebinding', '-l', MANAGER_SELECTOR, '--ignore-not-found'], { timeoutMs: 60_000 });
+  await cluster.wsExec('kubectl', ['delete', 'clusterrole,clusterrolebinding,mutatingwebhookconfiguration', '-l', MANAGER_SELECTOR, '--ignore-not-found'], { timeoutMs: 60_000 });
 }

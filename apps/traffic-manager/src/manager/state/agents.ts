@@ -5,14 +5,9 @@ import { randomUUID } from 'node:crypto';
 import type { AgentArriveRequest, AgentInfo, AgentIntercept, AgentLease, WorkloadKind } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import type { AgentIdentity } from '../agent-auth.js';
+import type { WorkloadRef } from '../inject/rollout.js';
 import { RequestError } from '../router.js';
 import type { WatchSink } from '../router.js';
-
-export interface WorkloadRef {
-  namespace: string;
-  kind: WorkloadKind;
-  name: string;
-}
 
 export function workloadKey(w: WorkloadRef): string {
   return `${w.namespace}/${w.kind}/${w.name}`;

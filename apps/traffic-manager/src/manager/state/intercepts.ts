@@ -7,8 +7,9 @@ import { pickServicePort } from '@tel/agent-config';
 import type { AgentIntercept, InterceptErrorCode, InterceptInfo, InterceptSpec, SessionSummary } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { RequestError } from '../router.js';
-import { workloadKey, type AgentStore, type WorkloadRef } from './agents.js';
-import type { AgentInstaller, RolloutStatus } from './installer.js';
+import type { RolloutStatus, WorkloadRef } from '../inject/rollout.js';
+import type { WorkloadInjector } from '../inject/workloads.js';
+import { workloadKey, type AgentStore } from './agents.js';
 
 interface Held {
   info: InterceptInfo;
@@ -30,7 +31,7 @@ export class InterceptStore {
   private agents!: AgentStore;
 
   constructor(
-    private readonly installer: AgentInstaller,
+    private readonly installer: WorkloadInjector,
     private readonly log: Logger,
   ) {}
 

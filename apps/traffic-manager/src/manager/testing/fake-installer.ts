@@ -2,11 +2,11 @@
 // templates and Services, rollouts complete when the test says so. The real injector is tested
 // against the test cluster.
 import type { V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
-import { agentConfig, configHash, interceptablePorts, notInterceptable } from '@tel/agent-config';
-import type { WorkloadRef } from '../state/agents.js';
-import type { AgentInstaller, RolloutStatus, WorkloadInfo } from '../state/installer.js';
+import { workloadAgent } from '@tel/agent-config';
+import type { RolloutStatus, WorkloadRef } from '../inject/rollout.js';
+import type { WorkloadInfo, WorkloadInjector } from '../inject/workloads.js';
 
-export class FakeInstaller implements AgentInstaller {
+export class FakeInstaller implements WorkloadInjector {
   readonly workloads = new Map<string, { ref: WorkloadRef; template: V1PodTemplateSpec; replicas: number; annotation?: string }>();
   services: V1Service[] = [];
   readonly calls: string[] = [];
@@ -21,12 +21,8 @@ export class FakeInstaller implements AgentInstaller {
     const w = this.workloads.get(`${namespace}/${name}`);
     if (!w) throw Object.assign(new Error(`no workload ${name} in namespace ${namespace}`), { code: 'no-workload', hint: 'check the name' });
     const services = this.services.filter((s) => s.metadata?.namespace === namespace);
-    const problem = notInterceptable(w.template, services);
-    const ports = interceptablePorts(w.template, services).ports;
-    const info: WorkloadInfo = { ref: w.ref, template: w.template, services, ports, replicas: w.replicas, ...(w.annotation ? { currentHash: w.annotation } : {}) };
-    if (problem) return { ...info, problem };
-    const config = agentConfig({ workload: w.ref, image: this.image, manager: { namespace: 'ambassador', port: 8084 }, ports });
-    return { ...info, config, hash: configHash(config) };
+    const agent = workloadAgent({ workload: w.ref, template: w.template, services, image: this.image, managerNamespace: 'ambassador' });
+    return { ref: w.ref, template: w.template, services, replicas: w.replicas, ...agent, ...(w.annotation ? { currentHash: w.annotation } : {}) };
   }
 
   async ensureAgent(info: WorkloadInfo): Promise<{ changed: boolean }> {
@@ -45,7 +41,7 @@ export class FakeInstaller implements AgentInstaller {
     return had;
   }
 
-  watchRollout(ref: WorkloadRef, hash: string, onStatus: (s: RolloutStatus) => void, signal: AbortSignal): void {
+  watchRollout(ref: WorkloadRef, hash: string | undefined, onStatus: (s: RolloutStatus) => void, signal: AbortSignal): void {
     const key = `${ref.namespace}/${ref.name}`;
     this.rollouts.set(key, onStatus);
     signal.addEventListener('abort', () => this.rollouts.delete(key), { once: true });
