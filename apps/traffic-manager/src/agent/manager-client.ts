@@ -3,6 +3,7 @@
 // request carries the agent's token; a session whose pings go unanswered is dropped (a manager pod
 // that vanished without closing its connections must not keep the agent waiting forever).
 import http2 from 'node:http2';
+import net from 'node:net';
 import { AGENT_ROUTES, AGENT_TOKEN_HEADER, JSON_CONTENT_TYPE, type AgentContract, type ManagerErrorBody } from '@tel/contracts';
 
 type C = AgentContract;
@@ -52,13 +53,13 @@ export class AgentManagerClient {
   private connection(): http2.ClientHttp2Session {
     if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
     if (this.closed) throw new AgentCallError('the agent is shutting down');
-    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
-    const s = http2.connect(`http://${host}:${this.opts.port}`);
+    const { host, port } = this.opts;
+    // The name is resolved again for every session: a new manager pod is found through its Service.
+    const s = http2.connect(`http://${host.includes(':') ? `[${host}]` : host}:${port}`, { createConnection: () => net.connect({ host, port, noDelay: true }) });
     s.on('error', () => undefined); // surfaced on the requests
     s.on('close', () => {
       if (this.session === s) this.session = undefined;
     });
-    s.once('connect', () => s.socket?.setNoDelay(true));
     this.session = s;
     this.pingOutstanding = false;
     if (!this.pingTimer) {
