@@ -8,7 +8,7 @@ import { startAgentApi, AGENT_NAME, type AgentApiServer } from './api.js';
 import { ControlLoop } from './control.js';
 import { startDataListeners, type DataListeners } from './listeners.js';
 import { AgentManagerClient } from './manager-client.js';
-import { appEnvironment, parseAgentEnv, type AgentSettings } from './settings.js';
+import { AGENT_ENV, appEnvironment, parseAgentEnv, type AgentSettings } from './settings.js';
 
 /** How long SIGTERM waits for open connections before ending them. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -93,7 +93,7 @@ export async function startAgent(settings: AgentSettings, env: NodeJS.ProcessEnv
 
 /** The agent role: runs until SIGTERM (exit 0); bad settings are one line on stderr and exit 1. */
 export async function runAgent(env: NodeJS.ProcessEnv): Promise<void> {
-  const log = createLogger('agent', { level: parseLevel(env.TELEPRESENCE_LOG_LEVEL), stream: process.stdout });
+  const log = createLogger('agent', { level: parseLevel(env[AGENT_ENV.logLevel]), stream: process.stdout });
   let agent: RunningAgent;
   let settings: AgentSettings;
   try {

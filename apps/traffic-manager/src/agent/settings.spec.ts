@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AGENT_CONFIG_ENV, AGENT_TOKEN_PATH, configHash, type AgentConfig } from '@tel/agent-config';
 import { AGENT_API_PORT, MANAGER_AGENT_PORT, MANAGER_AGENT_TUNNEL_PORT } from '@tel/contracts';
 import { TelError } from '@tel/errors';
-import { AGENT_ENV, appEnvironment, parseAgentEnv } from './settings.js';
+import { AGENT_ENV, APP_ENV_PREFIX, appEnvironment, parseAgentEnv } from './settings.js';
 
 const config: AgentConfig = {
   version: 1,
@@ -76,5 +76,11 @@ describe('parseAgentEnv', () => {
 describe('appEnvironment', () => {
   it('is the container environment without the agent own variables', () => {
     expect(appEnvironment({ ...env(), DB_URL: 'postgres://x', EMPTY: '', [AGENT_ENV.tokenPath]: '/t' })).toEqual({ DB_URL: 'postgres://x', EMPTY: '' });
+  });
+
+  it('leaves out what the agent has of its own and restores the app values of those', () => {
+    const own = { [AGENT_ENV.ownEnv]: 'NODE_OPTIONS,UV_THREADPOOL_SIZE', NODE_OPTIONS: '--max-semi-space-size=1', UV_THREADPOOL_SIZE: '1' };
+    expect(appEnvironment({ ...own, A: '1' })).toEqual({ A: '1' });
+    expect(appEnvironment({ ...own, A: '1', [`${APP_ENV_PREFIX}NODE_OPTIONS`]: '--require ./trace.js' })).toEqual({ A: '1', NODE_OPTIONS: '--require ./trace.js' });
   });
 });

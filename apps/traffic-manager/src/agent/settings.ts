@@ -29,7 +29,17 @@ export const AGENT_ENV = {
   tunnelPort: `${AGENT_ENV_PREFIX}TUNNEL_PORT`,
   apiPort: `${AGENT_ENV_PREFIX}API_PORT`,
   tokenPath: `${AGENT_ENV_PREFIX}TOKEN_PATH`,
+  /** error | warn | info (default) | debug: the manager's webhook may pass its own level on. */
+  logLevel: `${AGENT_ENV_PREFIX}LOG_LEVEL`,
+  /**
+   * Names (comma-separated) of variables in the agent container that are the agent's own, not the
+   * app's: e.g. NODE_OPTIONS, which the agent's Node reads at start (an app's `--require` would
+   * break it, and the agent needs its own heap flags).
+   */
+  ownEnv: `${AGENT_ENV_PREFIX}OWN_ENV`,
 } as const;
+/** `TEL_AGENT_APP_<NAME>` carries the app's value of a variable the agent has its own of (see ownEnv). */
+export const APP_ENV_PREFIX = `${AGENT_ENV_PREFIX}APP_`;
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'ReplicaSet', 'StatefulSet']);
 const REINJECT = 'the pod was injected by another release: remove the intercept and intercept again';
@@ -105,10 +115,14 @@ export function parseAgentEnv(env: NodeJS.ProcessEnv): AgentSettings {
 
 /**
  * The app container's environment: the webhook copied its env and envFrom into the agent
- * container, so the kubelet resolved the same values here; the agent's own variables are left out.
+ * container, so the kubelet resolved the same values here. The agent's own variables are left
+ * out (TEL_AGENT_* and those named in TEL_AGENT_OWN_ENV); the app's values of those the agent has
+ * its own of come back from TEL_AGENT_APP_<NAME>.
  */
 export function appEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const own = new Set((env[AGENT_ENV.ownEnv] ?? '').split(',').map((s) => s.trim()));
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !k.startsWith(AGENT_ENV_PREFIX)) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !k.startsWith(AGENT_ENV_PREFIX) && !own.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && k.startsWith(APP_ENV_PREFIX) && k.length > APP_ENV_PREFIX.length) out[k.slice(APP_ENV_PREFIX.length)] = v;
   return out;
 }
