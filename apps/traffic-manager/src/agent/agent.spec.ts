@@ -161,6 +161,12 @@ describe('traffic agent', () => {
     expect(manager.tunnelRecords).toEqual([]);
   });
 
+  it('resets a connection when the app refuses it (what the client would see without the agent)', async () => {
+    await startTestAgent();
+    await app.close();
+    await expect(exchange(agentPort, ['nobody home'])).rejects.toThrow(/ECONNRESET/);
+  });
+
   it('sends an intercepted connection to the manager: the exact line, framed bytes, and the answer back', async () => {
     await intercepted();
     manager.tunnelMode = { kind: 'record', answer: Buffer.from('from the laptop') };
