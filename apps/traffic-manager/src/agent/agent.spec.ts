@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AGENT_CONFIG_ENV } from '@tel/agent-config';
 import { createLogger } from '@tel/logging';
 import { KEEP_MAX } from './intercepted.js';
-import { startAgent, type RunningAgent } from './run.js';
+import { startAgent, type AgentOptions, type RunningAgent } from './run.js';
 import { AGENT_ENV, parseAgentEnv } from './settings.js';
 import { FakeManager } from './testing/fake-manager.js';
 
@@ -88,7 +88,7 @@ let agent: RunningAgent | undefined;
 let agentPort: number;
 const tokenPath = () => join(dir, 'token');
 
-async function startTestAgent(extra: Record<string, string> = {}, okTimeoutMs?: number): Promise<RunningAgent> {
+async function startTestAgent(extra: Record<string, string> = {}, okTimeoutMs?: number, opts: Partial<AgentOptions> = {}): Promise<RunningAgent> {
   agentPort = await freePort();
   const config = {
     version: 1,
@@ -110,7 +110,7 @@ async function startTestAgent(extra: Record<string, string> = {}, okTimeoutMs?: 
     GREETING: 'hello world',
     ...extra,
   };
-  agent = await startAgent(parseAgentEnv(env), env, { log, listenHost: '127.0.0.1', ...(okTimeoutMs ? { okTimeoutMs } : {}) });
+  agent = await startAgent(parseAgentEnv(env), env, { log, listenHost: '127.0.0.1', ...(okTimeoutMs ? { okTimeoutMs } : {}), ...opts });
   return agent;
 }
 
@@ -233,9 +233,10 @@ describe('traffic agent', () => {
     expect((await exchange(agentPort, ['again'])).answer.toString()).toBe('laptop');
   });
 
-  it('retries a refused arrive with backoff, sending everything to the app meanwhile', async () => {
+  it('retries a refused arrive with backoff, sending everything to the app meanwhile, and logs once', async () => {
     manager.refuseArrive = true;
-    const a = await startTestAgent();
+    const lines: string[] = [];
+    const a = await startTestAgent({}, undefined, { log: createLogger('agent', { level: 'info', stream: { write: (l: string) => lines.push(l) } }) });
     await waitFor(() => manager.arrives.length >= 3);
     expect((await exchange(agentPort, ['x'])).answer.toString()).toBe('app:x');
     manager.setIntercepts([{ ...intercept, agentPort }]);
@@ -243,6 +244,39 @@ describe('traffic agent', () => {
     await waitFor(() => a.control.routeFor(agentPort) !== undefined);
     // 100, 200, 400 ms … : a handful of tries in a second, not hundreds.
     expect(manager.arrives.length).toBeLessThan(10);
+    // One line per state change, none per retry.
+    expect(lines.filter((l) => l.includes("can't reach the traffic manager"))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('connected to the traffic manager'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('intercept i1 active'))).toHaveLength(1);
+  });
+
+  it('drops a manager connection that stops answering pings, and arrives again', async () => {
+    // A relay between agent and manager that can be frozen: bytes stop, nothing closes.
+    let frozen = false;
+    const held = new Set<net.Socket>();
+    const relay = net.createServer((down) => {
+      const up = net.connect({ port: manager.apiPort, host: '127.0.0.1' });
+      held.add(down).add(up);
+      down.on('data', (d: Buffer) => frozen || up.write(d));
+      up.on('data', (d: Buffer) => frozen || down.write(d));
+      for (const [x, y] of [[down, up], [up, down]] as const) {
+        x.on('error', () => undefined);
+        x.on('close', () => y.destroy());
+      }
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const a = await startTestAgent({ [AGENT_ENV.managerPort]: String((relay.address() as net.AddressInfo).port) }, undefined, { pingIntervalMs: 100 });
+    manager.setIntercepts([{ ...intercept, agentPort }]);
+    await waitFor(() => a.control.routeFor(agentPort) !== undefined);
+    frozen = true;
+    const t0 = Date.now();
+    await waitFor(() => a.control.routeFor(agentPort) === undefined, 2000);
+    expect(Date.now() - t0).toBeLessThan(400);
+    frozen = false; // the new connection passes
+    await waitFor(() => a.control.routeFor(agentPort) !== undefined);
+    expect(manager.arrives).toHaveLength(2);
+    for (const s of held) s.destroy();
+    await new Promise((r) => relay.close(r));
   });
 
   it('follows watch events: an intercept that ends sends new connections to the app', async () => {
