@@ -1,0 +1,106 @@
+// The agent's path for an intercepted connection: a connection to the manager's data port
+// (@tel/contracts agent.ts AGENT_TUNNEL_PREFIX) carries it to the intercepting workstation. The
+// line and the client's first bytes leave at once (early data, no round trip for `OK`); those
+// bytes are kept until `OK`, so that on `ERR`, a refusal, a close or silence the connection is
+// handed to the app container, kept bytes first: a connection is never lost with a laptop.
+import net from 'node:net';
+import { AGENT_TUNNEL_PREFIX } from '@tel/contracts';
+import type { Logger } from '@tel/logging';
+import { MAX_REQUEST_LINE, readLine, spliceFramed } from '@tel/tcp-wire';
+import { proxyToApp } from './app-proxy.js';
+import type { InterceptRoute } from './control.js';
+
+/** Bytes kept for the app until `OK`; past this the in-cluster client is not read until it comes. */
+export const KEEP_MAX = 256 * 1024;
+/** No `OK` within this long: the connection goes to the app. */
+export const OK_TIMEOUT_MS = 5_000;
+
+export interface InterceptTargets {
+  managerHost: string;
+  tunnelPort: number;
+  appHost: string;
+  log: Logger;
+  okTimeoutMs?: number;
+}
+
+const END_FRAME = Buffer.alloc(4);
+const noop = () => undefined;
+
+function writeFrame(tunnel: net.Socket, chunk: Buffer): void {
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32BE(chunk.length, 0);
+  tunnel.cork();
+  tunnel.write(head);
+  tunnel.write(chunk);
+  tunnel.uncork();
+}
+
+/**
+ * Takes over `client` (accepted paused, allowHalfOpen, with an 'error' listener) for the intercept
+ * `route`; `appPort` is where it goes when the intercept can't take it.
+ */
+export function carryIntercepted(client: net.Socket, route: InterceptRoute, appPort: number, t: InterceptTargets): void {
+  // Not connectPooled: spliceFramed writes the tunnel's chunks to the client as views and never
+  // hands them back, so every pooled read would hold a fresh 64 KiB buffer until a GC (measured: 4
+  // KiB answers on 100 connections kept 20-40 MB of garbage); a plain read is sized to the data.
+  const tunnel = net.connect({ host: t.managerHost, port: t.tunnelPort, allowHalfOpen: true, noDelay: true });
+  tunnel.on('error', noop); // readLine, then the splice, report what matters
+  // The line and whatever the client sent meanwhile leave in one write once connected.
+  tunnel.cork();
+  tunnel.once('connect', () => tunnel.uncork());
+  tunnel.write(`${AGENT_TUNNEL_PREFIX} ${route.agentSessionId} ${route.interceptId} ${client.remoteAddress ?? '0.0.0.0'} ${client.remotePort ?? 0}\n`, 'latin1');
+
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let ended = false;
+  let settled = false;
+  const onData = (chunk: Buffer) => {
+    kept.push(chunk);
+    keptBytes += chunk.length;
+    writeFrame(tunnel, chunk);
+    if (keptBytes >= KEEP_MAX) client.pause();
+  };
+  const onEnd = () => {
+    ended = true;
+    tunnel.write(END_FRAME);
+  };
+  const onClose = () => {
+    // The in-cluster client went away before the answer: nothing left to carry.
+    if (settled) return;
+    settled = true;
+    detach();
+    tunnel.destroy();
+  };
+  const detach = () => {
+    client.off('data', onData);
+    client.off('end', onEnd);
+    client.off('close', onClose);
+  };
+  client.on('data', onData);
+  client.once('end', onEnd);
+  client.once('close', onClose);
+  client.setNoDelay(true);
+  client.resume();
+
+  const toApp = (reason: string) => {
+    if (settled) return;
+    settled = true;
+    detach();
+    client.pause();
+    tunnel.destroy();
+    t.log.debug(`intercept ${route.interceptId}: connection from ${client.remoteAddress}:${client.remotePort} goes to the app`, { reason });
+    proxyToApp(client, { appHost: t.appHost, appPort, kept, clientEnded: ended });
+  };
+
+  readLine(tunnel, MAX_REQUEST_LINE, t.okTimeoutMs ?? OK_TIMEOUT_MS).then(
+    ({ line, rest }) => {
+      if (settled) return;
+      if (line !== 'OK') return toApp(line.startsWith('ERR ') ? line.slice(4) : `unexpected answer ${JSON.stringify(line.slice(0, 60))}`);
+      settled = true;
+      detach();
+      kept.length = 0;
+      spliceFramed(client, tunnel, { initialTunnelBytes: rest, plainEnded: ended, resetPlainOnAbort: true });
+    },
+    (err: Error) => toApp(err.message),
+  );
+}
