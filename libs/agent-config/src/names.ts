@@ -56,3 +56,17 @@ export function webhookConfigurationName(managerNamespace: string): string {
 }
 /** The manager's environment variable naming the image injected agents run (its own image). */
 export const AGENT_IMAGE_ENV = 'AGENT_IMAGE';
+
+/**
+ * Variables of the agent container that are the agent's own, not the app's (comma-separated
+ * names): NODE_OPTIONS, which the agent's Node reads at start. An app's NODE_OPTIONS (`--require`
+ * of its own code) would break the agent, so the app's value travels as
+ * `${'${AGENT_APP_ENV_PREFIX}'}NODE_OPTIONS` and the agent reports it under its real name.
+ */
+export const AGENT_OWN_ENV = `${AGENT_ENV_PREFIX}OWN_ENV`;
+export const AGENT_APP_ENV_PREFIX = `${AGENT_ENV_PREFIX}APP_`;
+/**
+ * The agent's Node flags: small young-generation semi-spaces keep its RSS low under many
+ * connections (200 keep-alive connections: 80 → 62 MB measured).
+ */
+export const AGENT_NODE_OPTIONS = '--max-semi-space-size=1';

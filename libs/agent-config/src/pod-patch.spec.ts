@@ -3,7 +3,7 @@ import jsonpatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { agentConfig, interceptablePorts, type AgentConfig } from './config.js';
 import { AGENT_TOKEN_AUDIENCE } from '@tel/contracts';
-import { AGENT_CONFIG_ENV, AGENT_CONTAINER, AGENT_INIT_CONTAINER, AGENT_REDIRECTS_ENV, AGENT_TOKEN_DIR, AGENT_TOKEN_PATH, AGENT_TOKEN_VOLUME, WORKLOAD_ANNOTATION } from './names.js';
+import { AGENT_APP_ENV_PREFIX, AGENT_NODE_OPTIONS, AGENT_OWN_ENV, AGENT_CONFIG_ENV, AGENT_CONTAINER, AGENT_INIT_CONTAINER, AGENT_REDIRECTS_ENV, AGENT_TOKEN_DIR, AGENT_TOKEN_PATH, AGENT_TOKEN_VOLUME, WORKLOAD_ANNOTATION } from './names.js';
 import { agentPodPatch, templateAnnotationPatch, type JsonPatchOp } from './pod-patch.js';
 
 /** Applies like the API server does: atomically, on a copy; a failed `test` throws. */
@@ -50,6 +50,15 @@ describe('agentPodPatch: named targetPort', () => {
     expect(agent.envFrom).toEqual(app.envFrom);
     expect(JSON.parse(env[AGENT_CONFIG_ENV]!.value!)).toEqual(config);
     expect(agent.image).toBe('r/tel2:v1');
+  });
+
+  it("the agent's Node gets its own NODE_OPTIONS; the app's travels under the agent's prefix for the report", () => {
+    const withNodeOptions = { ...app, env: [...app.env!, { name: 'NODE_OPTIONS', value: '--require /app/trace.js' }] };
+    const p = apply(pod([withNodeOptions]), agentPodPatch(pod([withNodeOptions]), config));
+    const env = p.spec!.containers.find((c) => c.name === AGENT_CONTAINER)!.env!;
+    expect(env.filter((e) => e.name === 'NODE_OPTIONS')).toEqual([{ name: 'NODE_OPTIONS', value: AGENT_NODE_OPTIONS }]);
+    expect(env.find((e) => e.name === `${AGENT_APP_ENV_PREFIX}NODE_OPTIONS`)?.value).toBe('--require /app/trace.js');
+    expect(env.find((e) => e.name === AGENT_OWN_ENV)?.value).toBe('NODE_OPTIONS');
   });
 
   it('the app container is otherwise untouched (same image, env, command)', () => {

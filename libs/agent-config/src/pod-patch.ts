@@ -8,7 +8,10 @@ import { AGENT_TOKEN_AUDIENCE } from '@tel/contracts';
 import type { AgentConfig } from './config.js';
 import { AgentConfigError } from './errors.js';
 import {
+  AGENT_APP_ENV_PREFIX,
   AGENT_CONFIG_ENV,
+  AGENT_NODE_OPTIONS,
+  AGENT_OWN_ENV,
   AGENT_CONTAINER,
   AGENT_ENV_PREFIX,
   AGENT_HOST_IP_ENV,
@@ -44,6 +47,8 @@ function agentEnv(config: AgentConfig): V1EnvVar[] {
   const field = (fieldPath: string) => ({ valueFrom: { fieldRef: { fieldPath } } });
   return [
     { name: AGENT_CONFIG_ENV, value: JSON.stringify(config) },
+    { name: 'NODE_OPTIONS', value: AGENT_NODE_OPTIONS },
+    { name: AGENT_OWN_ENV, value: 'NODE_OPTIONS' },
     { name: `${AGENT_ENV_PREFIX}POD_NAME`, ...field('metadata.name') },
     { name: `${AGENT_ENV_PREFIX}POD_IP`, ...field('status.podIP') },
     { name: `${AGENT_ENV_PREFIX}NAMESPACE`, ...field('metadata.namespace') },
@@ -56,6 +61,7 @@ function agentEnv(config: AgentConfig): V1EnvVar[] {
  */
 function copiedEnv(app: V1Container): V1EnvVar[] {
   return (app.env ?? []).map((e) => {
+    if (e.name === 'NODE_OPTIONS') return { ...e, name: `${AGENT_APP_ENV_PREFIX}NODE_OPTIONS` };
     const rf = e.valueFrom?.resourceFieldRef;
     if (!rf || rf.containerName) return e;
     return { ...e, valueFrom: { ...e.valueFrom, resourceFieldRef: { ...rf, containerName: app.name } } };
@@ -121,7 +127,7 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig): JsonPatchOp[] {
     env: [...copiedEnv(app), ...agentEnv(config)],
     ...(app.envFrom?.length ? { envFrom: app.envFrom } : {}),
     ports: [...agentPorts.values()],
-    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },
     volumeMounts: [{ name: AGENT_TOKEN_VOLUME, mountPath: AGENT_TOKEN_DIR, readOnly: true }],
   };
   // No readiness probe: the agent listens before it does anything else, and the app container's

@@ -2,7 +2,7 @@
 // container (@tel/agent-config pod-patch.ts): the agent config, the pod's identity, where the
 // manager is. Every bad value is one line naming the variable and what to do.
 import { AGENT_API_PORT, MANAGER_AGENT_PORT, MANAGER_AGENT_TUNNEL_PORT } from '@tel/contracts';
-import { AGENT_CONFIG_ENV, AGENT_ENV_PREFIX, AGENT_TOKEN_PATH, configHash, type AgentConfig } from '@tel/agent-config';
+import { AGENT_APP_ENV_PREFIX, AGENT_CONFIG_ENV, AGENT_ENV_PREFIX, AGENT_OWN_ENV, AGENT_TOKEN_PATH, configHash, type AgentConfig } from '@tel/agent-config';
 import { configError } from '@tel/errors';
 
 export interface AgentSettings {
@@ -31,15 +31,11 @@ export const AGENT_ENV = {
   tokenPath: `${AGENT_ENV_PREFIX}TOKEN_PATH`,
   /** error | warn | info (default) | debug: the manager's webhook may pass its own level on. */
   logLevel: `${AGENT_ENV_PREFIX}LOG_LEVEL`,
-  /**
-   * Names (comma-separated) of variables in the agent container that are the agent's own, not the
-   * app's: e.g. NODE_OPTIONS, which the agent's Node reads at start (an app's `--require` would
-   * break it, and the agent needs its own heap flags).
-   */
-  ownEnv: `${AGENT_ENV_PREFIX}OWN_ENV`,
+  /** The agent's own variables (AGENT_OWN_ENV of @tel/agent-config). */
+  ownEnv: AGENT_OWN_ENV,
 } as const;
-/** `TEL_AGENT_APP_<NAME>` carries the app's value of a variable the agent has its own of (see ownEnv). */
-export const APP_ENV_PREFIX = `${AGENT_ENV_PREFIX}APP_`;
+/** The app's values of the variables the agent has its own of. */
+export const APP_ENV_PREFIX = AGENT_APP_ENV_PREFIX;
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'ReplicaSet', 'StatefulSet']);
 const REINJECT = 'the pod was injected by another release: remove the intercept and intercept again';

@@ -133,7 +133,7 @@ export async function startWebhookServer(opts: { port: number; host?: string; tl
       }
       const t0 = performance.now();
       void admit(review, opts.deps).then((answer) => {
-        opts.log.debug('webhook: admission answered', { ms: Math.round(performance.now() - t0), patched: answer.response.patch !== undefined });
+        opts.log.info('webhook: admission answered', { ms: Math.round(performance.now() - t0), patched: answer.response.patch !== undefined });
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
       });
     });
