@@ -65,6 +65,7 @@ export default [
       'apps/cli/src/userd/tcp-listener.spec.ts',
       'apps/cli/src/userd/manager-api.spec.ts',
       'apps/cli/src/userd/manager-session.spec.ts',
+      'apps/cli/src/userd/intercepts/intercept-path.spec.ts',
       'apps/root-daemon/src/tunnel/stream-tunnel.spec.ts',
       'apps/root-daemon/src/proxy/tcp.spec.ts',
       'bench/dns/serve.ts',

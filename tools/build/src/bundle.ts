@@ -68,10 +68,12 @@ export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<
     logLevel: 'error',
     // Packages with native addons stay external and are copied beside the bundle (below).
     external: BUNDLE_EXTERNALS,
-    // ESM bundles of CommonJS deps need require/__dirname.
+    // ESM bundles of CommonJS deps need require/__dirname. The `--` ends node's own options: Node 20
+    // reads `--env-file F` anywhere in argv, even after the script, and exits 9 when F does not
+    // exist yet, which is exactly `telepresence intercept --env-file F`.
     banner: {
       js: [
-        '#!/usr/bin/env node',
+        '#!/usr/bin/env -S node --',
         "import { createRequire as __telCreateRequire } from 'node:module';",
         'const require = __telCreateRequire(import.meta.url);',
       ].join('\n'),

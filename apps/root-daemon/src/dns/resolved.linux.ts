@@ -69,6 +69,9 @@ interface Properties {
   Get(iface: string, name: string): Promise<dbus.Variant>;
 }
 
+/** resolved's D-Bus error name for an ifindex it has no link for. */
+const NO_SUCH_LINK = 'org.freedesktop.resolve1.NoSuchLink';
+
 export class ResolvedClient {
   private constructor(
     private readonly bus: dbus.MessageBus,
@@ -132,7 +135,13 @@ export class ResolvedClient {
 
   /** Undo everything set on the link (resolved forgets it; the link keeps no DNS config). */
   async revertLink(ifindex: number): Promise<void> {
-    await this.manager.RevertLink(ifindex);
+    try {
+      await this.manager.RevertLink(ifindex);
+    } catch (err) {
+      // The link is gone (its TUN closed with a killed daemon): resolved dropped its settings with it.
+      if ((err as { type?: string }).type === NO_SUCH_LINK) return;
+      throw err;
+    }
   }
 
   /**

@@ -51,7 +51,8 @@ export interface Tp {
 export function cliRunner(cluster: ClusterInfo, build: Build, env: NodeJS.ProcessEnv, kubeconfig: string, world: Pick<NsExecOptions, 'resolver' | 'resolvConf'> = {}): Tp {
   return async (...args: string[]) => {
     const t0 = performance.now();
-    const r = await cluster.wsExec('node', [build.cli, ...args], { env: { ...env, KUBECONFIG: kubeconfig }, timeoutMs: 300_000, ...world });
+    // `node --`: see the bundle's shebang (Node 20 reads --env-file even after the script).
+    const r = await cluster.wsExec('node', ['--', build.cli, ...args], { env: { ...env, KUBECONFIG: kubeconfig }, timeoutMs: 300_000, ...world });
     const ms = Math.round(performance.now() - t0);
     let json: unknown;
     if (args.includes('json')) {

@@ -1,7 +1,7 @@
 // Global intercepts against the real test cluster: the built CLI and daemons on the workstation,
 // the manager and its webhook injecting real agents, requests from another pod through the
 // Service reaching a server on the workstation, and everything back to exactly what it was.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +25,24 @@ const measured: Record<string, number> = {};
 /** What 10 requests from the client pod through the Service got: how many came from the workstation. */
 async function fromWorkstation(svc: string): Promise<number> {
   const bodies = await fromClient(cluster, NS, Array.from({ length: 10 }, () => `http://${svc}.${NS}:8080/`));
-  return bodies.filter((b) => b.startsWith('workstation')).length;
+  const n = bodies.filter((b) => b.startsWith('workstation')).length;
+  if (n !== 0 && n !== 10) process.stderr.write(`[intercept e2e] ${svc}: ${n}/10 from the workstation: ${JSON.stringify(bodies)}\n`);
+  return n;
+}
+
+/** Daemon, manager and agent logs of this run, kept for reading after a failure. */
+async function keepLogs(): Promise<void> {
+  const out = join(tmpdir(), 'tel-icpt-e2e-logs');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  for (const u of ['user', 'dev']) {
+    const logs = join(dir, u, 'cache', 'telepresence', 'logs');
+    if (existsSync(logs)) cpSync(logs, join(out, u), { recursive: true });
+  }
+  const save = async (name: string, args: string[]) => writeFileSync(join(out, name), await kubectl(args).catch((e: Error) => e.message));
+  await save('manager.log', ['logs', '-n', cluster.managerNamespace, 'deployment/traffic-manager', '--tail=2000']);
+  await save('agents-web.log', ['logs', '-n', NS, '-l', 'app=web', '-c', 'traffic-agent', '--tail=500', '--prefix']);
+  await save('agents-db.log', ['logs', '-n', NS, '-l', 'app=db', '-c', 'traffic-agent', '--tail=500', '--prefix']);
 }
 
 beforeAll(async () => {
@@ -46,6 +63,7 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
+  if (cluster && dir) await keepLogs().catch(() => undefined);
   if (tp) await tp('quit', '-s').catch(() => undefined);
   if (tpDev) await tpDev('quit', '-s').catch(() => undefined);
   if (server) await stopWorkstationServer(cluster, server);
