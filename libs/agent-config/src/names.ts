@@ -70,3 +70,5 @@ export const AGENT_APP_ENV_PREFIX = `${AGENT_ENV_PREFIX}APP_`;
  * connections (200 keep-alive connections: 80 → 62 MB measured).
  */
 export const AGENT_NODE_OPTIONS = '--max-semi-space-size=1';
+/** The agent's log level: the manager passes its own on when it injects. */
+export const AGENT_LOG_LEVEL_ENV = `${AGENT_ENV_PREFIX}LOG_LEVEL`;

@@ -16,6 +16,7 @@ import {
   AGENT_ENV_PREFIX,
   AGENT_HOST_IP_ENV,
   AGENT_INIT_CONTAINER,
+  AGENT_LOG_LEVEL_ENV,
   AGENT_REDIRECTS_ENV,
   AGENT_TOKEN_DIR,
   AGENT_TOKEN_PATH,
@@ -72,7 +73,7 @@ function copiedEnv(app: V1Container): V1EnvVar[] {
  * The patch for one pod. Throws AgentConfigError when the pod can't take the agent (the webhook
  * then leaves it unchanged and the manager reports why); never returns a partial patch.
  */
-export function agentPodPatch(pod: V1Pod, config: AgentConfig): JsonPatchOp[] {
+export function agentPodPatch(pod: V1Pod, config: AgentConfig, opts: { logLevel?: string } = {}): JsonPatchOp[] {
   const spec = pod.spec;
   const containers = spec?.containers ?? [];
   if (spec?.hostNetwork) throw new AgentConfigError('host-network', 'the pod uses hostNetwork', 'intercept a workload that runs in its own pod network');
@@ -124,7 +125,8 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig): JsonPatchOp[] {
     name: AGENT_CONTAINER,
     image: config.image,
     args: ['agent'],
-    env: [...copiedEnv(app), ...agentEnv(config)],
+    // The manager's log level rides outside the config: changing it must not roll anyone's pods.
+    env: [...copiedEnv(app), ...agentEnv(config), ...(opts.logLevel ? [{ name: AGENT_LOG_LEVEL_ENV, value: opts.logLevel }] : [])],
     ...(app.envFrom?.length ? { envFrom: app.envFrom } : {}),
     ports: [...agentPorts.values()],
     resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },

@@ -2,7 +2,7 @@
 // container (@tel/agent-config pod-patch.ts): the agent config, the pod's identity, where the
 // manager is. Every bad value is one line naming the variable and what to do.
 import { AGENT_API_PORT, MANAGER_AGENT_PORT, MANAGER_AGENT_TUNNEL_PORT } from '@tel/contracts';
-import { AGENT_APP_ENV_PREFIX, AGENT_CONFIG_ENV, AGENT_ENV_PREFIX, AGENT_OWN_ENV, AGENT_TOKEN_PATH, configHash, type AgentConfig } from '@tel/agent-config';
+import { AGENT_LOG_LEVEL_ENV, AGENT_APP_ENV_PREFIX, AGENT_CONFIG_ENV, AGENT_ENV_PREFIX, AGENT_OWN_ENV, AGENT_TOKEN_PATH, configHash, type AgentConfig } from '@tel/agent-config';
 import { configError } from '@tel/errors';
 
 export interface AgentSettings {
@@ -30,7 +30,7 @@ export const AGENT_ENV = {
   apiPort: `${AGENT_ENV_PREFIX}API_PORT`,
   tokenPath: `${AGENT_ENV_PREFIX}TOKEN_PATH`,
   /** error | warn | info (default) | debug: the manager's webhook may pass its own level on. */
-  logLevel: `${AGENT_ENV_PREFIX}LOG_LEVEL`,
+  logLevel: AGENT_LOG_LEVEL_ENV,
   /** The agent's own variables (AGENT_OWN_ENV of @tel/agent-config). */
   ownEnv: AGENT_OWN_ENV,
 } as const;

@@ -49,7 +49,7 @@ export async function runManager(env: NodeJS.ProcessEnv, version: ManagerVersion
   // 2. The injector (webhook certificate, HTTPS server, caBundle), then the API server for
   //    clients, the TCP stream tunnel (whose park verb hands connections to the intercept relay),
   //    and the agents' control and data ports; all announced by the capabilities in `version`.
-  const injector = await startInjector({ kc, namespace, log, agentImage, webhookPort: Number(env.MANAGER_WEBHOOK_PORT ?? MANAGER_WEBHOOK_PORT) });
+  const injector = await startInjector({ kc, namespace, log, agentImage, ...(env.TELEPRESENCE_LOG_LEVEL ? { logLevel: env.TELEPRESENCE_LOG_LEVEL } : {}), webhookPort: Number(env.MANAGER_WEBHOOK_PORT ?? MANAGER_WEBHOOK_PORT) });
   const server = await startManagerServer({
     port: apiPort,
     host: CLIENT_PORTS_HOST,

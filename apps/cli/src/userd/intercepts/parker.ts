@@ -118,7 +118,10 @@ export class Parker {
     }
     const [interceptId, srcIp, srcPort] = line.slice(TUNNEL_DIAL_PREFIX.length + 1).split(' ');
     const port = interceptId ? this.opts.localPort(interceptId) : undefined;
-    if (!port) return this.refuse(conn, 'the workstation no longer has this intercept');
+    if (!port) {
+      this.opts.log.debug('intercepted connection for an intercept we do not have', { interceptId, from: `${srcIp}:${srcPort}` });
+      return this.refuse(conn, 'the workstation no longer has this intercept');
+    }
     this.serve(conn, rest, port, `${srcIp}:${srcPort}`);
   }
 

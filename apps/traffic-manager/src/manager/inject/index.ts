@@ -31,14 +31,14 @@ const CA_RECHECK_MS = 30_000;
  * 3. the caBundle of the manager's MutatingWebhookConfiguration, retried until it is in place
  *    (`ready`), then checked again every 30 s.
  */
-export async function startInjector(opts: { kc: KubeConfig; namespace: string; log: Logger; agentImage: string; webhookPort?: number; webhookHost?: string }): Promise<Injector> {
+export async function startInjector(opts: { kc: KubeConfig; namespace: string; log: Logger; agentImage: string; logLevel?: string; webhookPort?: number; webhookHost?: string }): Promise<Injector> {
   const log = opts.log.child('inject');
   const tls = await ensureWebhookTls(opts.kc, opts.namespace, log);
   const server = await startWebhookServer({
     port: opts.webhookPort ?? MANAGER_WEBHOOK_PORT,
     ...(opts.webhookHost ? { host: opts.webhookHost } : {}),
     tls,
-    deps: { managerNamespace: opts.namespace, agentImage: opts.agentImage, services: servicesCache(opts.kc), owner: ownerResolver(opts.kc), log },
+    deps: { managerNamespace: opts.namespace, agentImage: opts.agentImage, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}), services: servicesCache(opts.kc), owner: ownerResolver(opts.kc), log },
     log,
   });
   const mwc = webhookConfigurationName(opts.namespace);

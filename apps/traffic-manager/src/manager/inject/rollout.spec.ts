@@ -29,7 +29,9 @@ describe('rolloutStatus', () => {
   it('all pods ready but the Service does not list them yet; then done; terminating pods do not count', () => {
     const pods = [pod({ hash: 'h1', agent: true, ready: true, ip: '10.0.0.1' }), pod({ hash: 'h1', agent: true, ready: true, ip: '10.0.0.2' }), pod({ ready: true, terminating: true })];
     expect(rolloutStatus(input(pods, { slices: [slice('web', ['10.0.0.1']), slice('web', ['10.0.0.2'], false)] })).message).toBe('rollout of deployment/web: 2/2 pods ready with the agent, waiting for the endpoints of service web');
-    const done = rolloutStatus(input(pods, { slices: [slice('web', ['10.0.0.1']), slice('web', ['10.0.0.2']), slice('other', [])] }));
+    // The terminating old pod still listed as ready: kube-proxy still sends it a share.
+    expect(rolloutStatus(input(pods, { slices: [slice('web', ['10.0.0.1', '10.0.0.2', '10.0.0.9'])] })).done).toBe(false);
+    const done = rolloutStatus(input(pods, { slices: [slice('web', ['10.0.0.1']), slice('web', ['10.0.0.2']), slice('web', ['10.0.0.9'], false), slice('other', [])] }));
     expect(done).toEqual({ podsWanted: 2, podsReady: 2, done: true, message: 'rollout of deployment/web: 2/2 pods ready with the agent' });
   });
 

@@ -79,15 +79,20 @@ function failureOf(pods: V1Pod[], input: RolloutInput): RolloutStatus['failure']
   return undefined;
 }
 
-/** The Services whose slices do not yet list every one of `ips` as ready. */
+/**
+ * The Services whose slices do not yet list exactly `ips` as ready: each of them must be there,
+ * and no other address may still be ready (an old pod kube-proxy would keep sending a share of the
+ * connections to, which is gone a moment later).
+ */
 function servicesLacking(ips: string[], input: RolloutInput): string[] {
+  const wanted = new Set(ips);
   return input.services.filter((svc) => {
     const ready = new Set<string>();
     for (const s of input.slices) {
       if (s.metadata?.labels?.['kubernetes.io/service-name'] !== svc) continue;
       for (const e of s.endpoints ?? []) if (e.conditions?.ready !== false) for (const a of e.addresses) ready.add(a);
     }
-    return ips.some((ip) => !ready.has(ip));
+    return ips.some((ip) => !ready.has(ip)) || [...ready].some((ip) => !wanted.has(ip));
   });
 }
 

@@ -26,6 +26,8 @@ export interface AdmissionResponse {
 export interface WebhookDeps {
   managerNamespace: string;
   agentImage: string;
+  /** Passed on to the agents it injects. */
+  logLevel?: string;
   /** The namespace's Services; `fresh` skips any cache. */
   services: (namespace: string, fresh?: boolean) => Promise<V1Service[]>;
   /** The workload that owns the pod (a ReplicaSet's Deployment, found through the ReplicaSet). */
@@ -57,7 +59,7 @@ export async function admit(review: AdmissionReview, deps: WebhookDeps): Promise
     if (agent.hash !== wanted) agent = await compute(true);
     if (agent.problem || !agent.config) return leave(agent.problem?.message ?? 'no agent config');
     if (agent.hash !== wanted) deps.log.warn(`webhook: pod ${namespace}/${podName} of ${owner.kind.toLowerCase()}/${owner.name} wants agent config ${wanted}, its workload now gives ${agent.hash}: injecting the current one`);
-    const ops = agentPodPatch(pod, agent.config);
+    const ops = agentPodPatch(pod, agent.config, deps.logLevel ? { logLevel: deps.logLevel } : {});
     deps.log.debug(`webhook: injecting the traffic agent into pod ${namespace}/${podName}`, { hash: agent.hash });
     return { ...allow(), response: { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') } };
   } catch (err) {
