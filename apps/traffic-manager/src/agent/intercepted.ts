@@ -16,7 +16,8 @@ export const KEEP_MAX = 256 * 1024;
 export const OK_TIMEOUT_MS = 5_000;
 
 export interface InterceptTargets {
-  managerHost: string;
+  /** The manager's address now (resolved once, refreshed in the background: manager-address.ts). */
+  managerHost: () => string;
   tunnelPort: number;
   appHost: string;
   log: Logger;
@@ -43,7 +44,7 @@ export function carryIntercepted(client: net.Socket, route: InterceptRoute, appP
   // Not connectPooled: spliceFramed writes the tunnel's chunks to the client as views and never
   // hands them back, so every pooled read would hold a fresh 64 KiB buffer until a GC (measured: 4
   // KiB answers on 100 connections kept 20-40 MB of garbage); a plain read is sized to the data.
-  const tunnel = net.connect({ host: t.managerHost, port: t.tunnelPort, allowHalfOpen: true, noDelay: true });
+  const tunnel = net.connect({ host: t.managerHost(), port: t.tunnelPort, allowHalfOpen: true, noDelay: true });
   tunnel.on('error', noop); // readLine, then the splice, report what matters
   // The line and whatever the client sent meanwhile leave in one write once connected.
   tunnel.cork();

@@ -1,6 +1,7 @@
 // Wires the agent role of the cluster image (the traffic-agent container the manager's webhook
 // adds to an intercepted workload's pods): settings from the environment, the API port, the data
 // ports, the control loop with the manager; SIGTERM lets open connections finish.
+import { managerAddress } from './manager-address.js';
 import { createLogger, parseLevel, type Logger } from '@tel/logging';
 import { formatError, toErrorInfo } from '@tel/errors';
 import { buildVersion } from '@tel/version';
@@ -58,13 +59,14 @@ export async function startAgent(settings: AgentSettings, env: NodeJS.ProcessEnv
     ...(opts.minBackoffMs !== undefined ? { minBackoffMs: opts.minBackoffMs } : {}),
     ...(opts.maxBackoffMs !== undefined ? { maxBackoffMs: opts.maxBackoffMs } : {}),
   });
-  // 3. The data ports.
+  // 3. The data ports, which dial the manager by address (resolved here, not per connection).
+  const address = managerAddress(settings.managerHost, log);
   let data: DataListeners;
   try {
     data = await startDataListeners({
       ports: settings.ports,
       ...(opts.listenHost ? { host: opts.listenHost } : {}),
-      managerHost: settings.managerHost,
+      managerHost: () => address.get(),
       tunnelPort: settings.tunnelPort,
       appHost: opts.appHost ?? '127.0.0.1',
       routeFor: (agentPort) => control.routeFor(agentPort),
@@ -84,6 +86,7 @@ export async function startAgent(settings: AgentSettings, env: NodeJS.ProcessEnv
     close: (graceMs = SHUTDOWN_GRACE_MS) =>
       (closing ??= (async () => {
         // New connections are refused from here; open ones (intercepted too) may finish.
+        address.stop();
         const draining = data.close(graceMs);
         await control.stop();
         await Promise.all([draining, api.close()]);

@@ -123,4 +123,32 @@ describe('InterceptStore', () => {
     expect(w.intercepts.ofSession('a')).toEqual([]);
     expect(w.installer.calls).toContain('remove web');
   });
+
+  it('an intercept that rolled the agent in and never became active takes it out again; an active one leaves it', async () => {
+    const w = world();
+    w.session('a', [spec('web-a', 'web')]);
+    await tick();
+    w.installer.report('web', { podsWanted: 2, podsReady: 0, done: false, message: 'x', failure: { code: 'image-pull', message: 'pod web-1 cannot pull image r/tel2:v1', hint: 'h' } });
+    await tick();
+    expect(w.intercepts.ofSession('a')[0]).toMatchObject({ state: 'failed', code: 'image-pull' });
+    expect(w.installer.calls.filter((c) => c === 'remove web')).toHaveLength(1);
+
+    // Abandoned while installing (the client gave up): taken out again.
+    w.session('b', [spec('db-b', 'db')]);
+    await tick();
+    w.session('b', []);
+    await tick();
+    expect(w.installer.calls.filter((c) => c === 'remove db')).toHaveLength(1);
+
+    // Active, then left: the agent stays for the next intercept.
+    w.session('c', [spec('db-c', 'db')]);
+    await tick();
+    const hash = w.installer.calls.filter((c) => c.startsWith('watch db')).at(-1)!.split(' ')[2]!;
+    w.installer.report('db', done(1));
+    w.agent('db', hash, 'db-0', 'StatefulSet');
+    expect(w.intercepts.ofSession('c')[0]!.state).toBe('active');
+    w.session('c', []);
+    await tick();
+    expect(w.installer.calls.filter((c) => c === 'remove db')).toHaveLength(1);
+  });
 });

@@ -17,6 +17,8 @@ interface Held {
   hash?: string;
   agentPort?: number;
   rollout?: RolloutStatus;
+  /** This intercept put the agent annotation there (it was absent or another config before). */
+  installedAgent?: boolean;
   abort: AbortController;
 }
 
@@ -95,7 +97,11 @@ export class InterceptStore {
     }
     const removed: WorkloadRef[] = [];
     for (const ref of refs) {
-      for (const h of [...this.held.values()]) if (h.ref && workloadKey(h.ref) === workloadKey(ref)) this.remove(h, 'agent uninstalled');
+      for (const h of [...this.held.values()]) {
+        if (!h.ref || workloadKey(h.ref) !== workloadKey(ref)) continue;
+        h.installedAgent = false; // removed right below, once
+        this.remove(h, 'agent uninstalled');
+      }
       if (await this.installer.removeAgent(ref)) removed.push(ref);
     }
     return removed;
@@ -155,8 +161,8 @@ export class InterceptStore {
       Object.assign(h.info, { service: port.service, servicePort: port.servicePort, appPort: port.appPort, podsWanted: w.replicas, podsReady: 0, message: `adding the traffic agent to ${what}` });
       if (port.servicePortName) h.info.servicePortName = port.servicePortName;
       this.emit(h.info.sessionId);
-      await this.installer.ensureAgent(w);
-      if (h.abort.signal.aborted) return;
+      h.installedAgent = (await this.installer.ensureAgent(w)).changed;
+      if (h.abort.signal.aborted) return this.rollBack(h);
       this.installer.watchRollout(w.ref, w.hash, (s) => this.onRollout(h, s), h.abort.signal);
     } catch (err) {
       if (h.abort.signal.aborted) return;
@@ -200,7 +206,22 @@ export class InterceptStore {
     Object.assign(h.info, { state: 'failed', code, message, hint });
     this.log.info('intercept failed', { name: h.info.spec.name, code, message });
     if (wasActive && h.ref) this.agents.notify(h.ref);
+    else this.rollBack(h);
     this.emit(h.info.sessionId);
+  }
+
+  /**
+   * An intercept that rolled the workload to an agent and never became active takes the agent out
+   * again (unless another intercept uses it): a failed or abandoned intercept leaves the workload's
+   * template exactly as it found it, not half-injected.
+   */
+  private rollBack(h: Held): void {
+    if (!h.installedAgent || !h.ref || h.info.state === 'active') return;
+    h.installedAgent = false;
+    const ref = h.ref;
+    if ([...this.held.values()].some((o) => o !== h && o.ref && workloadKey(o.ref) === workloadKey(ref) && o.info.state !== 'failed')) return;
+    this.log.info('taking the agent out again: its intercept never became active', { workload: workloadKey(ref) });
+    this.installer.removeAgent(ref).catch((err: unknown) => this.log.warn('could not take the agent out again', { workload: workloadKey(ref), error: err instanceof Error ? err.message : String(err) }));
   }
 
   private remove(h: Held, why: string): void {
@@ -208,6 +229,7 @@ export class InterceptStore {
     this.held.delete(h.info.id);
     this.log.info('intercept ended', { name: h.info.spec.name, why });
     if (h.info.state === 'active' && h.ref) this.agents.notify(h.ref);
+    else if (h.info.state === 'installing') this.rollBack(h);
     this.emit(h.info.sessionId);
   }
 
