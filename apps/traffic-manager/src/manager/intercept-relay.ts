@@ -164,12 +164,16 @@ export async function startAgentTunnel(opts: AgentTunnelOptions): Promise<AgentT
     const intercept = opts.intercepts.activeFor(interceptId, agent.workload);
     if (!intercept) return refuse(conn, 'no such active intercept');
     if (net.isIP(srcIp) === 0 || !/^\d{1,5}$/.test(srcPort)) return refuse(conn, 'bad source address');
+    const t0 = performance.now();
     const client = await opts.parked.take(intercept.sessionId);
+    const waited = performance.now() - t0;
+    if (waited > 20) log.debug('waited for a parked connection', { ms: Math.round(waited), got: !!client, parkedNow: opts.parked.count() });
     if (!client) return refuse(conn, `client ${intercept.client.user}@${intercept.client.host} is not reachable`);
     if (conn.destroyed) return void client.destroy();
     stats.active++;
     stats.total++;
     client.write(rest.length ? Buffer.concat([Buffer.from(`${TUNNEL_DIAL_PREFIX} ${interceptId} ${srcIp} ${srcPort}\n`), rest]) : `${TUNNEL_DIAL_PREFIX} ${interceptId} ${srcIp} ${srcPort}\n`);
+    log.debug('intercepted connection relayed', { intercept: interceptId, from: `${srcIp}:${srcPort}`, parkedLeft: opts.parked.count() });
     relay(conn, client, () => stats.active--);
   }
 

@@ -77,6 +77,7 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
     intercepts.reconcile(e.sessions);
     const now = new Set(e.sessions.map((x) => x.sessionId));
     for (const id of known) if (!now.has(id)) parked.drop(id);
+    for (const s of e.sessions) if (s.desired.intercepts.length === 0) parked.drop(s.sessionId);
     known.clear();
     for (const id of now) known.add(id);
   }, storeWatch.signal);

@@ -26,6 +26,8 @@ export const MANAGER_TCP_PORT = 8083;
  * agent's connection as is: from there the user daemon is the server side of the protocol above
  * (dials 127.0.0.1:<the intercept's local port>, answers `OK\n` or `ERR <reason>\n`, framed data).
  * A park for a session the manager does not know is answered `ERR unknown session` and closed.
+ * Any byte from the daemon before a dial line withdraws the park (the port-forward does not pass a
+ * bare close on to the manager); the manager also drops a session's parks when it has no intercepts.
  * Each parked connection carries one intercepted connection; the daemon parks a new one when one
  * is taken.
  */

@@ -109,6 +109,20 @@ describe('global intercepts (real cluster)', () => {
     expect((await tp('leave', 'web')).code).toBe(0);
   });
 
+  it('-- cmd runs with the pod environment; its exit code is ours and the intercept ends with it', async () => {
+    const r = await tp('intercept', 'web', '-n', NS, '--port', `${WS_PORT}:http`, '--', 'sh', '-c', 'printf "[%s]" "$GREETING"; exit 3');
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toContain('[hello from a configmap]');
+    expect((await tp('list', '-n', NS, '--intercepts')).stdout.trim()).toBe(`No intercepted workloads in namespace ${NS}`);
+    expect(await fromWorkstation('web')).toBe(0);
+  });
+
+  it('version shows the Traffic Manager and the Traffic Agent it injects, all of one version', async () => {
+    const v = await tp('version', '--output', 'json');
+    const rows = Object.fromEntries((v.json.components as { name: string; version: string }[]).map((c) => [c.name, c.version]));
+    expect(rows).toMatchObject({ Client: V, 'User Daemon': V, 'Root Daemon': V, 'Traffic Manager': V, 'Traffic Agent': V });
+  });
+
   it('intercepts a StatefulSet with a numeric port (init-container redirect), and the app container never restarts for it', async () => {
     dbSpec = await specOf(cluster, NS, 'statefulset/db');
     const r = await tp('intercept', 'db', '-n', NS, '--port', String(WS_PORT), '--output', 'json');

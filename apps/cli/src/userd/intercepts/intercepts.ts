@@ -78,9 +78,10 @@ export class UserIntercepts {
       throw userError(`you already have an intercept named ${spec.name}`, `leave it first with 'telepresence leave ${spec.name}', or choose another name`);
     }
     this.desired = [...this.desired, spec];
-    this.opts.parker.start();
     try {
       await this.opts.session.setDesired({ intercepts: this.desired });
+      // Parks after the manager knows we have intercepts (it drops the parks of sessions without).
+      this.opts.parker.start();
       return await this.until(spec.name, o);
     } catch (err) {
       await this.remove(spec.name).catch(() => undefined);

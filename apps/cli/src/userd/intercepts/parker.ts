@@ -34,6 +34,7 @@ const OK = Buffer.from('OK\n');
 /** As the manager's outbound tunnel: OK waits this long to leave with the local server's first bytes. */
 const OK_MAX_DELAY_MS = 25;
 const RETRY_MS = 500;
+const WITHDRAW = Buffer.from('\n');
 
 export class Parker {
   private running = false;
@@ -55,15 +56,26 @@ export class Parker {
   stop(): void {
     this.running = false;
     clearTimeout(this.retryTimer);
-    for (const c of this.parked) c.destroy();
-    this.parked.clear();
+    this.withdrawAll();
   }
 
   /** The manager session changed (arrived again): parks of the old session are useless. */
   restart(): void {
-    for (const c of this.parked) c.destroy();
-    this.parked.clear();
+    this.withdrawAll();
     if (this.running) this.fill();
+  }
+
+  /**
+   * Withdraws the parks with a byte (the protocol's withdrawal), then closes them. Closing alone is
+   * not enough: the kubelet's port-forward does not pass a close on to the pod until the pod side
+   * writes, so the manager would keep a dead park and hand it the next intercepted connection.
+   */
+  private withdrawAll(): void {
+    for (const c of this.parked) {
+      c.end(WITHDRAW);
+      setTimeout(() => c.destroy(), 1_000).unref();
+    }
+    this.parked.clear();
   }
 
   stats(): ParkerStats {

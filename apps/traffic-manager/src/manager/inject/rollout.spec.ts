@@ -32,7 +32,9 @@ describe('rolloutStatus', () => {
     // The terminating old pod still listed as ready: kube-proxy still sends it a share.
     expect(rolloutStatus(input(pods, { slices: [slice('web', ['10.0.0.1', '10.0.0.2', '10.0.0.9'])] })).done).toBe(false);
     const done = rolloutStatus(input(pods, { slices: [slice('web', ['10.0.0.1']), slice('web', ['10.0.0.2']), slice('web', ['10.0.0.9'], false), slice('other', [])] }));
-    expect(done).toEqual({ podsWanted: 2, podsReady: 2, done: true, message: 'rollout of deployment/web: 2/2 pods ready with the agent' });
+    expect(done).toEqual({ podsWanted: 2, podsReady: 2, done: true, message: 'rollout of deployment/web: 2/2 pods ready with the agent', oldTerminating: 1 });
+    // Once the old pod is gone, nothing is terminating any more.
+    expect(rolloutStatus(input(pods.slice(0, 2), { slices: [slice('web', ['10.0.0.1', '10.0.0.2'])] })).oldTerminating).toBeUndefined();
   });
 
   it('removal (no hash): pods without annotation and agent', () => {

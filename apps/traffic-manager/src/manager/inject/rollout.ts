@@ -16,6 +16,11 @@ export interface RolloutStatus {
   done: boolean;
   message: string;
   failure?: { code: InterceptErrorCode; message: string; hint: string };
+  /**
+   * Pods of the old template still terminating (out of the endpoints, but kube-proxy applies that
+   * a moment later, and an app that exits on SIGTERM answers nothing meanwhile).
+   */
+  oldTerminating?: number;
 }
 
 export interface RolloutInput {
@@ -112,5 +117,6 @@ export function rolloutStatus(input: RolloutInput): RolloutStatus {
   }
   const lacking = servicesLacking(ok.map((p) => p.status?.podIP ?? ''), input);
   if (lacking.length) return { ...base, done: false, message: `${what}: ${counts}, waiting for the endpoints of service ${lacking.join(', ')}` };
-  return { ...base, done: true, message: `${what}: ${counts}` };
+  const terminating = input.pods.filter((p) => p.metadata?.deletionTimestamp && !isNewTemplate(p, hash)).length;
+  return { ...base, done: true, message: `${what}: ${counts}`, ...(terminating ? { oldTerminating: terminating } : {}) };
 }

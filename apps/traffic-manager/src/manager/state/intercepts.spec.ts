@@ -151,4 +151,16 @@ describe('InterceptStore', () => {
     await tick();
     expect(w.installer.calls.filter((c) => c === 'remove db')).toHaveLength(1);
   });
+
+  it('waits for old pods that are out of the endpoints but still terminating (kube-proxy lags behind the endpoints)', async () => {
+    const w = world();
+    w.session('a', [spec('db-a', 'db')]);
+    await tick();
+    const hash = w.installer.calls.find((c) => c.startsWith('watch db'))!.split(' ')[2]!;
+    w.agent('db', hash, 'db-0', 'StatefulSet');
+    w.installer.report('db', { ...done(1), oldTerminating: 1 });
+    expect(w.intercepts.ofSession('a')[0]).toMatchObject({ state: 'installing', message: 'done, old pods terminating' });
+    w.installer.report('db', done(1));
+    expect(w.intercepts.ofSession('a')[0]!.state).toBe('active');
+  });
 });

@@ -17,12 +17,18 @@ interface Held {
   hash?: string;
   agentPort?: number;
   rollout?: RolloutStatus;
+  /** When the rollout's old pods stopped counting (gone, or out of the endpoints long enough). */
+  settleTimer?: NodeJS.Timeout;
+  settled?: boolean;
   /** This intercept put the agent annotation there (it was absent or another config before). */
   installedAgent?: boolean;
   abort: AbortController;
 }
 
 type Listener = (sessionId: string) => void;
+
+/** How long old pods out of the endpoints keep counting (kube-proxy applies endpoint changes asynchronously). */
+const KUBE_PROXY_SETTLE_MS = 1_500;
 
 const sameSpec = (a: InterceptSpec, b: InterceptSpec) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -178,6 +184,18 @@ export class InterceptStore {
     if (s.failure) return this.fail(h, s.failure.code, s.failure.message, s.failure.hint);
     Object.assign(h.info, { podsWanted: s.podsWanted, podsReady: s.podsReady });
     if (h.info.state === 'installing') h.info.message = s.message;
+    if (s.done && !s.oldTerminating) h.settled = true;
+    else if (s.done && !h.settled && !h.settleTimer) {
+      // Old pods are out of the endpoints but still exist: kube-proxy stops sending them
+      // connections a moment after the endpoints change, which nothing lets us observe. Active once
+      // they are gone, or after KUBE_PROXY_SETTLE_MS, whichever comes first.
+      h.info.message = `${s.message}, old pods terminating`;
+      h.settleTimer = setTimeout(() => {
+        h.settled = true;
+        this.checkActive(h);
+      }, KUBE_PROXY_SETTLE_MS);
+      h.abort.signal.addEventListener('abort', () => clearTimeout(h.settleTimer), { once: true });
+    }
     if (!this.checkActive(h)) this.emit(h.info.sessionId);
   }
 
@@ -186,7 +204,7 @@ export class InterceptStore {
    * no pod sends this port's connections to the app any more. Returns whether it emitted.
    */
   private checkActive(h: Held): boolean {
-    if (!h.ref || !h.rollout?.done || h.info.state === 'failed') return false;
+    if (!h.ref || !h.rollout?.done || !h.settled || h.info.state === 'failed') return false;
     const agents = this.agents.of(h.ref).filter((a) => a.configHash === h.hash);
     const serving = agents.length >= Math.max(1, h.rollout.podsWanted);
     if (serving && h.info.state === 'installing') {
