@@ -264,7 +264,8 @@ const EARLY_MAX = 1 << 20;
 /** How long the request line waits for the client's first bytes (server-speaks-first protocols pay it once). */
 const FIRST_BYTES_WAIT_MS = 1;
 
-function writeFrame(tunnel: Duplex, chunk: Buffer): void {
+/** One frame of the tunnel protocol: the length header and the payload in one writev. */
+export function writeFrame(tunnel: Duplex, chunk: Buffer): void {
   const head = Buffer.allocUnsafe(4);
   head.writeUInt32BE(chunk.length, 0);
   tunnel.cork();

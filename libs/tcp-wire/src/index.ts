@@ -4,6 +4,6 @@
 export { encodeRequest, parseRequest, MAX_FRAME, MAX_REQUEST_LINE, TCP_REQUEST_PREFIX, type TcpRequest } from './request.js';
 export { readLine } from './line.js';
 export { spliceFramed, type SpliceOptions, type SpliceResult } from './splice.js';
-export { TcpCarrier, type TcpCarrierOptions } from './carrier.js';
+export { TcpCarrier, writeFrame, type TcpCarrierOptions } from './carrier.js';
 export { connectPooled, releaseChunk } from './read-pool.js';
 export { frameU16, U16Deframer, MAX_U16_FRAME } from './u16-frames.js';

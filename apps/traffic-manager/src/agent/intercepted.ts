@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { AGENT_TUNNEL_PREFIX } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
-import { MAX_REQUEST_LINE, readLine, spliceFramed } from '@tel/tcp-wire';
+import { MAX_REQUEST_LINE, readLine, spliceFramed, writeFrame } from '@tel/tcp-wire';
 import { proxyToApp } from './app-proxy.js';
 import type { InterceptRoute } from './control.js';
 
@@ -27,14 +27,6 @@ export interface InterceptTargets {
 const END_FRAME = Buffer.alloc(4);
 const noop = () => undefined;
 
-function writeFrame(tunnel: net.Socket, chunk: Buffer): void {
-  const head = Buffer.allocUnsafe(4);
-  head.writeUInt32BE(chunk.length, 0);
-  tunnel.cork();
-  tunnel.write(head);
-  tunnel.write(chunk);
-  tunnel.uncork();
-}
 
 /**
  * Takes over `client` (accepted paused, allowHalfOpen, with an 'error' listener) for the intercept

@@ -1,6 +1,7 @@
 // The agents' control port (MANAGER_AGENT_PORT, HTTP/2 cleartext on the pod network): the agent
 // contract (@tel/contracts agent.ts). Arriving needs the agent's projected service-account token,
 // reviewed by the API server; the agent session id it gets is the credential from then on.
+import { listen } from '../listen.js';
 import http2 from 'node:http2';
 import { AGENT_ROUTES, AGENT_TOKEN_HEADER, type AgentContract } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
@@ -43,16 +44,9 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     s.on('close', () => sessions.delete(s));
   });
   server.on('stream', createRouter(AGENT_ROUTES, handlers, {}, log));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
+  const port = await listen(server, opts.port, opts.host ?? '0.0.0.0');
   return {
-    port: typeof addr === 'object' && addr ? addr.port : opts.port,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sessions) s.destroy();

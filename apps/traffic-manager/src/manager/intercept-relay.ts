@@ -3,6 +3,7 @@
 // owning client's user daemon parked on the TCP tunnel port (TUNNEL_PARK_PREFIX), writes the dial
 // line there and from then on copies bytes both ways without looking at them: the framed protocol
 // runs end to end between the agent and the user daemon, so the manager adds no parsing per chunk.
+import { listen } from '../listen.js';
 import net from 'node:net';
 import { AGENT_TUNNEL_PREFIX, TUNNEL_DIAL_PREFIX } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
@@ -178,16 +179,9 @@ export async function startAgentTunnel(opts: AgentTunnelOptions): Promise<AgentT
   }
 
   server.on('error', (err) => log.error('agent tunnel server error', { error: err.message }));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
+  const port = await listen(server, opts.port, opts.host ?? '0.0.0.0');
   return {
-    port: typeof addr === 'object' && addr ? addr.port : opts.port,
+    port,
     stats: () => ({ ...stats }),
     close: () =>
       new Promise<void>((resolve) => {

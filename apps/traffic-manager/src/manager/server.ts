@@ -2,6 +2,7 @@
 // way in is the RBAC-authorised port-forward). Routes come from the contract (@tel/contracts
 // manager/): version, cluster-info, sessions, stats; raw routes: POST /udp flows and POST /dns
 // (@tel/dns-wire). TCP has its own port (tcp-stream.ts).
+import { listen } from '../listen.js';
 import http2, { type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import { createDnsHandler, type Nameserver } from '@tel/dns-wire';
 import { MANAGER_CAPABILITIES, MANAGER_RAW_ROUTES, MANAGER_ROUTES, TUNNEL_DESTINATION_HEADER, TUNNEL_ERROR_HEADER, type ClusterInfo, type ManagerContract, type ManagerVersion } from '@tel/contracts';
@@ -163,15 +164,7 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
   }, log);
   server.on('stream', route);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const port = await listen(server, opts.port, opts.host ?? '127.0.0.1');
   return {
     port,
     agents,

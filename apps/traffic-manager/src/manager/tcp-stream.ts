@@ -2,6 +2,7 @@
 // and splice in @tel/tcp-wire): one plain TCP connection per workstation connection, reached
 // through its own port-forward stream. TCP goes here rather than through HTTP/2 streams:
 // no HTTP/2 framing or flow-control windows, just a 4-byte length per chunk.
+import { listen } from '../listen.js';
 import net from 'node:net';
 import { MAX_REQUEST_LINE, connectPooled, parseRequest, readLine, releaseChunk, spliceFramed } from '@tel/tcp-wire';
 import { TUNNEL_PARK_PREFIX } from '@tel/contracts';
@@ -168,15 +169,7 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
   }
   server.on('error', (err) => log.error('tcp stream server error', { error: err.message }));
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const port = await listen(server, opts.port, opts.host ?? '127.0.0.1');
   return {
     port,
     stats: () => ({ ...stats }),
