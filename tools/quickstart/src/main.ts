@@ -98,7 +98,9 @@ async function connectAndCurl(cluster: ClusterInfo): Promise<Record<string, unkn
     const status = await tp('status');
     const byIp = await cluster.wsExec('curl', ['-sS', '--max-time', '10', `http://${serviceIp}:8080/`], { timeoutMs: 20_000 });
     const byName = await cluster.wsExec('curl', ['-sS', '--max-time', '10', 'http://orders.shop:8080/'], { timeoutMs: 20_000 });
+    const intercept = await interceptOrders(cluster, tp, kubectl);
     return {
+      intercept,
       connectSeconds,
       status: status.stdout.trim(),
       byIp: { ok: byIp.code === 0, body: (byIp.code === 0 ? byIp.stdout : byIp.stderr).trim() },
@@ -107,6 +109,29 @@ async function connectAndCurl(cluster: ClusterInfo): Promise<Record<string, unkn
     };
   } finally {
     await tp('quit', '-s');
+  }
+}
+
+/**
+ * The product: a server on the workstation gets the cluster's traffic for orders.shop. A pod in the
+ * cluster calls the Service before, during and after the intercept; uninstall puts orders back.
+ */
+async function interceptOrders(cluster: ClusterInfo, tp: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>, kubectl: (args: string[]) => Promise<string>) {
+  step('telepresence intercept orders -n shop --port 3000: a pod calling orders.shop reaches a server on the workstation');
+  const server = await cluster.wsExec('sh', ['-c', `node -e "require('node:http').createServer((q, s) => s.end('hello from the workstation\\n')).listen(3000, '127.0.0.1')" >/dev/null 2>&1 & echo $!`], { timeoutMs: 10_000 });
+  const fromPod = () => kubectl(['exec', '-n', 'shop', 'deploy/orders', '-c', 'orders', '--', '/demo-server', 'get', 'http://orders.shop:8080/']).catch((e: Error) => e.message);
+  try {
+    const t0 = performance.now();
+    const r = await tp('intercept', 'orders', '-n', 'shop', '--port', '3000');
+    if (r.code !== 0) throw new Error(`telepresence intercept failed: ${(r.stderr || r.stdout).trim()}`);
+    const seconds = (performance.now() - t0) / 1000;
+    const during = await fromPod();
+    await tp('leave', 'orders');
+    const after = await fromPod();
+    await tp('uninstall', 'orders', '-n', 'shop');
+    return { seconds, output: r.stdout.trim(), during: during.trim(), after: after.trim(), ok: during.startsWith('hello from the workstation') };
+  } finally {
+    await cluster.wsExec('kill', [server.stdout.trim()], { timeoutMs: 5_000 }).catch(() => undefined);
   }
 }
 
@@ -131,7 +156,7 @@ async function main(): Promise<number> {
 
 function report(r: { version: string; rows: { artifact: string; version: string }[] }, c: Record<string, any> | undefined): number {
   const same = r.rows.every((x) => x.version === r.version);
-  const ok = same && (!c || c.byIp.ok);
+  const ok = same && (!c || (c.byIp.ok && c.intercept.ok));
   if (json) {
     process.stdout.write(JSON.stringify({ version: r.version, artifacts: r.rows, consistent: same, connect: c }) + '\n');
     return ok ? 0 : 1;
@@ -144,6 +169,8 @@ function report(r: { version: string; rows: { artifact: string; version: string 
     process.stdout.write(`\nConnected in ${c.connectSeconds.toFixed(1)} s.\n${c.status}\n\n`);
     process.stdout.write(`$ curl http://${c.serviceIp}:8080/\n${c.byIp.body}\n`);
     process.stdout.write(`$ curl http://orders.shop:8080/\n${c.byName.body}\n`);
+    process.stdout.write(`\n$ telepresence intercept orders -n shop --port 3000   (${c.intercept.seconds.toFixed(1)} s)\n${c.intercept.output}\n`);
+    process.stdout.write(`a pod calling orders.shop while intercepted: ${c.intercept.during}\nafter 'telepresence leave orders':           ${c.intercept.after}\n`);
     process.stdout.write(`\nThe cluster stays up: 'npx nx run testcluster:status', 'node --import tsx tools/testcluster/src/cli.ts exec -- bash', 'npx nx run testcluster:down'.\n`);
   }
   return ok ? 0 : 1;

@@ -202,6 +202,26 @@ export class ManagerForwarder {
     }
   }
 
+  private checking: Promise<void> | undefined;
+
+  /** Drops the connection when its pod is gone or no longer ready (after a stream error). */
+  private checkPod(conn: SpdyConnection): Promise<void> {
+    if (this.conn !== conn || !this.podName) return Promise.resolve();
+    this.checking ??= (async () => {
+      let ready = false;
+      try {
+        ready = isReady(await this.opts.kc.makeApiClient(CoreV1Api).readNamespacedPod({ name: this.podName!, namespace: this.opts.namespace }));
+      } catch {
+        ready = false; // gone (404), or the API server cannot say: start over either way
+      }
+      if (!ready && this.conn === conn) {
+        this.podStale = true;
+        this.dropConnection(this.lastError ?? 'port-forward error');
+      }
+    })().finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
   private dropConnection(why: string): void {
     this.lastError = `port-forward connection lost: ${why}`;
     this.opts.log.warn(this.lastError);
@@ -268,12 +288,11 @@ export class ManagerForwarder {
       this.lastError = errorText.trim().split('\n')[0];
       this.opts.log.warn('port-forward error from the API server', { err: this.lastError });
       data.destroy(new Error(this.lastError));
-      // The manager's ports always listen in a healthy pod: an error here means the pod is gone
-      // or failing (the session to it can outlive it). Start over with the newest ready pod.
-      if (this.conn === conn) {
-        this.podStale = true;
-        this.dropConnection(this.lastError ?? 'port-forward error');
-      }
+      // An error on one stream is either that connection's own end (the manager reset it, e.g. an
+      // aborted intercepted connection) or the pod going away (the session to it can outlive it).
+      // The pod's own state tells which; only a pod that is no longer ready makes us start over
+      // with the newest ready one.
+      void this.checkPod(conn);
     });
     data.on('close', () => {
       if (!errors.destroyed && !data.readableEnded) errors.destroy();

@@ -48,8 +48,11 @@ export class ParkedConnections {
     const gone = () => {
       const l = this.idle.get(sessionId);
       const i = l?.indexOf(conn) ?? -1;
-      if (i >= 0) l!.splice(i, 1);
-      conn.destroy();
+      if (i < 0) return;
+      l!.splice(i, 1);
+      // A FIN, not a reset: the kubelet reports a reset on the port-forward's error stream.
+      conn.end();
+      setTimeout(() => conn.destroy(), 1_000).unref();
     };
     conn.on('data', gone);
     conn.on('end', gone);
