@@ -86,6 +86,15 @@ describe('InterceptStore', () => {
     expect(by.x).toMatchObject({ state: 'failed', code: 'no-workload' });
     expect(by.y).toMatchObject({ state: 'failed', code: 'not-interceptable', message: expect.stringContaining('no Service selects its pods') });
     expect(by.z).toMatchObject({ state: 'failed', code: 'no-port', message: expect.stringContaining('no Service port 81') });
+    // A pod the agent can't be added to: refused before anything rolls.
+    const taken = template('taken', 8080, 'http');
+    taken.spec!.containers[0]!.ports!.push({ containerPort: 9090, name: 'tel-http' });
+    w.installer.add({ namespace: 'default', kind: 'Deployment', name: 'taken' }, taken);
+    w.installer.services.push(service('taken', 80, 'http'));
+    w.session('t', [spec('t', 'taken')]);
+    await tick();
+    expect(w.intercepts.ofSession('t')[0]).toMatchObject({ state: 'failed', code: 'not-interceptable', message: expect.stringContaining('tel-http') });
+    expect(w.installer.calls.some((c) => c.startsWith('ensure taken'))).toBe(false);
     w.session('b', [spec('web-default', 'db'), spec('web2', 'web')]);
     await tick();
     const b = Object.fromEntries(w.intercepts.ofSession('b').map((i) => [i.spec.name, i]));

@@ -3,7 +3,7 @@
 // departs or whose lease runs out loses its intercepts at once; its agents then send traffic to
 // the app again. In memory only: after a restart, clients arrive again with their desired state.
 import { randomUUID } from 'node:crypto';
-import { pickServicePort } from '@tel/agent-config';
+import { AgentConfigError, agentPodPatch, pickServicePort } from '@tel/agent-config';
 import type { AgentIntercept, InterceptErrorCode, InterceptInfo, InterceptSpec, SessionSummary } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { RequestError } from '../router.js';
@@ -148,6 +148,14 @@ export class InterceptStore {
       const what = `${w.ref.kind.toLowerCase()}/${w.ref.name}`;
       if (w.problem || !w.config || !w.hash) {
         return this.fail(h, 'not-interceptable', `${what} in namespace ${spec.namespace} can't be intercepted: ${w.problem?.message ?? 'no agent config'}`, w.problem?.hint ?? '');
+      }
+      // The webhook will patch pods of this template: try it on the template first, so a pod the
+      // agent can't be added to (a port name taken, too long to rename) is refused before anything rolls.
+      try {
+        agentPodPatch({ metadata: w.template.metadata ?? {}, spec: w.template.spec ?? { containers: [] } }, w.config);
+      } catch (err) {
+        if (err instanceof AgentConfigError) return this.fail(h, 'not-interceptable', `${what} in namespace ${spec.namespace} can't take the traffic agent: ${err.message}`, err.hint);
+        throw err;
       }
       const port = pickServicePort(w.ports, { ...(spec.service ? { service: spec.service } : {}), ...(spec.port !== undefined ? { port: spec.port } : {}) });
       if (typeof port === 'string') return this.fail(h, 'no-port', `${what}: ${port}`, 'pick a port with --port LOCAL:SERVICEPORT (or its name) and --service');
