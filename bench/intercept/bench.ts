@@ -125,8 +125,16 @@ async function main() {
     if (r.code !== 0) throw new Error(`telepresence ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
     return { ...r, seconds: (performance.now() - t0) / 1000 };
   };
-  const wsServer = await cluster.wsExec('sh', ['-c', `node -e ${JSON.stringify(server('workstation', WS_PORT, '127.0.0.1'))} >/dev/null 2>&1 & echo $!`], { timeoutMs: 10_000 });
+  // The workstation's server, from a file (no shell quoting of the script), checked to answer.
+  const serverFile = join(home, 'ws-server.cjs');
+  writeFileSync(serverFile, server('workstation', WS_PORT, '127.0.0.1'));
+  const wsServer = await cluster.wsExec('sh', ['-c', `node ${serverFile} >/dev/null 2>&1 & echo $!`], { timeoutMs: 10_000 });
   const wsPid = wsServer.stdout.trim();
+  for (let i = 0; ; i++) {
+    if ((await cluster.wsExec('curl', ['-s', `http://127.0.0.1:${WS_PORT}/`], { timeoutMs: 5_000 })).stdout === 'workstation') break;
+    if (i > 50) throw new Error('the workstation server does not answer');
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const intercept = ['intercept', 'app', '-n', NS, '--port', `${WS_PORT}:http`, '--output', 'json'];
   /** The user daemon's own time for an intercept (what the command waits for, without the CLI process's start). */
   const daemonSeconds = (r: { stdout: string }) => (JSON.parse(r.stdout) as { elapsedMs: number }).elapsedMs / 1000;
@@ -149,8 +157,12 @@ async function main() {
     const arrival = inClient(firstArrivalClient);
     const first = await tp(...intercept);
     const firstArrival = (await arrival).at - t0;
+    if ((await arrival).at < 0) throw new Error('no request reached the workstation within 60 s of the first intercept');
     const keep = await inClient(latencyClient(true));
     const fresh = await inClient(latencyClient(false));
+    for (const [name, r] of [['keep-alive', keep], ['new connection', fresh]] as const) {
+      if (Object.keys(r.who).join() !== 'workstation') throw new Error(`${name} latency run was not answered by the workstation alone: ${JSON.stringify(r.who)}`);
+    }
     const bulk = await inClient(bulkClient(`${URL_}bulk`));
     // 200 concurrent connections held 1 s each; the agents' RSS sampled meanwhile (their
     // processes are visible from the host: containerd runs them there).

@@ -67,7 +67,10 @@ async function connectAndCurl(cluster: ClusterInfo): Promise<Record<string, unkn
   };
   step('deploying the demo service orders.shop');
   await kubectl(['apply', '-f', '-'], demoManifest(cluster.demoServerImage));
+  // Another workload of the shop, to call orders from inside the cluster during the intercept.
+  await kubectl(['apply', '-f', '-'], demoWorkloadManifest({ image: cluster.demoServerImage, namespace: 'shop', name: 'cart' }));
   await kubectl(['rollout', 'status', 'deployment/orders', '-n', 'shop', '--timeout=120s']);
+  await kubectl(['rollout', 'status', 'deployment/cart', '-n', 'shop', '--timeout=120s']);
   const serviceIp = await kubectl(['get', 'service', 'orders', '-n', 'shop', '-o', 'jsonpath={.spec.clusterIP}']);
 
   // The workstation user: its own runtime/cache/config dirs inside the cluster's state dir.
@@ -119,7 +122,7 @@ async function connectAndCurl(cluster: ClusterInfo): Promise<Record<string, unkn
 async function interceptOrders(cluster: ClusterInfo, tp: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>, kubectl: (args: string[]) => Promise<string>) {
   step('telepresence intercept orders -n shop --port 3000: a pod calling orders.shop reaches a server on the workstation');
   const server = await cluster.wsExec('sh', ['-c', `node -e "require('node:http').createServer((q, s) => s.end('hello from the workstation\\n')).listen(3000, '127.0.0.1')" >/dev/null 2>&1 & echo $!`], { timeoutMs: 10_000 });
-  const fromPod = () => kubectl(['exec', '-n', 'shop', 'deploy/orders', '-c', 'orders', '--', '/demo-server', 'get', 'http://orders.shop:8080/']).catch((e: Error) => e.message);
+  const fromPod = () => kubectl(['exec', '-n', 'shop', 'deploy/cart', '--', '/demo-server', 'get', 'http://orders.shop:8080/']).catch((e: Error) => e.message);
   try {
     const t0 = performance.now();
     const r = await tp('intercept', 'orders', '-n', 'shop', '--port', '3000');
@@ -170,7 +173,7 @@ function report(r: { version: string; rows: { artifact: string; version: string 
     process.stdout.write(`$ curl http://${c.serviceIp}:8080/\n${c.byIp.body}\n`);
     process.stdout.write(`$ curl http://orders.shop:8080/\n${c.byName.body}\n`);
     process.stdout.write(`\n$ telepresence intercept orders -n shop --port 3000   (${c.intercept.seconds.toFixed(1)} s)\n${c.intercept.output}\n`);
-    process.stdout.write(`a pod calling orders.shop while intercepted: ${c.intercept.during}\nafter 'telepresence leave orders':           ${c.intercept.after}\n`);
+    process.stdout.write(`the cart pod calling orders.shop while intercepted: ${c.intercept.during}\nafter 'telepresence leave orders':                    ${c.intercept.after}\n`);
     process.stdout.write(`\nThe cluster stays up: 'npx nx run testcluster:status', 'node --import tsx tools/testcluster/src/cli.ts exec -- bash', 'npx nx run testcluster:down'.\n`);
   }
   return ok ? 0 : 1;
