@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { readBuildInfo, workspaceRoot } from '@tel/genversion';
+import { cpuDelta, cpuSnapshot } from '../connect/cpu.js';
 
 const root = workspaceRoot();
 const NS = 'tel-bench-icpt';
@@ -163,9 +164,26 @@ async function main() {
     for (const [name, r] of [['keep-alive', keep], ['new connection', fresh]] as const) {
       if (Object.keys(r.who).join() !== 'workstation') throw new Error(`${name} latency run was not answered by the workstation alone: ${JSON.stringify(r.who)}`);
     }
+    // Where the bulk transfer's CPU goes (every process of the test cluster shares this PID namespace).
+    const cpuBefore = cpuSnapshot();
     const bulk = await inClient(bulkClient(`${URL_}bulk`));
+    const bulkCpu = cpuDelta(cpuBefore, cpuSnapshot()).slice(0, 10);
+    process.stdout.write(`bulk CPU: ${bulkCpu.map((c) => `${c.name} ${c.ms}ms`).join(', ')}\n`);
     // 200 concurrent connections held 1 s each; the agents' RSS sampled meanwhile (their
     // processes are visible from the host: containerd runs them there).
+    const agentIdleRss = (() => {
+      const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+      let max = 0;
+      for (const p of pids) {
+        try {
+          const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+          if (argv.includes('agent') && argv.some((a) => a.includes('traffic-manager.js'))) max = Math.max(max, Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+        } catch {
+          /* gone */
+        }
+      }
+      return max;
+    })();
     const agentPids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try {
         return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('agent') && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('traffic-manager.js');
@@ -202,7 +220,7 @@ async function main() {
       { name: 'max agent RSS (MiB)', value: agentRss, baseline: 80, baselineName: 'limit', ratio: agentRss / 80, goal: '≤ 1.0' },
       { name: 'slowest of 10 leave+intercept rounds (s)', value: Math.max(...rounds), baseline: rounds[0]!, baselineName: 'first round', ratio: Math.max(...rounds) / rounds[0]!, goal: 'report' },
     ];
-    results.raw = { baseKeep, baseNew, keep, fresh, bulk, pfBulk, conc, rounds, roundsWall, firstArrivalMs: firstArrival, firstCommandS: first.seconds, agentPids: agentPids.length };
+    results.raw = { agentIdleRss, bulkCpu, baseKeep, baseNew, keep, fresh, bulk, pfBulk, conc, rounds, roundsWall, firstArrivalMs: firstArrival, firstCommandS: first.seconds, agentPids: agentPids.length };
     for (const row of results.rows as any[]) {
       process.stdout.write(`${row.name.padEnd(52)} ${row.value.toFixed(2).padStart(9)}  ${row.ratio.toFixed(2)}× ${row.baselineName} (${row.baseline.toFixed(2)})  goal ${row.goal}\n`);
     }

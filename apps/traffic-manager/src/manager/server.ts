@@ -68,7 +68,7 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
   const counts = { udpActive: 0, udpTotal: 0, connections: 0 };
   const store = new SessionStore(opts.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS, log.child('sessions'));
   const intercepts = new InterceptStore(opts.installer, log.child('intercepts'));
-  const agents = new AgentStore((w) => intercepts.agentIntercepts(w), log);
+  const agents = new AgentStore((a) => intercepts.agentIntercepts(a.workload, a.configHash), log);
   intercepts.attach(agents);
   const sessionExists = (id: string) => store.list().some((x) => x.sessionId === id);
   const parked = new ParkedConnections(sessionExists);

@@ -33,10 +33,10 @@ export class AgentStore {
   private readonly listeners = new Set<(workload: WorkloadRef) => void>();
 
   /**
-   * @param interceptsFor the active intercepts an agent of `workload` must serve now
+   * @param interceptsFor the intercepts `agent` must serve now
    */
   constructor(
-    private readonly interceptsFor: (workload: WorkloadRef) => AgentIntercept[],
+    private readonly interceptsFor: (agent: HeldAgent) => AgentIntercept[],
     private readonly log: Logger,
   ) {}
 
@@ -62,7 +62,7 @@ export class AgentStore {
     const held = this.get(agentSessionId);
     held.sink = sink;
     sink.signal.addEventListener('abort', () => this.drop(held.agentSessionId), { once: true });
-    sink.send({ intercepts: this.interceptsFor(held.workload) });
+    sink.send({ intercepts: this.interceptsFor(held) });
     this.emit(held.workload);
   }
 
@@ -84,8 +84,7 @@ export class AgentStore {
 
   /** Sends the workload's agents their current intercepts (after one started or ended). */
   notify(workload: WorkloadRef): void {
-    const intercepts = this.interceptsFor(workload);
-    for (const a of this.of(workload)) a.sink!.send({ intercepts });
+    for (const a of this.of(workload)) a.sink!.send({ intercepts: this.interceptsFor(a) });
   }
 
   /** Called with the workload whenever one of its agents starts or stops watching. */

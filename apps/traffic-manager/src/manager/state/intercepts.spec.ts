@@ -18,7 +18,7 @@ function world() {
   installer.add({ namespace: 'default', kind: 'Deployment', name: 'lonely' }, template('lonely', 9000));
   installer.services = [service('web', 80, 'http'), service('db', 5432, 5432)];
   const intercepts = new InterceptStore(installer, log);
-  const agents = new AgentStore((w) => intercepts.agentIntercepts(w), log);
+  const agents = new AgentStore((a) => intercepts.agentIntercepts(a.workload, a.configHash), log);
   intercepts.attach(agents);
   const sessions: SessionSummary[] = [];
   const session = (id: string, specs: InterceptSpec[]) => {
@@ -57,6 +57,9 @@ describe('InterceptStore', () => {
     const hash = w.installer.calls.find((c) => c.startsWith('ensure web'))!.split(' ')[2]!;
     expect(w.installer.calls).toContain(`watch web ${hash}`);
     const one = w.agent('web', hash, 'web-1');
+    // The first new pod serves at once, while the rollout goes on.
+    const id = w.intercepts.ofSession('a')[0]!.id;
+    expect(one.got.at(-1)).toEqual([{ id, agentPort: 9901, client: 'a@ws' }]);
     w.installer.report('web', done(2));
     expect(w.intercepts.ofSession('a')[0]!.state).toBe('installing'); // one agent for two pods
     const stale = w.agent('web', 'old-hash', 'web-old');
@@ -66,7 +69,7 @@ describe('InterceptStore', () => {
     expect(active).toMatchObject({ state: 'active', environment: { DB: 'x' } });
     expect(two.got.at(-1)).toEqual([{ id: active.id, agentPort: 9901, client: 'a@ws' }]);
     expect(one.got.at(-1)).toEqual(two.got.at(-1));
-    expect(stale.got.at(-1)).toEqual(two.got.at(-1)); // the workload's agents, whatever their config
+    expect(stale.got.at(-1)).toEqual([]); // an agent of another config never gets it
     expect(w.intercepts.activeFor(active.id, { namespace: 'default', kind: 'Deployment', name: 'web' })).toBeDefined();
     expect(w.intercepts.activeFor(active.id, { namespace: 'default', kind: 'StatefulSet', name: 'db' })).toBeUndefined();
     expect(w.intercepts.list()[0]!.environment).toBeUndefined(); // only the owner sees the environment

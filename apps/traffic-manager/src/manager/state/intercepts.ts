@@ -20,6 +20,11 @@ interface Held {
   /** When the rollout's old pods stopped counting (gone, or out of the endpoints long enough). */
   settleTimer?: NodeJS.Timeout;
   settled?: boolean;
+  /**
+   * The agent is wanted with this intercept's config: agents of that config serve it from now on,
+   * pod by pod as the rollout brings them up (the intercept reports active once all do).
+   */
+  routable?: boolean;
   /** This intercept put the agent annotation there (it was absent or another config before). */
   installedAgent?: boolean;
   abort: AbortController;
@@ -73,18 +78,26 @@ export class InterceptStore {
     return [...this.held.values()].filter((h) => !namespace || h.info.spec.namespace === namespace).map(({ info: { environment: _env, ...rest } }) => rest);
   }
 
-  /** The active intercept `id`, when an agent of `workload` may carry a connection for it. */
+  /** The intercept `id`, when an agent of `workload` may carry a connection for it. */
   activeFor(id: string, workload: WorkloadRef): InterceptInfo | undefined {
     const h = this.held.get(id);
-    return h?.info.state === 'active' && h.ref && workloadKey(h.ref) === workloadKey(workload) ? h.info : undefined;
+    return h && this.serves(h) && workloadKey(h.ref!) === workloadKey(workload) ? h.info : undefined;
   }
 
-  /** What the agents of a workload serve: its active intercepts. */
-  agentIntercepts(workload: WorkloadRef): AgentIntercept[] {
+  /**
+   * What an agent of `workload` with config `configHash` serves: the intercepts of that workload
+   * that are active, or installing with the agent already wanted (so the first pods that come up
+   * take traffic while the rollout goes on), and made for the agent's config.
+   */
+  agentIntercepts(workload: WorkloadRef, configHash: string): AgentIntercept[] {
     const key = workloadKey(workload);
     return [...this.held.values()]
-      .filter((h) => h.info.state === 'active' && h.ref && workloadKey(h.ref) === key)
+      .filter((h) => this.serves(h) && workloadKey(h.ref!) === key && h.hash === configHash)
       .map((h) => ({ id: h.info.id, agentPort: h.agentPort!, client: `${h.info.client.user}@${h.info.client.host}` }));
+  }
+
+  private serves(h: Held): boolean {
+    return !!h.ref && !!h.routable && (h.info.state === 'active' || h.info.state === 'installing');
   }
 
   /** Intercepts of other sessions on a workload. */
@@ -177,6 +190,8 @@ export class InterceptStore {
       this.emit(h.info.sessionId);
       h.installedAgent = (await this.installer.ensureAgent(w)).changed;
       if (h.abort.signal.aborted) return this.rollBack(h);
+      h.routable = true;
+      this.agents.notify(w.ref);
       this.installer.watchRollout(w.ref, w.hash, (s) => this.onRollout(h, s), h.abort.signal);
     } catch (err) {
       if (h.abort.signal.aborted) return;
@@ -231,8 +246,8 @@ export class InterceptStore {
     h.abort.abort();
     Object.assign(h.info, { state: 'failed', code, message, hint });
     this.log.info('intercept failed', { name: h.info.spec.name, code, message });
-    if (wasActive && h.ref) this.agents.notify(h.ref);
-    else this.rollBack(h);
+    if (h.routable && h.ref) this.agents.notify(h.ref);
+    if (!wasActive) this.rollBack(h);
     this.emit(h.info.sessionId);
   }
 
@@ -254,8 +269,8 @@ export class InterceptStore {
     h.abort.abort();
     this.held.delete(h.info.id);
     this.log.info('intercept ended', { name: h.info.spec.name, why });
-    if (h.info.state === 'active' && h.ref) this.agents.notify(h.ref);
-    else if (h.info.state === 'installing') this.rollBack(h);
+    if (h.routable && h.ref) this.agents.notify(h.ref);
+    if (h.info.state === 'installing') this.rollBack(h);
     this.emit(h.info.sessionId);
   }
 
