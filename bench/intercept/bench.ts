@@ -28,6 +28,7 @@ const http = require('node:http'); const chunk = Buffer.alloc(1 << 20, 7);
 http.createServer((q, s) => {
   if (q.url === '/bulk') { let left = ${BULK_MIB}; const pump = () => { while (left > 0) { left--; if (!s.write(chunk)) return s.once('drain', pump); } s.end(); }; return pump(); }
   if (q.url === '/slow') return setTimeout(() => s.end('${who}'), 1000);
+  if (q.url === '/sink') { let n = 0; q.on('data', (c) => (n += c.length)); return q.on('end', () => s.end(String(n))); }
   s.end('${who}');
 }).listen(${port}, '${host}');`;
 
@@ -83,6 +84,11 @@ const one = () => new Promise((res) => { const t = process.hrtime.bigint(); cons
 const bulkClient = (url: string) => `
 const http = require('node:http'); const t0 = process.hrtime.bigint(); let n = 0;
 http.get('${url}', (r) => { r.on('data', (d) => (n += d.length)); r.on('end', () => { const sec = Number(process.hrtime.bigint() - t0) / 1e9; console.log(JSON.stringify({ bytes: n, mibps: n / 1048576 / sec })); }); }).on('error', (e) => console.log(JSON.stringify({ error: String(e) })));`;
+/** Sends BULK_MIB MiB to `url` (POST /sink): the same direction as an intercept's answers. */
+const uploadClient = (url: string) => `
+const http = require('node:http'); const chunk = Buffer.alloc(1 << 20, 7); const t0 = process.hrtime.bigint(); let left = ${BULK_MIB};
+const q = http.request('${url}', { method: 'POST' }, (r) => { let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => { const sec = Number(process.hrtime.bigint() - t0) / 1e9; console.log(JSON.stringify({ bytes: Number(b), mibps: Number(b) / 1048576 / sec })); }); });
+const pump = () => { while (left > 0) { left--; if (!q.write(chunk)) return q.once('drain', pump); } q.end(); }; pump();`;
 const concurrentClient = (n: number) => `
 const http = require('node:http'); let ok = 0, fail = 0, ws = 0; const t0 = Date.now();
 Promise.all(Array.from({ length: ${n} }, () => new Promise((res) => { const q = http.get('${URL_}slow', { agent: false, timeout: 30000 }, (r) => { let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => { ok++; if (b === 'workstation') ws++; res(); }); }); q.on('error', () => { fail++; res(); }); q.on('timeout', () => q.destroy()); })))
@@ -150,6 +156,8 @@ async function main() {
     const pf = cluster.wsExec('kubectl', ['port-forward', '-n', NS, `pod/${pod}`, '18080:8080'], { timeoutMs: 600_000 });
     await new Promise((r) => setTimeout(r, 1500));
     const pfBulk = JSON.parse((await cluster.wsExec('node', ['-e', bulkClient('http://127.0.0.1:18080/bulk')], { timeoutMs: 300_000 })).stdout.trim());
+    // The same port-forward with the bytes going into the cluster, as an intercept's answers do.
+    const pfUpload = JSON.parse((await cluster.wsExec('node', ['-e', uploadClient('http://127.0.0.1:18080/sink')], { timeoutMs: 300_000 })).stdout.trim());
     await cluster.wsExec('pkill', ['-f', `port-forward -n ${NS} pod/${pod}`]);
     await pf.catch(() => undefined);
 
@@ -216,11 +224,12 @@ async function main() {
       { name: 'p99 keep-alive via intercept (ms)', value: keep.p99, baseline: baseKeep.p99, baselineName: 'pod direct', ratio: keep.p99 / baseKeep.p99, goal: 'report' },
       { name: 'p99 new conn via intercept (ms)', value: fresh.p99, baseline: baseNew.p99, baselineName: 'pod direct', ratio: fresh.p99 / baseNew.p99, goal: 'report' },
       { name: 'bulk through intercept (MiB/s)', value: bulk.mibps, baseline: pfBulk.mibps, baselineName: 'kubectl port-forward', ratio: bulk.mibps / pfBulk.mibps, goal: '≥ 1.5×' },
+      { name: 'bulk through intercept (MiB/s)', value: bulk.mibps, baseline: pfUpload.mibps, baselineName: 'port-forward into the pod', ratio: bulk.mibps / pfUpload.mibps, goal: 'report' },
       { name: '200 concurrent conns served by workstation', value: conc.workstation, baseline: 200, baselineName: 'attempted', ratio: conc.workstation / 200, goal: '= 1.0' },
       { name: 'max agent RSS (MiB)', value: agentRss, baseline: 80, baselineName: 'limit', ratio: agentRss / 80, goal: '≤ 1.0' },
       { name: 'slowest of 10 leave+intercept rounds (s)', value: Math.max(...rounds), baseline: rounds[0]!, baselineName: 'first round', ratio: Math.max(...rounds) / rounds[0]!, goal: 'report' },
     ];
-    results.raw = { agentIdleRss, bulkCpu, baseKeep, baseNew, keep, fresh, bulk, pfBulk, conc, rounds, roundsWall, firstArrivalMs: firstArrival, firstCommandS: first.seconds, agentPids: agentPids.length };
+    results.raw = { agentIdleRss, bulkCpu, pfUpload, baseKeep, baseNew, keep, fresh, bulk, pfBulk, conc, rounds, roundsWall, firstArrivalMs: firstArrival, firstCommandS: first.seconds, agentPids: agentPids.length };
     for (const row of results.rows as any[]) {
       process.stdout.write(`${row.name.padEnd(52)} ${row.value.toFixed(2).padStart(9)}  ${row.ratio.toFixed(2)}× ${row.baselineName} (${row.baseline.toFixed(2)})  goal ${row.goal}\n`);
     }
