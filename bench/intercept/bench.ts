@@ -101,6 +101,20 @@ const poll = () => { if (Date.now() > end) return console.log(JSON.stringify({ a
   q.on('error', () => setTimeout(poll, 10)); q.on('timeout', () => q.destroy()); };
 poll();`;
 
+/** The largest RSS (MiB) of the traffic agents on this machine (containerd runs them in its PID namespace). */
+function agentRss(): number {
+  let max = 0;
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('agent') && argv.some((a) => a.includes('traffic-manager.js'))) max = Math.max(max, Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+    } catch {
+      /* gone */
+    }
+  }
+  return max;
+}
+
 async function main() {
   const cluster = await ensureClusterUp();
   const info = readBuildInfo(root);
@@ -166,12 +180,14 @@ async function main() {
     const arrival = inClient(firstArrivalClient);
     const first = await tp(...intercept);
     const firstArrival = (await arrival).at - t0;
+    const agentRssAfterIntercept = agentRss();
     if ((await arrival).at < 0) throw new Error('no request reached the workstation within 60 s of the first intercept');
     const keep = await inClient(latencyClient(true));
     const fresh = await inClient(latencyClient(false));
     for (const [name, r] of [['keep-alive', keep], ['new connection', fresh]] as const) {
       if (Object.keys(r.who).join() !== 'workstation') throw new Error(`${name} latency run was not answered by the workstation alone: ${JSON.stringify(r.who)}`);
     }
+    const agentRssAfterLatency = agentRss();
     // Where the bulk transfer's CPU goes (every process of the test cluster shares this PID namespace).
     const cpuBefore = cpuSnapshot();
     const bulk = await inClient(bulkClient(`${URL_}bulk`));
@@ -179,19 +195,7 @@ async function main() {
     process.stdout.write(`bulk CPU: ${bulkCpu.map((c) => `${c.name} ${c.ms}ms`).join(', ')}\n`);
     // 200 concurrent connections held 1 s each; the agents' RSS sampled meanwhile (their
     // processes are visible from the host: containerd runs them there).
-    const agentIdleRss = (() => {
-      const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
-      let max = 0;
-      for (const p of pids) {
-        try {
-          const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-          if (argv.includes('agent') && argv.some((a) => a.includes('traffic-manager.js'))) max = Math.max(max, Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024);
-        } catch {
-          /* gone */
-        }
-      }
-      return max;
-    })();
+    const agentRssAfterBulk = agentRss();
     const agentPids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try {
         return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('agent') && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('traffic-manager.js');
@@ -200,8 +204,8 @@ async function main() {
       }
     });
     const rss = (pid: string) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-    let agentRss = 0;
-    const sampler = setInterval(() => agentPids.forEach((p) => (agentRss = Math.max(agentRss, rss(p)))), 100);
+    let maxAgentRss = 0;
+    const sampler = setInterval(() => agentPids.forEach((p) => (maxAgentRss = Math.max(maxAgentRss, rss(p)))), 100);
     const conc = await inClient(concurrentClient(200));
     clearInterval(sampler);
     // Leave + intercept, ten rounds.
@@ -226,10 +230,10 @@ async function main() {
       { name: 'bulk through intercept (MiB/s)', value: bulk.mibps, baseline: pfBulk.mibps, baselineName: 'kubectl port-forward', ratio: bulk.mibps / pfBulk.mibps, goal: '≥ 1.5×' },
       { name: 'bulk through intercept (MiB/s)', value: bulk.mibps, baseline: pfUpload.mibps, baselineName: 'port-forward into the pod', ratio: bulk.mibps / pfUpload.mibps, goal: 'report' },
       { name: '200 concurrent conns served by workstation', value: conc.workstation, baseline: 200, baselineName: 'attempted', ratio: conc.workstation / 200, goal: '= 1.0' },
-      { name: 'max agent RSS (MiB)', value: agentRss, baseline: 80, baselineName: 'limit', ratio: agentRss / 80, goal: '≤ 1.0' },
+      { name: 'max agent RSS (MiB)', value: maxAgentRss, baseline: 80, baselineName: 'limit', ratio: maxAgentRss / 80, goal: '≤ 1.0' },
       { name: 'slowest of 10 leave+intercept rounds (s)', value: Math.max(...rounds), baseline: rounds[0]!, baselineName: 'first round', ratio: Math.max(...rounds) / rounds[0]!, goal: 'report' },
     ];
-    results.raw = { agentIdleRss, bulkCpu, pfUpload, baseKeep, baseNew, keep, fresh, bulk, pfBulk, conc, rounds, roundsWall, firstArrivalMs: firstArrival, firstCommandS: first.seconds, agentPids: agentPids.length };
+    results.raw = { agentRssAfterIntercept, agentRssAfterLatency, agentRssAfterBulk, bulkCpu, pfUpload, baseKeep, baseNew, keep, fresh, bulk, pfBulk, conc, rounds, roundsWall, firstArrivalMs: firstArrival, firstCommandS: first.seconds, agentPids: agentPids.length };
     for (const row of results.rows as any[]) {
       process.stdout.write(`${row.name.padEnd(52)} ${row.value.toFixed(2).padStart(9)}  ${row.ratio.toFixed(2)}× ${row.baselineName} (${row.baseline.toFixed(2)})  goal ${row.goal}\n`);
     }

@@ -121,7 +121,10 @@ export class Parker {
       return;
     }
     this.parked.delete(conn);
-    this.fill(); // replace it before serving: the next connection finds one ready
+    // Replenish in batches, once half the parks are used: opening a park costs the API server,
+    // kubelet and runtime a stream each, and doing that during every intercepted request slowed the
+    // request it raced with; most requests now find a park without any opening going on.
+    if (this.parked.size + this.opening < (this.opts.idle ?? 8) / 2) this.fill();
     if (!line.startsWith(`${TUNNEL_DIAL_PREFIX} `)) {
       // `ERR unknown session`: the manager forgot us; the session re-arrives and restart() follows.
       this.lastError = line;
