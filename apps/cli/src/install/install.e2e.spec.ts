@@ -91,7 +91,7 @@ describe('traffic manager install (real cluster)', () => {
 
   it('through port-forwards: version (with capabilities), cluster-info, HTTP over the TCP stream tunnel and UDP to a demo pod, 1000 concurrent calls on one connection', async () => {
     const r = await ok({ action: 'tunnel', namespace: NS, demoIp, demoPort: 8080, concurrent: 1000 });
-    expect(r.version).toEqual({ name: 'Traffic Manager', version: V1, apiVersion: 1, capabilities: [...MANAGER_CAPABILITIES] });
+    expect(r.version).toEqual({ name: 'Traffic Manager', version: V1, apiVersion: 1, capabilities: [...MANAGER_CAPABILITIES], agentImage: expect.stringMatching(new RegExp(`/tel2:${V1}$`)) });
     expect(r.http).toBe('HTTP/1.1 200 OK');
     expect(r.httpBody).toContain(demoIp);
     expect(r.udp).toContain('ping-udp');

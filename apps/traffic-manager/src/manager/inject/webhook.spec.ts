@@ -2,7 +2,7 @@ import https from 'node:https';
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import jsonpatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
-import { AGENT_CONTAINER, workloadAgent } from '@tel/agent-config';
+import { AGENT_CONTAINER, AGENT_INIT_CONTAINER, workloadAgent } from '@tel/agent-config';
 import { createLogger } from '@tel/logging';
 import { generateWebhookTls } from './certs.js';
 import { admit, startWebhookServer, type AdmissionReview, type WebhookDeps } from './webhook.js';
@@ -46,19 +46,26 @@ describe('admit', () => {
     expect((await admit(review(pod(undefined)), d)).response).toEqual({ uid: 'u-1', allowed: true });
   });
 
-  it('a stale hash: asks for fresh Services, then injects the current config with a warning', async () => {
+  it("another hash (another manager's annotation, or a config the workload no longer gives): asks for fresh Services once, then leaves the pod alone", async () => {
     const d = deps();
     const r = await admit(review(pod('0000000000000000')), d);
-    expect(r.response.patch).toBeDefined();
+    expect(r.response).toEqual({ uid: 'u-1', allowed: true });
     expect(d.serviceCalls).toEqual([false, true]);
-    expect(d.warnings[0]).toMatch(/wants agent config 0000000000000000, its workload now gives [0-9a-f]{16}: injecting the current one/);
+    expect(d.warnings).toEqual([]);
+  });
+
+  it('a pod that already has the agent (another webhook injected it) is allowed untouched, without any lookup', async () => {
+    const d = deps();
+    const r = await admit(review({ ...pod(), spec: { ...pod().spec!, containers: [...pod().spec!.containers, { name: AGENT_CONTAINER }] } }), d);
+    expect(r.response).toEqual({ uid: 'u-1', allowed: true });
+    expect(d.serviceCalls).toEqual([]);
   });
 
   it.each<[string, Partial<WebhookDeps>, V1Pod, RegExp]>([
     ['no owner', { owner: async () => undefined }, pod(), /no Deployment, ReplicaSet or StatefulSet owns it/],
     ['the API fails', { services: async () => Promise.reject(new Error('connection refused')) }, pod(), /connection refused/],
     ['not interceptable any more', { services: async () => [] }, pod(), /no Service selects its pods/],
-    ['a pod that cannot take the agent', {}, { ...pod(), spec: { ...pod().spec!, containers: [...pod().spec!.containers, { name: AGENT_CONTAINER }] } }, /traffic-agent/],
+    ['a pod that cannot take the agent', {}, { ...pod(), spec: { ...pod().spec!, initContainers: [{ name: AGENT_INIT_CONTAINER }] } }, /tel-agent-init/],
   ])('%s: allowed, no patch, one warning', async (_name, over, p, warning) => {
     const d = deps(over);
     const r = await admit(review(p), d);

@@ -5,7 +5,7 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, type V1Service } from '@kubernetes/client-node';
-import { agentPodPatch, WEBHOOK_PATH, WORKLOAD_ANNOTATION, workloadAgent } from '@tel/agent-config';
+import { AGENT_CONTAINER, agentPodPatch, WEBHOOK_PATH, WORKLOAD_ANNOTATION, workloadAgent } from '@tel/agent-config';
 import type { WorkloadKind } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import type { WebhookTls } from './certs.js';
@@ -49,6 +49,8 @@ export async function admit(review: AdmissionReview, deps: WebhookDeps): Promise
     deps.log.warn(`webhook: pod ${namespace}/${podName} left without the traffic agent: ${why}`);
     return allow();
   };
+  // Injected already (by the webhook of another manager this pod's annotation was meant for).
+  if ((pod.spec?.containers ?? []).some((c) => c.name === AGENT_CONTAINER)) return allow();
   try {
     const owner = await deps.owner(pod, namespace);
     if (!owner) return leave('no Deployment, ReplicaSet or StatefulSet owns it');
@@ -58,7 +60,13 @@ export async function admit(review: AdmissionReview, deps: WebhookDeps): Promise
     // The cache may predate a Service change the manager already saw: ask once more.
     if (agent.hash !== wanted) agent = await compute(true);
     if (agent.problem || !agent.config) return leave(agent.problem?.message ?? 'no agent config');
-    if (agent.hash !== wanted) deps.log.warn(`webhook: pod ${namespace}/${podName} of ${owner.kind.toLowerCase()}/${owner.name} wants agent config ${wanted}, its workload now gives ${agent.hash}: injecting the current one`);
+    // Another hash: the annotation was set by a manager in another namespace (its config names
+    // that manager), or for a config this workload no longer gives (the manager that wants an
+    // agent sets the annotation again). Either way not this manager's to inject.
+    if (agent.hash !== wanted) {
+      deps.log.debug(`webhook: pod ${namespace}/${podName} of ${owner.kind.toLowerCase()}/${owner.name} wants agent config ${wanted}; this manager gives ${agent.hash}: not ours`);
+      return allow();
+    }
     const ops = agentPodPatch(pod, agent.config, deps.logLevel ? { logLevel: deps.logLevel } : {});
     deps.log.debug(`webhook: injecting the traffic agent into pod ${namespace}/${podName}`, { hash: agent.hash });
     return { ...allow(), response: { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') } };
