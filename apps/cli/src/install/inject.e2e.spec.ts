@@ -162,13 +162,15 @@ describe('agent injection (real cluster)', () => {
     expect((await fromClient(`http://${webPods[0].status.podIP}:8080/`)).stdout).toContain(webPods[0].metadata.name);
 
     // Numeric port: the redirect is in the pod's netns; probes (from the node) still reach the app
-    // (the pod is Ready), a connection from another pod goes to the agent port, where the
-    // placeholder agent does not listen yet.
+    // (the pod is Ready), a connection from another pod goes to the agent port, and the agent (no
+    // intercept) hands it to the app on the pod's loopback: the app sees it come from 127.0.0.1.
     const rules = execFileSync('nsenter', ['-t', pidOfPod(dbPod.metadata.name), '-n', 'nft', 'list', 'table', 'ip', 'telepresence_agent'], { encoding: 'utf8' });
     expect(rules).toContain(`tcp dport 8080 redirect to :${db.config.ports[0].agentPort}`);
     expect(rules).toMatch(/ip saddr \{ [\d., ]+ \} return/);
     process.stdout.write(`[nft] ${rules.replace(/\s+/g, ' ')}\n`);
-    expect((await fromClient(`http://${dbPod.status.podIP}:8080/`)).stdout).not.toContain(dbPod.metadata.name);
+    const viaAgent = (await fromClient(`http://${dbPod.status.podIP}:8080/`)).stdout;
+    expect(viaAgent).toContain(dbPod.metadata.name);
+    expect(viaAgent).toMatch(/from=127\.0\.0\.1:\d+/);
   });
 
   it('a re-install keeps the caBundle the manager set', async () => {
