@@ -9,6 +9,7 @@ import type { AgentConfig } from './config.js';
 import { AgentConfigError } from './errors.js';
 import {
   AGENT_APP_ENV_PREFIX,
+  AGENT_COMMAND,
   AGENT_CONFIG_ENV,
   AGENT_NODE_OPTIONS,
   AGENT_OWN_ENV,
@@ -124,6 +125,7 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig, opts: { logLevel?
   const agent: V1Container = {
     name: AGENT_CONTAINER,
     image: config.image,
+    command: AGENT_COMMAND,
     args: ['agent'],
     // The manager's log level rides outside the config: changing it must not roll anyone's pods.
     env: [...copiedEnv(app), ...agentEnv(config), ...(opts.logLevel ? [{ name: AGENT_LOG_LEVEL_ENV, value: opts.logLevel }] : [])],
@@ -140,6 +142,7 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig, opts: { logLevel?
     const init: V1Container = {
       name: AGENT_INIT_CONTAINER,
       image: config.image,
+      command: AGENT_COMMAND,
       args: ['agent-init'],
       // The node's address: the kubelet's probes come from it and must keep reaching the app.
       env: [

@@ -15,6 +15,14 @@ export const APPS = {
 export type AppName = keyof typeof APPS;
 
 /**
+ * More entry points of an app, each bundled beside its main.js into a file of its own (without the
+ * others' code): the traffic agent runs in every intercepted pod and must not carry the manager.
+ */
+export const EXTRA_BUNDLES: Partial<Record<AppName, Record<string, string>>> = {
+  'traffic-manager': { 'agent.js': 'apps/traffic-manager/src/agent-main.ts' },
+};
+
+/**
  * Packages that load a platform .node addon at run time, so they cannot be inlined, each with the
  * packages that carry its prebuilt addon for this platform.
  */
@@ -55,9 +63,17 @@ export function bundlePath(outRoot: string, app: AppName): string {
 export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<BuildInfo, 'version' | 'registry'>, outRoot: string): Promise<string> {
   const outfile = bundlePath(outRoot, app);
   mkdirSync(join(outRoot, app), { recursive: true });
+  const entries: [string, string][] = [[APPS[app], outfile], ...Object.entries(EXTRA_BUNDLES[app] ?? {}).map(([file, entry]): [string, string] => [entry, join(outRoot, app, file)])];
+  for (const [entry, out] of entries) await bundleOne(workspaceRoot, entry, out, info);
+  vendorNativePackages(workspaceRoot, outfile);
+  writeFileSync(join(outRoot, app, 'build-info.json'), JSON.stringify({ app, version: info.version, registry: info.registry }) + '\n');
+  return outfile;
+}
+
+async function bundleOne(workspaceRoot: string, entry: string, outfile: string, info: Pick<BuildInfo, 'version' | 'registry'>): Promise<void> {
   await build({
     absWorkingDir: workspaceRoot,
-    entryPoints: [APPS[app]],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
@@ -83,7 +99,4 @@ export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<
       __TELEPRESENCE_REGISTRY__: JSON.stringify(info.registry),
     },
   });
-  vendorNativePackages(workspaceRoot, outfile);
-  writeFileSync(join(outRoot, app, 'build-info.json'), JSON.stringify({ app, version: info.version, registry: info.registry }) + '\n');
-  return outfile;
 }

@@ -1,5 +1,6 @@
 // The tel2 image of a build, pushed to a real registry (Debian's docker-registry on loopback):
 // reproducible, re-push uploads nothing, and verify-version reads the version back out of it.
+import { AGENT_BUNDLE_PATH } from '@tel/agent-config';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,12 +57,12 @@ describe('tel2 image', () => {
     expect(findings).toHaveLength(4);
   });
 
-  it('carries nft and its libraries for the agent-init role, below the bundle', () => {
+  it('carries nft and its libraries for the agent-init role, below the bundles (manager, and the agent on its own)', () => {
     const spec = trafficManagerImageSpec(info, join(tmp, 'traffic-manager', 'main.js'));
     const paths = spec.layers[0]!.map((e) => e.path);
     expect(paths).toContain(IMAGE_NFT_PATH);
     expect(paths.some((p) => /libnftables\.so/.test(p))).toBe(true);
-    expect(spec.layers[1]!.map((e) => e.path)).toEqual([IMAGE_BUNDLE_PATH]);
+    expect(spec.layers[1]!.map((e) => e.path)).toEqual([IMAGE_BUNDLE_PATH, AGENT_BUNDLE_PATH]);
   });
 
   it('is reproducible and a re-push uploads nothing', async () => {

@@ -1,5 +1,7 @@
 // The cluster image of a build: `<registry>/tel2:<version>`, the traffic-manager bundle layered
 // over a Node runtime base pulled from the same registry. Both specs live here, nowhere else.
+import { dirname, join } from 'node:path';
+import { AGENT_BUNDLE_PATH } from '@tel/agent-config';
 import { readFileSync } from 'node:fs';
 import { buildAndPush, hostBinaryEntries, nodeBaseSpec, type BuildSpec, type ProgressEvent, type PushResult } from '@tel/image';
 import type { BuildInfo } from '@tel/genversion';
@@ -33,7 +35,14 @@ export function trafficManagerImageSpec(info: BuildInfo, bundleFile: string, env
   return {
     base: baseImageRef(info, env),
     // nft below the bundle: it changes far less often, so its layer is reused between builds.
-    layers: [hostBinaryEntries([IMAGE_NFT_PATH]), [{ path: IMAGE_BUNDLE_PATH, content: readFileSync(bundleFile), mode: 0o755 }]],
+    layers: [
+      hostBinaryEntries([IMAGE_NFT_PATH]),
+      [
+        { path: IMAGE_BUNDLE_PATH, content: readFileSync(bundleFile), mode: 0o755 },
+        // The agent's own bundle, beside the manager's (bundle.ts EXTRA_BUNDLES); pods run it by AGENT_COMMAND.
+        { path: AGENT_BUNDLE_PATH, content: readFileSync(join(dirname(bundleFile), 'agent.js')), mode: 0o755 },
+      ],
+    ],
     entrypoint: ['/usr/bin/node', IMAGE_BUNDLE_PATH],
     cmd: ['manager'],
     env: [`TELEPRESENCE_VERSION=${info.version}`],
