@@ -33,7 +33,7 @@ function nameOf(pid: number, comm: string): string {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     if (argv.some((a) => a.includes('root-daemon'))) return 'node:root-daemon';
     if (argv.includes('connector-foreground')) return 'node:user-daemon';
-    if (argv.some((a) => a.includes('traffic-manager')) && argv.includes('agent')) return 'node:traffic-agent';
+    if (argv.some((a) => a.includes('traffic-agent.js'))) return 'node:traffic-agent';
     if (argv.some((a) => a.includes('traffic-manager'))) return 'node:traffic-manager';
     if (argv.includes('-e')) return 'node:bench-client/server';
     return 'node:other';

@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { readBuildInfo, workspaceRoot } from '@tel/genversion';
+import { AGENT_BUNDLE_PATH } from '@tel/agent-config';
 import { cpuDelta, cpuSnapshot } from '../connect/cpu.js';
 
 const root = workspaceRoot();
@@ -107,7 +108,7 @@ function agentRss(): number {
   for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
     try {
       const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (argv.includes('agent') && argv.some((a) => a.includes('traffic-manager.js'))) max = Math.max(max, Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+      if (argv.includes(AGENT_BUNDLE_PATH)) max = Math.max(max, Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024);
     } catch {
       /* gone */
     }
@@ -198,7 +199,7 @@ async function main() {
     const agentRssAfterBulk = agentRss();
     const agentPids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('agent') && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('traffic-manager.js');
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(AGENT_BUNDLE_PATH);
       } catch {
         return false;
       }
