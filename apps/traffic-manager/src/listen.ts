@@ -12,3 +12,11 @@ export function listen(server: Pick<Server, 'listen' | 'once' | 'off' | 'address
     });
   });
 }
+
+/** Stops accepting and ends the connections still open (which `close` alone would wait for). */
+export function closeServer(server: Pick<Server, 'close'>, sockets: Iterable<{ destroy(): void }>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    for (const s of sockets) s.destroy();
+  });
+}

@@ -3,7 +3,7 @@
 // owning client's user daemon parked on the TCP tunnel port (TUNNEL_PARK_PREFIX), writes the dial
 // line there and from then on copies bytes both ways without looking at them: the framed protocol
 // runs end to end between the agent and the user daemon, so the manager adds no parsing per chunk.
-import { listen } from '../listen.js';
+import { closeServer, listen } from '../listen.js';
 import net from 'node:net';
 import { AGENT_TUNNEL_PREFIX, TUNNEL_DIAL_PREFIX } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
@@ -186,11 +186,7 @@ export async function startAgentTunnel(opts: AgentTunnelOptions): Promise<AgentT
   return {
     port,
     stats: () => ({ ...stats }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
+    close: () => closeServer(server, sockets),
   };
 }
 

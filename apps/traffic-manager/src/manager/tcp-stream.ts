@@ -2,7 +2,7 @@
 // and splice in @tel/tcp-wire): one plain TCP connection per workstation connection, reached
 // through its own port-forward stream. TCP goes here rather than through HTTP/2 streams:
 // no HTTP/2 framing or flow-control windows, just a 4-byte length per chunk.
-import { listen } from '../listen.js';
+import { closeServer, listen } from '../listen.js';
 import net from 'node:net';
 import { MAX_REQUEST_LINE, connectPooled, parseRequest, readLine, releaseChunk, spliceFramed } from '@tel/tcp-wire';
 import { TUNNEL_PARK_PREFIX } from '@tel/contracts';
@@ -173,10 +173,6 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
   return {
     port,
     stats: () => ({ ...stats }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
+    close: () => closeServer(server, sockets),
   };
 }
