@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import type { RootDaemonContract, UserDaemonContract } from '@tel/contracts';
+import type { ConnectRequest, RootDaemonContract, SessionInfo, UserDaemonContract } from '@tel/contracts';
+import { userError } from '@tel/errors';
 import { serve, type Handlers } from '@tel/ipc';
 import { API_VERSIONS, buildVersion } from '@tel/version';
 import { defineCommand, type AnyCommand, type OptionsOf } from './command.js';
@@ -63,6 +64,9 @@ describe('arguments after --', () => {
 });
 
 describe('requires', () => {
+  let connected: SessionInfo | null = null;
+  let connectFails = false;
+  const connects: ConnectRequest[] = [];
   let tmp: string;
   let env: NodeJS.ProcessEnv;
   const servers: Server[] = [];
@@ -75,9 +79,17 @@ describe('requires', () => {
       quit: async () => ({}),
       setLogLevel: async () => ({}),
     });
-    const user: Handlers<Pick<UserDaemonContract, 'version' | 'quit' | 'setLogLevel' | 'sessionStatus'>> = {
+    const user: Handlers<Pick<UserDaemonContract, 'version' | 'quit' | 'setLogLevel' | 'sessionStatus' | 'connect'>> = {
       ...lifecycle('User Daemon', API_VERSIONS.userDaemon),
-      sessionStatus: async () => ({ session: null, portForward: null, network: null, rootDaemon: null }),
+      sessionStatus: async () => ({ session: connected, portForward: null, network: null, rootDaemon: null }),
+      // Connects as the real daemon would answer; `connectFails` makes it refuse.
+      connect: async (req, { emit }) => {
+        connects.push(req);
+        emit({ message: 'installing Traffic Manager' });
+        if (connectFails) throw userError('no such context', 'pick one');
+        connected = { context: 'ctx-1', namespace: 'default', server: 'https://k8s', managerNamespace: 'ambassador', managerVersion: { version: buildVersion, apiVersion: 1 }, managerAction: 'installed', network: { dnsError: 'off' } } as never;
+        return { session: connected!, alreadyConnected: false, elapsedMs: 5 };
+      },
     };
     const root: Handlers<Pick<RootDaemonContract, 'version' | 'quit' | 'setLogLevel'>> = lifecycle('Root Daemon', API_VERSIONS.rootDaemon);
     servers.push(await serve(USER_DAEMON.socket(env), user), await serve(ROOT_DAEMON.socket(env), root));
@@ -104,12 +116,23 @@ describe('requires', () => {
     expect(pid).toBe(process.pid);
   });
 
-  it("'session' stops before the handler when there is no session", async () => {
-    let ran = false;
-    const cmd = defineCommand({ name: 'needs-session', description: 'test', requires: 'session', run: async () => void (ran = true) });
-    const r = await tp([cmd], env, 'needs-session');
-    expect(r.code).toBe(2);
-    expect(r.stderr).toBe("telepresence: error: not connected to a cluster; run 'telepresence connect' first\n");
-    expect(ran).toBe(false);
+  it("'session' without a session connects first with connect's defaults (as 2.x), or stops with connect's error", async () => {
+    let ran = 0;
+    const cmd = defineCommand({ name: 'needs-session', description: 'test', requires: 'session', run: async () => void ran++ });
+    connectFails = true;
+    const refused = await tp([cmd], { ...env, KUBECONFIG: '/k/config' }, 'needs-session');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('telepresence: error: no such context; pick one\n');
+    expect(ran).toBe(0);
+    connectFails = false;
+    const r = await tp([cmd], { ...env, KUBECONFIG: '/k/config' }, 'needs-session');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('Connected to context ctx-1, namespace default (https://k8s)');
+    expect(connects.at(-1)).toEqual({ kubeconfigEnv: '/k/config', alsoProxy: [], neverProxy: [] });
+    expect(ran).toBe(1);
+    // Connected now: no second connect.
+    await tp([cmd], env, 'needs-session');
+    expect(connects).toHaveLength(2);
+    expect(ran).toBe(2);
   });
 });

@@ -1,5 +1,7 @@
 // The one place the CLI starts daemons and checks their versions. A daemon of another version is
 // never used: it is replaced when idle (and the user is told), otherwise the command stops.
+import type { Config } from '../config/config.js';
+import { connectSession, renderConnect } from './commands/connect.js';
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -120,11 +122,12 @@ export interface EnsuredDaemons {
  * The one place a command's requirement is met (run.ts calls it for every command):
  *  1. 'none': nothing;
  *  2. 'daemons': the root daemon first (the session needs it), then the user daemon;
- *  3. 'session': the daemons, and the user daemon must hold a session.
+ *  3. 'session': the daemons, and a session: without one the user daemon connects first, with
+ *     `connect`'s defaults (the kubeconfig's current context), as 2.x does for intercept and list.
  */
 export async function ensureDaemons(
   requires: 'daemons' | 'session',
-  ctx: { out: Output; env: NodeJS.ProcessEnv; startTimeoutMs: number },
+  ctx: { out: Output; env: NodeJS.ProcessEnv; startTimeoutMs: number; config?: () => Config; signal?: AbortSignal },
 ): Promise<EnsuredDaemons> {
   const root = await ensureDaemon(ROOT_DAEMON, ctx);
   root.client.close();
@@ -135,8 +138,12 @@ export async function ensureDaemons(
       throw err;
     });
     if (!status.session) {
-      user.client.close();
-      throw userError('not connected to a cluster', "run 'telepresence connect' first");
+      try {
+        ctx.out.notice(renderConnect(await connectSession(user.client, ctx)));
+      } catch (err) {
+        user.client.close();
+        throw err;
+      }
     }
   }
   return { rootDaemon: { version: root.version, started: root.started }, userDaemon: user };

@@ -67,7 +67,7 @@ export async function run(argv: string[], io: RunIO = {}, commands: AnyCommand[]
           exitCode = (await handler(base as DaemonsContext, opts, c.args, passThrough)) ?? 0;
           return;
         }
-        const daemons = await ensureDaemons(spec.requires, { out, env, startTimeoutMs: base.config().timeouts.daemonStart });
+        const daemons = await ensureDaemons(spec.requires, { out, env, startTimeoutMs: base.config().timeouts.daemonStart, config: base.config, signal: interrupt.signal });
         try {
           exitCode = (await handler({ ...base, daemons, userDaemon: daemons.userDaemon.client }, opts, c.args, passThrough)) ?? 0;
         } finally {

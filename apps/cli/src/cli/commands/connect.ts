@@ -1,7 +1,10 @@
 // `telepresence connect`: with both daemons running (run.ts ensures them), ask the user daemon for
 // a session with the cluster; it installs or checks the manager (streaming its progress here) and
 // has the root daemon route. Ctrl-C cancels the daemon-side connect.
-import type { ConnectResult } from '@tel/contracts';
+import type { ConnectRequest, ConnectResult, UserDaemonContract } from '@tel/contracts';
+import type { Client } from '@tel/ipc';
+import { DEFAULT_CONFIG, type Config } from '../../config/config.js';
+import type { Output } from '../output.js';
 import { buildVersion } from '@tel/version';
 import { INSTALL_TIMEOUT_MS, ROOT_NETWORK_TIMEOUT_MS } from '../../userd/timeouts.js';
 import { mergeCidrs } from '../../userd/subnets.js';
@@ -26,6 +29,35 @@ export function renderConnect(r: ConnectResult): string {
   return lines.join('\n');
 }
 
+/**
+ * Asks the user daemon for a session and shows its progress; `connect` and every command that
+ * needs a session and finds none (ensureDaemons) go through here.
+ */
+export async function connectSession(
+  userDaemon: Client<UserDaemonContract>,
+  ctx: { out: Output; env: NodeJS.ProcessEnv; config?: () => Config; signal?: AbortSignal },
+  req: Partial<ConnectRequest> = {},
+): Promise<ConnectResult> {
+  const timeouts = (ctx.config?.() ?? DEFAULT_CONFIG).timeouts;
+  const budget = SESSION_BUDGET_MS + timeouts.trafficManagerConnect + 2 * timeouts.trafficManagerAPI;
+  ctx.out.progress('Connecting to the cluster...');
+  const call = userDaemon.connect(
+    {
+      ...(ctx.env.KUBECONFIG ? { kubeconfigEnv: ctx.env.KUBECONFIG } : {}),
+      ...(ctx.env.TELEPRESENCE_REGISTRY ? { registryEnv: ctx.env.TELEPRESENCE_REGISTRY } : {}),
+      alsoProxy: [],
+      neverProxy: [],
+      ...req,
+    },
+    { timeoutMs: budget, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+  );
+  const show = ctx.out.events();
+  for await (const event of call) show(event);
+  const result = await call.result;
+  ctx.out.progressDone();
+  return result;
+}
+
 export const connectCommand = defineCommand({
   name: 'connect',
   description: 'Connect to a cluster: route its pod and service subnets through the traffic manager',
@@ -43,26 +75,14 @@ export const connectCommand = defineCommand({
     mergeCidrs([], splitList(opts.neverProxy), '--never-proxy');
   },
   async run(ctx, opts) {
-    const config = ctx.config();
     // The session: kubeconfig, manager, port-forward, routes (all inside the user daemon).
-    ctx.out.progress('Connecting to the cluster...');
-    const budget = SESSION_BUDGET_MS + config.timeouts.trafficManagerConnect + 2 * config.timeouts.trafficManagerAPI;
-    const call = ctx.userDaemon.connect(
-      {
-        ...(ctx.env.KUBECONFIG ? { kubeconfigEnv: ctx.env.KUBECONFIG } : {}),
-        ...(ctx.env.TELEPRESENCE_REGISTRY ? { registryEnv: ctx.env.TELEPRESENCE_REGISTRY } : {}),
-        ...(opts.context ? { context: opts.context } : {}),
-        ...(opts.namespace ? { namespace: opts.namespace } : {}),
-        ...(opts.managerNamespace ? { managerNamespace: opts.managerNamespace } : {}),
-        alsoProxy: mergeCidrs([], splitList(opts.alsoProxy), '--also-proxy'),
-        neverProxy: mergeCidrs([], splitList(opts.neverProxy), '--never-proxy'),
-      },
-      { timeoutMs: budget, signal: ctx.signal },
-    );
-    const show = ctx.out.events();
-    for await (const event of call) show(event);
-    const result = await call.result;
-    ctx.out.progressDone();
+    const result = await connectSession(ctx.userDaemon, ctx, {
+      ...(opts.context ? { context: opts.context } : {}),
+      ...(opts.namespace ? { namespace: opts.namespace } : {}),
+      ...(opts.managerNamespace ? { managerNamespace: opts.managerNamespace } : {}),
+      alsoProxy: mergeCidrs([], splitList(opts.alsoProxy), '--also-proxy'),
+      neverProxy: mergeCidrs([], splitList(opts.neverProxy), '--never-proxy'),
+    });
     const s = result.session;
     ctx.out.result(
       {

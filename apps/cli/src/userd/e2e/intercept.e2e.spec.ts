@@ -147,10 +147,11 @@ describe('global intercepts (real cluster)', () => {
     expect(await fromWorkstation('web')).toBe(0);
   });
 
-  it('the restricted developer can list, intercept and leave', async () => {
-    const c = await tpDev('connect');
-    expect(c.code, c.stderr).toBe(0);
-    expect((await tpDev('list', '-n', NS)).stdout).toMatch(/web\s*: deployment ready to intercept/);
+  it('the restricted developer can list (connecting first by itself, as 2.x), intercept and leave', async () => {
+    const l = await tpDev('list', '-n', NS);
+    expect(l.code, l.stderr).toBe(0);
+    expect(l.stderr).toMatch(/^Connected to context /m);
+    expect(l.stdout).toMatch(/web\s*: deployment ready to intercept/);
     const r = await tpDev('intercept', 'web-dev', '--workload', 'web', '-n', NS, '--port', `${WS_PORT}:http`);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await fromWorkstation('web')).toBe(10);
