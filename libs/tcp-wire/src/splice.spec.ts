@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { encodeRequest, MAX_FRAME, MAX_REQUEST_LINE, parseRequest, readLine, spliceFramed, type SpliceOptions, type SpliceResult } from './index.js';
+import { connectPooled, encodeRequest, MAX_FRAME, MAX_REQUEST_LINE, parseRequest, readLine, releaseChunk, spliceFramed, type SpliceOptions, type SpliceResult } from './index.js';
 
 const MiB = 1 << 20;
 const dir = mkdtempSync(join(tmpdir(), 'tcp-wire-'));
@@ -34,6 +34,7 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
 
 interface Listener {
   connect(): net.Socket;
+  port: number;
 }
 /** A server (allowHalfOpen, optionally pauseOnConnect) on loopback TCP or a unix socket. */
 async function listen(onConn: (s: net.Socket) => void, o: { unix?: boolean; pause?: boolean } = {}): Promise<Listener> {
@@ -47,6 +48,7 @@ async function listen(onConn: (s: net.Socket) => void, o: { unix?: boolean; paus
   cleanups.push(() => server.close());
   const port = path ? 0 : (server.address() as net.AddressInfo).port;
   return {
+    port,
     connect: () => {
       const s = path ? net.connect({ path, allowHalfOpen: true }) : net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
       cleanups.push(() => s.destroy());
@@ -169,6 +171,31 @@ describe('spliceFramed', () => {
     expect(near).toEqual({ aborted: false, bytesIn: 32 * MiB, bytesOut: 32 * MiB });
     expect(far).toEqual({ aborted: false, bytesIn: 32 * MiB, bytesOut: 32 * MiB });
     console.log(`64 MiB through two splices (32 MiB each way, concurrently, one process, buffered in the test) in ${ms.toFixed(0)} ms`);
+  }, 60_000);
+
+  it('pooled tunnel reads given back once written (releaseTunnelChunk): 32 MiB down intact, each chunk released once', async () => {
+    const down = randomBytes(32 * MiB);
+    const released: Buffer[] = [];
+    const appL = await listen((s) => {
+      s.resume();
+      s.on('end', () => s.end(down));
+    }, { pause: false });
+    const farL = await listen((t) => {
+      const d = appL.connect();
+      d.once('connect', () => spliceFramed(d, t, { resetPlainOnAbort: true }));
+    });
+    const nearL = await listen((p) => {
+      // The agent's shape: the tunnel dialled with pooled reads, its chunks given back when written.
+      const t = connectPooled({ port: farL.port, host: '127.0.0.1', allowHalfOpen: true } as net.NetConnectOpts);
+      cleanups.push(() => t.destroy());
+      t.once('connect', () => spliceFramed(p, t, { resetPlainOnAbort: true, releaseTunnelChunk: (c) => (released.push(c), releaseChunk(c)) }));
+    });
+    const user = nearL.connect();
+    const got = collect(user);
+    user.end();
+    expect(sha(await got)).toBe(sha(down));
+    expect(released.length).toBeGreaterThan(10);
+    expect(new Set(released).size).toBe(released.length);
   }, 60_000);
 
   it('half-close, client first: the client ends and still receives the answer sent afterwards', async () => {

@@ -55,6 +55,12 @@ export interface SpliceOptions {
    * the chunk's memory is then reused).
    */
   releaseChunk?: (chunk: Buffer) => void;
+  /**
+   * Called with each chunk read from `tunnel` once every payload piece cut from it has been
+   * written to `plain` (never for a chunk part of which is handed on as `leftover`): a tunnel read
+   * into pooled memory (read-pool.ts) gives it back.
+   */
+  releaseTunnelChunk?: (chunk: Buffer) => void;
 }
 
 /** The zero frame: a direction's end. Shared, never written to. */
@@ -231,6 +237,16 @@ export function spliceFramed(plain: net.Socket, tunnel: Duplex & { setNoDelay?: 
     }
     const len = chunk.length;
     let off = 0;
+    // With releaseTunnelChunk: one hold for this loop, one per piece written; the chunk goes back
+    // when the last of them is done.
+    const releaseIn = opts.releaseTunnelChunk;
+    let holds = 1;
+    const unhold = releaseIn ? () => void (--holds === 0 && releaseIn(chunk)) : undefined;
+    const write = (b: Buffer): boolean => {
+      if (!unhold) return plain.write(b);
+      holds++;
+      return plain.write(b, unhold);
+    };
     // The first payload piece of this chunk is held back until we know whether a second one
     // follows: then plain is corked so that both go out in one writev.
     let first: Buffer | undefined;
@@ -281,15 +297,17 @@ export function spliceFramed(plain: net.Socket, tunnel: Duplex & { setNoDelay?: 
           if (!corked) {
             corked = true;
             plain.cork();
-            ok = plain.write(first!) && ok;
+            ok = write(first!) && ok;
             first = undefined;
           }
-          ok = plain.write(part) && ok;
+          ok = write(part) && ok;
         }
       }
     }
-    if (first !== undefined) ok = plain.write(first) && ok;
+    if (first !== undefined) ok = write(first) && ok;
     if (corked) plain.uncork();
+    // A chunk whose tail is the next request's start belongs to the next owner of the tunnel.
+    if (unhold && !(leftover && leftover.buffer === chunk.buffer && leftover.byteOffset >= chunk.byteOffset && leftover.byteOffset < chunk.byteOffset + len)) unhold();
     if (inEnded && !plain.writableEnded) {
       plain.end();
       maybeComplete();

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { AGENT_TUNNEL_PREFIX } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
-import { MAX_REQUEST_LINE, readLine, spliceFramed, writeFrame } from '@tel/tcp-wire';
+import { MAX_REQUEST_LINE, connectPooled, readLine, releaseChunk, spliceFramed, writeFrame } from '@tel/tcp-wire';
 import { proxyToApp } from './app-proxy.js';
 import type { InterceptRoute } from './control.js';
 
@@ -33,10 +33,9 @@ const noop = () => undefined;
  * `route`; `appPort` is where it goes when the intercept can't take it.
  */
 export function carryIntercepted(client: net.Socket, route: InterceptRoute, appPort: number, t: InterceptTargets): void {
-  // Not connectPooled: spliceFramed writes the tunnel's chunks to the client as views and never
-  // hands them back, so every pooled read would hold a fresh 64 KiB buffer until a GC (measured: 4
-  // KiB answers on 100 connections kept 20-40 MB of garbage); a plain read is sized to the data.
-  const tunnel = net.connect({ host: t.managerHost(), port: t.tunnelPort, allowHalfOpen: true, noDelay: true });
+  // Pooled reads: spliceFramed gives each tunnel chunk back once its pieces are written to the
+  // client (releaseTunnelChunk), so a bulk answer reuses the same memory instead of 64 KiB per read.
+  const tunnel = connectPooled({ host: t.managerHost(), port: t.tunnelPort, allowHalfOpen: true, noDelay: true } as net.NetConnectOpts);
   tunnel.on('error', noop); // readLine, then the splice, report what matters
   // The line and whatever the client sent meanwhile leave in one write once connected.
   tunnel.cork();
@@ -92,7 +91,7 @@ export function carryIntercepted(client: net.Socket, route: InterceptRoute, appP
       settled = true;
       detach();
       kept.length = 0;
-      spliceFramed(client, tunnel, { initialTunnelBytes: rest, plainEnded: ended, resetPlainOnAbort: true });
+      spliceFramed(client, tunnel, { initialTunnelBytes: rest, plainEnded: ended, resetPlainOnAbort: true, releaseTunnelChunk: releaseChunk });
     },
     (err: Error) => toApp(err.message),
   );
