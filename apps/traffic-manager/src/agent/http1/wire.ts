@@ -44,7 +44,7 @@ function splitHead(buf: Buffer): HeadResult<{ start: string; fields: Map<string,
   const lines = buf.toString('latin1', skip, end).split('\r\n');
   const fields = new Map<string, string[]>();
   for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
+    const line = lines[i] ?? '';
     const colon = line.indexOf(':');
     if (colon <= 0) return { error: `bad header line ${JSON.stringify(line.slice(0, 40))}` };
     const name = line.slice(0, colon);
@@ -56,8 +56,9 @@ function splitHead(buf: Buffer): HeadResult<{ start: string; fields: Map<string,
     if (list) list.push(value);
     else fields.set(key, [value]);
   }
-  if (lines[0].includes('\n')) return { error: 'bare LF in start line' };
-  return { head: { start: lines[0], fields }, length: end + 4 };
+  const start = lines[0] ?? '';
+  if (start.includes('\n')) return { error: 'bare LF in start line' };
+  return { head: { start, fields }, length: end + 4 };
 }
 
 function commaList(values: string[] | undefined): string[] {
@@ -68,8 +69,9 @@ function commaList(values: string[] | undefined): string[] {
 function contentLength(values: string[] | undefined): number | undefined | Error {
   const all = commaList(values);
   if (all.length === 0) return undefined;
-  if (!all.every((v) => v === all[0]) || !/^\d{1,15}$/.test(all[0])) return new Error(`bad Content-Length ${JSON.stringify(values?.join(','))}`);
-  return Number(all[0]);
+  const first = all[0] ?? '';
+  if (!all.every((v) => v === first) || !/^\d{1,15}$/.test(first)) return new Error(`bad Content-Length ${JSON.stringify(values?.join(','))}`);
+  return Number(first);
 }
 
 function isTunnelRequest(method: string, fields: Map<string, string[]>): boolean {
@@ -82,7 +84,9 @@ export function parseRequestHead(buf: Buffer): HeadResult<ParsedRequest> {
   const { start, fields } = r.head;
   const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e\x80-\xff]+) HTTP\/1\.([01])$/.exec(start);
   if (!m) return { error: `bad request line ${JSON.stringify(start.slice(0, 60))}` };
-  const [, method, target, minor] = m;
+  const method = m[1] ?? '';
+  const target = m[2] ?? '';
+  const minor = m[3];
   const te = commaList(fields.get('transfer-encoding'));
   const cl = contentLength(fields.get('content-length'));
   if (cl instanceof Error) return { error: cl.message };
@@ -183,7 +187,7 @@ export class BodyFramer {
       case 'size': {
         const m = /^([0-9A-Fa-f]{1,12})[ \t]*(;.*)?$/.exec(line);
         if (!m) return new Error(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`);
-        this.remaining = parseInt(m[1], 16);
+        this.remaining = parseInt(m[1] ?? '0', 16);
         this.state = this.remaining === 0 ? 'trailer' : 'data';
         return undefined;
       }
