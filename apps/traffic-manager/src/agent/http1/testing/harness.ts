@@ -52,6 +52,8 @@ export async function httpUpstream(name: string): Promise<Upstream> {
     if (head.length) sock.write(`${name}:${head.toString('latin1')}`);
     sock.on('data', (d: Buffer) => sock.write(`${name}:${d.toString('latin1')}`));
     sock.on('error', () => undefined);
+    // An upgraded socket is no longer the server's to end: the peer's FIN ends it here.
+    sock.on('end', () => sock.end());
   });
   up.port = await listen(server);
   return up;
