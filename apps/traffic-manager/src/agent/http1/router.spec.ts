@@ -159,6 +159,18 @@ describe('routeHttp1', () => {
     expect((await c.readResponse()).body.toString('latin1')).toBe('app GET /x ');
   });
 
+  it('drops a target that answers more than it was asked, and reconnects for the next request', async () => {
+    ws = await rawUpstream('raw', (s) =>
+      s.once('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra')),
+    );
+    const c = client();
+    c.send('GET /1 HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\n\r\n');
+    expect((await c.readResponse()).body.toString('latin1')).toBe('ok');
+    c.send('GET /2 HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\n\r\n');
+    expect((await c.readResponse()).body.toString('latin1')).toBe('ok');
+    expect(ws.connections).toBe(2);
+  });
+
   it('survives 2000 mutated requests and keeps routing right', async () => {
     const bases = [
       'GET /a HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\n\r\n',

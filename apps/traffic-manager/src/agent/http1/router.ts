@@ -211,7 +211,7 @@ class Http1Connection {
       }
       // A workstation away must not cost the request: the app answers it, as without the intercept.
       this.opts.log.info(`http1: target ${target} unreachable; its request goes to the app`, { error: (e as Error).message });
-      return this.openUpstream(APP_TARGET);
+      return this.upstreams.get(APP_TARGET) ?? this.openUpstream(APP_TARGET);
     }
     const up: Upstream = { target, sock, resBuf: EMPTY, ended: false, blocked: false };
     this.upstreams.set(target, up);
@@ -295,7 +295,11 @@ class Http1Connection {
       this.upstreams.delete(up.target);
       up.sock.end();
     }
-    if (up.resBuf.length && !up.ended) return this.pumpResponse(up);
+    if (up.resBuf.length) {
+      // Bytes past the end of the answer were not asked for: they must not become the next request's answer.
+      this.opts.log.debug(`http1: target ${up.target} sent ${up.resBuf.length} bytes past its response; its connection is dropped`);
+      this.dropUpstream(up);
+    }
     this.pump();
   }
 
