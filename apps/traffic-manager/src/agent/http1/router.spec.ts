@@ -171,6 +171,47 @@ describe('routeHttp1', () => {
     expect(ws.connections).toBe(2);
   });
 
+  it('carries megabytes both ways byte-exact under backpressure', async () => {
+    const size = 8 * 1024 * 1024;
+    const upload = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) upload[i] = (i * 31 + (i >> 11)) & 0xff;
+    let got = Buffer.alloc(0);
+    const reply = Buffer.from(upload).reverse();
+    ws = await rawUpstream('raw', (s) =>
+      s.on('data', (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        const head = got.indexOf('\r\n\r\n');
+        if (head >= 0 && got.length - head - 4 === size) {
+          s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`);
+          s.write(reply);
+        }
+      }),
+    );
+    const c = client();
+    const head = `PUT /big HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\nContent-Length: ${size}\r\n\r\n`;
+    c.send(Buffer.concat([Buffer.from(head, 'latin1'), upload]));
+    const r = await c.readResponse('PUT', 10_000);
+    expect(got.subarray(head.length).equals(upload)).toBe(true);
+    expect(r.body.equals(reply)).toBe(true);
+  }, 20_000);
+
+  it('answers a request whose client half-closed right after sending it, then ends', async () => {
+    const c = client();
+    c.sock.end('GET /slow HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\n\r\n');
+    expect((await c.readResponse()).body.toString('latin1')).toBe('ws GET /slow ');
+    await c.readBytes(1);
+    expect(c.ended).toBe(true);
+  });
+
+  it('relays a close-delimited response and ends the client with it', async () => {
+    ws = await rawUpstream('raw', (s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\nuntil the close')));
+    const c = client();
+    c.send('GET /1 HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\n\r\n');
+    const r = await c.readResponse();
+    expect(r.body.toString('latin1')).toBe('until the close');
+    expect(c.ended).toBe(true);
+  });
+
   it('survives 2000 mutated requests and keeps routing right', async () => {
     const bases = [
       'GET /a HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\n\r\n',
