@@ -212,6 +212,35 @@ describe('routeHttp1', () => {
     expect(c.ended).toBe(true);
   });
 
+  it('sends a request again on a fresh connection when a reused one closes unanswered', async () => {
+    let conns = 0;
+    ws = await rawUpstream('raw', (s) => {
+      const nth = ++conns;
+      let requests = 0;
+      s.on('data', () => {
+        // The second request on the first connection meets a server that just timed it out.
+        if (nth === 1 && ++requests === 2) s.destroy();
+        else s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      });
+    });
+    const c = client();
+    for (const path of ['/1', '/2', '/3']) {
+      c.send(`GET ${path} HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\n\r\n`);
+      expect((await c.readResponse()).body.toString('latin1')).toBe('ok');
+    }
+    expect(ws.connections).toBe(2);
+  });
+
+  it('gives the app a request whose intercept accepted and closed without answering', async () => {
+    ws = await rawUpstream('raw', (s) => s.on('data', () => s.destroy()));
+    const c = client();
+    c.send('POST /x HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\nContent-Length: 3\r\n\r\nabc');
+    expect((await c.readResponse('POST')).body.toString('latin1')).toBe('app POST /x abc');
+    c.send('GET /y HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.readResponse()).body.toString('latin1')).toBe('app GET /y ');
+    expect(app.connections).toBe(1);
+  });
+
   it('survives 2000 mutated requests and keeps routing right', async () => {
     const bases = [
       'GET /a HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\n\r\n',

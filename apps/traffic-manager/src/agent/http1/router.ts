@@ -5,11 +5,11 @@
 import type net from 'node:net';
 import type { Logger } from '@tel/logging';
 import type { RequestHead } from './filter.js';
-import { BodyFramer, parseRequestHead, parseResponseHead } from './wire.js';
+import { APP_TARGET, keep, newExchange, replayTarget, type Exchange, type Target, type Upstream } from './exchange.js';
+import { parseRequestHead, parseResponseHead, BodyFramer } from './wire.js';
 
-/** Opaque key of where a request goes: APP_TARGET or an intercept id. */
-export type Target = string;
-export const APP_TARGET: Target = 'app';
+export { APP_TARGET, REPLAY_MAX, type Target } from './exchange.js';
+
 /** Client bytes read ahead while a response is awaited; past this the client is not read. */
 export const READ_AHEAD_MAX = 1024 * 1024;
 
@@ -18,24 +18,6 @@ export interface Http1RouteOptions {
   /** A connection to `target`; for APP_TARGET the app container. A target other than the app that fails is replaced by the app. */
   connect(target: Target): Promise<net.Socket>;
   log: Logger;
-}
-
-interface Upstream {
-  target: Target;
-  sock: net.Socket;
-  resBuf: Buffer;
-  ended: boolean;
-  blocked: boolean;
-}
-
-interface Exchange {
-  target: Target;
-  method: string;
-  up?: Upstream;
-  reqBody: BodyFramer;
-  resBody?: BodyFramer;
-  resCloses: boolean;
-  resDone: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -52,7 +34,6 @@ export function routeHttp1(client: net.Socket, opts: Http1RouteOptions): void {
 class Http1Connection {
   private inBuf: Buffer = EMPTY;
   private clientEnded = false;
-  private clientBlocked = false;
   private readonly upstreams = new Map<Target, Upstream>();
   private ex: Exchange | undefined;
   private connecting = false;
@@ -72,7 +53,6 @@ class Http1Connection {
     c.on('end', () => this.onClientEnd());
     c.on('close', () => this.shutdown());
     c.on('drain', () => {
-      this.clientBlocked = false;
       for (const up of this.upstreams.values()) up.sock.resume();
       if (this.raw) this.raw.sock.resume();
     });
@@ -107,7 +87,7 @@ class Http1Connection {
           return this.toRaw(ex.target, `request body: ${n.message}`, ex.up);
         }
         if (n > 0) {
-          this.writeUp(ex.up, this.inBuf.subarray(0, n));
+          this.sendEx(ex, this.inBuf.subarray(0, n));
           this.inBuf = this.inBuf.subarray(n);
         }
         if (!ex.reqBody.done) {
@@ -150,11 +130,12 @@ class Http1Connection {
     }
     const head = this.inBuf.subarray(0, r.length);
     this.inBuf = this.inBuf.subarray(r.length);
-    const ex: Exchange = { target, method: r.head.req.method, reqBody: new BodyFramer(r.head.framing), resCloses: false, resDone: false };
+    const ex = newExchange(target, r.head);
     this.ex = ex;
     const send = (up: Upstream) => {
       ex.up = up;
-      this.writeUp(up, head);
+      ex.reusedUp = up.uses++ > 0;
+      this.sendEx(ex, head);
     };
     const up = this.upstreams.get(target);
     if (up) {
@@ -176,6 +157,42 @@ class Http1Connection {
       },
     );
     return false;
+  }
+
+  /** Writes request bytes to the exchange's upstream, keeping them for a replay while they fit. */
+  private sendEx(ex: Exchange, bytes: Buffer): void {
+    keep(ex, bytes);
+    if (ex.up) this.writeUp(ex.up, bytes);
+  }
+
+  /** Sends the exchange again (exchange.ts replayTarget says where); false when it can't be. */
+  private replay(ex: Exchange, failed: Upstream): boolean {
+    const next = replayTarget(ex, failed);
+    if (next === undefined || !ex.kept) return false;
+    this.opts.log.debug(`http1: target ${failed.target} closed before answering; the request goes again to ${next}`);
+    ex.retries++;
+    ex.up = undefined;
+    this.dropUpstream(failed);
+    const kept = ex.kept;
+    this.connecting = true;
+    const existing = this.upstreams.get(next);
+    (existing ? Promise.resolve(existing) : this.openUpstream(next)).then(
+      (u) => {
+        this.connecting = false;
+        if (this.closed) return;
+        ex.up = u;
+        ex.target = u.target;
+        ex.reusedUp = u.uses++ > 0;
+        for (const b of kept) this.writeUp(u, b);
+        if (this.clientEnded && !ex.reqBody.done) u.sock.end();
+        this.pump();
+      },
+      () => {
+        this.connecting = false;
+        this.client.destroy();
+      },
+    );
+    return true;
   }
 
   private writeUp(up: Upstream, bytes: Buffer): void {
@@ -213,7 +230,7 @@ class Http1Connection {
       this.opts.log.info(`http1: target ${target} unreachable; its request goes to the app`, { error: (e as Error).message });
       return this.upstreams.get(APP_TARGET) ?? this.openUpstream(APP_TARGET);
     }
-    const up: Upstream = { target, sock, resBuf: EMPTY, ended: false, blocked: false };
+    const up: Upstream = { target, sock, resBuf: EMPTY, ended: false, blocked: false, uses: 0 };
     this.upstreams.set(target, up);
     sock.on('error', noop);
     sock.setNoDelay(true);
@@ -225,6 +242,7 @@ class Http1Connection {
 
   private onUpstreamData(up: Upstream, chunk: Buffer): void {
     if (this.raw === up) return this.writeClient(up, chunk);
+    if (this.ex?.up === up) this.ex.resStarted = true;
     up.resBuf = up.resBuf.length ? Buffer.concat([up.resBuf, chunk]) : chunk;
     this.pumpResponse(up);
   }
@@ -240,6 +258,7 @@ class Http1Connection {
         this.client.end();
         return this.shutdownUpstreams();
       }
+      if (this.replay(ex, up)) return;
       // Cut off mid-response: the client must see a broken connection, not a short answer.
       this.opts.log.debug(`http1: target ${up.target} closed before its response ended`);
       this.client.destroy();
@@ -306,7 +325,6 @@ class Http1Connection {
   private writeClient(up: Upstream, bytes: Buffer): void {
     if (bytes.length === 0 || this.client.destroyed) return;
     if (!this.client.write(bytes)) {
-      this.clientBlocked = true;
       up.sock.pause();
     }
   }
