@@ -241,6 +241,18 @@ describe('routeHttp1', () => {
     expect(app.connections).toBe(1);
   });
 
+  it('ends the client after a response that says Connection: close, and not before', async () => {
+    const c = client();
+    c.send('GET /a HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect((await c.readResponse()).body.toString('latin1')).toBe('ws GET /a ');
+    expect(c.ended).toBe(false);
+    const r = await c.readResponse();
+    expect(r.head).toMatch(/connection: close/i);
+    expect(r.body.toString('latin1')).toBe('app GET /b ');
+    await c.readBytes(1);
+    expect(c.ended).toBe(true);
+  });
+
   it('survives 2000 mutated requests and keeps routing right', async () => {
     const bases = [
       'GET /a HTTP/1.1\r\nHost: x\r\nx-dev: alice\r\n\r\n',

@@ -40,6 +40,8 @@ class Http1Connection {
   private raw: Upstream | undefined;
   private rawPending = false;
   private closed = false;
+  /** A response said Connection: close; nothing more is read or sent. */
+  private ending = false;
 
   constructor(
     private readonly client: net.Socket,
@@ -76,7 +78,7 @@ class Http1Connection {
 
   /** Moves client bytes along as far as the current exchange allows; starts the next exchange when both halves are done. */
   private pump(): void {
-    while (!this.closed && !this.raw && !this.rawPending && !this.connecting) {
+    while (!this.closed && !this.ending && !this.raw && !this.rawPending && !this.connecting) {
       if (!this.ex && !this.startExchange()) break;
       const ex = this.ex;
       if (!ex?.up) break;
@@ -310,9 +312,10 @@ class Http1Connection {
       ex.resDone = true;
     }
     if (ex.resCloses) {
-      // The server closes after this answer: the next request to this target gets a fresh connection.
-      this.upstreams.delete(up.target);
-      up.sock.end();
+      // The answer said the connection closes after it: the client was told so, as without the agent.
+      this.ending = true;
+      this.client.end();
+      return this.shutdownUpstreams();
     }
     if (up.resBuf.length) {
       // Bytes past the end of the answer were not asked for: they must not become the next request's answer.
