@@ -8,11 +8,12 @@
 //   1000 concurrent tunnelled connections          all succeed; each daemon's RSS ≤ 200 MB meanwhile
 //   connect with cold daemons, manager installed   ≤ 3 s
 // Prerequisite: `bash scripts/main.sh` (or the same build + push) so dist/ and the image exist.
+import { benchCluster, benchUser } from '../cluster-bench.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
-import { readBuildInfo, workspaceRoot } from '@tel/genversion';
+import type { ClusterInfo } from '@tel/testcluster';
+import { workspaceRoot } from '@tel/genversion';
 import { cpuDelta, cpuSnapshot, machineCpu, machineDelta } from './cpu.js';
 
 const root = workspaceRoot();
@@ -142,28 +143,17 @@ function rssMiB(pid: number): number {
 }
 
 async function main() {
-  const cluster = await ensureClusterUp();
-  const info = readBuildInfo(root);
-  if (info.registry !== cluster.registry) throw new Error(`dist/ was built for ${info.registry}; run 'bash scripts/main.sh' first (builds for ${cluster.registry})`);
-  const kubectl = async (args: string[], input?: string) => {
-    const r = await cluster.wsExec('kubectl', args, { timeoutMs: 180_000, ...(input ? { input } : {}) });
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const { cluster, info, kubectl } = await benchCluster();
   // A namespace still terminating from the previous run would take the new pod down with it.
   await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
   await kubectl(['apply', '-f', '-'], manifest(info.image));
   await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/bulk', '--timeout=120s']);
   const podIp = await kubectl(['get', 'pod', 'bulk', '-n', NS, '-o', 'jsonpath={.status.podIP}']);
 
-  const home = join(cluster.stateDir, 'bench-user');
-  const env: NodeJS.ProcessEnv = {
-    HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), XDG_CACHE_HOME: join(home, 'cache'), XDG_CONFIG_HOME: join(home, 'config'),
-    TELEPRESENCE_ROOT_RUN_DIR: join(home, 'rootrun'), KUBECONFIG: cluster.adminKubeconfig,
+  const env = benchUser(cluster, 'bench-user', {
     // BENCH_PROFILE_DIR: V8 CPU profiles of the daemons, written when they quit.
     ...(process.env.BENCH_PROFILE_DIR ? { TELEPRESENCE_CPU_PROFILE_DIR: process.env.BENCH_PROFILE_DIR } : {}),
-  };
-  for (const d of [env.XDG_RUNTIME_DIR!, env.XDG_CACHE_HOME!, env.XDG_CONFIG_HOME!, env.TELEPRESENCE_ROOT_RUN_DIR!]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  });
   const cli = join(root, 'dist', 'apps', 'cli', 'main.js');
   const tp = (...args: string[]) => cluster.wsExec('node', [cli, ...args], { env, timeoutMs: 300_000 });
 

@@ -9,10 +9,10 @@
 //   200 concurrent intercepted connections all served; agent RSS ≤ 80 MB meanwhile
 //   ten rounds of leave + intercept, each as fast as the first re-intercept (no stale path)
 // Prerequisite: `bash scripts/main.sh` (or the same build + push) so dist/ and the image exist.
+import { benchCluster, benchUser } from '../cluster-bench.js';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
-import { readBuildInfo, workspaceRoot } from '@tel/genversion';
+import { workspaceRoot } from '@tel/genversion';
 import { AGENT_BUNDLE_PATH } from '@tel/agent-config';
 import { cpuDelta, cpuSnapshot } from '../connect/cpu.js';
 
@@ -117,14 +117,7 @@ function agentRss(): number {
 }
 
 async function main() {
-  const cluster = await ensureClusterUp();
-  const info = readBuildInfo(root);
-  if (info.registry !== cluster.registry) throw new Error(`dist/ was built for ${info.registry}; run 'bash scripts/main.sh' first (builds for ${cluster.registry})`);
-  const kubectl = async (args: string[], input?: string) => {
-    const r = await cluster.wsExec('kubectl', args, { timeoutMs: 180_000, ...(input ? { input } : {}) });
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const { cluster, info, kubectl } = await benchCluster();
   const inClient = async (script: string) => {
     const out = await kubectl(['exec', '-n', NS, 'client', '--', '/usr/bin/node', '-e', script]);
     return JSON.parse(out.split('\n').pop()!);
@@ -134,12 +127,7 @@ async function main() {
   await kubectl(['rollout', 'status', '-n', NS, 'deployment/app', '--timeout=120s']);
   await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/client', '--timeout=120s']);
 
-  const home = join(cluster.stateDir, 'bench-icpt-user');
-  const env: NodeJS.ProcessEnv = {
-    HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), XDG_CACHE_HOME: join(home, 'cache'), XDG_CONFIG_HOME: join(home, 'config'),
-    TELEPRESENCE_ROOT_RUN_DIR: join(home, 'rootrun'), KUBECONFIG: cluster.adminKubeconfig,
-  };
-  for (const d of [env.XDG_RUNTIME_DIR!, env.XDG_CACHE_HOME!, env.XDG_CONFIG_HOME!, env.TELEPRESENCE_ROOT_RUN_DIR!]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  const env = benchUser(cluster, 'bench-icpt-user');
   const cli = join(root, 'dist', 'apps', 'cli', 'main.js');
   const tp = async (...args: string[]) => {
     const t0 = performance.now();
@@ -148,7 +136,7 @@ async function main() {
     return { ...r, seconds: (performance.now() - t0) / 1000 };
   };
   // The workstation's server, from a file (no shell quoting of the script), checked to answer.
-  const serverFile = join(home, 'ws-server.cjs');
+  const serverFile = join(env.HOME!, 'ws-server.cjs');
   writeFileSync(serverFile, server('workstation', WS_PORT, '127.0.0.1'));
   const wsServer = await cluster.wsExec('sh', ['-c', `node ${serverFile} >/dev/null 2>&1 & echo $!`], { timeoutMs: 10_000 });
   const wsPid = wsServer.stdout.trim();
