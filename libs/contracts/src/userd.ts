@@ -82,6 +82,8 @@ export interface SessionStatus {
   rootDaemon: RootDaemonStatus | null;
   /** This daemon's session in the traffic manager; absent when not connected. */
   manager?: ManagerSessionInfo;
+  /** This session's intercepts (without their environment); absent when not connected. */
+  intercepts?: InterceptInfo[];
 }
 
 /** The user daemon's session in the traffic manager (arrive / remain / depart). */

@@ -105,6 +105,7 @@ export class Session {
       network,
       rootDaemon,
       ...(a ? { manager: definedOnly(a.managerSession.status()) } : {}),
+      ...(a?.intercepts ? { intercepts: a.intercepts.list().map(({ environment: _env, ...i }) => i) } : {}),
     };
   }
 

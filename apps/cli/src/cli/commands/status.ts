@@ -16,6 +16,8 @@ export interface StatusDoc {
   portForward: SessionStatus['portForward'];
   /** The user daemon's session in the traffic manager (id, manager version, last answer). */
   manager?: SessionStatus['manager'];
+  /** This session's intercepts. */
+  intercepts?: SessionStatus['intercepts'];
   /** The root daemon's routes, exclusions and tunnel health; null when it has no network. */
   network: NetworkStatus | null;
 }
@@ -54,6 +56,11 @@ export function renderStatus(d: StatusDoc): string {
         row('Manager session', m.sessionId ? `${m.sessionId}${m.arrivals > 1 ? ` (arrived ${m.arrivals} times)` : ''}` : `none, arriving again${m.lastError ? ` (${m.lastError})` : ''}`);
         row('Manager version', m.managerVersion);
         row('Manager answered', m.lastAnswerAt ? `${m.lastAnswerAt} (${Math.round((Date.now() - Date.parse(m.lastAnswerAt)) / 1000)}s ago)` : 'never');
+      }
+      const icpts = d.intercepts ?? [];
+      row('Intercepts', `${icpts.length} total`);
+      for (const i of icpts) {
+        lines.push(`    - ${i.spec.name}: ${(i.spec.workloadKind ?? 'workload').toLowerCase()}/${i.spec.workload} in ${i.spec.namespace}, ${i.service ?? i.spec.service ?? '?'}:${i.servicePortName ?? i.servicePort ?? i.spec.port ?? '?'} → 127.0.0.1:${i.spec.localPort}, ${i.state.toUpperCase()}${i.state === 'active' ? '' : `: ${i.message ?? ''}`}`);
       }
       if (d.portForward) row('Port-forward', `${d.portForward.serving ? 'serving' : 'closed'}${d.portForward.pod ? ` to pod ${d.portForward.pod}` : ''}${d.portForward.lastError ? ` (last error: ${d.portForward.lastError})` : ''}`);
     }
@@ -116,6 +123,7 @@ export const statusCommand = defineCommand({
       session: sessionStatus?.session ?? null,
       portForward: sessionStatus?.portForward ?? null,
       ...(sessionStatus?.manager ? { manager: sessionStatus.manager } : {}),
+      ...(sessionStatus?.intercepts ? { intercepts: sessionStatus.intercepts } : {}),
       network,
     };
     ctx.out.result(doc, () => renderStatus(doc));

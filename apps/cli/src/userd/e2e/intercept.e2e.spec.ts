@@ -94,6 +94,9 @@ describe('global intercepts (real cluster)', () => {
     measured.firstInterceptMs = r.ms;
     expect(r.json.intercept).toMatchObject({ state: 'active', service: 'web', servicePort: 8080, podsReady: 2, podsWanted: 2 });
     expect(await fromWorkstation('web')).toBe(10);
+    const st = await tp('status', '--output', 'json');
+    expect(st.json.intercepts).toEqual([expect.objectContaining({ state: 'active', spec: expect.objectContaining({ name: 'web', namespace: NS }) })]);
+    expect(st.json.intercepts[0].environment).toBeUndefined();
     // The pod's environment: ConfigMap-, Secret-sourced and a value with spaces, quotes and $.
     const json = JSON.parse(readFileSync(join(dir, 'web.json'), 'utf8')) as Record<string, string>;
     expect(json).toMatchObject({ GREETING: 'hello from a configmap', API_TOKEN: 's3cr3t value', TRICKY });
