@@ -1,5 +1,6 @@
 // The agent end to end on loopback: a real app server, a fake manager built from the manager's own
 // router (HTTP/2) plus a real data-port server, a real workstation server behind it.
+import { freePort } from './testing/free-port.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -22,14 +23,6 @@ async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
     if (Date.now() > until) throw new Error('condition not met in time');
     await sleep(5);
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** A server that reads a whole request (until FIN), then answers `<prefix>` + it and ends. */

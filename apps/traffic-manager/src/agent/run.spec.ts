@@ -1,4 +1,5 @@
 // The agent role as a process: bad settings are one line and exit 1; SIGTERM ends it with exit 0.
+import { freePort } from './testing/free-port.js';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
@@ -27,14 +28,6 @@ function runAgentProcess(env: Record<string, string>, whenUp?: (out: () => strin
     child.on('error', reject);
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 describe('runAgent', () => {

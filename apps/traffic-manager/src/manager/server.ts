@@ -55,7 +55,6 @@ export interface ManagerServer {
   agents: AgentStore;
   intercepts: InterceptStore;
   parked: ParkedConnections;
-  sessionExists(sessionId: string): boolean;
   stats(): ManagerStats;
   close(): Promise<void>;
 }
@@ -70,8 +69,7 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
   const intercepts = new InterceptStore(opts.installer, log.child('intercepts'));
   const agents = new AgentStore((a) => intercepts.agentIntercepts(a.workload, a.configHash), log);
   intercepts.attach(agents);
-  const sessionExists = (id: string) => store.list().some((x) => x.sessionId === id);
-  const parked = new ParkedConnections(sessionExists);
+  const parked = new ParkedConnections((id) => store.has(id));
   const storeWatch = new AbortController();
   const known = new Set<string>();
   store.watch((e) => {
@@ -123,7 +121,7 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
     stats: () => ({ ...counts, clientSessions: store.size, rssBytes: process.memoryUsage().rss }),
     watchIntercepts: (req, sink) => {
       const sessionId = req?.sessionId;
-      if (typeof sessionId !== 'string' || !sessionExists(sessionId)) throw new RequestError('unknown-session', 'cluster', `the traffic manager has no session ${JSON.stringify(sessionId)}`, 'arrive again');
+      if (typeof sessionId !== 'string' || !store.has(sessionId)) throw new RequestError('unknown-session', 'cluster', `the traffic manager has no session ${JSON.stringify(sessionId)}`, 'arrive again');
       const off = intercepts.onChange((id) => {
         if (id === sessionId) sink.send({ intercepts: intercepts.ofSession(sessionId) });
       });
@@ -170,7 +168,6 @@ export async function startManagerServer(opts: ManagerServerOptions): Promise<Ma
     agents,
     intercepts,
     parked,
-    sessionExists,
     stats: () => ({ ...counts, clientSessions: store.size }),
     close: () =>
       new Promise<void>((resolve) => {

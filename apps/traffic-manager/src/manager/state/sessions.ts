@@ -38,6 +38,10 @@ export class SessionStore {
     return this.sessions.size;
   }
 
+  has(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
+  }
+
   arrive(req: ArriveRequest): Lease {
     const client = checkClient(req?.client);
     const desired = checkDesired(req?.desired);
