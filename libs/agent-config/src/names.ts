@@ -79,3 +79,5 @@ export const AGENT_LOG_LEVEL_ENV = `${AGENT_ENV_PREFIX}LOG_LEVEL`;
  */
 export const AGENT_BUNDLE_PATH = '/usr/local/lib/telepresence/traffic-agent.js';
 export const AGENT_COMMAND = ['/usr/bin/node', AGENT_BUNDLE_PATH];
+/** The manager Service's port for the webhook (the API server calls it there; it maps to MANAGER_WEBHOOK_PORT). */
+export const WEBHOOK_SERVICE_PORT = 443;

@@ -1,6 +1,6 @@
 // The Kubernetes objects `telepresence helm install` creates for one traffic manager, as plain
 // data. This file is the single source of truth for names, labels, ports and RBAC rules.
-import { AGENT_IMAGE_ENV, MANAGER_SERVICE, WEBHOOK_PATH, WEBHOOK_TLS_SECRET, webhookConfigurationName } from '@tel/agent-config';
+import { AGENT_IMAGE_ENV, MANAGER_SERVICE, WEBHOOK_PATH, WEBHOOK_SERVICE_PORT, WEBHOOK_TLS_SECRET, webhookConfigurationName } from '@tel/agent-config';
 import { MANAGER_AGENT_PORT, MANAGER_AGENT_TUNNEL_PORT, MANAGER_API_PORT, MANAGER_HEALTH_PORT, MANAGER_TCP_PORT, MANAGER_WEBHOOK_PORT } from '@tel/contracts';
 
 export { DEFAULT_MANAGER_NAMESPACE } from '@tel/contracts';
@@ -111,7 +111,7 @@ export function managerObjects(o: ManagerManifestOptions): KubeObject[] {
         ports: [
           { name: 'agent', port: MANAGER_AGENT_PORT, targetPort: 'agent', protocol: 'TCP' },
           { name: 'agent-tunnel', port: MANAGER_AGENT_TUNNEL_PORT, targetPort: 'agent-tunnel', protocol: 'TCP' },
-          { name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' },
+          { name: 'webhook', port: WEBHOOK_SERVICE_PORT, targetPort: 'webhook', protocol: 'TCP' },
         ],
       },
     },
@@ -138,7 +138,7 @@ function webhookConfiguration(ns: string, labels: Record<string, string>): KubeO
       {
         name: WEBHOOK_NAME,
         admissionReviewVersions: ['v1'],
-        clientConfig: { service: { name: MANAGER_NAME, namespace: ns, path: WEBHOOK_PATH, port: 443 } },
+        clientConfig: { service: { name: MANAGER_NAME, namespace: ns, path: WEBHOOK_PATH, port: WEBHOOK_SERVICE_PORT } },
         rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
         failurePolicy: 'Ignore',
         sideEffects: 'None',

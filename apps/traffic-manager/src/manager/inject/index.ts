@@ -1,7 +1,8 @@
 // The manager's agent injector: the webhook (with its certificate and caBundle) and the workload
 // operations the intercept logic calls. One factory; run.ts starts it and waits for `ready`.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { webhookConfigurationName } from '@tel/agent-config';
+import net from 'node:net';
+import { MANAGER_SERVICE, WEBHOOK_SERVICE_PORT, webhookConfigurationName } from '@tel/agent-config';
 import { MANAGER_WEBHOOK_PORT } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { ensureWebhookTls, patchCaBundle } from './certs.js';
@@ -20,6 +21,31 @@ export interface Injector extends WorkloadInjector {
   /** The webhook's port (MANAGER_WEBHOOK_PORT unless told otherwise). */
   readonly webhookPort: number;
   close(): Promise<void>;
+}
+
+const SERVICE_ROUTE_WAIT_MS = 5_000;
+
+/** Resolves once `host:port` accepts a TCP connection, or after `waitMs` (with a warning). */
+async function untilReachable(host: string, port: number, waitMs: number, signal: AbortSignal, log: Logger): Promise<void> {
+  const until = Date.now() + waitMs;
+  while (!signal.aborted) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host, port, timeout: 1_000 });
+      const done = (v: boolean) => {
+        s.destroy();
+        resolve(v);
+      };
+      s.once('connect', () => done(true));
+      s.once('error', () => done(false));
+      s.once('timeout', () => done(false));
+    });
+    if (ok) return;
+    if (Date.now() >= until) {
+      log.warn(`the webhook does not answer through ${host}:${port} from the manager; going on (pods created before the API server reaches it get no agent)`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** How often the caBundle is checked again: a re-install or someone's edit must not leave it wrong for long. */
@@ -73,8 +99,19 @@ export async function startInjector(opts: { kc: KubeConfig; namespace: string; l
     }
   });
   const workloads = workloadInjector({ kc: opts.kc, namespace: opts.namespace, log, agentImage: opts.agentImage });
+  // The API server calls the webhook through the manager's Service. Right after the manager
+  // became ready, kube-proxy may not route that Service to it yet, and a pod created then is
+  // admitted without the agent (failurePolicy Ignore). Before the first agent is wanted, wait
+  // until the Service answers from here (once per manager; a cluster without hairpin routing,
+  // where a pod cannot reach itself through its Service, costs that first intercept the wait).
+  let routed: Promise<void> | undefined;
+  const serviceRouted = () => (routed ??= untilReachable(`${MANAGER_SERVICE}.${opts.namespace}.svc`, WEBHOOK_SERVICE_PORT, SERVICE_ROUTE_WAIT_MS, stop.signal, log));
   return {
     ...workloads,
+    ensureAgent: async (info) => {
+      await serviceRouted();
+      return workloads.ensureAgent(info);
+    },
     ready: readyPromise,
     isReady: () => ready,
     webhookPort: server.port,
