@@ -14,6 +14,8 @@ export interface InterceptablePort {
   servicePort: number;
   /** The Service port's name, when it has one (`--port 8080:http`). */
   servicePortName?: string;
+  /** The Service port's appProtocol, when set (decides whether a personal intercept's HTTP filter can apply). */
+  appProtocol?: string;
   protocol: 'TCP';
   /** The app container the traffic goes to. */
   container: string;
@@ -71,7 +73,7 @@ export function interceptablePorts(template: V1PodTemplateSpec, services: V1Serv
         continue;
       }
       const target = sp.targetPort ?? sp.port;
-      const base = { service, servicePort: sp.port, ...(sp.name ? { servicePortName: sp.name } : {}), protocol: 'TCP' as const };
+      const base = { service, servicePort: sp.port, ...(sp.name ? { servicePortName: sp.name } : {}), ...(sp.appProtocol ? { appProtocol: sp.appProtocol } : {}), protocol: 'TCP' as const };
       if (typeof target === 'string' && !/^\d+$/.test(target)) {
         const owner = containers.find((c) => c.ports?.some((p) => p.name === target));
         const cp = owner?.ports?.find((p) => p.name === target);

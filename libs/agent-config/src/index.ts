@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './config.js';
 export * from './pod-patch.js';
 export * from './workload.js';
+export * from './http-filter.js';

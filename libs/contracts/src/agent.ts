@@ -7,7 +7,7 @@
 // Data: one TCP connection per intercepted connection to MANAGER_AGENT_TUNNEL_PORT (see
 // AGENT_TUNNEL_PREFIX): the agent session id the manager issued at arrive is its credential there.
 import type { RouteTable, Unary, Watch } from './manager/kinds.js';
-import type { WorkloadKind } from './manager/intercepts.js';
+import type { HttpFilterSpec, WorkloadKind } from './manager/intercepts.js';
 
 /**
  * The audience of the projected service-account token an agent presents (a token minted for any
@@ -39,12 +39,16 @@ export interface AgentLease {
   agentSessionId: string;
 }
 
-/** An active intercept of this agent's workload: connections to `agentPort` go to its client. */
+/**
+ * An active intercept of this agent's workload: connections to `agentPort` go to its client, or
+ * with a filter (a personal intercept) the HTTP requests on them that it matches.
+ */
 export interface AgentIntercept {
   id: string;
   agentPort: number;
   /** Who, for the agent's log. */
   client: string;
+  filter?: HttpFilterSpec;
 }
 
 export interface AgentContract {

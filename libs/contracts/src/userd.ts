@@ -2,7 +2,7 @@
 // Local contract: the CLI and the user daemon ship in one bundle, so it need not stay compatible.
 import type { Method, StreamMethod } from './contract.js';
 import type { DaemonVersion, Empty, ProgressEvent } from './common.js';
-import type { AgentInfo, InterceptInfo } from './manager/intercepts.js';
+import type { AgentInfo, HttpFilterSpec, InterceptInfo } from './manager/intercepts.js';
 import type { NetworkStatus, RootDaemonStatus } from './rootd.js';
 
 export type { DaemonVersion, Empty, ProgressEvent } from './common.js';
@@ -151,6 +151,11 @@ export interface InterceptRequest {
   localPort: number;
   /** The Service port (number) or its name; absent: the only one. */
   remotePort?: number | string;
+  /**
+   * A personal intercept's filter. A header `auto` (`--http-header=auto`) becomes
+   * `x-telepresence-intercept-id=<session>:<name>`, unique to this intercept.
+   */
+  filter?: HttpFilterSpec;
 }
 
 export interface InterceptResult {

@@ -7,3 +7,4 @@ export { spliceFramed, type SpliceOptions, type SpliceResult } from './splice.js
 export { TcpCarrier, writeFrame, type TcpCarrierOptions } from './carrier.js';
 export { connectPooled, releaseChunk } from './read-pool.js';
 export { frameU16, U16Deframer, MAX_U16_FRAME } from './u16-frames.js';
+export { FramedDuplex } from './framed-duplex.js';

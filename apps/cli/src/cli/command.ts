@@ -12,6 +12,8 @@ export interface Flag {
   flags: string;
   description: string;
   default?: string | boolean;
+  /** Given again, adds a value (`--http-header a=1 --http-header b=2`): a string[], empty when absent. Unlike `<x...>` it never swallows the arguments after it. */
+  repeatable?: true;
 }
 
 /** What a command needs before its handler runs; run.ts provides it, commands never start daemons. */
@@ -41,9 +43,10 @@ type Camel<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capita
 type ValueOf<F extends string> = F extends `${string}...${'>' | ']'}` ? string[] : F extends `${string}${'<' | '['}${string}` ? string : boolean;
 type KeyOf<E extends Flag> = Camel<LongName<E['flags']>>;
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
+type Always = { default: string | boolean } | { repeatable: true };
 export type OptionsOf<F extends readonly Flag[]> = Simplify<
-  { [E in F[number] as E extends { default: string | boolean } ? KeyOf<E> : never]: ValueOf<E['flags']> } & {
-    [E in F[number] as E extends { default: string | boolean } ? never : KeyOf<E>]?: ValueOf<E['flags']>;
+  { [E in F[number] as E extends Always ? KeyOf<E> : never]: E extends { repeatable: true } ? string[] : ValueOf<E['flags']> } & {
+    [E in F[number] as E extends Always ? never : KeyOf<E>]?: ValueOf<E['flags']>;
   }
 >;
 

@@ -45,7 +45,10 @@ export async function run(argv: string[], io: RunIO = {}, commands: AnyCommand[]
   const add = (parent: Command, spec: AnyCommand, path: string) => {
     const cmd = parent.command(spec.name, { hidden: spec.hidden ?? false }).description(spec.description);
     for (const a of spec.args ?? []) cmd.argument(a);
-    for (const f of spec.flags ?? []) cmd.option(f.flags, f.description, f.default);
+    for (const f of spec.flags ?? []) {
+      if (f.repeatable) cmd.option(f.flags, f.description, (v: string, prev: string[]) => [...prev, v], [] as string[]);
+      else cmd.option(f.flags, f.description, f.default);
+    }
     if (spec.passThrough) cmd.usage(`[options]${spec.args?.length ? ` ${spec.args.join(' ')}` : ''} [-- <args...>]`);
     for (const sub of spec.subcommands ?? []) add(cmd, sub, `${path} ${sub.name}`);
     const handler = spec.run;

@@ -1,5 +1,6 @@
 // The user daemon's session with one cluster: connect orchestrates kubeconfig → manager →
 // port-forward → cluster info → root daemon network; disconnect undoes it in reverse.
+import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ListRequest, ListResult, ConnectRequest, ConnectResult, DnsNamespace, InterceptInfo, InterceptRequest, InterceptResult, InterceptSpec, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus, UninstallRequest } from '@tel/contracts';
@@ -16,6 +17,7 @@ import { ManagerForwarder } from '../kube/portforward.js';
 import { startNamespaceFeed, type NamespaceFeed } from './dns-namespaces.js';
 import { startTcpListener, type TcpListener } from './tcp-listener.js';
 import { interceptTarget, listWorkloads } from './workloads.js';
+import { personalFilter } from '../intercept/filter-flags.js';
 import { UserIntercepts } from './intercepts/intercepts.js';
 import { Parker } from './intercepts/parker.js';
 import { ManagerApi } from './manager-api.js';
@@ -121,7 +123,7 @@ export class Session {
     return { namespace, workloads, intercepts, agents };
   }
 
-  /** A global intercept, checked first with the user's own credentials; returns once it serves. */
+  /** An intercept (global, or personal with a filter), checked first with the user's own credentials; returns once it serves. */
   async intercept(req: InterceptRequest, progress: Required<ProgressSink>): Promise<InterceptResult> {
     const started = Date.now();
     const a = this.connected();
@@ -129,7 +131,8 @@ export class Session {
     const namespace = req.namespace || a.info.namespace;
     const workload = req.workload || req.name;
     const target = await interceptTarget(a.kube.kc, namespace, workload, { ...(req.service ? { service: req.service } : {}), ...(req.remotePort !== undefined ? { port: req.remotePort } : {}) });
-    const spec: InterceptSpec = { name: req.name, namespace, workload, workloadKind: target.kind, service: target.port.service, port: target.port.servicePort, localPort: req.localPort };
+    const filter = req.filter ? personalFilter(req.filter, a.managerSession.sessionId() ?? randomUUID(), req.name) : undefined;
+    const spec: InterceptSpec = { name: req.name, namespace, workload, workloadKind: target.kind, service: target.port.service, port: target.port.servicePort, localPort: req.localPort, ...(filter ? { filter } : {}) };
     const info = await intercepts.add(spec, { emit: progress.emit, signal: progress.signal, timeoutMs: this.deps.loadConfig().timeouts.agentInstall });
     return { intercept: info, elapsedMs: Date.now() - started };
   }

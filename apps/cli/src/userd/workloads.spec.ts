@@ -58,7 +58,7 @@ describe('describeWorkloads', () => {
       ],
     };
     const lines = renderList(r).split('\n');
-    expect(lines[2]).toBe('orders    : deployment intercepted by ann@lap (orders) on orders:web → workstation port 3000, since 2026-12-04T10:00:00.000Z');
+    expect(lines[2]).toBe('orders    : deployment intercepted by ann@lap (orders) on orders:web, all traffic → workstation port 3000, since 2026-12-04T10:00:00.000Z');
     expect(lines[3]).toBe('cache     : statefulset ready to intercept (traffic-agent v2.90.0 installed): cache:web');
     const unpadded = (l: string) => l.replace(/ +: /, ': ');
     expect(renderList(r, { interceptsOnly: true }).split('\n')).toEqual([unpadded(lines[2]!)]);

@@ -222,7 +222,7 @@ describe('traffic agent', () => {
     expect((await exchange(agentPort, ['meanwhile'])).answer.toString()).toBe('app:meanwhile');
     await waitFor(() => a.control.routeFor(agentPort) !== undefined);
     expect(manager.arrives.map((x) => x.token)).toEqual(['t1', 't2']);
-    expect(a.control.routeFor(agentPort)).toEqual({ agentSessionId: 's2', interceptId: 'i1' });
+    expect(a.control.routeFor(agentPort)).toEqual({ kind: 'global', route: { agentSessionId: 's2', interceptId: 'i1' } });
     expect((await exchange(agentPort, ['again'])).answer.toString()).toBe('laptop');
   });
 

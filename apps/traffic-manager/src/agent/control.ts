@@ -3,6 +3,7 @@
 // and arrive again with backoff. The data path asks `routeFor(agentPort)` per connection.
 import { readFile } from 'node:fs/promises';
 import type { AgentArriveRequest, AgentIntercept } from '@tel/contracts';
+import { describeFilter, parseFilter, type Filter } from '@tel/agent-config';
 import type { Logger } from '@tel/logging';
 import type { AgentManagerClient, AgentWatch } from './manager-client.js';
 
@@ -11,6 +12,17 @@ export interface InterceptRoute {
   agentSessionId: string;
   interceptId: string;
 }
+
+/** A personal intercept of a port: the requests its filter matches go its way. */
+export interface PersonalRoute extends InterceptRoute {
+  filter: Filter;
+}
+
+/**
+ * What an agent port does with a new connection: all of it to one client (a global intercept), or
+ * each HTTP request to the first personal intercept whose filter matches it, else to the app.
+ */
+export type PortRoute = { kind: 'global'; route: InterceptRoute } | { kind: 'personal'; routes: PersonalRoute[] };
 
 export interface ControlOptions {
   client: AgentManagerClient;
@@ -26,8 +38,8 @@ const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 3_000;
 
 export class ControlLoop {
-  /** agentPort → the active intercept's route; empty while not connected. */
-  private routes = new Map<number, InterceptRoute>();
+  /** agentPort → its active intercepts; empty while not connected. */
+  private routes = new Map<number, PortRoute>();
   /** Last logged intercept set (id → description), to log changes only. */
   private logged = new Map<string, string>();
   private state: 'starting' | 'up' | 'down' = 'starting';
@@ -40,8 +52,8 @@ export class ControlLoop {
 
   constructor(private readonly opts: ControlOptions) {}
 
-  /** The active intercept of `agentPort`, if any (hot path: one map lookup). */
-  routeFor(agentPort: number): InterceptRoute | undefined {
+  /** The active intercepts of `agentPort`, if any (hot path: one map lookup). */
+  routeFor(agentPort: number): PortRoute | undefined {
     return this.routes.get(agentPort);
   }
 
@@ -120,16 +132,35 @@ export class ControlLoop {
 
   /** The latest watch event is the whole truth: replace the routes in one step. */
   private apply(agentSessionId: string, intercepts: AgentIntercept[]): void {
-    const next = new Map<number, InterceptRoute>();
+    const next = new Map<number, PortRoute>();
     const described = new Map<string, string>();
     for (const i of intercepts) {
       if (!i || typeof i.id !== 'string' || typeof i.agentPort !== 'number') continue;
-      if (next.has(i.agentPort)) {
-        this.opts.log.warn(`two intercepts on agent port ${i.agentPort}; using ${next.get(i.agentPort)!.interceptId}`, { ignored: i.id });
+      const route = { agentSessionId, interceptId: i.id };
+      const had = next.get(i.agentPort);
+      if (i.filter === undefined) {
+        // The manager keeps a global intercept alone on its port; two would be a manager bug.
+        if (had) {
+          this.opts.log.warn(`a global intercept on agent port ${i.agentPort} beside others; keeping the first`, { ignored: i.id });
+          continue;
+        }
+        next.set(i.agentPort, { kind: 'global', route });
+        described.set(i.id, `port ${i.agentPort} → ${i.client}`);
         continue;
       }
-      next.set(i.agentPort, { agentSessionId, interceptId: i.id });
-      described.set(i.id, `port ${i.agentPort} → ${i.client}`);
+      const parsed = parseFilter(i.filter);
+      if ('error' in parsed) {
+        this.opts.log.warn(`intercept ${i.id} has a filter this agent can't read; its requests go to the app`, { error: parsed.error });
+        continue;
+      }
+      if (had?.kind === 'global') {
+        this.opts.log.warn(`a personal intercept on agent port ${i.agentPort} beside a global one; ignoring it`, { ignored: i.id });
+        continue;
+      }
+      const routes = had?.routes ?? [];
+      routes.push({ ...route, filter: parsed.filter });
+      next.set(i.agentPort, { kind: 'personal', routes });
+      described.set(i.id, `port ${i.agentPort} → ${i.client}, requests matching ${describeFilter(i.filter)}`);
     }
     this.routes = next;
     this.logChanges(described);

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { AGENT_TUNNEL_PREFIX } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
-import { MAX_REQUEST_LINE, connectPooled, readLine, releaseChunk, spliceFramed, writeFrame } from '@tel/tcp-wire';
+import { FramedDuplex, MAX_REQUEST_LINE, connectPooled, readLine, releaseChunk, spliceFramed, writeFrame } from '@tel/tcp-wire';
 import { proxyToApp } from './app-proxy.js';
 import type { InterceptRoute } from './control.js';
 
@@ -95,4 +95,24 @@ export function carryIntercepted(client: net.Socket, route: InterceptRoute, appP
     },
     (err: Error) => toApp(err.message),
   );
+}
+
+/**
+ * A tunnel to `route`'s workstation for one routed HTTP connection (a personal intercept): resolves
+ * once the user daemon answered `OK` (its local port took the connection), as a plain byte stream;
+ * rejects on `ERR`, a close or silence, and the router then sends the request to the app.
+ */
+export async function dialIntercept(route: InterceptRoute, peer: { address?: string; port?: number }, t: InterceptTargets): Promise<FramedDuplex> {
+  // Fresh (not pooled) reads: the router keeps chunks until it has relayed them.
+  const tunnel = net.connect({ host: t.managerHost(), port: t.tunnelPort, allowHalfOpen: true, noDelay: true });
+  tunnel.on('error', noop); // readLine reports it; later FramedDuplex does
+  tunnel.write(`${AGENT_TUNNEL_PREFIX} ${route.agentSessionId} ${route.interceptId} ${peer.address ?? '0.0.0.0'} ${peer.port ?? 0}\n`, 'latin1');
+  try {
+    const { line, rest } = await readLine(tunnel, MAX_REQUEST_LINE, t.okTimeoutMs ?? OK_TIMEOUT_MS);
+    if (line !== 'OK') throw new Error(line.startsWith('ERR ') ? line.slice(4) : `unexpected answer ${JSON.stringify(line.slice(0, 60))}`);
+    return new FramedDuplex(tunnel, rest);
+  } catch (err) {
+    tunnel.destroy();
+    throw err;
+  }
 }

@@ -4,19 +4,22 @@
 import net from 'node:net';
 import type { Logger } from '@tel/logging';
 import { proxyToApp } from './app-proxy.js';
-import type { InterceptRoute } from './control.js';
-import { carryIntercepted, type InterceptTargets } from './intercepted.js';
+import type { PortRoute } from './control.js';
+import { APP_TARGET, routeHttp1, type Target, type UpstreamSocket } from './http1/index.js';
+import { carryIntercepted, dialIntercept, type InterceptTargets } from './intercepted.js';
+import { matches } from '@tel/agent-config';
 
 export interface DataListenersOptions extends InterceptTargets {
   /** agentPort → appPort. */
   ports: Map<number, number>;
   host?: string;
-  routeFor(agentPort: number): InterceptRoute | undefined;
+  routeFor(agentPort: number): PortRoute | undefined;
   log: Logger;
 }
 
 export interface DataListeners {
-  stats(): { active: number; total: number; intercepted: number };
+  /** intercepted: taken whole by a global intercept; routed: read request by request for personal ones. */
+  stats(): { active: number; total: number; intercepted: number; routed: number };
   /** Stops accepting, waits for open connections up to `graceMs`, then ends the rest. */
   close(graceMs: number): Promise<void>;
 }
@@ -25,7 +28,7 @@ const noop = () => undefined;
 
 export async function startDataListeners(opts: DataListenersOptions): Promise<DataListeners> {
   const open = new Set<net.Socket>();
-  const counts = { total: 0, intercepted: 0 };
+  const counts = { total: 0, intercepted: 0, routed: 0 };
   const servers: net.Server[] = [];
   const log = opts.log.child('data');
   const untrack = function (this: net.Socket) {
@@ -43,9 +46,12 @@ export async function startDataListeners(opts: DataListenersOptions): Promise<Da
       client.once('close', untrack);
       client.on('error', noop); // each path passes a failure on to the other side
       const route = opts.routeFor(agentPort);
-      if (route) {
+      if (route?.kind === 'global') {
         counts.intercepted++;
-        carryIntercepted(client, route, appPort, opts);
+        carryIntercepted(client, route.route, appPort, opts);
+      } else if (route?.kind === 'personal') {
+        counts.routed++;
+        routePersonal(client, agentPort, appPort, opts);
       } else {
         proxyToApp(client, { appHost: opts.appHost, appPort });
       }
@@ -92,4 +98,39 @@ export async function startDataListeners(opts: DataListenersOptions): Promise<Da
       for (const s of open) s.destroy();
     },
   };
+}
+
+/**
+ * A connection to a port with personal intercepts: each request goes to the first intercept whose
+ * filter it matches, else to the app. The port's intercepts are looked up again for every request,
+ * so one that ends stops getting requests on connections already open.
+ */
+function routePersonal(client: net.Socket, agentPort: number, appPort: number, opts: DataListenersOptions): void {
+  const peer = { ...(client.remoteAddress ? { address: client.remoteAddress } : {}), ...(client.remotePort ? { port: client.remotePort } : {}) };
+  routeHttp1(client, {
+    choose(req) {
+      const route = opts.routeFor(agentPort);
+      if (route?.kind !== 'personal') return APP_TARGET;
+      return route.routes.find((r) => matches(r.filter, req))?.interceptId ?? APP_TARGET;
+    },
+    connect(target: Target): Promise<UpstreamSocket> {
+      if (target === APP_TARGET) return connectApp(opts.appHost, appPort);
+      const route = opts.routeFor(agentPort);
+      const r = route?.kind === 'personal' ? route.routes.find((x) => x.interceptId === target) : undefined;
+      if (!r) return Promise.reject(new Error(`intercept ${target} ended`));
+      return dialIntercept(r, peer, opts);
+    },
+    log: opts.log,
+  });
+}
+
+function connectApp(host: string, port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
 }

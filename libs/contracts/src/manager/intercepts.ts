@@ -6,7 +6,7 @@ import type { Unary, Watch } from './kinds.js';
 
 export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet';
 
-/** One intercept a client wants. `name` is unique within the whole manager (2.x: `<workload>-<ns>` by default). */
+/** One intercept a client wants. `name` is unique within its session (2.x: the intercept's id is session:name). */
 export interface InterceptSpec {
   name: string;
   namespace: string;
@@ -19,6 +19,24 @@ export interface InterceptSpec {
   port?: number | string;
   /** Where intercepted connections go on the workstation (127.0.0.1:localPort). */
   localPort: number;
+  /**
+   * A personal intercept: only the HTTP requests (HTTP/1.1 requests, HTTP/2 streams) this filter
+   * matches go to the workstation, every other one to the app. Absent: a global intercept (every
+   * connection). Several personal intercepts may share a port; a global one takes it alone.
+   */
+  filter?: HttpFilterSpec;
+}
+
+/** The 2.x flags of a personal intercept, as the user gave them (@tel/agent-config parseFilter reads them). */
+export interface HttpFilterSpec {
+  /** `NAME=VALUE` each (--http-header); all must match. NAME is case-insensitive, VALUE a regular expression for the whole value. */
+  headers?: string[];
+  /** --http-path-equal */
+  pathEqual?: string;
+  /** --http-path-prefix */
+  pathPrefix?: string;
+  /** --http-path-regex: a regular expression for the whole path. */
+  pathRegex?: string;
 }
 
 /**
@@ -63,8 +81,8 @@ export type InterceptErrorCode =
   | 'no-workload'
   | 'not-interceptable'
   | 'no-port'
-  | 'name-taken'
   | 'port-taken'
+  | 'not-http'
   | 'agent-version-in-use'
   | 'webhook-not-called'
   | 'image-pull'

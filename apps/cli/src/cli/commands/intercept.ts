@@ -1,6 +1,8 @@
 // `telepresence intercept NAME [--port LOCAL[:SVCPORT|:PORTNAME]] [--service S] [--workload W]
-// [-n NS] [--env-file F] [--env-syntax S] [--env-json F] [-- cmd args]`: a global intercept, as in
-// 2.x. Returns once cluster traffic for that Service port reaches localhost:LOCAL. With `-- cmd`,
+// [-n NS] [--http-header H=V ...] [--http-path-equal|--http-path-prefix|--http-path-regex P]
+// [--env-file F] [--env-syntax S] [--env-json F] [-- cmd args]`: a global intercept, or with an
+// --http-* filter a personal one, as in 2.x. Returns once cluster traffic for that Service port
+// (or its matching requests) reaches localhost:LOCAL. With `-- cmd`,
 // cmd runs with the pod's environment and the intercept ends when cmd exits (its exit code is ours).
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -8,6 +10,8 @@ import type { InterceptInfo, InterceptResult } from '@tel/contracts';
 import { userError } from '@tel/errors';
 import { formatEnv, formatEnvJson, parseEnvSyntax, ENV_SYNTAXES } from '../../intercept/env-file.js';
 import { parsePortFlag } from '../../intercept/port-flag.js';
+import { autoHeader, filterFromFlags } from '../../intercept/filter-flags.js';
+import { describeFilter } from '@tel/agent-config';
 import { defineCommand, type DaemonsContext } from '../command.js';
 
 /** A DNS-1123 subdomain, what the manager accepts as an intercept or workload name. */
@@ -21,6 +25,7 @@ export function renderIntercept(r: InterceptResult): string {
     ['Workload', `${(i.spec.workloadKind ?? 'workload').toLowerCase()}/${i.spec.workload} in namespace ${i.spec.namespace}`],
     ['Service port', `${i.service ?? '?'}:${i.servicePortName ? `${i.servicePortName} (${i.servicePort})` : i.servicePort}`],
     ['Destination', `127.0.0.1:${i.spec.localPort}`],
+    ['Intercepting', i.spec.filter ? `HTTP requests that match ${describeFilter(i.spec.filter)}` : 'all connections (global)'],
     ['Pods', `${i.podsReady ?? '?'}/${i.podsWanted ?? '?'} with the traffic agent`],
     ['Ready in', `${(r.elapsedMs / 1000).toFixed(2)}s`],
   ];
@@ -70,6 +75,10 @@ export const interceptCommand = defineCommand({
     { flags: '--service <name>', description: 'the Service to intercept through, when several select the workload' },
     { flags: '-w, --workload <name>', description: 'the workload to intercept (default: NAME)' },
     { flags: '-n, --namespace <name>', description: "the workload's namespace (default: the session's)" },
+    { flags: '--http-header <name=value>', description: 'personal intercept: only requests with this header (VALUE a regular expression; repeatable, all must match); "auto" makes one for you', repeatable: true },
+    { flags: '--http-path-equal <path>', description: 'personal intercept: only requests for exactly this path' },
+    { flags: '--http-path-prefix <prefix>', description: 'personal intercept: only requests whose path starts with this' },
+    { flags: '--http-path-regex <regex>', description: 'personal intercept: only requests whose whole path matches this regular expression' },
     { flags: '-e, --env-file <file>', description: "write the intercepted container's environment to this file" },
     { flags: '--env-syntax <syntax>', description: `syntax of --env-file: ${ENV_SYNTAXES.join(', ')}`, default: 'docker' },
     { flags: '-j, --env-json <file>', description: "write the intercepted container's environment as JSON" },
@@ -79,11 +88,13 @@ export const interceptCommand = defineCommand({
     if (!NAME.test(name)) throw userError(`invalid intercept name ${JSON.stringify(name)}`, 'use lowercase letters, digits, "-" and "." (a DNS subdomain), e.g. the workload name');
     if (opts.workload !== undefined && !NAME.test(opts.workload)) throw userError(`invalid --workload ${JSON.stringify(opts.workload)}`, 'name a Deployment, ReplicaSet or StatefulSet');
     parsePortFlag(opts.port);
+    filterFromFlags(opts);
     if (!parseEnvSyntax(opts.envSyntax)) throw userError(`invalid --env-syntax ${JSON.stringify(opts.envSyntax)}`, `use one of ${ENV_SYNTAXES.join(', ')}`);
   },
   async run(ctx: DaemonsContext, opts, args, passThrough) {
     const name = args[0]!;
     const port = parsePortFlag(opts.port);
+    const filter = filterFromFlags(opts);
     const call = ctx.userDaemon.intercept(
       {
         name,
@@ -92,6 +103,7 @@ export const interceptCommand = defineCommand({
         ...(opts.namespace ? { namespace: opts.namespace } : {}),
         ...(opts.workload ? { workload: opts.workload } : {}),
         ...(opts.service ? { service: opts.service } : {}),
+        ...(filter ? { filter } : {}),
       },
       { timeoutMs: ctx.config().timeouts.agentInstall + 30_000, signal: ctx.signal },
     );
@@ -101,7 +113,8 @@ export const interceptCommand = defineCommand({
     ctx.out.progressDone();
     for (const w of writeEnvFiles(result.intercept, { ...(opts.envFile ? { envFile: opts.envFile } : {}), envSyntax: opts.envSyntax, ...(opts.envJson ? { envJson: opts.envJson } : {}) })) ctx.out.notice(w);
     const { environment: _env, ...shown } = result.intercept;
-    ctx.out.result({ intercept: shown, elapsedMs: result.elapsedMs }, () => renderIntercept(result));
+    const auto = autoHeader(result.intercept.spec.filter);
+    ctx.out.result({ intercept: shown, elapsedMs: result.elapsedMs, ...(auto ? { header: auto } : {}) }, () => renderIntercept(result) + (auto ? `\n   Send requests with the header\n      ${auto.name}: ${auto.value}\n   to reach this workstation` : ''));
     if (!passThrough.length) return;
     // `-- cmd`: the intercept lives as long as cmd; leaving is best effort if the daemon went away.
     const code = await runWithEnv(passThrough, ctx.env, result.intercept.environment ?? {}, ctx.signal);

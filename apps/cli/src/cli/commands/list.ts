@@ -5,6 +5,7 @@
 import type { AgentInfo, InterceptInfo, ListResult, WorkloadInfo } from '@tel/contracts';
 import { defineCommand } from '../command.js';
 import { userError } from '@tel/errors';
+import { describeFilter } from '@tel/agent-config';
 
 function portsText(w: WorkloadInfo): string {
   return w.ports.map((p) => `${p.service}:${p.portName ?? p.port}`).join(', ');
@@ -13,7 +14,8 @@ function portsText(w: WorkloadInfo): string {
 function interceptText(i: InterceptInfo): string {
   const port = `${i.service ?? i.spec.service ?? '?'}:${i.servicePortName ?? i.servicePort ?? i.spec.port ?? '?'}`;
   const state = i.state === 'active' ? `since ${i.activeSince ?? '?'}` : i.state === 'installing' ? `installing: ${i.message ?? ''}` : `failed: ${i.message ?? ''}`;
-  return `intercepted by ${i.client.user}@${i.client.host} (${i.spec.name}) on ${port} → workstation port ${i.spec.localPort}, ${state}`;
+  const what = i.spec.filter ? `requests matching ${describeFilter(i.spec.filter)}` : 'all traffic';
+  return `intercepted by ${i.client.user}@${i.client.host} (${i.spec.name}) on ${port}, ${what} → workstation port ${i.spec.localPort}, ${state}`;
 }
 
 export interface ListView {

@@ -26,7 +26,7 @@ export interface AddOptions {
 }
 
 /** Failures the user caused: exit code of a user error; the rest are the cluster's. */
-const USER_CODES: readonly InterceptErrorCode[] = ['no-workload', 'not-interceptable', 'no-port', 'name-taken', 'port-taken', 'agent-version-in-use', 'forbidden'];
+const USER_CODES: readonly InterceptErrorCode[] = ['no-workload', 'not-interceptable', 'no-port', 'port-taken', 'not-http', 'agent-version-in-use', 'forbidden'];
 const REWATCH_MS = 500;
 
 export class UserIntercepts {

@@ -1,6 +1,6 @@
 // One request/response exchange of the HTTP/1.1 router and the upstream connections it goes over:
 // their state, and the rule for sending a request again when its target closes without answering.
-import type net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { BodyFramer, type ParsedRequest } from './wire.js';
 
 /** Opaque key of where a request goes: APP_TARGET or an intercept id. */
@@ -11,9 +11,12 @@ export const READ_AHEAD_MAX = 1024 * 1024;
 /** A request up to this size is kept until its answer starts, so that it can be sent again elsewhere. */
 export const REPLAY_MAX = 64 * 1024;
 
+/** A connection to a target: a TCP socket to the app, or a tunnel to a workstation (@tel/tcp-wire FramedDuplex). */
+export type UpstreamSocket = Duplex & { setNoDelay?: (noDelay?: boolean) => unknown };
+
 export interface Upstream {
   target: Target;
-  sock: net.Socket;
+  sock: UpstreamSocket;
   /** Bytes read from it and not yet relayed. */
   resBuf: Buffer;
   ended: boolean;

@@ -1,4 +1,3 @@
 // Personal intercepts' HTTP/1.1 routing in the traffic agent: the filter a personal intercept
 // carries, and the router that sends each request of a client connection where its filter says.
-export { matches, parseFilter, targetPath, type Filter, type FilterSpec, type RequestHead } from './filter.js';
-export { APP_TARGET, READ_AHEAD_MAX, REPLAY_MAX, routeHttp1, type Http1RouteOptions, type Target } from './router.js';
+export { APP_TARGET, READ_AHEAD_MAX, REPLAY_MAX, routeHttp1, type Http1RouteOptions, type Target, type UpstreamSocket } from './router.js';

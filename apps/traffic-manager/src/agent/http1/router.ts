@@ -4,11 +4,11 @@
 // Upgrade/CONNECT, or bytes it cannot parse, turn the connection into a raw pipe for good.
 import type net from 'node:net';
 import type { Logger } from '@tel/logging';
-import type { RequestHead } from './filter.js';
-import { APP_TARGET, keep, newExchange, replayTarget, type Exchange, type Target, type Upstream } from './exchange.js';
+import type { RequestHead } from '@tel/agent-config';
+import { APP_TARGET, keep, newExchange, replayTarget, type Exchange, type Target, type Upstream, type UpstreamSocket } from './exchange.js';
 import { parseRequestHead, parseResponseHead, BodyFramer } from './wire.js';
 
-export { APP_TARGET, REPLAY_MAX, type Target } from './exchange.js';
+export { APP_TARGET, REPLAY_MAX, type Target, type UpstreamSocket } from './exchange.js';
 
 /** Client bytes read ahead while a response is awaited; past this the client is not read. */
 export const READ_AHEAD_MAX = 1024 * 1024;
@@ -16,7 +16,7 @@ export const READ_AHEAD_MAX = 1024 * 1024;
 export interface Http1RouteOptions {
   choose(req: RequestHead): Target;
   /** A connection to `target`; for APP_TARGET the app container. A target other than the app that fails is replaced by the app. */
-  connect(target: Target): Promise<net.Socket>;
+  connect(target: Target): Promise<UpstreamSocket>;
   log: Logger;
 }
 
@@ -220,7 +220,7 @@ class Http1Connection {
   // ---- upstreams ----
 
   private async openUpstream(target: Target): Promise<Upstream> {
-    let sock: net.Socket;
+    let sock: UpstreamSocket;
     try {
       sock = await this.opts.connect(target);
     } catch (e) {
@@ -235,7 +235,7 @@ class Http1Connection {
     const up: Upstream = { target, sock, resBuf: EMPTY, ended: false, blocked: false, uses: 0 };
     this.upstreams.set(target, up);
     sock.on('error', noop);
-    sock.setNoDelay(true);
+    sock.setNoDelay?.(true);
     sock.on('data', (chunk: Buffer) => this.onUpstreamData(up, chunk));
     sock.on('end', () => this.onUpstreamEnd(up));
     sock.on('close', () => this.onUpstreamClose(up));

@@ -2,7 +2,7 @@
 // ends, what it says, and where its body ends (RFC 9112 section 6). Strict on purpose: anything
 // ambiguous (Content-Length with Transfer-Encoding, differing lengths, obs-fold) is an error, so
 // the router never splits a byte stream differently from how the app would read it.
-import { targetPath, type RequestHead } from './filter.js';
+import { targetPath, type RequestHead } from '@tel/agent-config';
 
 /** A head larger than this is not HTTP the router will read. */
 export const MAX_HEAD = 64 * 1024;

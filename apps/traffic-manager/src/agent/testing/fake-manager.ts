@@ -9,8 +9,8 @@ import { MAX_REQUEST_LINE, readLine, spliceFramed } from '@tel/tcp-wire';
 import { RequestError, createRouter, type WatchSink } from '../../manager/router.js';
 
 export type TunnelMode =
-  /** `OK`, then a framed splice to the workstation server at `workstationPort`. */
-  | { kind: 'splice'; workstationPort: number }
+  /** `OK`, then a framed splice to the workstation server at `workstationPort` (or the intercept's). */
+  | { kind: 'splice'; workstationPort: number | ((interceptId: string) => number) }
   /** Reads frames up to the zero frame, records them, answers `OK` + `answer` framed + zero frame. */
   | { kind: 'record'; answer: Buffer }
   /** Waits for `afterBytes` payload bytes (or the end frame), then `ERR <reason>` and close. */
@@ -127,7 +127,8 @@ export class FakeManager {
     this.tunnelRecords.push(record);
     if (mode.kind === 'silent') return;
     if (mode.kind === 'splice') {
-      const ws = net.connect({ port: mode.workstationPort, host: '127.0.0.1', allowHalfOpen: true });
+      const port = typeof mode.workstationPort === 'number' ? mode.workstationPort : mode.workstationPort(first.line.split(' ')[2] ?? '');
+      const ws = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
       ws.on('error', () => undefined);
       ws.pause();
       ws.once('connect', () => spliceFramed(ws, conn, { initialTunnelBytes: first.rest, preamble: { data: Buffer.from('OK\n'), maxDelayMs: 5 } }));

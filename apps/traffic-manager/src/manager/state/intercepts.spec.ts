@@ -98,11 +98,55 @@ describe('InterceptStore', () => {
     await tick();
     expect(w.intercepts.ofSession('t')[0]).toMatchObject({ state: 'failed', code: 'not-interceptable', message: expect.stringContaining('tel-http') });
     expect(w.installer.calls.some((c) => c.startsWith('ensure taken'))).toBe(false);
+    // Names are per session (2.x: session:name); the port is what two sessions can clash on.
     w.session('b', [spec('web-default', 'db'), spec('web2', 'web')]);
     await tick();
     const b = Object.fromEntries(w.intercepts.ofSession('b').map((i) => [i.spec.name, i]));
-    expect(b['web-default']).toMatchObject({ state: 'failed', code: 'name-taken', message: expect.stringContaining('a@ws') });
+    expect(b['web-default']).toMatchObject({ state: 'installing' });
     expect(b.web2).toMatchObject({ state: 'failed', code: 'port-taken', message: expect.stringContaining('a@ws (web-default)') });
+  });
+
+  it('lets several sessions share a port with personal intercepts, and keeps global ones exclusive', async () => {
+    const w = world();
+    const alice = { filter: { headers: ['x-dev=alice'] } };
+    w.session('a', [spec('web', 'web', alice)]);
+    w.session('b', [spec('web', 'web', { filter: { headers: ['x-dev=bob'] } })]);
+    await tick();
+    expect(w.intercepts.ofSession('a')[0]).toMatchObject({ state: 'installing' });
+    expect(w.intercepts.ofSession('b')[0]).toMatchObject({ state: 'installing' });
+    const hash = w.installer.calls.find((c) => c.startsWith('ensure web'))!.split(' ')[2]!;
+    const agent = w.agent('web', hash, 'web-1');
+    const sent = agent.got.at(-1)!;
+    expect(sent.map((i) => i.filter)).toEqual([{ headers: ['x-dev=alice'] }, { headers: ['x-dev=bob'] }]);
+    expect(new Set(sent.map((i) => i.agentPort)).size).toBe(1);
+
+    // A global intercept on that port, and the same filter again, are refused naming the owners.
+    w.session('c', [spec('all', 'web'), spec('dup', 'web', { ...alice, localPort: 3001 })]);
+    await tick();
+    const c = Object.fromEntries(w.intercepts.ofSession('c').map((i) => [i.spec.name, i]));
+    expect(c.all).toMatchObject({ state: 'failed', code: 'port-taken', message: expect.stringMatching(/personal intercepts by a@ws \(web\), b@ws \(web\)/), hint: expect.stringContaining('--http-header') });
+    expect(c.dup).toMatchObject({ state: 'failed', code: 'port-taken', message: expect.stringContaining('same filter, by a@ws (web)') });
+
+    // One leaves: the other keeps its route; with both gone, a global one takes the port, and then a personal one is refused.
+    w.end('a');
+    expect(agent.got.at(-1)!.map((i) => i.client)).toEqual(['b@ws']);
+    w.end('b');
+    w.end('c'); // its client drops what failed from its desired state
+    w.session('c', [spec('all', 'web')]);
+    w.session('d', [spec('mine', 'web', alice)]);
+    await tick();
+    expect(w.intercepts.ofSession('c')[0]).toMatchObject({ state: 'installing' });
+    expect(w.intercepts.ofSession('d')[0]).toMatchObject({ state: 'failed', code: 'port-taken', message: expect.stringContaining('c@ws (all) for all its traffic') });
+  });
+
+  it('refuses a filter on a port declared not to carry HTTP', async () => {
+    const w = world();
+    w.installer.add({ namespace: 'default', kind: 'Deployment', name: 'tls' }, template('tls', 8443));
+    w.installer.services.push({ metadata: { name: 'tls', namespace: 'default' }, spec: { selector: { app: 'tls' }, ports: [{ name: 'https', port: 443, targetPort: 8443 as never }] } });
+    w.session('a', [spec('tls', 'tls', { filter: { pathPrefix: '/api' } })]);
+    await tick();
+    expect(w.intercepts.ofSession('a')[0]).toMatchObject({ state: 'failed', code: 'not-http', message: expect.stringContaining('tls:https can\'t take an HTTP filter: its name https says https') });
+    expect(w.installer.calls.some((c) => c.startsWith('ensure tls'))).toBe(false);
   });
 
   it('does not replace an agent of another config while someone else intercepts through it', async () => {

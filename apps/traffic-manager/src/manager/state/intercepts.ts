@@ -3,7 +3,7 @@
 // departs or whose lease runs out loses its intercepts at once; its agents then send traffic to
 // the app again. In memory only: after a restart, clients arrive again with their desired state.
 import { randomUUID } from 'node:crypto';
-import { AgentConfigError, agentPodPatch, pickServicePort } from '@tel/agent-config';
+import { AgentConfigError, agentPodPatch, notHttpReason, pickServicePort } from '@tel/agent-config';
 import type { AgentIntercept, InterceptErrorCode, InterceptInfo, InterceptSpec, SessionSummary } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { RequestError } from '../router.js';
@@ -93,7 +93,22 @@ export class InterceptStore {
     const key = workloadKey(workload);
     return [...this.held.values()]
       .filter((h) => this.serves(h) && workloadKey(h.ref!) === key && h.hash === configHash)
-      .map((h) => ({ id: h.info.id, agentPort: h.agentPort!, client: `${h.info.client.user}@${h.info.client.host}` }));
+      .map((h) => ({ id: h.info.id, agentPort: h.agentPort!, client: `${h.info.client.user}@${h.info.client.host}`, ...(h.info.spec.filter ? { filter: h.info.spec.filter } : {}) }));
+  }
+
+  /**
+   * Who else holds the port: a global intercept takes it alone; personal ones share it, each with
+   * its own filter (two equal filters could not tell whose a request is).
+   */
+  private portClash(h: Held, ref: WorkloadRef, agentPort: number): { message: string; hint: string } | undefined {
+    const on = [...this.held.values()].filter((o) => o !== h && o.ref && workloadKey(o.ref) === workloadKey(ref) && o.agentPort === agentPort && o.info.state !== 'failed');
+    const who = (os: Held[]) => os.map((o) => `${o.info.client.user}@${o.info.client.host} (${o.info.spec.name})`).join(', ');
+    const global = on.filter((o) => !o.info.spec.filter);
+    if (global.length) return { message: `is intercepted by ${who(global)} for all its traffic (a global intercept)`, hint: 'ask them to leave it (telepresence leave), or intercept another port' };
+    if (!h.info.spec.filter && on.length) return { message: `has personal intercepts by ${who(on)}; a global intercept would take their traffic`, hint: 'make yours personal with --http-header (e.g. --http-header=auto), or ask them to leave' };
+    const same = on.filter((o) => JSON.stringify(o.info.spec.filter) === JSON.stringify(h.info.spec.filter));
+    if (same.length) return { message: `already has an intercept with the same filter, by ${who(same)}`, hint: 'use a filter of your own, e.g. --http-header=auto' };
+    return undefined;
   }
 
   private serves(h: Held): boolean {
@@ -143,11 +158,6 @@ export class InterceptStore {
       abort: new AbortController(),
     };
     this.held.set(h.info.id, h);
-    const taken = [...this.held.values()].find((o) => o !== h && o.info.spec.name === spec.name);
-    if (taken) {
-      this.fail(h, 'name-taken', `intercept name ${spec.name} is taken by ${taken.info.client.user}@${taken.info.client.host}`, 'choose another name (the first argument of intercept)');
-      return;
-    }
     this.log.info('intercept wanted', { name: spec.name, sessionId: session.sessionId, workload: `${spec.namespace}/${spec.workload}` });
     this.emit(h.info.sessionId);
     void this.install(h);
@@ -174,10 +184,12 @@ export class InterceptStore {
       if (typeof port === 'string') return this.fail(h, 'no-port', `${what}: ${port}`, 'pick a port with --port LOCAL:SERVICEPORT (or its name) and --service');
       const agentPort = w.config.ports.find((p) => p.service === port.service && p.servicePort === port.servicePort)?.agentPort;
       if (agentPort === undefined) return this.fail(h, 'internal', `${what}: the agent config has no port for ${port.service}:${port.servicePort}`, 'report this');
-      const busy = [...this.held.values()].find((o) => o !== h && o.ref && workloadKey(o.ref) === workloadKey(w.ref) && o.agentPort === agentPort && o.info.state !== 'failed');
-      if (busy) {
-        return this.fail(h, 'port-taken', `${what} port ${port.service}:${port.servicePort} is intercepted by ${busy.info.client.user}@${busy.info.client.host} (${busy.info.spec.name})`, 'leave that intercept first, or intercept another port');
+      if (spec.filter) {
+        const notHttp = notHttpReason(port);
+        if (notHttp) return this.fail(h, 'not-http', `${what} port ${port.service}:${port.servicePortName ?? port.servicePort} can't take an HTTP filter: ${notHttp}`, 'intercept it without --http-header/--http-path-* (a global intercept), or pick an HTTP port with --port');
       }
+      const clash = this.portClash(h, w.ref, agentPort);
+      if (clash) return this.fail(h, 'port-taken', `${what} port ${port.service}:${port.servicePortName ?? port.servicePort} ${clash.message}`, clash.hint);
       if (w.currentHash && w.currentHash !== w.hash) {
         const others = this.othersOn(w.ref, h.info.sessionId).filter((o) => o.state !== 'failed');
         if (others.length) {

@@ -2,9 +2,10 @@
 // sessions whose client stopped renewing. In memory only: a restarted manager knows no session,
 // answers `unknown-session`, and each client arrives again with its desired state.
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_SESSION_LEASE_MS, type ArriveRequest, type ClientIdentity, type DesiredState, type InterceptSpec, type WorkloadKind, type Lease, type SessionSummary, type SessionsEvent } from '@tel/contracts';
+import { DEFAULT_SESSION_LEASE_MS, type ArriveRequest, type ClientIdentity, type DesiredState, type HttpFilterSpec, type InterceptSpec, type WorkloadKind, type Lease, type SessionSummary, type SessionsEvent } from '@tel/contracts';
 import { configError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
+import { parseFilter } from '@tel/agent-config';
 import { RequestError } from '../router.js';
 
 export { DEFAULT_SESSION_LEASE_MS };
@@ -199,6 +200,7 @@ export function checkInterceptSpec(v: unknown): InterceptSpec {
   if (i.service !== undefined && (typeof i.service !== 'string' || !DNS_LABEL.test(i.service))) throw bad(`service ${JSON.stringify(i.service)}`);
   if (i.port !== undefined && !(typeof i.port === 'string' ? /^[a-z0-9-]{1,15}$/.test(i.port) : Number.isInteger(i.port) && i.port >= 1 && i.port <= 65535)) throw bad(`port ${JSON.stringify(i.port)}`);
   if (!Number.isInteger(i.localPort) || i.localPort! < 1 || i.localPort! > 65535) throw bad(`localPort ${JSON.stringify(i.localPort)}`);
+  const filter = i.filter === undefined ? undefined : checkFilter(i.filter, i.name);
   return {
     name: i.name,
     namespace: i.namespace,
@@ -207,5 +209,23 @@ export function checkInterceptSpec(v: unknown): InterceptSpec {
     ...(i.service ? { service: i.service } : {}),
     ...(i.port !== undefined ? { port: i.port } : {}),
     localPort: i.localPort!,
+    ...(filter ? { filter } : {}),
+  };
+}
+
+/** A personal intercept's filter: the shape a client sends, then the one parser's verdict on it. */
+function checkFilter(v: unknown, name: string): HttpFilterSpec {
+  const f = v as HttpFilterSpec | null;
+  const str = (x: unknown) => x === undefined || (typeof x === 'string' && x.length <= 1024);
+  if (!f || typeof f !== 'object' || !str(f.pathEqual) || !str(f.pathPrefix) || !str(f.pathRegex) || (f.headers !== undefined && !(Array.isArray(f.headers) && f.headers.length <= 32 && f.headers.every((h) => typeof h === 'string' && h.length <= 1024)))) {
+    throw new RequestError('bad-request', 'bug', `intercept spec ${name}: filter is not {headers?: string[], pathEqual?, pathPrefix?, pathRegex?}`);
+  }
+  const parsed = parseFilter(f);
+  if ('error' in parsed) throw new RequestError('bad-request', 'user', `intercept ${name}: ${parsed.error}`);
+  return {
+    ...(f.headers?.length ? { headers: [...f.headers] } : {}),
+    ...(f.pathEqual !== undefined ? { pathEqual: f.pathEqual } : {}),
+    ...(f.pathPrefix !== undefined ? { pathPrefix: f.pathPrefix } : {}),
+    ...(f.pathRegex !== undefined ? { pathRegex: f.pathRegex } : {}),
   };
 }

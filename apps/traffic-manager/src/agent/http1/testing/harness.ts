@@ -3,7 +3,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { createLogger } from '@tel/logging';
-import { matches, parseFilter } from '../filter.js';
+import { matches, parseFilter } from '@tel/agent-config';
 import { APP_TARGET, routeHttp1 } from '../router.js';
 import { BodyFramer, parseResponseHead } from '../wire.js';
 

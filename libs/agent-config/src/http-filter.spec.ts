@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { matches, parseFilter, targetPath, type Filter, type FilterSpec, type RequestHead } from './filter.js';
+import type { HttpFilterSpec as FilterSpec } from '@tel/contracts';
+import { matches, notHttpReason, parseFilter, targetPath, type Filter, type RequestHead } from './http-filter.js';
 
 function req(path: string, headers: Record<string, string | string[]> = {}): RequestHead {
   const m = new Map<string, string[]>();
@@ -69,4 +70,21 @@ describe('targetPath', () => {
     ['example.com:443', 'example.com:443'],
     ['*', '*'],
   ])('%s → %s', (t, want) => expect(targetPath(t)).toBe(want));
+});
+
+describe('notHttpReason', () => {
+  it('takes declared and undeclared HTTP ports', () => {
+    expect(notHttpReason({})).toBeUndefined();
+    expect(notHttpReason({ servicePortName: 'http' })).toBeUndefined();
+    expect(notHttpReason({ servicePortName: 'web' })).toBeUndefined();
+    expect(notHttpReason({ servicePortName: 'grpc-api' })).toBeUndefined();
+    expect(notHttpReason({ appProtocol: 'kubernetes.io/h2c' })).toBeUndefined();
+    expect(notHttpReason({ appProtocol: 'HTTP', servicePortName: 'tcp-x' })).toBeUndefined();
+  });
+  it('refuses ports declared TLS or another protocol', () => {
+    expect(notHttpReason({ servicePortName: 'https' })).toMatch(/https, not HTTP/);
+    expect(notHttpReason({ servicePortName: 'tcp-db' })).toMatch(/tcp-db says tcp/);
+    expect(notHttpReason({ appProtocol: 'mysql' })).toMatch(/appProtocol is mysql/);
+    expect(notHttpReason({ appProtocol: 'kubernetes.io/wss', servicePortName: 'http' })).toMatch(/wss/);
+  });
 });

@@ -1,16 +1,8 @@
 // A personal intercept's filter (the 2.x flags --http-header, --http-path-equal, --http-path-prefix,
 // --http-path-regex), parsed once when the intercept is made and then matched against every
-// HTTP/1.1 request head the agent's router reads.
-
-/** The flags as the user gave them. */
-export interface FilterSpec {
-  /** `NAME=VALUE` each; all must match. NAME is case-insensitive, VALUE a regular expression for the whole value. */
-  headers?: string[];
-  pathEqual?: string;
-  pathPrefix?: string;
-  /** A regular expression for the whole path. */
-  pathRegex?: string;
-}
+// HTTP request the agent's routers read (HTTP/1.1 heads, HTTP/2 streams). One parser for the CLI
+// (fails fast), the manager (refuses a bad spec) and the agent (compiles what it matches).
+import type { HttpFilterSpec } from '@tel/contracts';
 
 export interface HeaderRule {
   /** Lower-cased header name. */
@@ -48,7 +40,7 @@ function compileWhole(source: string, what: string): RegExp | string {
 }
 
 /** Parses the flags; a mistake comes back as one line saying which flag and how to fix it. */
-export function parseFilter(spec: FilterSpec): { filter: Filter } | { error: string } {
+export function parseFilter(spec: HttpFilterSpec): { filter: Filter } | { error: string } {
   const headers: HeaderRule[] = [];
   for (const h of spec.headers ?? []) {
     const eq = h.indexOf('=');
@@ -79,6 +71,15 @@ export function parseFilter(spec: FilterSpec): { filter: Filter } | { error: str
   }
   if (headers.length === 0 && !path) return { error: 'a personal intercept needs a filter: give --http-header NAME=VALUE or one of --http-path-equal, --http-path-prefix, --http-path-regex' };
   return { filter: { headers, path } };
+}
+
+/** The filter as the flags that made it, for logs and `list`: `--http-header x-dev=alice --http-path-prefix /api`. */
+export function describeFilter(spec: HttpFilterSpec): string {
+  const parts = (spec.headers ?? []).map((h) => `--http-header ${h}`);
+  if (spec.pathEqual !== undefined) parts.push(`--http-path-equal ${spec.pathEqual}`);
+  if (spec.pathPrefix !== undefined) parts.push(`--http-path-prefix ${spec.pathPrefix}`);
+  if (spec.pathRegex !== undefined) parts.push(`--http-path-regex ${spec.pathRegex}`);
+  return parts.join(' ');
 }
 
 function pathMatches(rule: PathRule, path: string): boolean {
@@ -118,4 +119,24 @@ export function targetPath(target: string): string {
   } catch {
     return path;
   }
+}
+
+// What a Service port declares about its traffic: appProtocol (IANA service names, or
+// kubernetes.io/h2c and kubernetes.io/ws), else its name's `<protocol>[-suffix]` prefix, the
+// convention meshes read. Either may say the port is not plain HTTP, and a filter can't apply there.
+const HTTP_APP_PROTOCOLS = new Set(['http', 'http2', 'h2c', 'grpc', 'grpc-web', 'ws', 'kubernetes.io/h2c', 'kubernetes.io/ws']);
+const NOT_HTTP_NAME_PREFIXES = new Set(['https', 'tls', 'tcp', 'udp', 'mongo', 'mysql', 'redis', 'postgres', 'postgresql', 'kafka', 'amqp', 'mqtt', 'wss']);
+
+/**
+ * Why a personal intercept's filter can't work on this port (its traffic is declared to be TLS or
+ * another non-HTTP protocol), or undefined. An undeclared port is taken for HTTP; traffic on it that
+ * turns out not to be HTTP goes to the app, never to a filter's owner.
+ */
+export function notHttpReason(port: { servicePortName?: string; appProtocol?: string }): string | undefined {
+  if (port.appProtocol) {
+    const p = port.appProtocol.toLowerCase();
+    return HTTP_APP_PROTOCOLS.has(p) ? undefined : `its appProtocol is ${port.appProtocol}, not HTTP`;
+  }
+  const prefix = port.servicePortName?.toLowerCase().split('-')[0];
+  return prefix && NOT_HTTP_NAME_PREFIXES.has(prefix) ? `its name ${port.servicePortName} says ${prefix}, not HTTP` : undefined;
 }
