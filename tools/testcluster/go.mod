@@ -1,3 +1,3 @@
 module telepresence.local/testcluster
 
-go 1.22
+go 1.24

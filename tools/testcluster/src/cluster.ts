@@ -10,7 +10,7 @@ import {
   cniConfig, containerdConfig, inetZone, kubeProxyConfig, kubeletConfig, nodePaths, nodeResolvConf,
   registryConfig, registryHostsToml, wsResolvedConf,
 } from './configs.js';
-import { pushImages } from './images.js';
+import { pushImages, pushMissingImages } from './images.js';
 import { kubectl, kubectlPath, toolsBinDir } from './kubectl.js';
 import { type Layout, cacheRoot, netnsPath } from './layout.js';
 import { asList, coreDnsObjects, developerObjects } from './manifests.js';
@@ -156,7 +156,12 @@ export async function up(l: Layout, log: Log): Promise<UpResult> {
       return s.state === 'up' ? s : undefined;
     }, 1000).catch(() => before);
   }
-  if (before.state === 'up') return { alreadyUp: true, seconds: (Date.now() - t0) / 1000, milestones };
+  if (before.state === 'up') {
+    // Images our sources changed since the cluster came up (their tags follow the sources).
+    const pushed = await pushMissingImages(l, await ensureBinaries(l, log));
+    if (pushed.length) log(`pushed ${pushed.join(', ')}`);
+    return { alreadyUp: true, seconds: (Date.now() - t0) / 1000, milestones };
+  }
   if (before.state === 'partial') {
     log('found a partial cluster; removing it first');
     await down(l, log);

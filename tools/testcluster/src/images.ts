@@ -4,9 +4,10 @@ import { buildAndPush, type BuildSpec } from '@tel/image';
 import { COREDNS_VERSION, type Layout } from './layout.js';
 import { COREDNS_IMAGE } from './manifests.js';
 import { PAUSE_IMAGE } from './configs.js';
-import type { Binaries } from './build.js';
+import { ownSourcesHash, type Binaries } from './build.js';
 
-export const DEMO_SERVER_IMAGE = (l: Layout) => `${l.registry}/demo-server:tptc`;
+/** Tagged by the hash of our Go sources: a changed demo server is a new image, never a stale one cached by the node under the old tag. */
+export const DEMO_SERVER_IMAGE = (l: Layout) => `${l.registry}/demo-server:${ownSourcesHash()}`;
 
 const staticBinary = (path: string, sourcePath: string) => ({ path, sourcePath, mode: 0o755, type: 'file' as const });
 const label = { 'org.opencontainers.image.source': 'tools/testcluster' };
@@ -35,6 +36,23 @@ export function imageSpecs(l: Layout, b: Binaries): Array<{ ref: string; spec: B
       },
     },
   ];
+}
+
+/** Pushes the images the registry lacks (a cluster that is up, with sources changed since); returns their refs. */
+export async function pushMissingImages(l: Layout, b: Binaries): Promise<string[]> {
+  const pushed: string[] = [];
+  for (const { ref, spec } of imageSpecs(l, b)) {
+    const slash = ref.indexOf('/');
+    const colon = ref.lastIndexOf(':');
+    const res = await fetch(`http://${ref.slice(0, slash)}/v2/${ref.slice(slash + 1, colon)}/manifests/${ref.slice(colon + 1)}`, {
+      method: 'HEAD',
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    if (res.status === 200) continue;
+    await buildAndPush(spec, ref);
+    pushed.push(ref);
+  }
+  return pushed;
 }
 
 /** Builds and pushes every image; the registry must answer at `l.registry` from this namespace. */

@@ -54,10 +54,23 @@ func serve() {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Header().Set("X-Demo-Pod", env("POD_NAME", ""))
+		w.Header().Set("X-Served-By", "demo-server")
+		if r.Header.Get("Content-Type") == "application/grpc" {
+			// A gRPC-shaped call (HTTP/2): the request's messages echoed, then the status trailer.
+			w.Header().Set("Content-Type", "application/grpc")
+			w.Header().Set("Trailer", "Grpc-Status")
+			_, _ = io.Copy(w, r.Body)
+			w.Header().Set("Grpc-Status", "0")
+			return
+		}
 		fmt.Fprintf(w, "demo-server %s method=%s path=%s from=%s\n", identity(), r.Method, r.URL.Path, r.RemoteAddr)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// HTTP/2 cleartext with prior knowledge too (gRPC's way), beside HTTP/1.1 on the same port.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	fmt.Fprintf(os.Stderr, "demo-server listening on tcp+udp :%s (%s)\n", port, identity())
 	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
