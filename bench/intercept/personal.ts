@@ -1,0 +1,165 @@
+// Personal-intercept benchmark, against the embedded test cluster; every figure is printed with a
+// ratio against a baseline measured in this same run, and all are written to
+// bench/results/intercept-personal.json.
+//   requests that match no filter, through an agent with 20 personal intercepts on their port, vs
+//     the same pods before any agent: p50 latency ≤ 1.1×, request rate ≥ 0.9× (keep-alive)
+//   requests that match a filter: added p50 latency over a global intercept's ≤ 2 ms (keep-alive)
+//   20 personal intercepts on one workload: agent CPU per request and RSS, reported
+// Prerequisite: `bash scripts/main.sh` (or the same build + push) so dist/ and the image exist.
+import { benchCluster, benchUser } from '../cluster-bench.js';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { workspaceRoot } from '@tel/genversion';
+import { AGENT_BUNDLE_PATH } from '@tel/agent-config';
+
+const root = workspaceRoot();
+const NS = 'tel-bench-personal';
+const WS_PORT = 4610;
+const PERSONAL = 20;
+const LAT_N = Number(process.env.BENCH_LATENCY_N ?? 1000);
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 5);
+
+const server = (who: string, port: number, host = '0.0.0.0') => `require('node:http').createServer((q, s) => s.end('${who}')).listen(${port}, '${host}');`;
+
+const manifest = (image: string) => `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app, namespace: ${NS}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: ${image}
+        command: [/usr/bin/node, -e, ${JSON.stringify(server('pod', 8080))}]
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe: {tcpSocket: {port: http}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app, namespace: ${NS}}
+spec:
+  selector: {app: app}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: ${NS}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: client
+    image: ${image}
+    command: [/usr/bin/node, -e, "setInterval(() => {}, 1 << 30)"]
+`;
+
+const URL_ = `http://app.${NS}/`;
+/** Keep-alive latency, one request at a time, with `headers`: p50, p99 and who answered. */
+const latencyClient = (headers: Record<string, string>) => `
+const http = require('node:http'); const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const one = () => new Promise((res) => { const t = process.hrtime.bigint(); const q = http.get('${URL_}', { agent, headers: ${JSON.stringify(headers)} }, (r) => { let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => res({ ms: Number(process.hrtime.bigint() - t) / 1e6, b })); }); q.on('error', (e) => res({ ms: -1, b: String(e) })); });
+(async () => { for (let i = 0; i < 50; i++) await one(); const xs = []; const who = {};
+  for (let i = 0; i < ${LAT_N}; i++) { const r = await one(); if (r.ms >= 0) xs.push(r.ms); who[r.b] = (who[r.b] || 0) + 1; }
+  xs.sort((a, b) => a - b); const p = (q) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+  console.log(JSON.stringify({ n: xs.length, p50: p(0.5), p99: p(0.99), who })); agent.destroy(); })();`;
+/** Requests per second over RATE_SECONDS on 8 keep-alive connections, no header. */
+const rateClient = `
+const http = require('node:http'); const agent = new http.Agent({ keepAlive: true, maxSockets: 8 }); let n = 0, bad = 0; const end = Date.now() + ${RATE_SECONDS * 1000};
+const loop = () => new Promise((done) => { const go = () => { if (Date.now() > end) return done(); http.get('${URL_}', { agent }, (r) => { let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => { if (b === 'pod') n++; else bad++; go(); }); }).on('error', () => { bad++; go(); }); }; go(); });
+Promise.all(Array.from({ length: 8 }, loop)).then(() => { console.log(JSON.stringify({ rps: n / ${RATE_SECONDS}, bad })); agent.destroy(); });`;
+
+function agentPid(): string | undefined {
+  return readdirSync('/proc').find((p) => {
+    try {
+      return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(AGENT_BUNDLE_PATH);
+    } catch {
+      return false;
+    }
+  });
+}
+const cpuMs = (pid: string) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+};
+const rssMiB = (pid: string) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+async function main() {
+  const { cluster, info, kubectl } = await benchCluster();
+  const inClient = async (script: string) => JSON.parse((await kubectl(['exec', '-n', NS, 'client', '--', '/usr/bin/node', '-e', script])).split('\n').pop()!);
+  await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+  await kubectl(['apply', '-f', '-'], manifest(info.image));
+  await kubectl(['rollout', 'status', '-n', NS, 'deployment/app', '--timeout=120s']);
+  await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/client', '--timeout=120s']);
+
+  const env = benchUser(cluster, 'bench-personal-user');
+  const cli = join(root, 'dist', 'apps', 'cli', 'main.js');
+  const tp = async (...args: string[]) => {
+    const r = await cluster.wsExec('node', ['--', cli, ...args], { env, timeoutMs: 300_000 });
+    if (r.code !== 0) throw new Error(`telepresence ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+    return r;
+  };
+  const serverFile = join(env.HOME!, 'ws-server.cjs');
+  writeFileSync(serverFile, server('workstation', WS_PORT, '127.0.0.1'));
+  const wsPid = (await cluster.wsExec('sh', ['-c', `node ${serverFile} >/dev/null 2>&1 & echo $!`], { timeoutMs: 10_000 })).stdout.trim();
+  const results: Record<string, unknown> = { date: new Date().toISOString(), version: info.version, latencyRequests: LAT_N, rateSeconds: RATE_SECONDS, personalIntercepts: PERSONAL };
+  const names: string[] = [];
+  try {
+    await tp('connect');
+    // Baselines: the pod before any agent; then a global intercept's matching latency.
+    const base = await inClient(latencyClient({}));
+    const baseRate = await inClient(rateClient);
+    await tp('intercept', 'app', '-n', NS, '--port', `${WS_PORT}:http`);
+    const global = await inClient(latencyClient({}));
+    await tp('leave', 'app');
+    // 20 personal intercepts on the same port, each with its own header.
+    for (let i = 0; i < PERSONAL; i++) {
+      names.push(`p${i}`);
+      await tp('intercept', `p${i}`, '--workload', 'app', '-n', NS, '--port', `${WS_PORT}:http`, '--http-header', `x-dev=dev-${i}`);
+    }
+    const pid = agentPid();
+    if (!pid) throw new Error('no traffic agent process found on this machine');
+    const cpu0 = cpuMs(pid);
+    const other = await inClient(latencyClient({ 'x-dev': 'nobody' }));
+    const cpuOther = (cpuMs(pid) - cpu0) / (LAT_N + 50);
+    const rate = await inClient(rateClient);
+    const cpu1 = cpuMs(pid);
+    const matching = await inClient(latencyClient({ 'x-dev': `dev-${PERSONAL - 1}` }));
+    const cpuMatching = (cpuMs(pid) - cpu1) / (LAT_N + 50);
+    const rss = rssMiB(pid);
+    for (const [name, r, who] of [['non-matching', other, 'pod'], ['matching', matching, 'workstation'], ['global', global, 'workstation'], ['baseline', base, 'pod']] as const) {
+      if (Object.keys(r.who).join() !== who) throw new Error(`${name} run was not answered by the ${who} alone: ${JSON.stringify(r.who)}`);
+    }
+    if (rate.bad || baseRate.bad) throw new Error(`request-rate runs had failures: ${rate.bad} / ${baseRate.bad}`);
+    results.rows = [
+      { name: 'non-matching p50, 20 personal intercepts (ms)', value: other.p50, baseline: base.p50, baselineName: 'pod without agent', ratio: other.p50 / base.p50, goal: '≤ 1.1×' },
+      { name: 'non-matching request rate (req/s)', value: rate.rps, baseline: baseRate.rps, baselineName: 'pod without agent', ratio: rate.rps / baseRate.rps, goal: '≥ 0.9×' },
+      { name: 'matching p50 added over global (ms)', value: matching.p50 - global.p50, baseline: 2, baselineName: 'target', ratio: (matching.p50 - global.p50) / 2, goal: '≤ 1.0' },
+      { name: 'agent CPU per non-matching request (ms)', value: cpuOther, baseline: cpuOther, baselineName: 'itself', ratio: 1, goal: 'report' },
+      { name: 'agent CPU per matching request (ms)', value: cpuMatching, baseline: cpuOther, baselineName: 'non-matching', ratio: cpuMatching / cpuOther, goal: 'report' },
+      { name: 'agent RSS with 20 personal intercepts (MiB)', value: rss, baseline: 256, baselineName: 'memory limit', ratio: rss / 256, goal: 'report' },
+    ];
+    results.raw = { base, baseRate, global, other, rate, matching, cpuOther, cpuMatching, rss };
+    for (const row of results.rows as any[]) {
+      process.stdout.write(`${row.name.padEnd(48)} ${row.value.toFixed(3).padStart(9)}  ${row.ratio.toFixed(2)}× ${row.baselineName} (${row.baseline.toFixed(3)})  goal ${row.goal}\n`);
+    }
+    mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+    writeFileSync(join(root, 'bench', 'results', 'intercept-personal.json'), JSON.stringify(results, null, 2) + '\n');
+  } finally {
+    for (const n of names) await cluster.wsExec('node', ['--', cli, 'leave', n], { env, timeoutMs: 60_000 }).catch(() => undefined);
+    await cluster.wsExec('node', ['--', cli, 'uninstall', 'app', '-n', NS], { env, timeoutMs: 60_000 }).catch(() => undefined);
+    await cluster.wsExec('node', ['--', cli, 'quit', '-s'], { env, timeoutMs: 60_000 }).catch(() => undefined);
+    if (wsPid) await cluster.wsExec('kill', [wsPid], { timeoutMs: 5_000 }).catch(() => undefined);
+    await cluster.wsExec('kubectl', ['delete', 'namespace', NS, '--wait=false', '--ignore-not-found'], { timeoutMs: 60_000 });
+  }
+}
+
+await main();
