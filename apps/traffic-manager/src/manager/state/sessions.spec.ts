@@ -75,6 +75,17 @@ describe('SessionStore', () => {
     expect(() => s.arrive({ client: { user: 'x' }, desired } as never)).toThrow(expect.objectContaining({ code: 'bad-request', message: 'arrive needs client {user, host, version}' }));
     expect(() => s.arrive({ client, desired: { intercepts: 'x' } } as never)).toThrow(expect.objectContaining({ code: 'bad-request' }));
   });
+
+  it('keeps a personal intercept’s filter as given, and refuses one the parser refuses (a user error) or of the wrong shape', () => {
+    const s = store(1000);
+    const spec = (filter: unknown) => ({ intercepts: [{ name: 'web', namespace: 'default', workload: 'web', localPort: 3000, filter }] });
+    const { sessionId } = s.arrive({ client, desired: spec({ headers: ['x-dev=alice'], pathPrefix: '/api', extra: 1 }) });
+    expect(s.list()[0]!.desired.intercepts[0]!.filter).toEqual({ headers: ['x-dev=alice'], pathPrefix: '/api' });
+    expect(sessionId).toBeTruthy();
+    expect(() => s.arrive({ client, desired: spec({ headers: ['x-dev=(a'] }) })).toThrow(expect.objectContaining({ code: 'bad-request', category: 'user', message: expect.stringMatching(/^intercept web: --http-header "x-dev=\(a": .*Unterminated group/) }));
+    expect(() => s.arrive({ client, desired: spec({}) })).toThrow(expect.objectContaining({ category: 'user', message: expect.stringContaining('a personal intercept needs a filter') }));
+    expect(() => s.arrive({ client, desired: spec({ headers: 'x-dev=a' }) })).toThrow(expect.objectContaining({ category: 'bug', message: expect.stringContaining('filter is not') }));
+  });
 });
 
 describe('sessionLeaseMs (CLIENT_CONNECTION_TTL)', () => {
