@@ -52,11 +52,15 @@ func parseInit(args []string) (initPlan, error) {
 	exclude := fs.String("d", "", "inbound ports never to capture (with -b *)")
 	outbound := fs.String("i", "*", "outbound capture: * (all) or empty (none)")
 	mode := fs.String("m", "REDIRECT", "interception mode (REDIRECT only)")
+	excludeOut := fs.String("x", "", "outbound IP ranges never to capture (none supported)")
 	if err := fs.Parse(args); err != nil {
 		return initPlan{}, err
 	}
 	if *mode != "REDIRECT" {
 		return initPlan{}, fmt.Errorf("-m %q: only REDIRECT is supported by this stand-in", *mode)
+	}
+	if *excludeOut != "" {
+		return initPlan{}, fmt.Errorf("-x %q: this stand-in excludes no outbound ranges; leave it empty", *excludeOut)
 	}
 	if *outbound != "*" && *outbound != "" {
 		return initPlan{}, fmt.Errorf("-i %q: this stand-in captures all outbound (*) or none (empty)", *outbound)
@@ -91,11 +95,15 @@ func runInit(args []string) int {
 func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 
 var (
-	tcp    = []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}}
-	ret    = &expr.Verdict{Kind: expr.VerdictReturn}
-	lo     = append([]byte("lo"), make([]byte, 14)...)
-	dport  = func(p uint16) []expr.Any { return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: be16(p)}} }
-	redir  = func(p uint16) []expr.Any { return []expr.Any{&expr.Immediate{Register: 1, Data: be16(p)}, &expr.Redir{RegisterProtoMin: 1}} }
+	tcp   = []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}}
+	ret   = &expr.Verdict{Kind: expr.VerdictReturn}
+	lo    = append([]byte("lo"), make([]byte, 14)...)
+	dport = func(p uint16) []expr.Any {
+		return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: be16(p)}}
+	}
+	redir = func(p uint16) []expr.Any {
+		return []expr.Any{&expr.Immediate{Register: 1, Data: be16(p)}, &expr.Redir{RegisterProtoMin: 1}}
+	}
 	concat = func(parts ...[]expr.Any) []expr.Any {
 		var out []expr.Any
 		for _, p := range parts {

@@ -40,7 +40,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: mesh-proxy init [-u UID] [-z INBOUND_PORT] [-p OUTBOUND_PORT] [-b PORTS|*] [-d PORTS] [-i *|''] | proxy [-z INBOUND_PORT] [-p OUTBOUND_PORT] [-s STATS_PORT]")
+	fmt.Fprintln(os.Stderr, `usage: mesh-proxy init [-u UID] [-z INBOUND_PORT] [-p OUTBOUND_PORT] [-b PORTS|*] [-d PORTS] [-i *|""] [-x ""] [-m REDIRECT] | proxy [-z INBOUND_PORT] [-p OUTBOUND_PORT] [-s STATS_PORT]`)
 	os.Exit(2)
 }
 
