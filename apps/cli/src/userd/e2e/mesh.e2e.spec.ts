@@ -116,6 +116,12 @@ describe('intercepts behind a mesh sidecar (real cluster, stand-in mesh)', () =>
     const t0 = Date.now();
     while (Date.now() - t0 < 30_000 && (await podContainers('mesh-db')).flat().includes(AGENT_CONTAINER)) await new Promise((res) => setTimeout(res, 500));
     for (const w of ['mesh-web', 'mesh-db']) expect(await podContainers(w)).toEqual([['istio-init', 'app', 'istio-proxy']]);
-    expect((await tenRequests('mesh-web')).every((b) => b.startsWith('demo-server'))).toBe(true);
+    // The replaced pods leave kube-proxy's rules a moment after the rollout reports done.
+    let bodies: string[] = [];
+    for (const t1 = Date.now(); Date.now() - t1 < 15_000; await new Promise((res) => setTimeout(res, 500))) {
+      bodies = await tenRequests('mesh-web');
+      if (bodies.every((b) => b.startsWith('demo-server') && b.includes('from=127.0.0.1:'))) break;
+    }
+    expect(bodies.every((b) => b.startsWith('demo-server') && b.includes('from=127.0.0.1:')), JSON.stringify(bodies)).toBe(true);
   });
 });
