@@ -106,6 +106,12 @@ describe('agentPodPatch behind a mesh', () => {
     expect(initOf(patched)).toBeUndefined();
   });
 
+  it("a pod whose containers all run as the proxy's UID is refused in one line (the agent's dials would loop back to it)", () => {
+    const tpl = meshed();
+    tpl.spec!.securityContext = { runAsUser: 1337 };
+    expect(() => agentPodPatch(podOf(tpl), configOf(tpl, 8080))).toThrow("the pod runs as UID 1337, the service mesh proxy's, which the traffic agent can't tell apart from the proxy");
+  });
+
   it('the mesh only in the pod (injected by its own webhook) is found there', () => {
     const plain: V1PodTemplateSpec = { metadata: { labels: { app: 'demo' } }, spec: { containers: [app] } };
     const config = configOf(plain, 9090);

@@ -92,6 +92,10 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig, opts: { logLevel?
   const redirects: string[] = [];
   const meshRedirects: string[] = [];
   const mesh = meshOf(pod.metadata, spec);
+  // The agent's own dials to the app must not look like the proxy's, or they would come back to it.
+  if (mesh && spec?.securityContext?.runAsUser === mesh.proxyUid) {
+    throw new AgentConfigError('container-name-taken', `the pod runs as UID ${mesh.proxyUid}, the service mesh proxy's, which the traffic agent can't tell apart from the proxy`, `run the pod's containers as another UID (runAsUser in the pod's securityContext) and only the mesh proxy as ${mesh.proxyUid}`);
+  }
   const appIndex = (name: string) => {
     const i = containers.findIndex((c) => c.name === name);
     if (i < 0) throw new AgentConfigError('no-ports', `the pod has no container ${name}`, 'the workload changed since the intercept was made: intercept it again');
