@@ -95,6 +95,23 @@ describe('intercepts behind a mesh sidecar (real cluster, stand-in mesh)', () =>
     expect(back.every((b) => b.startsWith('demo-server') && b.includes('from=127.0.0.1:')), JSON.stringify(back)).toBe(true);
   });
 
+  it("the manager pod deleted while intercepting: the agent arrives again through the mesh's outbound capture and the intercept works again, no command typed", async () => {
+    expect((await tp('intercept', 'mesh-db', '-n', NS, '--port', String(WS_PORT))).code).toBe(0);
+    const arrivals = (await meshStats(cluster, NS, 'mesh-db')).outbound['8084'] ?? 0;
+    await kubectl(['delete', 'pod', '-n', cluster.managerNamespace, '-l', 'app.kubernetes.io/name=traffic-manager', '--wait=false']);
+    const t0 = Date.now();
+    let bodies: string[] = [];
+    while (Date.now() - t0 < 60_000) {
+      bodies = await tenRequests('mesh-db');
+      if (bodies.every((b) => b.startsWith('workstation')) && ((await meshStats(cluster, NS, 'mesh-db')).outbound['8084'] ?? 0) > arrivals) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(bodies.filter((b) => b.startsWith('workstation')), JSON.stringify(bodies)).toHaveLength(10);
+    expect((await meshStats(cluster, NS, 'mesh-db')).outbound['8084'] ?? 0).toBeGreaterThan(arrivals);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect((await tp('leave', 'mesh-db')).code).toBe(0);
+  });
+
   it('a port the mesh keeps from its proxy: one line saying what and how to fix it, a user exit code, nothing changed', async () => {
     const r = await tp('intercept', 'mesh-hidden', '-n', NS, '--port', String(WS_PORT));
     expect(r.code, r.stdout + r.stderr).toBe(2);
