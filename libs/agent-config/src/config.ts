@@ -4,7 +4,11 @@
 import { createHash } from 'node:crypto';
 import type { V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
 import { AgentConfigError } from './errors.js';
+import { ISTIO_PROXY_CONTAINER, meshHiddenMessage, meshOf } from './mesh.js';
 import { AGENT_CONTAINER, AGENT_FIRST_PORT } from './names.js';
+
+// The mesh rules live in their own file; exported from here so @tel/agent-config carries them.
+export * from './mesh.js';
 
 export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet';
 
@@ -23,6 +27,11 @@ export interface InterceptablePort {
   appPort: number;
   /** Set when the Service's targetPort is a port name: the agent takes the name over. */
   targetPortName?: string;
+  /**
+   * Set when the pods' service mesh keeps this port from its proxy (why, in words): the agent
+   * sits behind the proxy, so such a port can't be intercepted. Never part of the agent config.
+   */
+  meshHidden?: string;
 }
 
 /** What the agent of one workload serves: each intercepted app port gets an agent port. */
@@ -61,9 +70,16 @@ export function servicesOf(template: V1PodTemplateSpec, services: V1Service[]): 
  * the only container when none declares it (declaring ports is optional in Kubernetes).
  */
 export function interceptablePorts(template: V1PodTemplateSpec, services: V1Service[]): { ports: InterceptablePort[]; problems: PortProblem[] } {
-  const containers = (template.spec?.containers ?? []).filter((c) => c.name !== AGENT_CONTAINER);
+  const mesh = meshOf(template.metadata, template.spec);
+  // The mesh's proxy is no app: a numeric port of a pod whose one app container declares no ports
+  // is still that container's.
+  const containers = (template.spec?.containers ?? []).filter((c) => c.name !== AGENT_CONTAINER && !(mesh && c.name === ISTIO_PROXY_CONTAINER));
   const ports: InterceptablePort[] = [];
   const problems: PortProblem[] = [];
+  const push = (p: InterceptablePort) => {
+    const hidden = mesh?.inboundHides(p.appPort);
+    ports.push(hidden ? { ...p, meshHidden: hidden } : p);
+  };
   for (const svc of servicesOf(template, services)) {
     const service = svc.metadata?.name ?? '';
     for (const sp of svc.spec?.ports ?? []) {
@@ -78,13 +94,13 @@ export function interceptablePorts(template: V1PodTemplateSpec, services: V1Serv
         const owner = containers.find((c) => c.ports?.some((p) => p.name === target));
         const cp = owner?.ports?.find((p) => p.name === target);
         if (!owner || !cp) problem(`targetPort "${target}" names no container port of the pods`);
-        else ports.push({ ...base, container: owner.name, appPort: cp.containerPort, targetPortName: target });
+        else push({ ...base, container: owner.name, appPort: cp.containerPort, targetPortName: target });
         continue;
       }
       const n = Number(target);
       const owners = containers.filter((c) => c.ports?.some((p) => p.containerPort === n && (p.protocol ?? 'TCP') === 'TCP'));
-      if (owners.length === 1) ports.push({ ...base, container: owners[0]!.name, appPort: n });
-      else if (owners.length === 0 && containers.length === 1) ports.push({ ...base, container: containers[0]!.name, appPort: n });
+      if (owners.length === 1) push({ ...base, container: owners[0]!.name, appPort: n });
+      else if (owners.length === 0 && containers.length === 1) push({ ...base, container: containers[0]!.name, appPort: n });
       else problem(owners.length ? `containers ${owners.map((c) => c.name).join(', ')} all declare port ${n}` : `no container declares port ${n} and the pod has ${containers.length} containers`);
     }
   }
@@ -128,7 +144,9 @@ export function agentConfig(opts: {
     workload: opts.workload,
     image: opts.image,
     manager: opts.manager,
-    ports: distinct.map((p) => ({ ...p, agentPort: agentPorts.get(key(p))! })),
+    // meshHidden stays out: the manager computes the config from the template and the webhook from
+    // the pod, and a mesh injected by its own webhook is only in the pod; the hashes must agree.
+    ports: distinct.map(({ meshHidden: _hidden, ...p }) => ({ ...p, agentPort: agentPorts.get(key(p))! })),
   };
 }
 
@@ -158,7 +176,9 @@ export function pickServicePort(ports: InterceptablePort[], want: { service?: st
     if (candidates.length === 0) return `no Service port ${w} reaches the workload's pods (ports: ${describePorts(want.service ? ports.filter((p) => p.service === want.service) : ports)})`;
   }
   if (candidates.length > 1) return `more than one Service port reaches the workload's pods (${describePorts(candidates)}): name one with --port LOCAL:PORT${want.service ? '' : ' or --service'}`;
-  return candidates[0] ?? 'no Service port reaches the workload\'s pods';
+  const picked = candidates[0];
+  if (picked?.meshHidden) return meshHiddenMessage(picked, picked.meshHidden);
+  return picked ?? 'no Service port reaches the workload\'s pods';
 }
 
 function describePorts(ports: InterceptablePort[]): string {

@@ -10,7 +10,8 @@ export type NotInterceptableReason =
   | 'port-name-too-long'
   | 'env-name-taken'
   | 'unsupported-protocol'
-  | 'port-ambiguous';
+  | 'port-ambiguous'
+  | 'mesh-proxy-uid';
 
 export class AgentConfigError extends Error {
   constructor(

@@ -2,11 +2,14 @@
 // patch (RFC 6902) on the Pod: add the traffic-agent container (the app container's environment
 // copied, so the kubelet resolves ConfigMap, Secret and downward-API values exactly as for the
 // app), give it the port names it takes over, and an init container that redirects numeric target
-// ports. The pod template itself is never changed here.
+// ports. In a pod with an Istio-style mesh the agent sits behind the mesh's proxy instead: the init
+// container hands it the proxy's loopback dials to the app's ports, named or numeric, and no port
+// is renamed. The pod template itself is never changed here.
 import type { V1Container, V1ContainerPort, V1EnvVar, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { AGENT_TOKEN_AUDIENCE } from '@tel/contracts';
 import type { AgentConfig } from './config.js';
 import { AgentConfigError } from './errors.js';
+import { AGENT_MESH_REDIRECTS_ENV, AGENT_MESH_UID_ENV, meshOf } from './mesh.js';
 import {
   AGENT_APP_ENV_PREFIX,
   AGENT_COMMAND,
@@ -87,6 +90,12 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig, opts: { logLevel?
   const ops: JsonPatchOp[] = [];
   const agentPorts = new Map<number, V1ContainerPort>();
   const redirects: string[] = [];
+  const meshRedirects: string[] = [];
+  const mesh = meshOf(pod.metadata, spec);
+  // The agent's own dials to the app must not look like the proxy's, or they would come back to it.
+  if (mesh && spec?.securityContext?.runAsUser === mesh.proxyUid) {
+    throw new AgentConfigError('mesh-proxy-uid', `the pod runs as UID ${mesh.proxyUid}, the service mesh proxy's, which the traffic agent can't tell apart from the proxy`, `run the pod's containers as another UID (runAsUser in the pod's securityContext) and only the mesh proxy as ${mesh.proxyUid}`);
+  }
   const appIndex = (name: string) => {
     const i = containers.findIndex((c) => c.name === name);
     if (i < 0) throw new AgentConfigError('no-ports', `the pod has no container ${name}`, 'the workload changed since the intercept was made: intercept it again');
@@ -95,6 +104,15 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig, opts: { logLevel?
   const renamed = new Set<string>();
   for (const p of config.ports) {
     const ci = appIndex(p.container);
+    // Behind the mesh's proxy: inbound traffic reaches the app as the proxy's dial to
+    // 127.0.0.1:appPort (a named port keeps its name: the Service keeps targeting the app's port,
+    // which the mesh captures). A port the mesh does not capture comes in directly, as without one.
+    if (mesh && !mesh.inboundHides(p.appPort)) {
+      if (!agentPorts.has(p.agentPort)) agentPorts.set(p.agentPort, { containerPort: p.agentPort, protocol: 'TCP' });
+      const r = `${p.appPort}:${p.agentPort}`;
+      if (!meshRedirects.includes(r)) meshRedirects.push(r);
+      continue;
+    }
     if (p.targetPortName) {
       // The agent takes over the name: the Service's targetPort then resolves to the agent. The
       // app's port keeps its number under a new name (probes by name keep working through it).
@@ -138,7 +156,7 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig, opts: { logLevel?
   // own probe already decides whether the pod may get traffic.
   ops.push({ op: 'add', path: '/spec/containers/-', value: agent });
   ops.push(spec?.volumes ? { op: 'add', path: '/spec/volumes/-', value: agentTokenVolume() } : { op: 'add', path: '/spec/volumes', value: [agentTokenVolume()] });
-  if (redirects.length) {
+  if (redirects.length || meshRedirects.length) {
     const init: V1Container = {
       name: AGENT_INIT_CONTAINER,
       image: config.image,
@@ -146,7 +164,8 @@ export function agentPodPatch(pod: V1Pod, config: AgentConfig, opts: { logLevel?
       args: ['agent-init'],
       // The node's address: the kubelet's probes come from it and must keep reaching the app.
       env: [
-        { name: AGENT_REDIRECTS_ENV, value: redirects.join(',') },
+        ...(redirects.length ? [{ name: AGENT_REDIRECTS_ENV, value: redirects.join(',') }] : []),
+        ...(mesh && meshRedirects.length ? [{ name: AGENT_MESH_REDIRECTS_ENV, value: meshRedirects.join(',') }, { name: AGENT_MESH_UID_ENV, value: String(mesh.proxyUid) }] : []),
         { name: AGENT_HOST_IP_ENV, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
       ],
       // Only this container may change the pod's packet filter; the app keeps its own context.

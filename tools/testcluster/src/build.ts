@@ -15,8 +15,11 @@ export const TOOL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const UPSTREAM_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl', 'coredns'] as const;
 export type UpstreamBinary = (typeof UPSTREAM_BINARIES)[number];
 
-/** Our Go programs: the host-side helper, and the binaries of the pause and demo images. */
-export const OWN_PROGRAMS = { helper: './helper', pause: './images/pause', 'demo-server': './images/demo-server' } as const;
+/**
+ * Our Go programs: the host-side helper, and the binaries of the pause, demo and mesh stand-in
+ * images (mesh-proxy is a module of its own: it writes nftables rules with github.com/google/nftables).
+ */
+export const OWN_PROGRAMS = { helper: './helper', pause: './images/pause', 'demo-server': './images/demo-server', 'mesh-proxy': './images/mesh-proxy' } as const;
 export type OwnProgram = keyof typeof OWN_PROGRAMS;
 
 export interface Binaries {
@@ -47,7 +50,7 @@ function goSources(dir: string): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...goSources(p));
-    else if (e.name.endsWith('.go') || e.name === 'go.mod') out.push(p);
+    else if (e.name.endsWith('.go') || e.name === 'go.mod' || e.name === 'go.sum') out.push(p);
   }
   return out.sort();
 }
@@ -80,7 +83,9 @@ export async function ensureOwn(env: NodeJS.ProcessEnv = process.env): Promise<R
   const goEnv = { ...env, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false', GOTOOLCHAIN: 'local' };
   for (const [name, pkg] of Object.entries(OWN_PROGRAMS)) {
     const out = join(tmp, name === 'helper' ? 'tptc-helper' : name);
-    await run('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', out, pkg], { cwd: TOOL_DIR, env: goEnv, timeoutMs: 10 * 60_000 });
+    // A program with a go.mod of its own builds inside its module (its dependencies come from the Go module proxy).
+    const ownModule = existsSync(join(TOOL_DIR, pkg, 'go.mod'));
+    await run('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', out, ownModule ? '.' : pkg], { cwd: ownModule ? join(TOOL_DIR, pkg) : TOOL_DIR, env: goEnv, timeoutMs: 10 * 60_000 });
   }
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dirname(dir), { recursive: true });

@@ -6,8 +6,10 @@ import { COREDNS_IMAGE } from './manifests.js';
 import { PAUSE_IMAGE } from './configs.js';
 import { ownSourcesHash, type Binaries } from './build.js';
 
-/** Tagged by the hash of our Go sources: a changed demo server is a new image, never a stale one cached by the node under the old tag. */
-export const DEMO_SERVER_IMAGE = (l: Layout) => `${l.registry}/demo-server:${ownSourcesHash()}`;
+/** Tagged by the hash of our Go sources: a changed image is a new tag, never a stale one the node cached under the old tag. */
+export const DEMO_SERVER_IMAGE = (l: Pick<Layout, 'registry'>) => `${l.registry}/demo-server:${ownSourcesHash()}`;
+/** The stand-in for an Istio-style mesh sidecar (images/mesh-proxy): `init` as istio-init, `proxy` as istio-proxy. */
+export const MESH_PROXY_IMAGE = (l: Pick<Layout, 'registry'>) => `${l.registry}/mesh-proxy:${ownSourcesHash()}`;
 
 const staticBinary = (path: string, sourcePath: string) => ({ path, sourcePath, mode: 0o755, type: 'file' as const });
 const label = { 'org.opencontainers.image.source': 'tools/testcluster' };
@@ -32,6 +34,16 @@ export function imageSpecs(l: Layout, b: Binaries): Array<{ ref: string; spec: B
         cmd: ['serve'],
         env: ['PORT=8080'],
         exposedPorts: ['8080', '8080/udp'],
+        labels: label,
+      },
+    },
+    {
+      ref: MESH_PROXY_IMAGE(l),
+      spec: {
+        layers: [[staticBinary('/mesh-proxy', b.own['mesh-proxy'])]],
+        entrypoint: ['/mesh-proxy'],
+        cmd: ['proxy'],
+        exposedPorts: ['15001', '15006', '15020'],
         labels: label,
       },
     },

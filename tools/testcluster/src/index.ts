@@ -4,7 +4,7 @@ import { type Log, down, up, withLock } from './cluster.js';
 import { type NsExecOptions, type NsExecResult, nsExec } from './exec.js';
 import { type Layout, defaultLayout, MANAGER_NAMESPACE, NET, NODE_NAME, INET_NAMES } from './layout.js';
 import { clusterStatus, type ClusterStatus } from './status.js';
-import { DEMO_SERVER_IMAGE } from './images.js';
+import { DEMO_SERVER_IMAGE, MESH_PROXY_IMAGE } from './images.js';
 
 export { type NsExecOptions, type NsExecResult } from './exec.js';
 export { type ClusterStatus, type ComponentStatus } from './status.js';
@@ -19,6 +19,8 @@ export interface ClusterInfo {
   registry: string;
   /** Image ref of the demo HTTP/UDP server (already pushed): `serve` on $PORT (8080), `get URL`, `lookup NAME`, `udp HOST:PORT MSG`. */
   demoServerImage: string;
+  /** The Istio-style mesh stand-in (images/mesh-proxy): `init` as istio-init, `proxy` as istio-proxy. */
+  meshProxyImage: string;
   /** https URL of the API server, reachable from the workstation and the node namespaces. */
   apiServer: string;
   netns: { node: string; ws: string; inet: string };
@@ -40,6 +42,7 @@ export function clusterInfo(l: Layout = defaultLayout()): ClusterInfo {
     developerKubeconfig: l.developerKubeconfig,
     registry: l.registry,
     demoServerImage: DEMO_SERVER_IMAGE(l),
+    meshProxyImage: MESH_PROXY_IMAGE(l),
     apiServer: `https://${NET.nodeIp}:${NET.apiPort}`,
     netns: { ...l.netns },
     nodeName: NODE_NAME,

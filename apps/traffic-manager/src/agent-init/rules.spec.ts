@@ -49,6 +49,32 @@ table ip telepresence_agent {
 }
 `);
   });
+  it('behind a mesh: only the proxy UID\'s loopback dials to the app ports, in a chain ahead of the mesh\'s nat chains', () => {
+    const plan = initPlan({ TEL_AGENT_MESH_REDIRECTS: '8080:9901,9090:9902', TEL_AGENT_MESH_UID: '1337', TEL_AGENT_HOST_IP: '198.18.0.2' }, ROUTES);
+    expect(plan.redirects).toEqual([]);
+    expect(nftScript(plan)).toBe(`table ip telepresence_agent
+delete table ip telepresence_agent
+table ip telepresence_agent {
+  chain output {
+    type nat hook output priority -110; policy accept;
+    meta skuid 1337 oifname "lo" tcp dport 8080 redirect to :9901
+    meta skuid 1337 oifname "lo" tcp dport 9090 redirect to :9902
+  }
+}
+`);
+  });
+  it('behind a mesh, with a port it does not capture: both chains', () => {
+    const script = nftScript(initPlan({ TEL_AGENT_REDIRECTS: '7070:9902', TEL_AGENT_MESH_REDIRECTS: '8080:9901', TEL_AGENT_MESH_UID: '1337', TEL_AGENT_HOST_IP: '198.18.0.2' }, ROUTES));
+    expect(script).toContain('    tcp dport 7070 redirect to :9902\n');
+    expect(script).toContain('    meta skuid 1337 oifname "lo" tcp dport 8080 redirect to :9901\n');
+  });
+  it.each([
+    [{ TEL_AGENT_MESH_REDIRECTS: '8080:9901', TEL_AGENT_MESH_UID: 'istio' }, 'TEL_AGENT_MESH_UID="istio" is not a UID'],
+    [{ TEL_AGENT_MESH_REDIRECTS: '8080:9901' }, 'TEL_AGENT_MESH_UID="" is not a UID'],
+    [{ TEL_AGENT_MESH_REDIRECTS: '8080', TEL_AGENT_MESH_UID: '1337' }, 'TEL_AGENT_MESH_REDIRECTS="8080": "8080" is not appPort:agentPort'],
+  ])('bad mesh environment %j is refused in one line', (env, message) => {
+    expect(() => initPlan({ ...env, TEL_AGENT_HOST_IP: '198.18.0.2' }, ROUTES)).toThrow(message);
+  });
   it('a gateway that is the host IP is listed once', () => {
     expect(initPlan({ TEL_AGENT_REDIRECTS: '80:9901', TEL_AGENT_HOST_IP: '10.244.0.1' }, ROUTES).exempt).toEqual(['10.244.0.1']);
   });

@@ -36,7 +36,11 @@ export async function runAgentInit(env: NodeJS.ProcessEnv, deps: AgentInitDeps =
     const plan = initPlan(env, (deps.readRoutes ?? (() => readFileSync('/proc/net/route', 'utf8')))());
     const script = nftScript(plan);
     await (deps.nft ?? runNft)(script);
-    log.info('redirects installed', { redirects: plan.redirects.map((r) => `${r.appPort}->${r.agentPort}`).join(','), exempt: plan.exempt.join(',') });
+    log.info('redirects installed', {
+      redirects: plan.redirects.map((r) => `${r.appPort}->${r.agentPort}`).join(','),
+      exempt: plan.exempt.join(','),
+      ...(plan.mesh ? { meshProxyUid: plan.mesh.proxyUid, meshRedirects: plan.mesh.redirects.map((r) => `${r.appPort}->${r.agentPort}`).join(',') } : {}),
+    });
     return 0;
   } catch (err) {
     const e = err instanceof TelError ? err : new TelError('bug', err instanceof Error ? err.message : String(err));

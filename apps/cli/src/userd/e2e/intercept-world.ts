@@ -1,6 +1,7 @@
 // The world of the intercept e2e and bench: the workloads (a Deployment with a named port and
 // ConfigMap/Secret environment, a StatefulSet with a numeric port, a Deployment no Service
-// selects, a client pod), the workstation's server, and how a pod in the cluster calls a Service.
+// selects, a client pod; for the mesh e2e, Deployments behind a stand-in mesh sidecar), the
+// workstation's server, and how a pod in the cluster calls a Service.
 import type { ClusterInfo } from '@tel/testcluster';
 import { kubectlAsAdmin } from './harness.js';
 
@@ -152,4 +153,92 @@ export async function stopWorkstationServer(cluster: ClusterInfo, pid: number): 
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The mesh e2e's world: Deployments carrying the test cluster's stand-in for an Istio sidecar the
+ * way `istioctl kube-inject` writes one into a template (status annotation, `istio-init` with
+ * NET_ADMIN, `istio-proxy` as UID 1337, its stats port 15020 kept out of the capture). `mesh-web`
+ * has a named targetPort, `mesh-db` a numeric one, `mesh-hidden` excludes its app port from the
+ * mesh's inbound capture (traffic.sidecar.istio.io/excludeInboundPorts, as Istio passes it on to
+ * istio-init's -d).
+ */
+export const MESH_STATS_PORT = 15020;
+
+export function meshManifests(ns: string, demoImage: string, meshImage: string, clientImage: string): string {
+  const workload = (name: string, portSpec: string, targetPort: string | number, exclude?: number) => `
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+      annotations:
+        sidecar.istio.io/status: '{"initContainers":["istio-init"],"containers":["istio-proxy"],"volumes":[]}'${exclude ? `
+        traffic.sidecar.istio.io/excludeInboundPorts: "${exclude}"` : ''}
+    spec:
+      terminationGracePeriodSeconds: 1
+      initContainers:
+      - name: istio-init
+        image: ${meshImage}
+        args: [init, -p, "15001", -z, "15006", -u, "1337", -m, REDIRECT, -i, "*", -x, "", -b, "*", -d, "${[MESH_STATS_PORT, ...(exclude ? [exclude] : [])].join(',')}"]
+        securityContext: {runAsUser: 0, runAsNonRoot: false, capabilities: {add: [NET_ADMIN, NET_RAW], drop: [ALL]}}
+      containers:
+      - name: app
+        image: ${demoImage}
+        args: [serve]
+        env:
+        - {name: PORT, value: "8080"}
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        ports: [${portSpec}]
+        ${probe(targetPort)}
+      - name: istio-proxy
+        image: ${meshImage}
+        args: [proxy, -s, "${MESH_STATS_PORT}"]
+        ports: [{name: http-envoy-prom, containerPort: ${MESH_STATS_PORT}}]
+        securityContext: {runAsUser: 1337, runAsGroup: 1337, runAsNonRoot: true}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  selector: {app: ${name}}
+  ports: [{name: http, port: 8080, targetPort: ${targetPort}}]`;
+  return [
+    `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${ns}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: client, namespace: ${ns}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: client}}
+  template:
+    metadata: {labels: {app: client}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: client, image: ${clientImage}, command: [/usr/bin/node, -e, "setInterval(() => {}, 1 << 30)"]}`,
+    workload('mesh-web', '{name: http, containerPort: 8080}', 'http'),
+    workload('mesh-db', '{containerPort: 8080}', 8080),
+    workload('mesh-hidden', '{containerPort: 8080}', 8080, 8080),
+  ].join('\n');
+}
+
+/** The stand-in proxies' connection counts of a workload's pods (GET :15020/stats, from the client pod), summed. */
+export async function meshStats(cluster: ClusterInfo, ns: string, app: string): Promise<{ inbound: Record<string, number>; outbound: Record<string, number>; pods: number }> {
+  const ips = (await kubectlAsAdmin(cluster, ['get', 'pods', '-n', ns, '-l', `app=${app}`, '--field-selector', 'status.phase=Running', '-o', 'jsonpath={.items[*].status.podIP}'])).split(/\s+/).filter(Boolean);
+  const sum = { inbound: {} as Record<string, number>, outbound: {} as Record<string, number>, pods: ips.length };
+  for (const body of await fromClient(cluster, ns, ips.map((ip) => `http://${ip}:${MESH_STATS_PORT}/stats`))) {
+    const s = JSON.parse(body) as { inbound: Record<string, number>; outbound: Record<string, number> };
+    for (const dir of ['inbound', 'outbound'] as const) for (const [k, v] of Object.entries(s[dir])) sum[dir][k] = (sum[dir][k] ?? 0) + v;
+  }
+  return sum;
 }

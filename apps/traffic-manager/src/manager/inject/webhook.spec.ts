@@ -2,7 +2,7 @@ import https from 'node:https';
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import jsonpatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
-import { AGENT_CONTAINER, AGENT_INIT_CONTAINER, workloadAgent } from '@tel/agent-config';
+import { AGENT_CONTAINER, AGENT_INIT_CONTAINER, AGENT_MESH_REDIRECTS_ENV, AGENT_MESH_UID_ENV, ISTIO_STATUS_ANNOTATION, workloadAgent } from '@tel/agent-config';
 import { createLogger } from '@tel/logging';
 import { generateWebhookTls } from './certs.js';
 import { admit, startWebhookServer, type AdmissionReview, type WebhookDeps } from './webhook.js';
@@ -38,6 +38,21 @@ describe('admit', () => {
     expect(r.response).toMatchObject({ uid: 'u-1', allowed: true, patchType: 'JSONPatch' });
     expect(patched(pod(), r.response.patch!).spec!.containers.map((c: { name: string }) => c.name)).toEqual(['app', AGENT_CONTAINER]);
     expect(d.serviceCalls).toEqual([false]);
+    expect(d.warnings).toEqual([]);
+  });
+
+  it("a pod Istio's own webhook gave a mesh (the template has none): the same hash, so it gets the agent behind the mesh proxy", async () => {
+    const d = deps();
+    const meshed = pod();
+    meshed.metadata!.annotations![ISTIO_STATUS_ANNOTATION] = '{"initContainers":["istio-init"],"containers":["istio-proxy"]}';
+    meshed.spec!.initContainers = [{ name: 'istio-init', args: ['istio-iptables', '-u', '1337', '-b', '*', '-d', '15020'] }];
+    meshed.spec!.containers.push({ name: 'istio-proxy', securityContext: { runAsUser: 1337 } });
+    const r = await admit(review(meshed), d);
+    const out = patched(meshed, r.response.patch!);
+    expect(out.spec!.containers.map((c: { name: string }) => c.name)).toEqual(['app', 'istio-proxy', AGENT_CONTAINER]);
+    const init = out.spec!.initContainers!.find((c: { name: string }) => c.name === AGENT_INIT_CONTAINER)!;
+    expect(init.env).toEqual(expect.arrayContaining([{ name: AGENT_MESH_REDIRECTS_ENV, value: '8080:9901' }, { name: AGENT_MESH_UID_ENV, value: '1337' }]));
+    expect(out.spec!.containers[0]!.ports).toEqual(spec.containers[0]!.ports); // no port renamed
     expect(d.warnings).toEqual([]);
   });
 

@@ -78,7 +78,7 @@ describe('SessionStore', () => {
 
   it('keeps a personal intercept’s filter as given, and refuses one the parser refuses (a user error) or of the wrong shape', () => {
     const s = store(1000);
-    const spec = (filter: unknown) => ({ intercepts: [{ name: 'web', namespace: 'default', workload: 'web', localPort: 3000, filter }] });
+    const spec = (filter: unknown) => ({ intercepts: [{ name: 'web', namespace: 'default', workload: 'web', localPort: 3000, filter: filter as never }] });
     const { sessionId } = s.arrive({ client, desired: spec({ headers: ['x-dev=alice'], pathPrefix: '/api', extra: 1 }) });
     expect(s.list()[0]!.desired.intercepts[0]!.filter).toEqual({ headers: ['x-dev=alice'], pathPrefix: '/api' });
     expect(sessionId).toBeTruthy();
