@@ -4,7 +4,7 @@
 // intercepts of a session whose lease runs out (agents then send traffic to the app again).
 import type { Unary, Watch } from './kinds.js';
 
-export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet';
+export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'Rollout';
 
 /** One intercept a client wants. `name` is unique within the whole manager (2.x: `<workload>-<ns>` by default). */
 export interface InterceptSpec {
