@@ -6,7 +6,7 @@ import type { V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
 import { AgentConfigError } from './errors.js';
 import { AGENT_CONTAINER, AGENT_FIRST_PORT } from './names.js';
 
-export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet';
+export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'Rollout';
 
 /** One Service port that reaches the workload's pods, and where in the pod it lands. */
 export interface InterceptablePort {

@@ -117,7 +117,7 @@ export interface WorkloadPort {
 export interface WorkloadInfo {
   namespace: string;
   name: string;
-  kind: 'Deployment' | 'ReplicaSet' | 'StatefulSet';
+  kind: 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'Rollout';
   interceptable: boolean;
   /** Why not (interceptable false), and what to do about it. */
   reason?: string;
