@@ -53,7 +53,7 @@ export async function admit(review: AdmissionReview, deps: WebhookDeps): Promise
   if ((pod.spec?.containers ?? []).some((c) => c.name === AGENT_CONTAINER)) return allow();
   try {
     const owner = await deps.owner(pod, namespace);
-    if (!owner) return leave('no Deployment, ReplicaSet, StatefulSet or Rollout owns it');
+    if (!owner) return leave('no Deployment, ReplicaSet or StatefulSet owns it');
     const compute = async (fresh: boolean) =>
       workloadAgent({ workload: { ...owner, namespace }, template: { metadata: pod.metadata!, spec: pod.spec! }, services: await deps.services(namespace, fresh), image: deps.agentImage, managerNamespace: deps.managerNamespace });
     let agent = await compute(false);
