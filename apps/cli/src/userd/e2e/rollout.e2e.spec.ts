@@ -164,9 +164,14 @@ describe('Argo Rollouts (real cluster, real controller)', () => {
     expect(u.code, u.stdout + u.stderr).toBe(0);
     await untilHealthy();
     expect(await templateText()).toBe(template);
-    const pods = JSON.parse(await kubectl(['get', 'pods', '-n', NS, '-l', 'app=shop', '-o', 'json'])) as { items: { metadata: { deletionTimestamp?: string }; spec: { containers: { name: string }[] } }[] };
-    const live = pods.items.filter((p) => !p.metadata.deletionTimestamp);
-    expect(live.map((p) => p.spec.containers.map((c) => c.name))).toEqual([['app'], ['app']]);
+    // The pods with agents are gone once terminated (until then kube-proxy may still pick one).
+    let containers: string[][] = [];
+    for (const t0 = Date.now(); Date.now() - t0 < 60_000; await new Promise((res) => setTimeout(res, 500))) {
+      const pods = JSON.parse(await kubectl(['get', 'pods', '-n', NS, '-l', 'app=shop', '-o', 'json'])) as { items: { spec: { containers: { name: string }[] } }[] };
+      containers = pods.items.map((p) => p.spec.containers.map((c) => c.name));
+      if (containers.length === 2 && containers.every((c) => c.length === 1)) break;
+    }
+    expect(containers).toEqual([['app'], ['app']]);
     expect(await answers()).toEqual({ workstation: 0, pods: 10 });
   });
 
