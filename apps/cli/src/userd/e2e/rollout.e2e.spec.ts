@@ -95,6 +95,8 @@ async function untilHealthy(timeoutMs = 150_000): Promise<void> {
 /** What 10 requests from the client pod through the Service got, by who answered. */
 async function answers(): Promise<{ workstation: number; pods: number }> {
   const bodies = await fromClient(cluster, NS, Array.from({ length: 10 }, () => `http://shop.${NS}:8080/`));
+  const unclear = bodies.filter((b) => !b.startsWith('workstation') && !b.startsWith('demo-server'));
+  if (unclear.length) process.stderr.write(`[rollout e2e] answers neither from the workstation nor a pod: ${JSON.stringify(unclear)}\n`);
   return { workstation: bodies.filter((b) => b.startsWith('workstation')).length, pods: bodies.filter((b) => b.startsWith('demo-server')).length };
 }
 
