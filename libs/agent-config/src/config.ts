@@ -7,10 +7,7 @@ import { AgentConfigError } from './errors.js';
 import { ISTIO_PROXY_CONTAINER, meshHiddenMessage, meshOf } from './mesh.js';
 import { AGENT_CONTAINER, AGENT_FIRST_PORT } from './names.js';
 
-// The mesh rules live in their own file; exported from here so @tel/agent-config carries them.
-export * from './mesh.js';
-
-export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet';
+export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'Rollout';
 
 /** One Service port that reaches the workload's pods, and where in the pod it lands. */
 export interface InterceptablePort {

@@ -3,6 +3,7 @@
 export * from './names.js';
 export * from './errors.js';
 export * from './config.js';
+export * from './mesh.js';
 export * from './pod-patch.js';
 export * from './workload.js';
 export * from './http-filter.js';

@@ -1,7 +1,7 @@
 import type { V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { MANAGER_AGENT_PORT } from '@tel/contracts';
-import { workloadAgent } from './workload.js';
+import { servesRollouts, workloadAgent } from './workload.js';
 
 const template: V1PodTemplateSpec = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 8080 }, { containerPort: 9090 }] }] } };
 const services: V1Service[] = [{ metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' as never }, { name: 'admin', port: 81, targetPort: 9090 as never }] } }];
@@ -34,5 +34,18 @@ describe('workloadAgent', () => {
     expect(w.problem?.reason).toBe('no-service');
     expect(w.config).toBeUndefined();
     expect(w.hash).toBeUndefined();
+  });
+});
+
+describe('servesRollouts', () => {
+  const groups = (...gv: string[]) => ({ groups: gv.map((v) => ({ name: v.split('/')[0]!, versions: [{ groupVersion: v }] })) });
+  it('no argoproj.io group, or not its v1alpha1: no', () => {
+    expect(servesRollouts(groups('apps/v1'))).toBe('no');
+    expect(servesRollouts(groups('argoproj.io/v1beta1'))).toBe('no');
+  });
+  it('argoproj.io/v1alpha1: the resources decide (Argo CD alone serves the group without rollouts)', () => {
+    expect(servesRollouts(groups('apps/v1', 'argoproj.io/v1alpha1'))).toBe('ask-resources');
+    expect(servesRollouts(groups('argoproj.io/v1alpha1'), { resources: [{ name: 'applications', kind: 'Application' }] })).toBe('no');
+    expect(servesRollouts(groups('argoproj.io/v1alpha1'), { resources: [{ name: 'rollouts/status', kind: 'Rollout' }, { name: 'rollouts', kind: 'Rollout' }] })).toBe('yes');
   });
 });

@@ -111,13 +111,15 @@ export interface WorkloadPort {
   container: string;
   containerPort: number;
   targetPortName?: string;
+  /** Why a service mesh keeps this port away from the agent (it can't be intercepted), when it does. */
+  meshHidden?: string;
 }
 
 /** One workload of `telepresence list`: whether it can be intercepted, and if not why. */
 export interface WorkloadInfo {
   namespace: string;
   name: string;
-  kind: 'Deployment' | 'ReplicaSet' | 'StatefulSet';
+  kind: 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'Rollout';
   interceptable: boolean;
   /** Why not (interceptable false), and what to do about it. */
   reason?: string;

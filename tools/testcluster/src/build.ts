@@ -7,6 +7,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, re
 import { createInterface } from 'node:readline';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ARGO_ROLLOUTS_VERSION, type ArgoRollouts, argoRolloutsCached, argoRolloutsDir, argoRolloutsPaths } from './argo-rollouts.js';
 import { COREDNS_VERSION, K8S_VERSION, cacheRoot, type Layout } from './layout.js';
 import { run } from './proc.js';
 
@@ -25,6 +26,7 @@ export type OwnProgram = keyof typeof OWN_PROGRAMS;
 export interface Binaries {
   upstream: Record<UpstreamBinary, string>;
   own: Record<OwnProgram, string>;
+  argoRollouts: ArgoRollouts;
 }
 
 export function missingUpstream(l: Layout): UpstreamBinary[] {
@@ -93,9 +95,24 @@ export async function ensureOwn(env: NodeJS.ProcessEnv = process.env): Promise<R
   return bins;
 }
 
+/** Builds the Argo Rollouts controller and keeps its CRDs when the cache lacks them (minutes, once per version). */
+export async function ensureArgoRollouts(l: Layout, log: (msg: string) => void): Promise<ArgoRollouts> {
+  if (!argoRolloutsCached()) {
+    log(`building the Argo Rollouts controller ${ARGO_ROLLOUTS_VERSION} from the Go module proxy; this takes a while on a cold cache`);
+    const started = Date.now();
+    const logFile = join(l.buildDir, 'build-argo-rollouts.log');
+    log(`build output: ${logFile}`);
+    await runLogged(join(TOOL_DIR, 'scripts', 'build-argo-rollouts.sh'), [argoRolloutsDir(), ARGO_ROLLOUTS_VERSION], logFile, log);
+    log(`built the Argo Rollouts controller in ${Math.round((Date.now() - started) / 1000)}s`);
+  }
+  return argoRolloutsPaths();
+}
+
 export async function ensureBinaries(l: Layout, log: (msg: string) => void): Promise<Binaries> {
+  // One after the other: both builds are CPU-bound and share the Go build cache.
   const [upstream, own] = await Promise.all([ensureUpstream(l, log), ensureOwn()]);
-  return { upstream, own };
+  const argoRollouts = await ensureArgoRollouts(l, log);
+  return { upstream, own, argoRollouts };
 }
 
 /** Runs the (long) build, appending its output to `logFile` and passing its progress lines to `log`. */

@@ -3,6 +3,7 @@
 // after a crash: processes (by pid file and by cgroup), namespaces, mounts, cgroups, sysctls.
 import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { applyArgoRolloutsCrds, argoRolloutsController, ARGO_ROLLOUTS_PROBE } from './argo-rollouts.js';
 import { type Binaries, ensureBinaries } from './build.js';
 import { createClusterCgroup, destroyClusterCgroup, otherClusterRunning } from './cgroups.js';
 import { type Component, apiServer, earlyComponents, holders, nodeAgents, wsResolved } from './components.js';
@@ -239,6 +240,10 @@ async function start(l: Layout, bins: Binaries, mark: (m: string) => void, log: 
   for (const c of nodeAgents(l, bins)) launch(l, cgroupProcs, c);
   await kubectl(l, ['apply', '-f', '-'], { input: asList([...developerObjects(), ...coreDnsObjects(l)]) });
   mark('cluster objects applied');
+  // 7b. Argo Rollouts: its CRDs, then its controller (its informers need the CRDs served).
+  await applyArgoRolloutsCrds(l, bins.argoRollouts);
+  launch(l, cgroupProcs, argoRolloutsController(l, bins.argoRollouts));
+  mark('argo rollouts CRDs applied, controller started');
   await images;
   // 8. All Ready: node, CoreDNS, the workstation's resolver.
   await waitFor('node Ready and CoreDNS available', 150_000, async () => {
@@ -247,6 +252,8 @@ async function start(l: Layout, bins: Binaries, mark: (m: string) => void, log: 
     return c.nodeReady && c.corednsReady ? true : undefined;
   }, 250);
   mark('node Ready, CoreDNS available');
+  await waitHealthy(l, ['argo-rollouts'], { 'argo-rollouts': ARGO_ROLLOUTS_PROBE }, 60_000);
+  mark('argo rollouts controller ready');
   // Through glibc in both workstation styles: resolved's stub file exists and nss-resolve answers.
   await waitFor('systemd-resolved in the workstation namespace', 20_000, async () => {
     assertRunning(l, 'ws-resolved');

@@ -112,6 +112,7 @@ export function developerObjects(): Obj[] {
         { apiGroups: [''], resources: ['namespaces'], verbs: ['list'] },
         { apiGroups: [''], resources: ['services'], verbs: read },
         { apiGroups: ['apps'], resources: ['deployments', 'replicasets', 'statefulsets'], verbs: read },
+        { apiGroups: ['argoproj.io'], resources: ['rollouts'], verbs: read },
       ],
     },
     {

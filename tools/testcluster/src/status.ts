@@ -2,6 +2,7 @@
 // from inside the node namespace, the node's Ready condition and CoreDNS's availability.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ARGO_ROLLOUTS_PROBE } from './argo-rollouts.js';
 import { cgroupExists, memoryUsage, type MemoryUsage } from './cgroups.js';
 import { INET_NAMES, NET, NODE_NAME, type Layout, netnsPath } from './layout.js';
 import { ourNetns } from './netns.js';
@@ -12,6 +13,7 @@ import { kubectl } from './kubectl.js';
 export const DAEMONS = [
   'node-holder', 'ws-holder', 'etcd', 'registry', 'containerd', 'registry-forwarder', 'inet', 'ws-dbus', 'ws-resolved',
   'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy',
+  'argo-rollouts',
 ] as const;
 
 const PROBES: Record<string, string> = {
@@ -21,6 +23,7 @@ const PROBES: Record<string, string> = {
   'kube-scheduler': 'https://127.0.0.1:10259/healthz',
   kubelet: 'http://127.0.0.1:10248/healthz',
   'kube-proxy': 'http://127.0.0.1:10256/healthz',
+  'argo-rollouts': ARGO_ROLLOUTS_PROBE,
   // The inet servers, as the node reaches them (through its default route).
   inet: `http://${INET_NAMES['docs.rs']}/`,
 };

@@ -53,6 +53,8 @@ export function clusterRules(namespace: string) {
     { apiGroups: [''], resources: ['nodes', 'services', 'pods', 'namespaces'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
     { apiGroups: ['apps'], resources: ['deployments', 'replicasets', 'statefulsets'], verbs: ['get', 'list', 'watch', 'patch'] },
+    // Argo Rollouts' Rollouts, when the cluster has them (a rule for an absent resource is harmless).
+    { apiGroups: ['argoproj.io'], resources: ['rollouts'], verbs: ['get', 'list', 'watch', 'patch'] },
     // Only for workloads whose pods a template change does not replace: a ReplicaSet without a
     // Deployment, a StatefulSet with the OnDelete strategy.
     { apiGroups: [''], resources: ['pods'], verbs: ['delete'] },

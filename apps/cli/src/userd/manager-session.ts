@@ -99,6 +99,11 @@ export class ManagerSession {
     return this.lease?.sessionId;
   }
 
+  /** The manager's version and capabilities as it last answered (they change with an upgrade under us). */
+  managerVersion(): ManagerVersion {
+    return this.version;
+  }
+
   /** Called with the new session id after every arrive (the first and each re-arrive). */
   onArrive(listener: ArriveListener): void {
     this.arriveListeners.add(listener);

@@ -131,6 +131,9 @@ export class Session {
     const namespace = req.namespace || a.info.namespace;
     const workload = req.workload || req.name;
     const target = await interceptTarget(a.kube.kc, namespace, workload, { ...(req.service ? { service: req.service } : {}), ...(req.remotePort !== undefined ? { port: req.remotePort } : {}) });
+    // What this intercept needs of the manager, from what it announces: an older one would take a
+    // filtered port whole, or refuse a Rollout as malformed.
+    requireCapabilities(a.managerSession.managerVersion(), [...(req.filter ? (['personal-intercepts'] as const) : []), ...(target.kind === 'Rollout' ? (['argo-rollouts'] as const) : [])]);
     const filter = req.filter ? personalFilter(req.filter, a.managerSession.sessionId() ?? randomUUID(), req.name) : undefined;
     const spec: InterceptSpec = { name: req.name, namespace, workload, workloadKind: target.kind, service: target.port.service, port: target.port.servicePort, localPort: req.localPort, ...(filter ? { filter } : {}) };
     const info = await intercepts.add(spec, { emit: progress.emit, signal: progress.signal, timeoutMs: this.deps.loadConfig().timeouts.agentInstall });

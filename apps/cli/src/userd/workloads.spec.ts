@@ -45,7 +45,7 @@ describe('describeWorkloads', () => {
       'orders    : deployment ready to intercept (traffic-agent not yet installed): orders:web',
       'cache     : statefulset ready to intercept (traffic-agent not yet installed): cache:web',
     ]);
-    expect(renderList({ namespace: 'empty', workloads: [], intercepts: [], agents: [] })).toBe('No workloads (Deployments, ReplicaSets, StatefulSets) in namespace empty');
+    expect(renderList({ namespace: 'empty', workloads: [], intercepts: [], agents: [] })).toBe('No workloads (Deployments, ReplicaSets, StatefulSets, Rollouts) in namespace empty');
   });
 
   it('shows agents (with their versions) and intercepts (whose, which port, where to), and filters by them', () => {
@@ -64,5 +64,27 @@ describe('describeWorkloads', () => {
     expect(renderList(r, { interceptsOnly: true }).split('\n')).toEqual([unpadded(lines[2]!)]);
     expect(renderList(r, { agentsOnly: true }).split('\n').map(unpadded)).toEqual([unpadded(lines[2]!), unpadded(lines[3]!)]);
     expect(renderList({ ...r, intercepts: [] }, { interceptsOnly: true })).toBe('No intercepted workloads in namespace shop');
+  });
+});
+
+describe('describeWorkloads with Argo Rollouts', () => {
+  const services = [svc('orders', { app: 'orders' }, 'http')];
+  it('a Rollout comes after the built-in kinds, interceptable like a Deployment; one borrowing a template says why not', () => {
+    const list = describeWorkloads(
+      'shop',
+      [
+        { kind: 'Rollout', name: 'orders-canary', template: tpl({ app: 'orders' }) },
+        { kind: 'Rollout', name: 'borrowed', template: undefined, problem: { message: 'it takes its pod template from deployment orders (workloadRef)', hint: 'give it a template' } },
+        { kind: 'Deployment', name: 'orders', template: tpl({ app: 'orders' }) },
+      ],
+      services,
+    );
+    expect(list.map((w) => [w.kind, w.name, w.interceptable])).toEqual([
+      ['Deployment', 'orders', true],
+      ['Rollout', 'borrowed', false],
+      ['Rollout', 'orders-canary', true],
+    ]);
+    expect(list[1]!.reason).toBe('it takes its pod template from deployment orders (workloadRef)');
+    expect(list[2]!.ports.map((p) => `${p.service}:${p.port}->${p.container}:${p.containerPort}`)).toEqual(['orders:80->app:8080']);
   });
 });

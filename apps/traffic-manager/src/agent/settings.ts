@@ -37,7 +37,7 @@ export const AGENT_ENV = {
 /** The app's values of the variables the agent has its own of. */
 export const APP_ENV_PREFIX = AGENT_APP_ENV_PREFIX;
 
-const WORKLOAD_KINDS = new Set(['Deployment', 'ReplicaSet', 'StatefulSet']);
+const WORKLOAD_KINDS = new Set(['Deployment', 'ReplicaSet', 'StatefulSet', 'Rollout']);
 const REINJECT = 'the pod was injected by another release: remove the intercept and intercept again';
 
 const bad = (what: string, hint = REINJECT) => configError(what, hint);
@@ -77,7 +77,7 @@ export function parseAgentConfig(raw: string | undefined): AgentConfig {
   const c = v as Partial<AgentConfig>;
   if (c.version !== 1) throw where('version', `1 (got ${JSON.stringify(c.version)})`);
   const w = c.workload;
-  if (!w || !WORKLOAD_KINDS.has(w.kind as string) || !isName(w.name) || !isName(w.namespace)) throw where('workload', 'an object with kind (Deployment, ReplicaSet or StatefulSet), name and namespace');
+  if (!w || !WORKLOAD_KINDS.has(w.kind as string) || !isName(w.name) || !isName(w.namespace)) throw where('workload', 'an object with kind (Deployment, ReplicaSet, StatefulSet or Rollout), name and namespace');
   if (!c.manager || !isName(c.manager.namespace)) throw where('manager.namespace', 'a namespace name');
   if (!Array.isArray(c.ports) || c.ports.length === 0) throw where('ports', 'a non-empty list');
   const appOf = new Map<number, number>();

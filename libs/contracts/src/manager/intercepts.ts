@@ -4,7 +4,7 @@
 // intercepts of a session whose lease runs out (agents then send traffic to the app again).
 import type { Unary, Watch } from './kinds.js';
 
-export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet';
+export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'Rollout';
 
 /** One intercept a client wants. `name` is unique within its session (2.x: the intercept's id is session:name). */
 export interface InterceptSpec {

@@ -17,10 +17,14 @@ export type ManagerCapability =
   /** Client sessions with leases: arrive / remain / depart / sessions watch (sessions.ts). */
   | 'sessions'
   /** Global intercepts: agents injected by the manager's webhook, the intercepts topic (intercepts.ts), the park/dial verbs of the TCP tunnel (tunnel.ts). */
-  | 'intercepts';
+  | 'intercepts'
+  /** Personal intercepts: InterceptSpec.filter honoured (a manager without it would take the port whole). */
+  | 'personal-intercepts'
+  /** Argo Rollouts (argoproj.io/v1alpha1) as a workload kind, where the cluster serves them. */
+  | 'argo-rollouts';
 
 /** Everything a manager of this build serves; the manager announces exactly this list. */
-export const MANAGER_CAPABILITIES: readonly ManagerCapability[] = ['tcp-stream', 'udp', 'dns', 'sessions', 'intercepts'];
+export const MANAGER_CAPABILITIES: readonly ManagerCapability[] = ['tcp-stream', 'udp', 'dns', 'sessions', 'intercepts', 'personal-intercepts', 'argo-rollouts'];
 
 /** `version` on the manager (and agent) API port. */
 export interface ManagerVersion {

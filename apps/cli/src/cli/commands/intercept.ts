@@ -86,7 +86,7 @@ export const interceptCommand = defineCommand({
   validate(opts, args) {
     const name = args[0] ?? '';
     if (!NAME.test(name)) throw userError(`invalid intercept name ${JSON.stringify(name)}`, 'use lowercase letters, digits, "-" and "." (a DNS subdomain), e.g. the workload name');
-    if (opts.workload !== undefined && !NAME.test(opts.workload)) throw userError(`invalid --workload ${JSON.stringify(opts.workload)}`, 'name a Deployment, ReplicaSet or StatefulSet');
+    if (opts.workload !== undefined && !NAME.test(opts.workload)) throw userError(`invalid --workload ${JSON.stringify(opts.workload)}`, 'name a Deployment, ReplicaSet, StatefulSet or Rollout');
     parsePortFlag(opts.port);
     filterFromFlags(opts);
     if (!parseEnvSyntax(opts.envSyntax)) throw userError(`invalid --env-syntax ${JSON.stringify(opts.envSyntax)}`, `use one of ${ENV_SYNTAXES.join(', ')}`);

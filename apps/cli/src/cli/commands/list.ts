@@ -8,7 +8,7 @@ import { userError } from '@tel/errors';
 import { describeFilter } from '@tel/agent-config';
 
 function portsText(w: WorkloadInfo): string {
-  return w.ports.map((p) => `${p.service}:${p.portName ?? p.port}`).join(', ');
+  return w.ports.map((p) => `${p.service}:${p.portName ?? p.port}${p.meshHidden ? ` (not interceptable: ${p.meshHidden})` : ''}`).join(', ');
 }
 
 function interceptText(i: InterceptInfo): string {
@@ -28,7 +28,7 @@ export function renderList(r: ListResult, view: ListView = {}): string {
   const interceptsOf = (w: WorkloadInfo) => r.intercepts.filter((i) => i.spec.workload === w.name && (!i.spec.workloadKind || i.spec.workloadKind === w.kind));
   const shown = r.workloads.filter((w) => (!view.agentsOnly || agentOf.has(`${w.kind}/${w.name}`)) && (!view.interceptsOnly || interceptsOf(w).length > 0));
   if (shown.length === 0) {
-    const what = view.interceptsOnly ? 'intercepted workloads' : view.agentsOnly ? 'workloads with a traffic-agent' : 'workloads (Deployments, ReplicaSets, StatefulSets)';
+    const what = view.interceptsOnly ? 'intercepted workloads' : view.agentsOnly ? 'workloads with a traffic-agent' : 'workloads (Deployments, ReplicaSets, StatefulSets, Rollouts)';
     return `No ${what} in namespace ${r.namespace}`;
   }
   const width = Math.max(...shown.map((w) => w.name.length));

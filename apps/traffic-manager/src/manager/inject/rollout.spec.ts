@@ -59,3 +59,19 @@ describe('rolloutStatus', () => {
     expect(rolloutStatus(input([pod({ waiting: { name: 'app', reason: 'CrashLoopBackOff' } })])).failure).toBeUndefined();
   });
 });
+
+describe('rolloutStatus with a controller verdict (Argo Rollout)', () => {
+  const pods = () => [pod({ hash: 'h1', agent: true, ready: true, ip: '10.0.0.1' }), pod({ hash: 'h1', agent: true, ready: true, ip: '10.0.0.2' })];
+  const rollout = { ref: { namespace: 'shop', kind: 'Rollout' as const, name: 'web' }, slices: [slice('web', ['10.0.0.1', '10.0.0.2'])] };
+  it('pods and endpoints done, the controller not yet: not done, its reason shown', () => {
+    const s = rolloutStatus(input(pods(), { ...rollout, controller: { done: false, message: 'the Argo Rollouts controller reports 1/2 updated, 2/2 available' } }));
+    expect(s).toEqual({ podsWanted: 2, podsReady: 2, done: false, message: 'rollout of rollout/web: 2/2 pods ready with the agent, the Argo Rollouts controller reports 1/2 updated, 2/2 available' });
+  });
+  it('both done: done', () => {
+    expect(rolloutStatus(input(pods(), { ...rollout, controller: { done: true, message: '' } })).done).toBe(true);
+  });
+  it('a pod failure wins over the controller', () => {
+    const s = rolloutStatus(input([pod({ hash: 'h1' })], { ...rollout, controller: { done: false, message: 'x' } }));
+    expect(s.failure?.code).toBe('webhook-not-called');
+  });
+});

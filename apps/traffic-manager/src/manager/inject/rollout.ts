@@ -33,6 +33,14 @@ export interface RolloutInput {
   services: string[];
   slices: V1EndpointSlice[];
   managerNamespace: string;
+  /** The workload controller's own verdict, when it keeps one the pods do not show (an Argo Rollout's status). */
+  controller?: WorkloadProgress;
+}
+
+/** A workload controller's view of its rollout: done, or what it waits for. */
+export interface WorkloadProgress {
+  done: boolean;
+  message: string;
 }
 
 const PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName']);
@@ -115,6 +123,7 @@ export function rolloutStatus(input: RolloutInput): RolloutStatus {
   if (ok.length !== replicas || fresh.length !== replicas || old > 0) {
     return { ...base, done: false, message: `${what}: ${counts}${old > 0 ? `, ${old} old pod${old === 1 ? '' : 's'} left` : ''}` };
   }
+  if (input.controller && !input.controller.done) return { ...base, done: false, message: `${what}: ${counts}, ${input.controller.message}` };
   const lacking = servicesLacking(ok.map((p) => p.status?.podIP ?? ''), input);
   if (lacking.length) return { ...base, done: false, message: `${what}: ${counts}, waiting for the endpoints of service ${lacking.join(', ')}` };
   const terminating = input.pods.filter((p) => p.metadata?.deletionTimestamp && !isNewTemplate(p, hash)).length;

@@ -5,7 +5,7 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, type V1Service } from '@kubernetes/client-node';
-import { AGENT_CONTAINER, agentPodPatch, WEBHOOK_PATH, WORKLOAD_ANNOTATION, workloadAgent } from '@tel/agent-config';
+import { AGENT_CONTAINER, agentPodPatch, ROLLOUT_API, WEBHOOK_PATH, WORKLOAD_ANNOTATION, workloadAgent } from '@tel/agent-config';
 import type { WorkloadKind } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import type { WebhookTls } from './certs.js';
@@ -90,7 +90,9 @@ export function servicesCache(kc: KubeConfig, ttlMs = 2000): (namespace: string,
   };
 }
 
-/** Pod → workload by ownerReferences; a ReplicaSet's own owner is read once and remembered by uid. */
+const isArgoRollout = (o: { apiVersion: string; kind: string }) => o.kind === ROLLOUT_API.kind && o.apiVersion.split('/')[0] === ROLLOUT_API.group;
+
+/** Pod → workload by ownerReferences; a ReplicaSet's own owner (Deployment or Argo Rollout) is read once and remembered by uid. */
 export function ownerResolver(kc: KubeConfig): WebhookDeps['owner'] {
   const apps = kc.makeApiClient(AppsV1Api);
   const rsOwners = new Map<string, { kind: WorkloadKind; name: string }>();
@@ -103,7 +105,7 @@ export function ownerResolver(kc: KubeConfig): WebhookDeps['owner'] {
     if (known) return known;
     const rs = await apps.readNamespacedReplicaSet({ name: ref.name, namespace });
     const rsOwner = rs.metadata?.ownerReferences?.find((o) => o.controller);
-    const owner: { kind: WorkloadKind; name: string } | undefined = !rsOwner ? { kind: 'ReplicaSet', name: ref.name } : rsOwner.kind === 'Deployment' ? { kind: 'Deployment', name: rsOwner.name } : undefined;
+    const owner: { kind: WorkloadKind; name: string } | undefined = !rsOwner ? { kind: 'ReplicaSet', name: ref.name } : rsOwner.kind === 'Deployment' ? { kind: 'Deployment', name: rsOwner.name } : isArgoRollout(rsOwner) ? { kind: 'Rollout', name: rsOwner.name } : undefined;
     if (owner) {
       if (rsOwners.size > 10_000) rsOwners.clear();
       rsOwners.set(ref.uid, owner);

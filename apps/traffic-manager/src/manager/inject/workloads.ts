@@ -20,8 +20,9 @@ import { AGENT_CONTAINER, servicesOf, templateAnnotationPatch, workloadAgent, WO
 import type { InterceptErrorCode, WorkloadKind } from '@tel/contracts';
 import { TelError, type ErrorCategory } from '@tel/errors';
 import type { Logger } from '@tel/logging';
+import { argoRolloutProgress, argoRollouts, type ArgoRollout } from './argo.js';
 import { selectorString, watchObjects } from './kube-watch.js';
-import { rolloutStatus, type RolloutStatus, type WorkloadRef } from './rollout.js';
+import { rolloutStatus, type RolloutStatus, type WorkloadProgress, type WorkloadRef } from './rollout.js';
 
 export type { RolloutStatus, WorkloadRef } from './rollout.js';
 
@@ -52,7 +53,7 @@ export class InjectError extends TelError {
 }
 
 export interface WorkloadInjector {
-  /** name → workload (kind given, or found: Deployment, then a ReplicaSet without owner, then StatefulSet); InjectError 'no-workload' when none. */
+  /** name → workload (kind given, or found: Deployment, then a ReplicaSet without owner, then StatefulSet, then an Argo Rollout when the cluster serves them); InjectError 'no-workload' when none. */
   describe(namespace: string, name: string, kind?: WorkloadKind): Promise<WorkloadInfo>;
   /** Sets the template annotation to the config hash (no-op when equal); standalone ReplicaSet: deletes its pods without the current hash. */
   ensureAgent(info: WorkloadInfo): Promise<{ changed: boolean }>;
@@ -65,8 +66,8 @@ export interface WorkloadInjector {
   watchRollout(ref: WorkloadRef, hash: string | undefined, onStatus: (s: RolloutStatus) => void, signal: AbortSignal): void;
 }
 
-type Workload = V1Deployment | V1ReplicaSet | V1StatefulSet;
-const PLURAL: Record<WorkloadKind, string> = { Deployment: 'deployments', ReplicaSet: 'replicasets', StatefulSet: 'statefulsets' };
+type Workload = V1Deployment | V1ReplicaSet | V1StatefulSet | ArgoRollout;
+const PLURAL: Record<Exclude<WorkloadKind, 'Rollout'>, string> = { Deployment: 'deployments', ReplicaSet: 'replicasets', StatefulSet: 'statefulsets' };
 const statusOf = (err: unknown) => (err as { code?: unknown }).code;
 const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 const controllerOf = (w: Workload) => w.metadata?.ownerReferences?.find((o) => o.controller);
@@ -76,12 +77,15 @@ export function workloadInjector(opts: { kc: KubeConfig; namespace: string; log:
   const apps = opts.kc.makeApiClient(AppsV1Api);
   const core = opts.kc.makeApiClient(CoreV1Api);
   const discovery = opts.kc.makeApiClient(DiscoveryV1Api);
+  const rollouts = argoRollouts(opts.kc);
   const managerNamespace = opts.namespace;
 
   async function read(kind: WorkloadKind, namespace: string, name: string): Promise<Workload | undefined> {
     try {
       if (kind === 'Deployment') return await apps.readNamespacedDeployment({ name, namespace });
       if (kind === 'ReplicaSet') return await apps.readNamespacedReplicaSet({ name, namespace });
+      // A cluster without the Rollout CRD has no Rollouts: asked by discovery, not by a failed read.
+      if (kind === 'Rollout') return (await rollouts.served()) ? await rollouts.read(namespace, name) : undefined;
       return await apps.readNamespacedStatefulSet({ name, namespace });
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
@@ -93,11 +97,12 @@ export function workloadInjector(opts: { kc: KubeConfig; namespace: string; log:
     const args = { name: ref.name, namespace: ref.namespace, body };
     if (ref.kind === 'Deployment') await apps.patchNamespacedDeployment(args, jsonPatch);
     else if (ref.kind === 'ReplicaSet') await apps.patchNamespacedReplicaSet(args, jsonPatch);
+    else if (ref.kind === 'Rollout') await rollouts.patch(ref.namespace, ref.name, body);
     else await apps.patchNamespacedStatefulSet(args, jsonPatch);
   }
 
   const noWorkload = (namespace: string, name: string, kind?: WorkloadKind) =>
-    new InjectError('no-workload', 'user', `no ${kind ? kind.toLowerCase() : 'deployment, replicaset or statefulset'} ${name} in namespace ${namespace}`, `'telepresence list -n ${namespace}' shows the workloads that can be intercepted`);
+    new InjectError('no-workload', 'user', `no ${kind ? kind.toLowerCase() : 'deployment, replicaset, statefulset or rollout'} ${name} in namespace ${namespace}`, `'telepresence list -n ${namespace}' shows the workloads that can be intercepted`);
 
   /**
    * Sets (value) or removes (undefined) the annotation. The patch first tests the resourceVersion
@@ -139,7 +144,7 @@ export function workloadInjector(opts: { kc: KubeConfig; namespace: string; log:
   return {
     async describe(namespace, name, kind) {
       let found: { kind: WorkloadKind; w: Workload } | undefined;
-      for (const k of kind ? [kind] : (['Deployment', 'ReplicaSet', 'StatefulSet'] as const)) {
+      for (const k of kind ? [kind] : (['Deployment', 'ReplicaSet', 'StatefulSet', 'Rollout'] as const)) {
         const w = await read(k, namespace, name);
         if (!w) continue;
         const owner = k === 'ReplicaSet' ? controllerOf(w) : undefined;
@@ -151,6 +156,8 @@ export function workloadInjector(opts: { kc: KubeConfig; namespace: string; log:
         break;
       }
       if (!found) throw noWorkload(namespace, name, kind);
+      const borrowed = (found.w as ArgoRollout).spec?.workloadRef;
+      if (borrowed) throw new InjectError('not-interceptable', 'user', `rollout/${name} in namespace ${namespace} takes its pod template from ${borrowed.kind?.toLowerCase() ?? 'a workload'} ${borrowed.name ?? ''} (workloadRef)`, 'give the Rollout a template of its own (spec.template) to intercept it');
       const template = found.w.spec?.template ?? {};
       const services = (await core.listNamespacedService({ namespace })).items;
       const ref = { namespace, kind: found.kind, name };
@@ -202,12 +209,14 @@ export function workloadInjector(opts: { kc: KubeConfig; namespace: string; log:
     if (!w) throw noWorkload(ref.namespace, ref.name, ref.kind);
     const services = servicesOf(w.spec?.template ?? {}, (await core.listNamespacedService({ namespace: ref.namespace })).items).map((s) => s.metadata?.name ?? '');
     let replicas = w.spec?.replicas ?? 1;
+    // An Argo Rollout's controller keeps its own verdict (generation seen, replicas updated).
+    let controller: WorkloadProgress | undefined = ref.kind === 'Rollout' ? argoRolloutProgress(w as ArgoRollout) : undefined;
     let pods: V1Pod[] | undefined;
     let slices: V1EndpointSlice[] | undefined = services.length ? undefined : [];
     let last = '';
     const update = () => {
       if (!pods || !slices || signal.aborted) return;
-      const s = rolloutStatus({ ref, hash: o.hash, replicas, pods, services, slices, managerNamespace });
+      const s = rolloutStatus({ ref, hash: o.hash, replicas, pods, services, slices, managerNamespace, ...(controller ? { controller } : {}) });
       const text = JSON.stringify(s);
       if (text === last) return;
       last = text;
@@ -215,19 +224,24 @@ export function workloadInjector(opts: { kc: KubeConfig; namespace: string; log:
     };
     const base = { kc: opts.kc, signal, log: opts.log };
     const ns = ref.namespace;
+    const kind = ref.kind;
     watchObjects<Workload>({
       ...base,
-      path: `/apis/apps/v1/namespaces/${ns}/${PLURAL[ref.kind]}`,
+      path: kind === 'Rollout' ? rollouts.path(ns) : `/apis/apps/v1/namespaces/${ns}/${PLURAL[kind]}`,
       query: { fieldSelector: `metadata.name=${ref.name}` },
       list: async () => {
         const fieldSelector = `metadata.name=${ref.name}`;
-        if (ref.kind === 'Deployment') return apps.listNamespacedDeployment({ namespace: ns, fieldSelector });
-        if (ref.kind === 'ReplicaSet') return apps.listNamespacedReplicaSet({ namespace: ns, fieldSelector });
+        if (kind === 'Deployment') return apps.listNamespacedDeployment({ namespace: ns, fieldSelector });
+        if (kind === 'ReplicaSet') return apps.listNamespacedReplicaSet({ namespace: ns, fieldSelector });
+        if (kind === 'Rollout') return rollouts.list(ns, fieldSelector);
         return apps.listNamespacedStatefulSet({ namespace: ns, fieldSelector });
       },
       onChange: (m) => {
         const cur = m.get(ref.name);
-        if (cur) replicas = cur.spec?.replicas ?? 1;
+        if (cur) {
+          replicas = cur.spec?.replicas ?? 1;
+          if (kind === 'Rollout') controller = argoRolloutProgress(cur as ArgoRollout);
+        }
         update();
       },
     });

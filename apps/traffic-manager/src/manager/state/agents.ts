@@ -26,7 +26,7 @@ export interface HeldAgent {
 
 /** An agent that arrived but opened no watch within this long is forgotten. */
 const WATCH_GRACE_MS = 10_000;
-const KINDS: readonly WorkloadKind[] = ['Deployment', 'ReplicaSet', 'StatefulSet'];
+const KINDS: readonly WorkloadKind[] = ['Deployment', 'ReplicaSet', 'StatefulSet', 'Rollout'];
 
 export class AgentStore {
   private readonly agents = new Map<string, HeldAgent>();
