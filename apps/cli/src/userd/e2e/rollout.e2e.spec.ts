@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { buildVersion, cliRunner, kubectlAsAdmin, pushManager, removeManager, userEnv, type Build, type Tp } from './harness.js';
 import { fromClient, startWorkstationServer, stopWorkstationServer, WS_PORT } from './intercept-world.js';
+import { whoAnswers } from './personal-world.js';
 
 const RUN = Date.now().toString(36);
 const V = `v2.96.0-e2e.${RUN}`;
@@ -159,6 +160,16 @@ describe('Argo Rollouts (real cluster, real controller)', () => {
     expect((await tp('leave', 'shop')).code).toBe(0);
     expect(await answers()).toEqual({ workstation: 0, pods: 10 });
     expect((await tp('list', '-n', NS, '--agents')).stdout).toMatch(/^shop\s*: rollout ready to intercept \(traffic-agent \S+ installed\)/m);
+  });
+
+  it('a personal intercept of the Rollout: only requests with the header reach the workstation', async () => {
+    const r = await tp('intercept', 'shop', '-n', NS, '--port', `${WS_PORT}:http`, '--http-header', 'x-dev=rollout', '--output', 'json');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json.intercept).toMatchObject({ state: 'active', spec: { workloadKind: 'Rollout', filter: { headers: ['x-dev=rollout'] } } });
+    const mine = await whoAnswers(cluster, NS, `http://shop.${NS}:8080/`, { 'x-dev': 'rollout' });
+    expect(mine).toEqual(Array(6).fill('200 workstation'));
+    expect(await answers()).toEqual({ workstation: 0, pods: 10 });
+    expect((await tp('leave', 'shop')).code).toBe(0);
   });
 
   it('uninstall: the pod template is byte for byte what it was, the Rollout healthy without agents', async () => {
