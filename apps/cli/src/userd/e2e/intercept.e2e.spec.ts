@@ -107,7 +107,7 @@ describe('global intercepts (real cluster)', () => {
 
   it('list shows the intercept and the agent; a second intercept with the agent present is fast', async () => {
     const l = await tp('list', '-n', NS);
-    expect(l.stdout).toMatch(/web\s*: deployment intercepted by \S+ \(web\) on web:http → workstation port/);
+    expect(l.stdout).toMatch(/web\s*: deployment intercepted by \S+ \(web\) on web:http, all traffic → workstation port/);
     const leave = await tp('leave', 'web');
     expect(leave.code, leave.stderr).toBe(0);
     expect(await fromPods('web')).toBe(10);

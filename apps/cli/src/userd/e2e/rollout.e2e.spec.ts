@@ -149,7 +149,7 @@ describe('Argo Rollouts (real cluster, real controller)', () => {
     // The controller rolled the new template to the end, not the injector behind its back.
     await untilHealthy(30_000);
     const l = await tp('list', '-n', NS);
-    expect(l.stdout).toMatch(/^shop\s*: rollout intercepted by \S+ \(shop\) on shop:http → workstation port/m);
+    expect(l.stdout).toMatch(/^shop\s*: rollout intercepted by \S+ \(shop\) on shop:http, all traffic → workstation port/m);
     const agents = await tp('list', '-n', NS, '--agents', '--output', 'json');
     expect(agents.code, agents.stderr).toBe(0);
     expect(agents.json.agents).toEqual([expect.objectContaining({ namespace: NS, workload: 'shop', kind: 'Rollout', versions: [V] })]);
