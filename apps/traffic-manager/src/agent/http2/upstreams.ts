@@ -1,0 +1,94 @@
+// The HTTP/2 router's upstream sessions: at most one per target per client connection, opened
+// on the first stream that goes there over the socket `connect` gives, dropped once it fails or
+// is told to go away (the next stream for that target opens a new one).
+import http2 from 'node:http2';
+import type net from 'node:net';
+import type { Logger } from '@tel/logging';
+import { APP_TARGET, type Target } from '../http1/exchange.js';
+
+export interface UpstreamSession {
+  target: Target;
+  session: http2.ClientHttp2Session;
+}
+
+const noop = () => undefined;
+
+export class UpstreamSessions {
+  private readonly open = new Map<Target, Promise<UpstreamSession>>();
+  private readonly all = new Set<http2.ClientHttp2Session>();
+  private closed = false;
+
+  constructor(
+    private readonly connect: (target: Target) => Promise<net.Socket>,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * A session to `target`, or to the app when `target`'s connection can't be made (a workstation
+   * away must not cost the request). Rejects only when the app can't be reached either.
+   */
+  async get(target: Target): Promise<UpstreamSession> {
+    try {
+      return await this.sessionTo(target);
+    } catch (e) {
+      if (target === APP_TARGET) throw e;
+      this.log.info(`http2: target ${target} unreachable; its stream goes to the app`, { error: (e as Error).message });
+      return this.sessionTo(APP_TARGET);
+    }
+  }
+
+  private sessionTo(target: Target): Promise<UpstreamSession> {
+    if (this.closed) return Promise.reject(new Error('the client connection is closed'));
+    let pending = this.open.get(target);
+    if (!pending) {
+      pending = this.create(target);
+      this.open.set(target, pending);
+      // A failed connect is not remembered: the next stream tries again.
+      pending.catch(() => {
+        if (this.open.get(target) === pending) this.open.delete(target);
+      });
+    }
+    return pending;
+  }
+
+  private async create(target: Target): Promise<UpstreamSession> {
+    const sock = await this.connect(target);
+    if (this.closed) {
+      sock.destroy();
+      throw new Error('the client connection is closed');
+    }
+    sock.setNoDelay(true);
+    // The authority here is only a default; every request carries its client's :authority and :scheme.
+    const session = http2.connect('http://localhost', { createConnection: () => sock, settings: { enablePush: false } });
+    this.all.add(session);
+    const up: UpstreamSession = { target, session };
+    const forget = () => {
+      const cur = this.open.get(target);
+      if (cur) void cur.then((u) => u === up && this.open.get(target) === cur && this.open.delete(target), noop);
+    };
+    session.on('error', (err) => {
+      this.log.debug(`http2: session to ${target} failed`, { error: err.message });
+      forget();
+    });
+    session.on('goaway', () => forget());
+    session.on('close', () => {
+      forget();
+      this.all.delete(session);
+    });
+    return up;
+  }
+
+  /** The client connection is over: its upstream sessions go too. */
+  destroy(): void {
+    this.closed = true;
+    this.open.clear();
+    for (const s of this.all) s.destroy();
+    this.all.clear();
+  }
+
+  /** The client is leaving gracefully: streams under way finish, then the sessions close. */
+  close(): void {
+    this.open.clear();
+    for (const s of this.all) s.close();
+  }
+}
