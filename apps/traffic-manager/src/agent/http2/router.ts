@@ -30,13 +30,15 @@ export function routeHttp2(client: net.Socket, opts: Http2RouteOptions): void {
   server.on('session', (session: http2.ServerHttp2Session) => {
     session.on('error', (err) => log.debug('http2: client session failed', { error: err.message }));
     // The client goes away gracefully: streams under way finish, then the upstreams close too.
-    session.on('goaway', () => sessions.close());
+    session.on('goaway', (...a) => { log.debug('DBG goaway', {a}); sessions.close(); });
     session.on('close', () => {
+      log.debug('DBG client session close', { ended: client.readableEnded, destroyed: client.destroyed });
       sessions.destroy();
       if (!client.destroyed) client.destroy();
     });
     // A FIN (the socket is half-open) ends the session as it would end a server's own connection.
     client.on('end', () => {
+      log.debug('DBG client end');
       if (!session.closed) session.close();
     });
   });

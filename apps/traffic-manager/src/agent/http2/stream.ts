@@ -29,10 +29,14 @@ class StreamProxy {
   /** The request's body so far while it fits REPLAY_MAX and no answer started; undefined after. */
   private kept: Buffer[] | undefined = [];
   private keptBytes = 0;
+  /** Body read while no upstream stream was there to take it (normally none: the stream is paused then). */
+  private unsent: Buffer[] = [];
   private requestEnded = false;
   private requestTrailers: HeaderBlock | undefined;
   private responseStarted = false;
   private responseTrailers: HeaderBlock | undefined;
+  /** The target's END_STREAM came (not a reset). */
+  private responseEnded = false;
   private movedToApp = false;
 
   constructor(
@@ -93,7 +97,6 @@ class StreamProxy {
   private send(u: UpstreamSession): void {
     const down = this.down;
     if (down.closed || down.destroyed) return;
-    if (u.target === APP_TARGET) this.kept = undefined;
     let up: http2.ClientHttp2Stream;
     try {
       up = u.session.request(this.requestHeaders, { endStream: this.headersOnly, waitForTrailers: !this.headersOnly });
@@ -126,12 +129,17 @@ class StreamProxy {
       if (!down.write(chunk)) up.pause();
     });
     up.on('end', () => {
+      // node ends the readable side on a RST_STREAM too: that is a reset to pass on (close handler), not an end.
+      if (up.rstCode !== undefined && up.rstCode !== NGHTTP2_NO_ERROR) return;
+      this.responseEnded = true;
       if (!down.writableEnded && !down.destroyed && down.headersSent) down.end();
     });
     up.on('drain', () => down.resume());
     up.on('close', () => this.onUpstreamClose(u, up));
     // A stream sent again starts over with the body read so far.
-    if (this.kept && this.movedToApp) for (const b of this.kept) up.write(b);
+    for (const b of this.movedToApp ? (this.kept ?? []) : this.unsent) up.write(b);
+    this.unsent = [];
+    if (u.target === APP_TARGET) this.kept = undefined;
     if (this.requestEnded && !this.headersOnly) up.end();
     down.resume();
   }
@@ -143,8 +151,14 @@ class StreamProxy {
       else this.kept.push(chunk);
     }
     const up = this.up;
+    if (!up) {
+      if (!this.movedToApp) this.unsent.push(chunk);
+      // Moving to the app with more body than was kept: it can't be sent whole, so it is not sent.
+      else if (!this.kept && !this.down.closed) this.down.close(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
     // The upstream answered and closed already: what the client still sends has nowhere to go.
-    if (!up || up.writableEnded || up.destroyed) return;
+    if (up.writableEnded || up.destroyed) return;
     if (!up.write(chunk)) this.down.pause();
   }
 
@@ -174,13 +188,21 @@ class StreamProxy {
       return this.upstreamFailed(u, `stream closed (code ${code}) before an answer`);
     }
     if (down.closed || down.destroyed) return;
-    if (!this.responseStarted || !up.readableEnded) {
+    if (!this.responseEnded) {
       // Cut off: the client must see a reset, never a short answer.
       down.close(code !== NGHTTP2_NO_ERROR ? code : NGHTTP2_INTERNAL_ERROR);
       return;
     }
+    if (this.requestEnded) return;
+    if (code !== NGHTTP2_NO_ERROR) {
+      // Answered in full, then reset to stop the upload: the client is told the same, after the answer.
+      const reset = () => !down.closed && down.close(code);
+      if (down.writableFinished) reset();
+      else down.once('finish', reset);
+      return;
+    }
     // Answered in full while the client still sends: the rest is read and dropped so the stream can close.
-    if (!this.requestEnded) down.resume();
+    down.resume();
   }
 
   /** The target took no part in the stream (connection or session failed before an answer): the app gets it. */

@@ -57,6 +57,7 @@ export class UpstreamSessions {
       sock.destroy();
       throw new Error('the client connection is closed');
     }
+    if (sock.destroyed || sock.readableEnded) throw new Error(`${target} closed the connection at once`);
     sock.setNoDelay(true);
     // The authority here is only a default; every request carries its client's :authority and :scheme.
     const session = http2.connect('http://localhost', { createConnection: () => sock, settings: { enablePush: false } });
@@ -71,6 +72,8 @@ export class UpstreamSessions {
       forget();
     });
     session.on('goaway', () => forget());
+    // A FIN from the target: nothing more will come from it, so what it has not answered never will be.
+    sock.on('end', () => session.destroy());
     session.on('close', () => {
       forget();
       this.all.delete(session);
@@ -80,6 +83,7 @@ export class UpstreamSessions {
 
   /** The client connection is over: its upstream sessions go too. */
   destroy(): void {
+    this.log.debug('DBG destroy', { stack: new Error().stack });
     this.closed = true;
     this.open.clear();
     for (const s of this.all) s.destroy();

@@ -81,7 +81,8 @@ export async function startRouter(app: () => number, ws: () => number, silenceMs
   const header = parseFilter({ headers: ['x-dev=alice'] });
   const prefix = parseFilter({ pathRegex: '/(alice/|svc\\.Alice/).*' });
   if ('error' in header || 'error' in prefix) throw new Error('bad test filter');
-  const log = createLogger(undefined);
+  // TEL_TEST_LOG=1 shows the routers' debug lines.
+  const log = process.env.TEL_TEST_LOG ? createLogger('router', { level: 'debug', stream: process.stderr }) : createLogger(undefined);
   const router: Router = { port: 0, server: net.createServer(), sockets: new Set(), dialled: [] };
   const connect = (target: string) =>
     new Promise<net.Socket>((resolve, reject) => {
