@@ -20,14 +20,32 @@ export const CLIENT_SILENCE_MS = 300;
 const EMPTY = Buffer.alloc(0);
 const noop = () => undefined;
 
-type Verdict = 'h2' | 'http1' | 'wait';
+type Verdict = 'h2' | 'http1' | 'raw' | 'wait';
 
-/** h2 once all 24 preface bytes are in, http1 at the first byte that differs, else wait. */
+// RFC 9110 tchar: what a request method is made of.
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * h2 once all 24 preface bytes are in; http1 once a method and its space are in; raw at the first
+ * byte no request line can start with (a TLS ClientHello's 0x16, a binary protocol's length), as
+ * the HTTP/1.1 router would otherwise wait for a head's end that never comes; else wait.
+ */
 export function sniff(first: Buffer): Verdict {
   const n = Math.min(first.length, H2_PREFACE.length);
   if (n === 0) return 'wait';
-  if (first.compare(H2_PREFACE, 0, n, 0, n) !== 0) return 'http1';
-  return n === H2_PREFACE.length ? 'h2' : 'wait';
+  if (first.compare(H2_PREFACE, 0, n, 0, n) === 0) return n === H2_PREFACE.length ? 'h2' : 'wait';
+  let i = 0;
+  // Empty lines before a request line are allowed (RFC 9112 section 2.2).
+  while (first[i] === 0x0d && first[i + 1] === 0x0a) i += 2;
+  if (i === first.length - 1 && first[i] === 0x0d) return 'wait';
+  const method = i;
+  for (; i < first.length; i++) {
+    const b = first[i] as number;
+    if (b === 0x20) return i > method ? 'http1' : 'raw';
+    if (!TCHAR[b]) return 'raw';
+  }
+  return 'wait';
 }
 
 /** Takes over `client` (accepted paused, allowHalfOpen) and routes it as HTTP/2 or HTTP/1.1. */
