@@ -100,7 +100,7 @@ describe('routeHttp', () => {
   it('still routes a client that is silent at first, over the app connection dialled meanwhile', async () => {
     const app = track(await httpUpstream('app'));
     const ws = track(await httpUpstream('ws'));
-    const router = track(await startRouter(() => app.port, () => ws.port, 50));
+    const router = track(await startRouter(() => app.port, () => ws.port, { silenceMs: 50 }));
     const c = rawClient(router.port);
     await sleep(200);
     expect(router.dialled).toEqual(['app']); // dialled to see whether the app speaks first
@@ -124,7 +124,7 @@ describe('routeHttp', () => {
       }),
     );
     const ws = track(await httpUpstream('ws'));
-    const router = track(await startRouter(() => app.port, () => ws.port, 50));
+    const router = track(await startRouter(() => app.port, () => ws.port, { silenceMs: 50 }));
     const c = rawClient(router.port);
     expect((await c.readBytes(15)).toString()).toBe('220 app ready\r\n');
     c.send('EHLO x\r\n');
@@ -157,7 +157,7 @@ describe('routeHttp', () => {
   it('closes the app connection it dialled for a client that leaves without a word', async () => {
     const app = track(await httpUpstream('app'));
     const ws = track(await httpUpstream('ws'));
-    const router = track(await startRouter(() => app.port, () => ws.port, 20));
+    const router = track(await startRouter(() => app.port, () => ws.port, { silenceMs: 20 }));
     const c = rawClient(router.port);
     await sleep(100);
     c.close();

@@ -5,7 +5,7 @@
 // pipe to the app). A client silent at first may be waiting for a server that speaks first.
 import type net from 'node:net';
 import { APP_TARGET, routeHttp1, type Http1RouteOptions, type Target } from './http1/index.js';
-import { H2_PREFACE, routeHttp2 } from './http2/index.js';
+import { H2_PREFACE, routeHttp2, type Http2Tuning } from './http2/index.js';
 
 /** What a connection's router needs: where each request goes, and how to reach it. */
 export type HttpRouteOptions = Http1RouteOptions;
@@ -48,9 +48,16 @@ export function sniff(first: Buffer): Verdict {
   return 'wait';
 }
 
+/** Timings tests shorten; production uses the defaults. */
+export interface HttpRouteTuning {
+  /** CLIENT_SILENCE_MS by default. */
+  silenceMs?: number;
+  h2?: Http2Tuning;
+}
+
 /** Takes over `client` (accepted paused, allowHalfOpen) and routes it as HTTP/2 or HTTP/1.1. */
-export function routeHttp(client: net.Socket, opts: HttpRouteOptions, silenceMs = CLIENT_SILENCE_MS): void {
-  new Sniffer(client, opts, silenceMs).start();
+export function routeHttp(client: net.Socket, opts: HttpRouteOptions, tuning: HttpRouteTuning = {}): void {
+  new Sniffer(client, opts, tuning).start();
 }
 
 class Sniffer {
@@ -65,7 +72,7 @@ class Sniffer {
   constructor(
     private readonly client: net.Socket,
     private readonly opts: HttpRouteOptions,
-    private readonly silenceMs: number,
+    private readonly tuning: HttpRouteTuning,
   ) {}
 
   start(): void {
@@ -81,7 +88,7 @@ class Sniffer {
         void this.silentApp?.then((s) => s.destroy(), noop);
       }
     });
-    this.timer = setTimeout(() => this.onSilence(), this.silenceMs);
+    this.timer = setTimeout(() => this.onSilence(), this.tuning.silenceMs ?? CLIENT_SILENCE_MS);
   }
 
   private read(): void {
@@ -137,7 +144,7 @@ class Sniffer {
     if (this.first.length) c.unshift(this.first);
     this.first = EMPTY;
     const opts: HttpRouteOptions = { ...this.opts, connect: (t) => this.connect(t) };
-    if (v === 'h2') routeHttp2(c, opts);
+    if (v === 'h2') routeHttp2(c, opts, this.tuning.h2);
     else routeHttp1(c, opts);
   }
 

@@ -17,11 +17,13 @@ export interface StreamContext {
   log: Logger;
 }
 
-export function proxyStream(ctx: StreamContext, down: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, raw: string[] | undefined): void {
-  new StreamProxy(ctx, down, headers, raw).start();
+export function proxyStream(ctx: StreamContext, down: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, raw: string[] | undefined): StreamProxy {
+  const p = new StreamProxy(ctx, down, headers, raw);
+  p.start();
+  return p;
 }
 
-class StreamProxy {
+export class StreamProxy {
   private up: http2.ClientHttp2Stream | undefined;
   private readonly requestHeaders: HeaderBlock;
   /** The client's HEADERS ended the request (a GET): no body, no trailers. */
@@ -219,6 +221,11 @@ class StreamProxy {
     }
     this.ctx.log.debug(`http2: stream to ${u.target} failed before answering`, { reason: why });
     if (!down.closed && !down.destroyed) down.close(NGHTTP2_INTERNAL_ERROR);
+  }
+
+  /** The client sent its FIN: a request it had not finished never will be, so that stream is cancelled. */
+  clientGone(): void {
+    if (!this.requestEnded && !this.down.closed) this.down.close(NGHTTP2_CANCEL);
   }
 
   private onClientClose(): void {

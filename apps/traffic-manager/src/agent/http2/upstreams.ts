@@ -83,7 +83,6 @@ export class UpstreamSessions {
 
   /** The client connection is over: its upstream sessions go too. */
   destroy(): void {
-    this.log.debug('DBG destroy', { stack: new Error().stack });
     this.closed = true;
     this.open.clear();
     for (const s of this.all) s.destroy();

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { createLogger } from '@tel/logging';
 import { matches, parseFilter } from '../../http1/filter.js';
 import { APP_TARGET } from '../../http1/exchange.js';
-import { routeHttp } from '../../http-route.js';
+import { routeHttp, type HttpRouteTuning } from '../../http-route.js';
 
 export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
 
@@ -77,7 +77,7 @@ export interface Router {
  * or /svc.Alice/, goes to the intercept 'ws'. The getters are read on every connect, so a test
  * can take a target down.
  */
-export async function startRouter(app: () => number, ws: () => number, silenceMs?: number): Promise<Router> {
+export async function startRouter(app: () => number, ws: () => number, tuning?: HttpRouteTuning): Promise<Router> {
   const header = parseFilter({ headers: ['x-dev=alice'] });
   const prefix = parseFilter({ pathRegex: '/(alice/|svc\\.Alice/).*' });
   if ('error' in header || 'error' in prefix) throw new Error('bad test filter');
@@ -98,7 +98,7 @@ export async function startRouter(app: () => number, ws: () => number, silenceMs
     routeHttp(
       client,
       { choose: (req) => (matches(header.filter, req) || matches(prefix.filter, req) ? 'ws' : APP_TARGET), connect, log },
-      silenceMs,
+      tuning,
     );
   });
   router.port = await listen(router.server);
