@@ -3,6 +3,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../testing/free-port.js';
+import { FRAME, PREFACE, frame, requestFrames, settings } from '../testing/h2-frames.js';
 import { closeServer, connectH2, h2Upstream, request, startRouter, type H2Upstream, type Router } from './testing/harness.js';
 
 let app: H2Upstream;
@@ -244,6 +245,55 @@ describe('routeHttp2', () => {
     await waitFor(() => app.sockets.size + ws.sockets.size === 0 && router.sockets.size === 0);
   });
 });
+
+describe('routeHttp2 connection upkeep', () => {
+  it('lets go of a client after a protocol error once it stops answering PINGs, and keeps an idle one that answers', async () => {
+    await closeServer(router.server, router.sockets);
+    router = await startRouter(
+      () => app.port,
+      () => wsPort,
+      { h2: { idleProbeMs: 50, pingWaitMs: 50 } },
+    );
+    // A SETTINGS frame of a length no SETTINGS can have: node:http2 answers GOAWAY and stops reading.
+    const bad = net.connect(router.port, '127.0.0.1');
+    bad.on('error', () => undefined);
+    const got: Buffer[] = [];
+    bad.on('data', (d: Buffer) => got.push(d));
+    bad.write(Buffer.concat([PREFACE, frame(FRAME.SETTINGS, 0, 0, Buffer.alloc(5))]));
+    bad.end();
+    const idle = client();
+    expect((await request(idle, { ':path': '/before' })).body.toString()).toBe('app GET /before ');
+    await waitFor(() => router.sockets.size === 1, 2000);
+    expect(Buffer.concat(got).includes(Buffer.from([0, 0, 8, FRAME.GOAWAY]))).toBe(true);
+    // The idle client answered its PINGs and is still served.
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await request(idle, { ':path': '/after' })).body.toString()).toBe('app GET /after ');
+    bad.destroy();
+  });
+
+  it('cancels a stream whose request the client cut short with its FIN, and closes', async () => {
+    let seen: (code: number) => void = () => undefined;
+    const upstreamClosed = new Promise<number>((r) => (seen = r));
+    ws.handlers.set('/alice/upload', (stream) => stream.on('close', () => seen(stream.rstCode)));
+    const raw = net.connect(router.port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    const fields: [string, string][] = [
+      [':method', 'POST'],
+      [':scheme', 'http'],
+      [':path', '/alice/upload'],
+      [':authority', 'x'],
+    ];
+    // HEADERS without END_STREAM, then the FIN: the body can never come.
+    const headers = requestFrames(1, fields, Buffer.from('part'))[0] as Buffer;
+    raw.write(Buffer.concat([PREFACE, settings(), headers, frame(FRAME.DATA, 0, 1, Buffer.from('part'))]));
+    await waitFor(() => ws.streams === 1);
+    raw.end();
+    expect(await upstreamClosed).toBe(NGHTTP2_CANCEL);
+    await waitFor(() => router.sockets.size === 0);
+    raw.destroy();
+  });
+});
+
 
 export async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
   const until = Date.now() + ms;
