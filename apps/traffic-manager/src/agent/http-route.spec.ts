@@ -46,6 +46,8 @@ describe('sniff', () => {
     ['PING\r\n', 'raw'],
     ['\x00\x00\x00\x08\x04\xd2\x16\x2f', 'raw'],
     [CLIENT_HELLO.toString('latin1'), 'raw'],
+    ['A'.repeat(31), 'wait'],
+    ['A'.repeat(40), 'http1'],
   ])('%j → %s', (first, want) => {
     expect(sniff(Buffer.from(first, 'latin1'))).toBe(want);
   });

@@ -22,6 +22,9 @@ const noop = () => undefined;
 
 type Verdict = 'h2' | 'http1' | 'raw' | 'wait';
 
+/** Token bytes waited for before a space; past this the HTTP/1.1 router decides (and bounds what it reads). */
+const METHOD_MAX = 32;
+
 // RFC 9110 tchar: what a request method is made of.
 const TCHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
@@ -44,6 +47,8 @@ export function sniff(first: Buffer): Verdict {
     const b = first[i] as number;
     if (b === 0x20) return i > method ? 'http1' : 'raw';
     if (!TCHAR[b]) return 'raw';
+    // No method is this long, but it could still be a head the HTTP/1.1 router reads (and bounds).
+    if (i - method >= METHOD_MAX) return 'http1';
   }
   return 'wait';
 }

@@ -11,10 +11,11 @@ export interface UpstreamSession {
   session: http2.ClientHttp2Session;
 }
 
-const noop = () => undefined;
-
 export class UpstreamSessions {
-  private readonly open = new Map<Target, Promise<UpstreamSession>>();
+  /** The session new streams for a target get, while it takes new streams. */
+  private readonly live = new Map<Target, UpstreamSession>();
+  /** A connection under way, shared by the streams that wait for it. */
+  private readonly dialling = new Map<Target, Promise<UpstreamSession>>();
   private readonly all = new Set<http2.ClientHttp2Session>();
   private closed = false;
 
@@ -39,14 +40,17 @@ export class UpstreamSessions {
 
   private sessionTo(target: Target): Promise<UpstreamSession> {
     if (this.closed) return Promise.reject(new Error('the client connection is closed'));
-    let pending = this.open.get(target);
+    const live = this.live.get(target);
+    if (live && !live.session.closed && !live.session.destroyed) return Promise.resolve(live);
+    let pending = this.dialling.get(target);
     if (!pending) {
       pending = this.create(target);
-      this.open.set(target, pending);
+      this.dialling.set(target, pending);
+      const done = () => {
+        if (this.dialling.get(target) === pending) this.dialling.delete(target);
+      };
       // A failed connect is not remembered: the next stream tries again.
-      pending.catch(() => {
-        if (this.open.get(target) === pending) this.open.delete(target);
-      });
+      pending.then(done, done);
     }
     return pending;
   }
@@ -63,15 +67,16 @@ export class UpstreamSessions {
     const session = http2.connect('http://localhost', { createConnection: () => sock, settings: { enablePush: false } });
     this.all.add(session);
     const up: UpstreamSession = { target, session };
+    this.live.set(target, up);
     const forget = () => {
-      const cur = this.open.get(target);
-      if (cur) void cur.then((u) => u === up && this.open.get(target) === cur && this.open.delete(target), noop);
+      if (this.live.get(target) === up) this.live.delete(target);
     };
     session.on('error', (err) => {
       this.log.debug(`http2: session to ${target} failed`, { error: err.message });
       forget();
     });
-    session.on('goaway', () => forget());
+    // Streams under way finish on it; new ones get a new session.
+    session.on('goaway', forget);
     // A FIN from the target: nothing more will come from it, so what it has not answered never will be.
     sock.on('end', () => session.destroy());
     session.on('close', () => {
@@ -84,14 +89,14 @@ export class UpstreamSessions {
   /** The client connection is over: its upstream sessions go too. */
   destroy(): void {
     this.closed = true;
-    this.open.clear();
+    this.live.clear();
     for (const s of this.all) s.destroy();
     this.all.clear();
   }
 
   /** The client is leaving gracefully: streams under way finish, then the sessions close. */
   close(): void {
-    this.open.clear();
+    this.live.clear();
     for (const s of this.all) s.close();
   }
 }
