@@ -236,6 +236,34 @@ describe('routeHttp2', () => {
     expect(ws.connections).toBe(2);
   });
 
+  it('opens a new app session when the app closed the last one; a stream racing an intercept\'s GOAWAY is answered', async () => {
+    app.handlers.set('/close', (stream) => {
+      const session = stream.session; // a closed stream no longer knows its session
+      stream.respond({ ':status': 200 });
+      stream.end('closing', () => setTimeout(() => session?.destroy(), 10));
+    });
+    const c = client();
+    expect((await request(c, { ':path': '/close' })).body.toString()).toBe('closing');
+    await waitFor(() => app.sockets.size === 0);
+    expect((await request(c, { ':path': '/next' })).body.toString()).toBe('app GET /next ');
+    expect(app.connections).toBe(2);
+
+    // The intercept says GOAWAY (last stream 1) while stream 1 is under way: a stream opened then is
+    // either refused by it (REFUSED_STREAM: the app answers) or sent on a new session; never lost.
+    ws.handlers.set('/alice/first', (stream) => {
+      stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, 1);
+      setTimeout(() => {
+        stream.respond({ ':status': 200 });
+        stream.end('first');
+      }, 50);
+    });
+    const first = request(c, { ':path': '/alice/first' });
+    await waitFor(() => ws.streams === 1);
+    const second = await request(c, { ':method': 'POST', ':path': '/alice/second' }, 'again');
+    expect((await first).body.toString()).toBe('first');
+    expect(['app POST /alice/second again', 'ws POST /alice/second again']).toContain(second.body.toString());
+  });
+
   it('closes the upstream sessions when the client goes', async () => {
     const c = client();
     await request(c, { ':path': '/a' });
