@@ -2,7 +2,9 @@
 // sequences against a loopback app and intercept that speak both; nothing may crash or leak, a
 // request whose first head is not valid HTTP/1.1 never reaches the intercept, an HTTP/2 stream
 // reaches it only when its headers match, and afterwards the same router still serves both.
-// TEL_FUZZ=full runs the full 100k + 100k; the default is a tenth of that.
+// TEL_FUZZ=full runs the full 100k + 100k; the default is a tenth of that. TEL_FUZZ_H1 / TEL_FUZZ_H2
+// set either count. Node 20's nghttp2 aborts on some frame sequences (testing/nghttp2-abort.ts):
+// a long HTTP/2 run on such a Node ends in that abort, not in a failed assertion.
 import { readdirSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -19,8 +21,8 @@ import { PREFACE } from './testing/h2-frames.js';
 import { mutatedHttp1, mutatedHttp2, Rng } from './testing/http-fuzz.js';
 
 const FULL = process.env.TEL_FUZZ === 'full';
-const H1_REQUESTS = FULL ? 100_000 : 10_000;
-const H2_SEQUENCES = FULL ? 100_000 : 10_000;
+const H1_REQUESTS = Number(process.env.TEL_FUZZ_H1 ?? (FULL ? 100_000 : 10_000));
+const H2_SEQUENCES = Number(process.env.TEL_FUZZ_H2 ?? (FULL ? 100_000 : 10_000));
 const REQUESTS_PER_CONNECTION = 4;
 const CONCURRENCY = 64;
 /** A connection still open this long after its bytes went is cut (a body the fuzz promised and never sent). */
@@ -95,8 +97,12 @@ let ws: Upstream;
 let router: net.Server;
 let routerPort: number;
 const routerSockets = new Set<net.Socket>();
+/** The router's own connections to the app and the intercept, with the client connection they serve. */
+const routerUpstreams = new Map<net.Socket, number>();
 /** Targets dialled for each client connection, by the client's local port. */
 const dialled = new Map<number, string[]>();
+/** What each client connection sent, by its local port: printed for a connection left open, to replay it. */
+const sent = new Map<number, Buffer>();
 const problems = { uncaught: [] as string[], unhandled: [] as string[] };
 const onUncaught = (e: Error) => problems.uncaught.push(e.stack ?? String(e));
 const onUnhandled = (e: unknown) => problems.unhandled.push(String(e));
@@ -134,6 +140,8 @@ beforeAll(async () => {
         new Promise<net.Socket>((resolve, reject) => {
           record.push(target);
           const s = net.connect({ host: '127.0.0.1', port: target === APP_TARGET ? app.port : ws.port, allowHalfOpen: true });
+          routerUpstreams.set(s, client.remotePort ?? 0);
+          s.once('close', () => routerUpstreams.delete(s));
           s.once('connect', () => resolve(s));
           s.once('error', reject);
         }),
@@ -161,6 +169,7 @@ function runConnection(bytes: Buffer, rng: Rng): Promise<{ targets: string[]; cu
     s.on('data', noop);
     s.on('connect', () => {
       const port = s.localPort ?? 0;
+      sent.set(port, bytes);
       const cuts = [0, ...Array.from({ length: rng.int(3) }, () => rng.int(bytes.length)).sort((a, b) => a - b), bytes.length];
       for (let i = 0; i + 1 < cuts.length; i++) s.write(bytes.subarray(cuts[i], cuts[i + 1]));
       s.end();
@@ -172,6 +181,8 @@ function runConnection(bytes: Buffer, rng: Rng): Promise<{ targets: string[]; cu
         clearTimeout(timer);
         const targets = dialled.get(port) ?? [];
         dialled.delete(port);
+        // Kept a while: the router may still hold its side.
+        setTimeout(() => sent.delete(port), 6000).unref();
         resolve({ targets, cut });
       });
     });
@@ -189,7 +200,7 @@ async function runAll(count: number, one: (i: number) => Promise<void>): Promise
 
 async function settle(): Promise<void> {
   const until = Date.now() + 5000;
-  while ((routerSockets.size || app.open.size || ws.open.size) && Date.now() < until) await sleep(20);
+  while ((routerSockets.size || routerUpstreams.size || app.open.size || ws.open.size) && Date.now() < until) await sleep(20);
 }
 
 describe('routeHttp fuzz', () => {
@@ -236,8 +247,13 @@ describe('routeHttp fuzz', () => {
     expect(stats.misrouted.slice(0, 5)).toEqual([]);
     expect(ws.h2Mismatches.slice(0, 5)).toEqual([]);
     // The fuzz reached both targets over both protocols (it is not all rejected at the door).
-    expect(Math.min(app.h1Requests, app.h2Streams, ws.h1Requests, ws.h2Streams)).toBeGreaterThan(0);
-    expect([routerSockets.size, app.open.size, ws.open.size]).toEqual([0, 0, 0]);
+    if (H1_REQUESTS > 0) expect(Math.min(app.h1Requests, ws.h1Requests)).toBeGreaterThan(0);
+    if (H2_SEQUENCES > 0) expect(Math.min(app.h2Streams, ws.h2Streams)).toBeGreaterThan(0);
+    const left = [...routerSockets].map((c) => ({ sent: sent.get(c.remotePort ?? 0)?.toString('hex').slice(0, 600), ended: c.readableEnded, finished: c.writableEnded }));
+    expect(left).toEqual([]);
+    const upLeft = [...routerUpstreams].map(([u, port]) => ({ sent: sent.get(port)?.toString('latin1').slice(0, 400), ended: u.readableEnded, finished: u.writableEnded, destroyed: u.destroyed }));
+    expect(upLeft).toEqual([]);
+    expect([app.open.size, ws.open.size]).toEqual([0, 0]);
     expect(fdsAfter).toBeLessThanOrEqual(fdsBefore + 2);
 
     // The same router still serves HTTP/1.1 and h2, each to the right target.
