@@ -156,6 +156,23 @@ describe('routeHttp', () => {
     expect((await c.readBytes(3)).toString()).toBe('bye');
   });
 
+  // Found by the fuzz: the app answers 417 before the body, the client sends its FIN mid-body, and
+  // routeHttp1 waits for the rest of a body that can't come, holding the connection for good. Fails
+  // until http1/router.ts pump() calls finish() when the client ended and the answer is done;
+  // then turn it.fails into it.
+  it.fails('closes a connection whose request was answered before its body and then cut short by the client', async () => {
+    const app = track(await httpUpstream('app'));
+    const ws = track(await httpUpstream('ws'));
+    const router = track(await startRouter(() => app.port, () => ws.port));
+    const c = rawClient(router.port);
+    c.send('POST /x HTTP/1.1\r\nExpect: 100-co\xf4tinue\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\n19\r\nbbbb');
+    expect((await c.readResponse('POST')).head).toMatch(/^HTTP\/1\.1 417 /);
+    c.sock.end();
+    const until = Date.now() + 2000;
+    while (router.sockets.size > 0 && Date.now() < until) await sleep(10);
+    expect(router.sockets.size).toBe(0);
+  });
+
   it('closes the app connection it dialled for a client that leaves without a word', async () => {
     const app = track(await httpUpstream('app'));
     const ws = track(await httpUpstream('ws'));
