@@ -11,7 +11,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@tel/logging';
-import { matches, parseFilter, targetPath } from './http1/filter.js';
+import { matches, parseFilter, targetPath } from '@tel/agent-config';
 import { RawClient } from './http1/testing/harness.js';
 import { parseRequestHead } from './http1/wire.js';
 import { APP_TARGET } from './http1/index.js';

@@ -156,11 +156,9 @@ describe('routeHttp', () => {
     expect((await c.readBytes(3)).toString()).toBe('bye');
   });
 
-  // Found by the fuzz: the app answers 417 before the body, the client sends its FIN mid-body, and
-  // routeHttp1 waits for the rest of a body that can't come, holding the connection for good. Fails
-  // until http1/router.ts pump() calls finish() when the client ended and the answer is done;
-  // then turn it.fails into it.
-  it.fails('closes a connection whose request was answered before its body and then cut short by the client', async () => {
+  // Found by the fuzz: the app answers 417 before the body, the client sends its FIN mid-body; the
+  // router must not wait for the rest of a body that can't come.
+  it('closes a connection whose request was answered before its body and then cut short by the client', async () => {
     const app = track(await httpUpstream('app'));
     const ws = track(await httpUpstream('ws'));
     const router = track(await startRouter(() => app.port, () => ws.port));

@@ -4,7 +4,7 @@
 // or the HTTP/1.1 router (which turns bytes it can't parse, e.g. a TLS ClientHello, into a raw
 // pipe to the app). A client silent at first may be waiting for a server that speaks first.
 import type net from 'node:net';
-import { APP_TARGET, routeHttp1, type Http1RouteOptions, type Target } from './http1/index.js';
+import { APP_TARGET, routeHttp1, type Http1RouteOptions, type Target, type UpstreamSocket } from './http1/index.js';
 import { H2_PREFACE, routeHttp2, type Http2Tuning } from './http2/index.js';
 
 /** What a connection's router needs: where each request goes, and how to reach it. */
@@ -70,9 +70,9 @@ class Sniffer {
   private decided = false;
   private timer: NodeJS.Timeout | undefined;
   /** The app connection dialled while the client was silent, for the app to speak first on, or the client's first request. */
-  private silentApp: Promise<net.Socket> | undefined;
+  private silentApp: Promise<UpstreamSocket> | undefined;
   private readonly onReadable = () => this.read();
-  private silentAppListener: { app: net.Socket; fn: () => void } | undefined;
+  private silentAppListener: { app: UpstreamSocket; fn: () => void } | undefined;
 
   constructor(
     private readonly client: net.Socket,
@@ -154,7 +154,7 @@ class Sniffer {
   }
 
   /** The router's connect: its first app connection is the one dialled while the client was silent. */
-  private connect(target: Target): Promise<net.Socket> {
+  private connect(target: Target): Promise<UpstreamSocket> {
     const silent = this.silentApp;
     if (target !== APP_TARGET || !silent) return this.opts.connect(target);
     this.silentApp = undefined;
@@ -187,7 +187,7 @@ class Sniffer {
         this.dropSilentListener();
         if (c.destroyed) return void app.destroy();
         app.on('error', noop);
-        app.setNoDelay(true);
+        app.setNoDelay?.(true);
         if (first.length) app.write(first);
         if (clientEnded) app.end();
         else c.pipe(app);

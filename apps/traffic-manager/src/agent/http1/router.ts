@@ -93,7 +93,11 @@ class Http1Connection {
           this.inBuf = this.inBuf.subarray(n);
         }
         if (!ex.reqBody.done) {
-          if (this.clientEnded) ex.up.sock.end();
+          if (this.clientEnded) {
+            ex.up.sock.end();
+            // The rest of this body will never come: once its answer is out, nothing else can be.
+            if (ex.resDone) this.finish();
+          }
           break;
         }
       }
@@ -181,7 +185,7 @@ class Http1Connection {
     (existing ? Promise.resolve(existing) : this.openUpstream(next)).then(
       (u) => {
         this.connecting = false;
-        if (this.closed) return;
+        if (this.closed) return void u.sock.destroy();
         ex.up = u;
         ex.target = u.target;
         ex.reusedUp = u.uses++ > 0;

@@ -1,7 +1,7 @@
 // Header blocks of the HTTP/2 router: what `choose` sees of a stream (the same RequestHead the
 // HTTP/1.1 router builds), and the blocks passed on to the other side field for field.
 import http2 from 'node:http2';
-import { targetPath, type RequestHead } from '../http1/filter.js';
+import { targetPath, type RequestHead } from '@tel/agent-config';
 
 /** A header block as node:http2 takes it; a field sent more than once keeps every value, in order. */
 export type HeaderBlock = http2.OutgoingHttpHeaders;

@@ -6,6 +6,7 @@ import type net from 'node:net';
 import type { Http1RouteOptions } from '../http1/router.js';
 import { proxyStream, type StreamContext, type StreamProxy } from './stream.js';
 import { UpstreamSessions } from './upstreams.js';
+import { guardH2 } from '../../h2-frame-guard.js';
 
 /** The HTTP/2 router takes the same options as the HTTP/1.1 one: where a request goes is decided alike. */
 export type Http2RouteOptions = Http1RouteOptions;
@@ -64,7 +65,8 @@ export function routeHttp2(client: net.Socket, opts: Http2RouteOptions, tuning: 
   server.on('sessionError', () => undefined);
   client.on('error', () => undefined);
   client.setNoDelay(true);
-  server.emit('connection', client);
+  // Frame sizes are checked before node:http2 reads them (h2-frame-guard.ts: a bad one can abort the process).
+  server.emit('connection', guardH2(client, (why) => log.info(`http2: closing a client connection that sent ${why}`)));
   // node:http2 reads the socket's handle itself, but the peer's FIN surfaces as the socket's 'end'
   // only while the socket flows: resumed once the session took the bytes already buffered (it
   // does during setup; resuming before would hand them to nobody).

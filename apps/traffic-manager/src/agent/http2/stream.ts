@@ -4,7 +4,7 @@
 // a reset on either side resets the other.
 import http2 from 'node:http2';
 import type { Logger } from '@tel/logging';
-import type { RequestHead } from '../http1/filter.js';
+import type { RequestHead } from '@tel/agent-config';
 import { APP_TARGET, REPLAY_MAX, type Target } from '../http1/exchange.js';
 import { passOn, requestHead, type HeaderBlock } from './headers.js';
 import type { UpstreamSession, UpstreamSessions } from './upstreams.js';

@@ -4,7 +4,7 @@
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Logger } from '@tel/logging';
-import { APP_TARGET, type Target } from '../http1/exchange.js';
+import { APP_TARGET, type Target, type UpstreamSocket } from '../http1/exchange.js';
 
 export interface UpstreamSession {
   target: Target;
@@ -20,7 +20,7 @@ export class UpstreamSessions {
   private closed = false;
 
   constructor(
-    private readonly connect: (target: Target) => Promise<net.Socket>,
+    private readonly connect: (target: Target) => Promise<UpstreamSocket>,
     private readonly log: Logger,
   ) {}
 
@@ -62,9 +62,9 @@ export class UpstreamSessions {
       throw new Error('the client connection is closed');
     }
     if (sock.destroyed || sock.readableEnded) throw new Error(`${target} closed the connection at once`);
-    sock.setNoDelay(true);
+    sock.setNoDelay?.(true);
     // The authority here is only a default; every request carries its client's :authority and :scheme.
-    const session = http2.connect('http://localhost', { createConnection: () => sock, settings: { enablePush: false } });
+    const session = http2.connect('http://localhost', { createConnection: () => sock as never, settings: { enablePush: false } });
     this.all.add(session);
     const up: UpstreamSession = { target, session };
     this.live.set(target, up);

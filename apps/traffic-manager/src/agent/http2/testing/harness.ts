@@ -4,7 +4,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import { createLogger } from '@tel/logging';
-import { matches, parseFilter } from '../../http1/filter.js';
+import { matches, parseFilter } from '@tel/agent-config';
 import { APP_TARGET } from '../../http1/exchange.js';
 import { routeHttp, type HttpRouteTuning } from '../../http-route.js';
 
