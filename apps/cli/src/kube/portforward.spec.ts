@@ -105,3 +105,50 @@ describe('ManagerForwarder.start', () => {
     });
   });
 });
+
+describe('ManagerForwarder re-dial', () => {
+  it('bounds a re-dial after a dropped connection by seconds, not by the connect timeout', async () => {
+    // Upgrades the first port-forward, then (API server gone dark) answers nothing at all.
+    let dark = false;
+    const upgraded: net.Socket[] = [];
+    const server = http.createServer((req, res) => {
+      if (dark) return void cleanups.push(() => res.destroy());
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', items: [pod('traffic-manager-1', { app: 'traffic-manager' })] }));
+    });
+    server.on('upgrade', (_req, socket: net.Socket) => {
+      cleanups.push(() => socket.destroy());
+      if (dark) return;
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n');
+      upgraded.push(socket);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => server.close());
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const fw = forwarder(kc, 60_000);
+    cleanups.push(() => void fw.close());
+    await fw.start();
+    expect(upgraded).toHaveLength(1);
+    dark = true;
+    upgraded[0]!.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    // A client of the manager socket waits for the re-dial, which gives up within its bound.
+    const socketPath = (fw as unknown as { opts: { sockets: { path: string }[] } }).opts.sockets[0]!.path;
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => {
+      const c = net.connect(socketPath);
+      c.on('error', () => undefined);
+      c.on('close', () => resolve());
+    });
+    const ms = Date.now() - t0;
+    expect(ms).toBeGreaterThan(2_500);
+    expect(ms).toBeLessThan(5_000);
+    expect(fw.status().lastError).toMatch(/did not open the port-forward within 3000 ms/);
+  }, 15_000);
+});

@@ -14,6 +14,8 @@ import { SpdyConnection, type SpdyStream } from './spdy.js';
 
 /** How often the SPDY connection is pinged (keeps idle timeouts away, finds a dead connection). */
 const PING_INTERVAL_MS = 10_000;
+/** First bound on re-opening a dropped port-forward (doubles while attempts run out of time). */
+const REDIAL_BOUND_MS = 3_000;
 /** HTTP status of a client-node ApiException or a refused port-forward upgrade, when there is one. */
 export function httpStatusOf(err: unknown): number | undefined {
   const e = err as { code?: unknown; statusCode?: unknown };
@@ -120,6 +122,10 @@ export class ManagerForwarder {
   private closed = false;
   /** The pod must be looked up again before the next dial (it failed us). */
   private podStale = false;
+  /** A port-forward was open once: later dials are re-dials (short, growing bounds). */
+  private connectedOnce = false;
+  /** Re-dials in a row that ran out of time (each doubles the next one's bound). */
+  private redialTimeouts = 0;
 
   constructor(private readonly opts: ForwarderOptions) {}
 
@@ -173,16 +179,31 @@ export class ManagerForwarder {
     return this.connecting;
   }
 
+  /**
+   * One attempt at the port-forward: the pod (looked up again when the last one failed us), then
+   * the upgrade. The first is bounded by the connect timeout. A re-dial (the connection dropped:
+   * API server restart, manager pod gone, network loss) gets a short bound that grows while it
+   * keeps running out: its callers (heartbeat, parks, watches) try again every second or less,
+   * and a dial whose SYN went into a dead network must not hold them all for a minute.
+   */
   private async dial(): Promise<SpdyConnection> {
-    if (this.podStale) {
-      this.podName = await findManagerPod(this.opts.kc, this.opts.namespace);
-      this.podStale = false;
-    }
+    const redial = this.connectedOnce;
+    const boundMs = redial ? Math.min(this.opts.connectTimeoutMs, REDIAL_BOUND_MS * 2 ** this.redialTimeouts) : this.opts.connectTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.opts.onConnectTimeout()), this.opts.connectTimeoutMs);
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(redial ? clusterError(`the API server did not open the port-forward within ${boundMs} ms`, 'retrying') : this.opts.onConnectTimeout());
+      }, boundMs);
     });
-    const opening = dialPortForward(this.opts.kc, this.opts.namespace, this.podName!);
+    const opening = (async () => {
+      if (this.podStale) {
+        this.podName = await findManagerPod(this.opts.kc, this.opts.namespace);
+        this.podStale = false;
+      }
+      return dialPortForward(this.opts.kc, this.opts.namespace, this.podName!);
+    })();
     try {
       const conn = await Promise.race([opening, timeout]);
       conn.on('close', () => {
@@ -190,10 +211,13 @@ export class ManagerForwarder {
         this.podStale = true; // the pod may be gone with it: look again before redialling
       });
       this.conn = conn;
+      this.connectedOnce = true;
+      this.redialTimeouts = 0;
       this.lastError = undefined;
       return conn;
     } catch (err) {
       opening.then((late) => late.close(), () => undefined);
+      if (timedOut) this.redialTimeouts = Math.min(this.redialTimeouts + 1, 5);
       const e = this.describe(err);
       this.lastError = e.message;
       throw e;

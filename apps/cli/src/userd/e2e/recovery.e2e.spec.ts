@@ -22,14 +22,16 @@ const STEADY_MS = 2_000;
 const SETTLE_MS = 10_000;
 
 /**
- * One kind of intercept under test. `probeHeaders` are sent on every probe request; `reachesWorkstation`
- * says which answers an active intercept gives them (a personal intercept adds a case whose headers
- * match its filter, and one more prober without them that must always get the app).
+ * One kind of intercept under test, with its own probers. A personal intercept is one more entry:
+ * its filter's header in `probeHeaders`, and `bystanderHeaders` (e.g. `{}`) for requests it leaves alone.
  */
 interface InterceptCase {
   name: string;
   interceptArgs: (name: string) => string[];
+  /** Headers of the prober whose requests the intercept takes. */
   probeHeaders: Record<string, string>;
+  /** Headers of a second prober the intercept must never take (personal intercepts): always the app. */
+  bystanderHeaders?: Record<string, string>;
 }
 
 const CASES: InterceptCase[] = [{ name: 'global', interceptArgs: (n) => [n, '--workload', 'web', '-n', NS, '--port', `${WS_PORT}:http`], probeHeaders: {} }];
@@ -188,11 +190,20 @@ r.on('data', (d) => (b += d)); r.on('end', () => { process.stdout.write(b); s.cl
   return (JSON.parse(await inManager(script)) as { sessions: SessionSummary[] }).sessions;
 }
 
-/** Connections into the manager's TCP tunnel port: parked ones and live tunnel streams. */
+/**
+ * Open connections into the manager's TCP tunnel port (parked ones and live tunnel streams): every
+ * state but LISTEN (0A) and TIME_WAIT (06), which each used park leaves for a minute.
+ */
 async function managerTunnelConnections(): Promise<number> {
   const script = `let n = 0; for (const l of require('node:fs').readFileSync('/proc/net/tcp', 'utf8').split('\\n').slice(1)) {
-  const f = l.trim().split(/\\s+/); if (f.length > 3 && parseInt(f[1].split(':')[1], 16) === ${MANAGER_TCP_PORT} && f[3] !== '0A') n++; } process.stdout.write(String(n));`;
+  const f = l.trim().split(/\\s+/); if (f.length > 3 && parseInt(f[1].split(':')[1], 16) === ${MANAGER_TCP_PORT} && f[3] !== '0A' && f[3] !== '06') n++; } process.stdout.write(String(n));`;
   return Number(await inManager(script));
+}
+
+/** Sockets the user daemon holds open (port-forward streams, parks, watches, clients). */
+async function userDaemonSockets(): Promise<number> {
+  const r = await ws(cluster, `pid=$(pgrep -f '${build.cli} connector-foreground' | head -n1); ls -l /proc/$pid/fd | grep -c 'socket:'`);
+  return Number(r.stdout.trim());
 }
 
 /** The workstation's TCP connections to the API server (the port-forward and the client's). */
@@ -226,8 +237,12 @@ beforeAll(async () => {
   await removeManager(cluster);
   await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true']);
   await kubectl(['apply', '-f', '-'], manifests(NS, cluster.demoServerImage));
-  for (const c of CASES) await kubectl(['apply', '-f', '-'], proberManifest(`prober-${c.name}`, build.info.image, c.probeHeaders));
-  for (const w of ['web', ...CASES.map((c) => `prober-${c.name}`)]) await kubectl(['rollout', 'status', `deployment/${w}`, '-n', NS, '--timeout=150s']);
+  const probers = CASES.flatMap((c) => [
+    { name: `prober-${c.name}`, headers: c.probeHeaders },
+    ...(c.bystanderHeaders ? [{ name: `bystander-${c.name}`, headers: c.bystanderHeaders }] : []),
+  ]);
+  for (const p of probers) await kubectl(['apply', '-f', '-'], proberManifest(p.name, build.info.image, p.headers));
+  for (const w of ['web', ...probers.map((p) => p.name)]) await kubectl(['rollout', 'status', `deployment/${w}`, '-n', NS, '--timeout=150s']);
   tp = cliRunner(cluster, build, userEnv(join(dir, 'user'), cluster.registry), cluster.adminKubeconfig);
   server = await startWorkstationServer(cluster, join(dir, 'ws-server.log'));
   const c = await tp('connect');
@@ -251,6 +266,16 @@ describe.each(CASES)('$name intercept recovers from every blip, no command typed
   let pods: string[];
   let tunnelBaseline: number;
   let apiBaseline: number;
+  let socketsBaseline: number;
+
+  /** The bystander prober (if any) got the app, every request, since `since`. */
+  async function bystanderUntouched(since: number): Promise<void> {
+    if (!c.bystanderHeaders) return;
+    const ps = (await probes(`bystander-${c.name}`, since)).filter((p) => p.t < Date.now() - SETTLE_MS);
+    expect(ps.length).toBeGreaterThan(0);
+    const wrong = ps.filter((p) => !(served(p) && p.by === 'app'));
+    expect(wrong, JSON.stringify(wrong.slice(0, 5))).toEqual([]);
+  }
 
   it('is active and serves the workstation', async () => {
     const r = await tp('intercept', ...c.interceptArgs(name));
@@ -262,7 +287,8 @@ describe.each(CASES)('$name intercept recovers from every blip, no command typed
     await new Promise((r) => setTimeout(r, 2_000));
     tunnelBaseline = await managerTunnelConnections();
     apiBaseline = await workstationApiConnections();
-    process.stderr.write(`[recovery e2e] baseline: ${tunnelBaseline} manager tunnel connections, ${apiBaseline} workstation connections to the API server\n`);
+    socketsBaseline = await userDaemonSockets();
+    process.stderr.write(`[recovery e2e] baseline: ${tunnelBaseline} manager tunnel connections, ${apiBaseline} workstation connections to the API server, ${socketsBaseline} user daemon sockets\n`);
   });
 
   it.each(FAULTS)('$name: back within 10 s, the app answers meanwhile, nothing leaks', async (f) => {
@@ -298,9 +324,15 @@ describe.each(CASES)('$name intercept recovers from every blip, no command typed
       return n <= tunnelBaseline + 2 ? n : undefined;
     }, 15_000).catch(async () => managerTunnelConnections());
     const api = await workstationApiConnections();
-    process.stderr.write(`[recovery e2e] ${key}: ${tunnel} manager tunnel connections (baseline ${tunnelBaseline}), ${api} to the API server (baseline ${apiBaseline})\n`);
+    const sockets = await userDaemonSockets();
+    process.stderr.write(
+      `[recovery e2e] ${key}: ${tunnel} manager tunnel connections (baseline ${tunnelBaseline}), ${api} to the API server (baseline ${apiBaseline}), ` +
+        `${sockets} user daemon sockets (baseline ${socketsBaseline})\n`,
+    );
     expect(tunnel).toBeLessThanOrEqual(tunnelBaseline + 2);
     expect(api).toBeLessThanOrEqual(apiBaseline + 1);
+    expect(sockets).toBeLessThanOrEqual(socketsBaseline + 4);
+    await bystanderUntouched(start);
   });
 
   it('leave: the app answers again, no session state left', async () => {
