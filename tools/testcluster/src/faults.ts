@@ -1,10 +1,12 @@
 // Faults for recovery tests, all inside the test cluster: restart OUR kube-apiserver (the process
 // `up` recorded, started again exactly as `up` starts it) and cut the workstation off the node for
 // a while (its veth to the node down and up again, from inside the workstation's namespace only).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ensureOwn, ensureUpstream } from './build.js';
 import { createClusterCgroup } from './cgroups.js';
 import { apiServer } from './components.js';
-import { NET, type Layout, defaultLayout } from './layout.js';
+import { NET, type Layout, defaultLayout, netnsPath } from './layout.js';
 import { ourNetns } from './netns.js';
 import { isAlive, livePid, readPid, run, signal, sleep, startDaemon, waitFor } from './proc.js';
 import { probeInNode } from './status.js';
@@ -31,8 +33,9 @@ export interface ApiServerRestartOptions {
 
 /**
  * Restarts the cluster's API server: signals the recorded process by its pid (never by name, so a
- * second cluster or anything on the host is untouched), waits for it to exit, starts it again with
- * the same command line in the node's namespaces and cgroup, and waits until it is ready.
+ * second cluster or anything on the host is untouched), waits until it is gone and its port is
+ * free, starts it again with the same command line in the node's namespaces and cgroup, and waits
+ * until it is ready. A start that dies is tried again: the cluster is never left without one.
  */
 export async function restartApiServer(opts: ApiServerRestartOptions = {}): Promise<ApiServerRestart> {
   const l = opts.layout ?? defaultLayout();
@@ -43,26 +46,51 @@ export async function restartApiServer(opts: ApiServerRestartOptions = {}): Prom
   // Resolve the binaries before the kill: a restart must not wait on anything once it started.
   const [upstream, own] = await Promise.all([ensureUpstream(l, () => undefined), ensureOwn()]);
   const c = apiServer(l, { upstream, own });
-  // 1. Kill it and wait until it is gone (its port must be free for the new one).
+  // 1. Kill it and wait until it is gone. A Go process's main thread shows as a zombie while its
+  //    other threads still exit and hold the listening socket: wait for the port too.
   const killedAt = Date.now();
   signal(rec.pid, opts.signal ?? 'SIGKILL');
-  await waitFor('the old kube-apiserver to exit', 60_000, async () => (isAlive(rec) ? undefined : true), 20);
+  await waitFor('the old kube-apiserver to exit and free its port', 60_000, async () => (isAlive(rec) || (await apiPortListening(l)) ? undefined : true), 20);
   const exitedAt = Date.now();
-  // 2. Start it as `up` does: the node holder's network + mount namespace, the cluster's cgroup.
-  const newPid = startDaemon(l.logsDir, l.pidDir, {
-    name: c.name,
-    cmd: 'nsenter',
-    args: ['-t', String(holder), '-m', '-n', '--', c.cmd, ...c.args],
-    cgroupProcs: createClusterCgroup(l.cgroup),
-    env: { ...process.env, ...c.env },
-  });
-  // 3. Ready again.
-  await waitFor('the restarted kube-apiserver to be ready', opts.readyTimeoutMs ?? 120_000, async () => {
-    if (!isAlive(readPid(l.pidDir, c.name))) throw new Error(`the restarted kube-apiserver exited; see ${l.logsDir}/${c.name}.log`);
-    const codes = await probeInNode(l, { api: c.probeUrl! });
-    return (codes.api ?? 0) >= 200 && (codes.api ?? 0) < 300 ? true : undefined;
-  }, 100);
-  return { killedAt, exitedAt, readyAt: Date.now(), oldPid: rec.pid, newPid };
+  // 2. Start it as `up` does (the node holder's network + mount namespace, the cluster's cgroup),
+  //    and 3. wait until it is ready; a process that dies on the way is started again.
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
+  let lastExit = '';
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const newPid = startDaemon(l.logsDir, l.pidDir, {
+      name: c.name,
+      cmd: 'nsenter',
+      args: ['-t', String(holder), '-m', '-n', '--', c.cmd, ...c.args],
+      cgroupProcs: createClusterCgroup(l.cgroup),
+      env: { ...process.env, ...c.env },
+    });
+    const started = readPid(l.pidDir, c.name);
+    for (;;) {
+      if (!isAlive(started)) break;
+      const codes = await probeInNode(l, { api: c.probeUrl! });
+      if ((codes.api ?? 0) >= 200 && (codes.api ?? 0) < 300) return { killedAt, exitedAt, readyAt: Date.now(), oldPid: rec.pid, newPid };
+      if (Date.now() > deadline) throw new Error(`the restarted kube-apiserver (pid ${newPid}) is not ready after ${opts.readyTimeoutMs ?? 120_000} ms; see ${l.logsDir}/${c.name}.log`);
+      await sleep(100);
+    }
+    lastExit = logTail(l, c.name);
+    if (Date.now() > deadline) break;
+    await waitFor('the API server port to be free', 10_000, async () => ((await apiPortListening(l)) ? undefined : true), 50).catch(() => undefined);
+  }
+  throw new Error(`the restarted kube-apiserver keeps exiting; last lines of ${l.logsDir}/${c.name}.log:\n${lastExit}`);
+}
+
+/** Something listens on the API server's port in the node's namespace. */
+async function apiPortListening(l: Layout): Promise<boolean> {
+  const r = await run('nsenter', [`--net=${netnsPath(l.netns.node)}`, '--', 'ss', '-Hltn', `sport = :${NET.apiPort}`], { allowFail: true });
+  return r.stdout.trim() !== '';
+}
+
+function logTail(l: Layout, name: string): string {
+  try {
+    return readFileSync(join(l.logsDir, `${name}.log`), 'utf8').trim().split('\n').slice(-5).join('\n');
+  } catch {
+    return '';
+  }
 }
 
 export interface WorkstationCut {
