@@ -3,7 +3,7 @@
 // prober pod requests the intercepted Service all along (its log is the record, read afterwards,
 // so it also covers the time the API server is away): back to the workstation within 10 s of the
 // fault's end, the app's answer meanwhile (never an error), and nothing left over afterwards.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,14 @@ const FAULTS: Fault[] = [
   { name: 'API server restarted', run: async () => (await restartApiServer()).readyAt },
   { name: 'workstation cut off 5 s', run: async () => (await cutWorkstation(5_000)).upAt },
 ];
+
+/** TEL_RECOVERY_FAULT=<part of a name> runs only the matching faults, TEL_RECOVERY_REPEAT=n each n times (while working on one). */
+function selectedFaults(): Fault[] {
+  const only = process.env.TEL_RECOVERY_FAULT;
+  const repeat = Math.max(1, Number(process.env.TEL_RECOVERY_REPEAT) || 1);
+  const picked = FAULTS.filter((f) => !only || f.name.includes(only));
+  return picked.flatMap((f) => Array.from({ length: repeat }, (_, i) => (repeat === 1 ? f : { ...f, name: `${f.name} #${i + 1}` })));
+}
 
 function manifests(ns: string, demoImage: string): string {
   return `
@@ -249,8 +257,23 @@ beforeAll(async () => {
   expect(c.code, c.stdout + c.stderr).toBe(0);
 }, 900_000);
 
+/** Daemon, manager and agent logs of this run, kept in the temp dir for reading after a failure. */
+async function keepLogs(): Promise<void> {
+  const out = join(tmpdir(), 'tel-recover-e2e-logs');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const logs = join(dir, 'user', 'cache', 'telepresence', 'logs');
+  if (existsSync(logs)) cpSync(logs, join(out, 'user'), { recursive: true });
+  const save = async (name: string, args: string[]) => writeFileSync(join(out, name), await kubectl(args).catch((e: Error) => e.message));
+  await save('manager.log', ['logs', '-n', cluster.managerNamespace, 'deployment/traffic-manager', '--tail=3000']);
+  await save('agents.log', ['logs', '-n', NS, '-l', 'app=web', '-c', 'traffic-agent', '--tail=1000', '--prefix']);
+  for (const c of CASES) await save(`prober-${c.name}.log`, ['logs', '-n', NS, `deploy/prober-${c.name}`]);
+  process.stderr.write(`recovery e2e logs: ${out}\n`);
+}
+
 afterAll(async () => {
   process.stderr.write(`recovery e2e measured (ms): ${JSON.stringify(measured)}\n`);
+  if (cluster && dir) await keepLogs().catch(() => undefined);
   if (tp) await tp('quit', '-s').catch(() => undefined);
   if (server) await stopWorkstationServer(cluster, server);
   if (cluster) {
@@ -291,7 +314,7 @@ describe.each(CASES)('$name intercept recovers from every blip, no command typed
     process.stderr.write(`[recovery e2e] baseline: ${tunnelBaseline} manager tunnel connections, ${apiBaseline} workstation connections to the API server, ${socketsBaseline} user daemon sockets\n`);
   });
 
-  it.each(FAULTS)('$name: back within 10 s, the app answers meanwhile, nothing leaks', async (f) => {
+  it.each(selectedFaults())('$name: back within 10 s, the app answers meanwhile, nothing leaks', async (f) => {
     const start = Date.now();
     const end = await f.run();
     const { at, all } = await untilWorkstation(prober, start, 60_000);
