@@ -106,38 +106,60 @@ describe('ManagerForwarder.start', () => {
   });
 });
 
+/**
+ * An API server on loopback that upgrades port-forwards and answers SPDY PINGs on each upgraded
+ * connection while `answering(i)` says so; `dark` makes it answer nothing at all.
+ */
+async function upgradingApiServer(answering: (connIndex: number) => boolean = () => true) {
+  const state = { dark: false, upgraded: [] as net.Socket[], closed: [] as number[] };
+  const server = http.createServer((_req, res) => {
+    if (state.dark) return void cleanups.push(() => res.destroy());
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', items: [pod('traffic-manager-1', { app: 'traffic-manager' })] }));
+  });
+  server.on('upgrade', (_req, socket: net.Socket) => {
+    cleanups.push(() => socket.destroy());
+    if (state.dark) return;
+    const index = state.upgraded.push(socket) - 1;
+    // The client ends (GOAWAY + FIN) what it gives up.
+    socket.once('end', () => state.closed.push(index));
+    socket.on('error', () => undefined);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n');
+    // SPDY/3.1 frames: 8-byte header, 24-bit length at offset 5; a control PING (type 6) is echoed.
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 8 && buf.length >= 8 + buf.readUIntBE(5, 3)) {
+        const frame = buf.subarray(0, 8 + buf.readUIntBE(5, 3));
+        buf = buf.subarray(frame.length);
+        if ((frame[0]! & 0x80) !== 0 && frame.readUInt16BE(2) === 6 && answering(index)) socket.write(frame);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => server.close());
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return { kc, state };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 describe('ManagerForwarder re-dial', () => {
   it('bounds a re-dial after a dropped connection by seconds, not by the connect timeout', async () => {
-    // Upgrades the first port-forward, then (API server gone dark) answers nothing at all.
-    let dark = false;
-    const upgraded: net.Socket[] = [];
-    const server = http.createServer((req, res) => {
-      if (dark) return void cleanups.push(() => res.destroy());
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', items: [pod('traffic-manager-1', { app: 'traffic-manager' })] }));
-    });
-    server.on('upgrade', (_req, socket: net.Socket) => {
-      cleanups.push(() => socket.destroy());
-      if (dark) return;
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n');
-      upgraded.push(socket);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => server.close());
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const { kc, state } = await upgradingApiServer();
     const fw = forwarder(kc, 60_000);
     cleanups.push(() => void fw.close());
     await fw.start();
-    expect(upgraded).toHaveLength(1);
-    dark = true;
-    upgraded[0]!.destroy();
-    await new Promise((r) => setTimeout(r, 50));
+    expect(state.upgraded).toHaveLength(1);
+    state.dark = true;
+    state.upgraded[0]!.destroy();
+    await sleep(50);
     // A client of the manager socket waits for the re-dial, which gives up within its bound.
     const socketPath = (fw as unknown as { opts: { sockets: { path: string }[] } }).opts.sockets[0]!.path;
     const t0 = Date.now();
@@ -151,4 +173,25 @@ describe('ManagerForwarder re-dial', () => {
     expect(ms).toBeLessThan(5_000);
     expect(fw.status().lastError).toMatch(/did not open the port-forward within 3000 ms/);
   }, 15_000);
+
+  it('keeps a connection that answers pings, and replaces one that falls silent by a new one beside it', async () => {
+    let silent = false;
+    const { kc, state } = await upgradingApiServer((i) => i > 0 || !silent);
+    const fw = forwarder(kc, 60_000);
+    cleanups.push(() => void fw.close());
+    await fw.start();
+    await sleep(4_500); // two ping ticks, both answered
+    expect(state.upgraded).toHaveLength(1);
+    // The first connection stops answering (a TCP connection stuck in retransmission backoff).
+    silent = true;
+    const t0 = Date.now();
+    while (state.closed.length === 0 && Date.now() - t0 < 8_000) await sleep(50);
+    expect(state.closed).toEqual([0]);
+    expect(state.upgraded).toHaveLength(2);
+    // Detected within two ticks, well before the ping timeout would have dropped it.
+    expect(Date.now() - t0).toBeLessThan(6_000);
+    await sleep(2_500);
+    expect(state.upgraded).toHaveLength(2);
+    expect(state.closed).toEqual([0]);
+  }, 20_000);
 });

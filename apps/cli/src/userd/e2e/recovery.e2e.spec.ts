@@ -210,7 +210,9 @@ async function managerTunnelConnections(): Promise<number> {
 
 /** Sockets the user daemon holds open (port-forward streams, parks, watches, clients). */
 async function userDaemonSockets(): Promise<number> {
-  const r = await ws(cluster, `pid=$(pgrep -f '${build.cli} connector-foreground' | head -n1); ls -l /proc/$pid/fd | grep -c 'socket:'`);
+  // `[c]`: the pattern must not match this shell's own command line.
+  const r = await ws(cluster, `pid=$(pgrep -f '${build.cli} [c]onnector-foreground' | head -n1); [ -n "$pid" ] && ls -l /proc/$pid/fd | grep -c 'socket:'`);
+  if (r.code !== 0) throw new Error(`no user daemon process on the workstation: ${r.stderr}`);
   return Number(r.stdout.trim());
 }
 
