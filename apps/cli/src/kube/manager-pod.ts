@@ -43,6 +43,16 @@ export async function findManagerPod(kc: KubeConfig, namespace: string): Promise
   return ready[0]!.metadata!.name!;
 }
 
+const inbound = new WeakMap<SpdyConnection, { at: number }>();
+
+/**
+ * When bytes last arrived on a connection dialPortForward opened: a connection that receives
+ * (data, window updates) is alive even when a ping's answer queues behind a bulk transfer.
+ */
+export function lastInboundAt(conn: SpdyConnection): number {
+  return inbound.get(conn)?.at ?? 0;
+}
+
 /**
  * Opens the API server's port-forward to `pod` as a SPDY/3.1 session (POST + upgrade, the way
  * kubectl does it; RBAC: create pods/portforward).
@@ -65,7 +75,11 @@ export async function dialPortForward(kc: KubeConfig, namespace: string, pod: st
         reject(new Error(`API server upgraded to ${JSON.stringify(proto ?? '')} instead of portforward.k8s.io`));
         return;
       }
-      resolve(new SpdyConnection(socket as net.Socket, head));
+      const conn = new SpdyConnection(socket as net.Socket, head);
+      const activity = { at: Date.now() };
+      inbound.set(conn, activity);
+      socket.on('data', () => (activity.at = Date.now()));
+      resolve(conn);
     });
     req.on('response', (res) => {
       let body = '';

@@ -108,9 +108,10 @@ describe('ManagerForwarder.start', () => {
 
 /**
  * An API server on loopback that upgrades port-forwards and answers SPDY PINGs on each upgraded
- * connection while `answering(i)` says so; `dark` makes it answer nothing at all.
+ * connection while `answering(i)` says so; `dark` makes it answer nothing at all. With `chatter` it
+ * sends its own PING every 300 ms (bytes arriving, as during a bulk transfer).
  */
-async function upgradingApiServer(answering: (connIndex: number) => boolean = () => true) {
+async function upgradingApiServer(answering: (connIndex: number) => boolean = () => true, chatter = false) {
   const state = { dark: false, upgraded: [] as net.Socket[], closed: [] as number[] };
   const server = http.createServer((_req, res) => {
     if (state.dark) return void cleanups.push(() => res.destroy());
@@ -125,6 +126,11 @@ async function upgradingApiServer(answering: (connIndex: number) => boolean = ()
     socket.once('end', () => state.closed.push(index));
     socket.on('error', () => undefined);
     socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n');
+    if (chatter) {
+      const serverPing = Buffer.from([0x80, 3, 0, 6, 0, 0, 0, 4, 0, 0, 0, 2]);
+      const t = setInterval(() => socket.writable && socket.write(serverPing), 300);
+      cleanups.push(() => clearInterval(t));
+    }
     // SPDY/3.1 frames: 8-byte header, 24-bit length at offset 5; a control PING (type 6) is echoed.
     let buf = Buffer.alloc(0);
     socket.on('data', (d: Buffer) => {
@@ -194,4 +200,14 @@ describe('ManagerForwarder re-dial', () => {
     expect(state.upgraded).toHaveLength(2);
     expect(state.closed).toEqual([0]);
   }, 20_000);
+
+  it('keeps a connection whose ping answers are late while bytes keep arriving', async () => {
+    const { kc, state } = await upgradingApiServer(() => false, true);
+    const fw = forwarder(kc, 60_000);
+    cleanups.push(() => void fw.close());
+    await fw.start();
+    await sleep(5_000); // two ticks with a ping outstanding, but never silent
+    expect(state.upgraded).toHaveLength(1);
+    expect(state.closed).toEqual([]);
+  }, 15_000);
 });

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { TelError, clusterError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
-import { dialPortForward, findManagerPod, httpStatusOf, isReady } from './manager-pod.js';
+import { dialPortForward, findManagerPod, httpStatusOf, isReady, lastInboundAt } from './manager-pod.js';
 import type { SpdyConnection, SpdyStream } from './spdy.js';
 
 export { dialPortForward, findManagerPod, httpStatusOf, isManagerPod } from './manager-pod.js';
@@ -16,7 +16,7 @@ export { dialPortForward, findManagerPod, httpStatusOf, isManagerPod } from './m
 /**
  * How often the SPDY connection is pinged (keeps idle timeouts away, finds a stalled connection).
  * A ping still unanswered at the next tick makes the connection suspect: a new one is opened
- * beside it and replaces it if it comes up while the old one is still silent. After the network
+ * beside it and replaces it if it comes up while the old one is still silent (nothing received). After the network
  * was away for a few seconds, the old TCP connection may take many more seconds to resume
  * (retransmission backoff), while a new one is up in a round trip.
  */
@@ -178,7 +178,8 @@ export class ManagerForwarder {
     const conn = this.conn;
     if (!conn || this.closed) return;
     if (this.ping?.conn === conn) {
-      this.replaceStalled(conn, this.ping.since);
+      // Silent = nothing at all arrived since the ping left, not just no answer yet.
+      if (lastInboundAt(conn) <= this.ping.since) this.replaceStalled(conn, this.ping.since);
       return;
     }
     const ping = { conn, since: Date.now() };
@@ -205,7 +206,7 @@ export class ManagerForwarder {
         this.opts.log.debug('port-forward silent; a new one did not open either', { err: String((err as Error).message ?? err), silentMs: Date.now() - silentSince });
         return;
       }
-      if (this.closed || this.conn !== stalled || this.ping?.conn !== stalled) {
+      if (this.closed || this.conn !== stalled || this.ping?.conn !== stalled || lastInboundAt(stalled) > this.ping.since) {
         fresh.close(); // the old one answered meanwhile (or is gone): keep what we have
         return;
       }
