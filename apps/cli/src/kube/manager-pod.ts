@@ -3,7 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { clusterError } from '@tel/errors';
 import { SpdyConnection } from './spdy.js';
 
@@ -24,12 +24,17 @@ export function isReady(p: V1Pod): boolean {
   return p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
-/** The name of a ready traffic-manager pod in `namespace`. */
-export async function findManagerPod(kc: KubeConfig, namespace: string): Promise<string> {
-  const api = kc.makeApiClient(CoreV1Api);
+/**
+ * The name of a ready traffic-manager pod in `namespace`. A plain GET (not the client library) so
+ * that `signal` really ends it: a lookup abandoned while the network is away must not leave a
+ * socket in SYN-SENT behind.
+ */
+export async function findManagerPod(kc: KubeConfig, namespace: string, signal?: AbortSignal): Promise<string> {
   let pods: V1Pod[];
   try {
-    pods = (await api.listNamespacedPod({ namespace })).items;
+    const { status, body } = await apiGet(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, signal);
+    if (status !== 200) throw Object.assign(new Error(statusMessage(body) || `HTTP ${status}`), { statusCode: status });
+    pods = (JSON.parse(body) as { items?: V1Pod[] }).items ?? [];
   } catch (err) {
     const status = httpStatusOf(err);
     if (status === 403) throw clusterError(`not allowed to list pods in namespace ${namespace}`, `ask your cluster admin for get/list pods and create pods/portforward in ${namespace}`);
@@ -41,6 +46,38 @@ export async function findManagerPod(kc: KubeConfig, namespace: string): Promise
   const created = (p: V1Pod) => new Date(p.metadata?.creationTimestamp ?? 0).getTime();
   ready.sort((a, b) => created(b) - created(a));
   return ready[0]!.metadata!.name!;
+}
+
+/** The `message` of a Kubernetes Status body, or the body's first line. */
+function statusMessage(body: string): string {
+  try {
+    return (JSON.parse(body) as { message?: string }).message ?? '';
+  } catch {
+    return body.trim().split('\n')[0] ?? '';
+  }
+}
+
+async function requestOptions(kc: KubeConfig, path: string, init: https.RequestOptions): Promise<{ url: URL; opts: https.RequestOptions }> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw clusterError('the kubeconfig has no current cluster', 'set a context with kubectl config use-context');
+  const url = new URL(`${cluster.server.replace(/\/+$/, '')}${path}`);
+  await kc.applyToHTTPSOptions(init);
+  return { url, opts: init };
+}
+
+async function apiGet(kc: KubeConfig, path: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+  const { url, opts } = await requestOptions(kc, path, { method: 'GET', headers: { Accept: 'application/json' } });
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'http:' ? http : https).request(url, { ...opts, ...(signal ? { signal } : {}) }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 const inbound = new WeakMap<SpdyConnection, { at: number }>();
@@ -55,17 +92,14 @@ export function lastInboundAt(conn: SpdyConnection): number {
 
 /**
  * Opens the API server's port-forward to `pod` as a SPDY/3.1 session (POST + upgrade, the way
- * kubectl does it; RBAC: create pods/portforward).
+ * kubectl does it; RBAC: create pods/portforward). `signal` abandons it (and its socket).
  */
-export async function dialPortForward(kc: KubeConfig, namespace: string, pod: string): Promise<SpdyConnection> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw clusterError('the kubeconfig has no current cluster', 'set a context with kubectl config use-context');
-  const url = new URL(`${cluster.server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/portforward`);
-  const opts: https.RequestOptions = {
+export async function dialPortForward(kc: KubeConfig, namespace: string, pod: string, signal?: AbortSignal): Promise<SpdyConnection> {
+  const { url, opts } = await requestOptions(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/portforward`, {
     method: 'POST',
     headers: { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'portforward.k8s.io', 'Content-Length': '0' },
-  };
-  await kc.applyToHTTPSOptions(opts);
+    ...(signal ? { signal } : {}),
+  });
   return new Promise<SpdyConnection>((resolve, reject) => {
     const req = (url.protocol === 'http:' ? http : https).request(url, opts);
     req.on('upgrade', (res, socket, head) => {

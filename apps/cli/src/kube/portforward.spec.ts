@@ -151,14 +151,15 @@ async function upgradingApiServer(answering: (connIndex: number) => boolean = ()
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
   });
-  return { kc, state };
+  const connections = () => new Promise<number>((r) => server.getConnections((_e, n) => r(n)));
+  return { kc, state, connections };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('ManagerForwarder re-dial', () => {
   it('bounds a re-dial after a dropped connection by seconds, not by the connect timeout', async () => {
-    const { kc, state } = await upgradingApiServer();
+    const { kc, state, connections } = await upgradingApiServer();
     const fw = forwarder(kc, 60_000);
     cleanups.push(() => void fw.close());
     await fw.start();
@@ -178,6 +179,9 @@ describe('ManagerForwarder re-dial', () => {
     expect(ms).toBeGreaterThan(2_500);
     expect(ms).toBeLessThan(5_000);
     expect(fw.status().lastError).toMatch(/did not open the port-forward within 3000 ms/);
+    // The abandoned attempt took its socket with it (none left waiting in the API server).
+    await sleep(200);
+    expect(await connections()).toBe(0);
   }, 15_000);
 
   it('keeps a connection that answers pings, and replaces one that falls silent by a new one beside it', async () => {
@@ -201,13 +205,18 @@ describe('ManagerForwarder re-dial', () => {
     expect(state.closed).toEqual([0]);
   }, 20_000);
 
-  it('keeps a connection whose ping answers are late while bytes keep arriving', async () => {
-    const { kc, state } = await upgradingApiServer(() => false, true);
+  it('gives a connection whose bytes keep arriving longer, but not forever, to answer its ping', async () => {
+    const { kc, state } = await upgradingApiServer((i) => i > 0, true);
     const fw = forwarder(kc, 60_000);
     cleanups.push(() => void fw.close());
     await fw.start();
-    await sleep(5_000); // two ticks with a ping outstanding, but never silent
+    await sleep(5_000); // ping outstanding for ~3 s, bytes arriving: kept
     expect(state.upgraded).toHaveLength(1);
     expect(state.closed).toEqual([]);
-  }, 15_000);
+    // Still unanswered after 4 s: replaced, before the ping timeout (10 s) would drop it.
+    const t0 = Date.now();
+    while (state.closed.length === 0 && Date.now() - t0 < 6_000) await sleep(50);
+    expect(state.closed).toEqual([0]);
+    expect(state.upgraded).toHaveLength(2);
+  }, 20_000);
 });

@@ -16,11 +16,13 @@ export { dialPortForward, findManagerPod, httpStatusOf, isManagerPod } from './m
 /**
  * How often the SPDY connection is pinged (keeps idle timeouts away, finds a stalled connection).
  * A ping still unanswered at the next tick makes the connection suspect: a new one is opened
- * beside it and replaces it if it comes up while the old one is still silent (nothing received). After the network
+ * beside it and replaces it if it comes up while the old one is still stalled. After the network
  * was away for a few seconds, the old TCP connection may take many more seconds to resume
  * (retransmission backoff), while a new one is up in a round trip.
  */
 const PING_INTERVAL_MS = 2_000;
+/** A ping unanswered this long is a stall even while bytes arrive (see ManagerForwarder.stalled). */
+const STALLED_PING_MS = 4_000;
 /** A ping unanswered this long: the connection is dropped even if no other one could be opened. */
 const PING_TIMEOUT_MS = 10_000;
 /** First bound on re-opening a dropped port-forward (doubles while attempts run out of time). */
@@ -141,18 +143,20 @@ export class ManagerForwarder {
     const boundMs = fixedBoundMs ?? (redial ? Math.min(this.opts.connectTimeoutMs, REDIAL_BOUND_MS * 2 ** this.redialTimeouts) : this.opts.connectTimeoutMs);
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
+    const abandon = new AbortController();
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut = true;
+        abandon.abort();
         reject(redial ? clusterError(`the API server did not open the port-forward within ${boundMs} ms`, 'retrying') : this.opts.onConnectTimeout());
       }, boundMs);
     });
     const opening = (async () => {
       if (this.podStale) {
-        this.podName = await findManagerPod(this.opts.kc, this.opts.namespace);
+        this.podName = await findManagerPod(this.opts.kc, this.opts.namespace, abandon.signal);
         this.podStale = false;
       }
-      return dialPortForward(this.opts.kc, this.opts.namespace, this.podName!);
+      return dialPortForward(this.opts.kc, this.opts.namespace, this.podName!, abandon.signal);
     })();
     try {
       const conn = await Promise.race([opening, timeout]);
@@ -178,8 +182,7 @@ export class ManagerForwarder {
     const conn = this.conn;
     if (!conn || this.closed) return;
     if (this.ping?.conn === conn) {
-      // Silent = nothing at all arrived since the ping left, not just no answer yet.
-      if (lastInboundAt(conn) <= this.ping.since) this.replaceStalled(conn, this.ping.since);
+      if (this.stalled(conn)) this.replaceStalled(conn, this.ping.since);
       return;
     }
     const ping = { conn, since: Date.now() };
@@ -195,6 +198,17 @@ export class ManagerForwarder {
     );
   }
 
+  /**
+   * The ping in flight on `conn` went unanswered a whole tick with nothing at all arriving since,
+   * or for STALLED_PING_MS even with bytes arriving (after a network blip the two directions of a
+   * TCP connection resume apart: data may come in while ours still waits out its backoff).
+   */
+  private stalled(conn: SpdyConnection): boolean {
+    const p = this.ping;
+    if (p?.conn !== conn) return false;
+    return lastInboundAt(conn) <= p.since || Date.now() - p.since >= STALLED_PING_MS;
+  }
+
   /** Opens a connection beside the silent `stalled` one; it takes over if `stalled` is still silent. */
   private replaceStalled(stalled: SpdyConnection, silentSince: number): void {
     if (this.replacing || this.connecting) return;
@@ -206,7 +220,7 @@ export class ManagerForwarder {
         this.opts.log.debug('port-forward silent; a new one did not open either', { err: String((err as Error).message ?? err), silentMs: Date.now() - silentSince });
         return;
       }
-      if (this.closed || this.conn !== stalled || this.ping?.conn !== stalled || lastInboundAt(stalled) > this.ping.since) {
+      if (this.closed || this.conn !== stalled || !this.stalled(stalled)) {
         fresh.close(); // the old one answered meanwhile (or is gone): keep what we have
         return;
       }

@@ -161,9 +161,10 @@ const served = (p: Probe) => p.s === 200 && (p.by === 'ws' || p.by === 'app');
 
 /**
  * Waits until the prober's requests reach the workstation without a miss for STEADY_MS; returns
- * when that run started (the first request of it) and every probe since `since`.
+ * when that run started (the first request of it), when its first answer came (a request made
+ * during the outage may wait and still reach the workstation afterwards), and every probe since `since`.
  */
-async function untilWorkstation(prober: string, since: number, timeoutMs: number): Promise<{ at: number; all: Probe[] }> {
+async function untilWorkstation(prober: string, since: number, timeoutMs: number): Promise<{ at: number; answeredAt: number; all: Probe[] }> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const all = await probes(prober, since).catch(() => [] as Probe[]);
@@ -173,7 +174,7 @@ async function untilWorkstation(prober: string, since: number, timeoutMs: number
     let i = done.length;
     while (i > 0 && done[i - 1]!.by === 'ws') i--;
     const run = done.slice(i);
-    if (run.length > 0 && run[run.length - 1]!.t - run[0]!.t >= STEADY_MS) return { at: run[0]!.t, all };
+    if (run.length > 0 && run[run.length - 1]!.t - run[0]!.t >= STEADY_MS) return { at: run[0]!.t, answeredAt: Math.min(...run.map((p) => p.t + p.d)), all };
     if (Date.now() > end + SETTLE_MS) throw new Error(`${prober}: not back on the workstation within ${timeoutMs} ms; last probes: ${JSON.stringify(all.slice(-8))}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -319,8 +320,8 @@ describe.each(CASES)('$name intercept recovers from every blip, no command typed
   it.each(selectedFaults())('$name: back within 10 s, the app answers meanwhile, nothing leaks', async (f) => {
     const start = Date.now();
     const end = await f.run();
-    const { at, all } = await untilWorkstation(prober, start, 60_000);
-    const recoveryMs = Math.max(0, at - end);
+    const { at, answeredAt, all } = await untilWorkstation(prober, start, 60_000);
+    const recoveryMs = Math.max(0, answeredAt - end);
     const key = `${c.name}/${f.name}`;
     measured[key] = recoveryMs;
     const outage = all.filter((p) => p.t < at);
@@ -350,6 +351,7 @@ describe.each(CASES)('$name intercept recovers from every blip, no command typed
     }, 15_000).catch(async () => managerTunnelConnections());
     const api = await workstationApiConnections();
     const sockets = await userDaemonSockets();
+    if (process.env.TEL_RECOVERY_DEBUG) process.stderr.write((await ws(cluster, `pid=$(pgrep -f '${build.cli} [c]onnector-foreground' | head -n1); ss -anp | grep "pid=$pid," | sed 's/ \\+/ /g'`)).stdout + '\n');
     process.stderr.write(
       `[recovery e2e] ${key}: ${tunnel} manager tunnel connections (baseline ${tunnelBaseline}), ${api} to the API server (baseline ${apiBaseline}), ` +
         `${sockets} user daemon sockets (baseline ${socketsBaseline})\n`,
