@@ -358,7 +358,7 @@ describe.each(CASES)('$name intercept recovers from every blip, no command typed
     );
     expect(tunnel).toBeLessThanOrEqual(tunnelBaseline + 2);
     expect(api).toBeLessThanOrEqual(apiBaseline + 1);
-    expect(sockets).toBeLessThanOrEqual(socketsBaseline + 4);
+    expect(sockets).toBeLessThanOrEqual(socketsBaseline + 2);
     await bystanderUntouched(start);
   });
 
@@ -370,5 +370,7 @@ describe.each(CASES)('$name intercept recovers from every blip, no command typed
       return ps.length >= 5 && ps.every((p) => p.by === 'app') ? true : undefined;
     }, 20_000);
     expect((await managerSessions()).length).toBe(1);
+    const l = await tp('list', '-n', NS, '--output', 'json');
+    expect(l.json?.intercepts, l.stdout).toEqual([]);
   });
 });
