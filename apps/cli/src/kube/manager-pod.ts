@@ -29,10 +29,10 @@ export function isReady(p: V1Pod): boolean {
  * that `signal` really ends it: a lookup abandoned while the network is away must not leave a
  * socket in SYN-SENT behind.
  */
-export async function findManagerPod(kc: KubeConfig, namespace: string, signal?: AbortSignal): Promise<string> {
+export async function findManagerPod(kc: KubeConfig, namespace: string, signal?: AbortSignal, progress?: DialProgress): Promise<string> {
   let pods: V1Pod[];
   try {
-    const { status, body } = await apiGet(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, signal);
+    const { status, body } = await apiGet(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, signal, progress);
     if (status !== 200) throw Object.assign(new Error(statusMessage(body) || `HTTP ${status}`), { statusCode: status });
     pods = (JSON.parse(body) as { items?: V1Pod[] }).items ?? [];
   } catch (err) {
@@ -65,7 +65,7 @@ async function requestOptions(kc: KubeConfig, path: string, init: https.RequestO
   return { url, opts: init };
 }
 
-async function apiGet(kc: KubeConfig, path: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+async function apiGet(kc: KubeConfig, path: string, signal?: AbortSignal, progress?: DialProgress): Promise<{ status: number; body: string }> {
   const { url, opts } = await requestOptions(kc, path, { method: 'GET', headers: { Accept: 'application/json' } });
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'http:' ? http : https).request(url, { ...opts, ...(signal ? { signal } : {}) }, (res) => {
@@ -75,8 +75,23 @@ async function apiGet(kc: KubeConfig, path: string, signal?: AbortSignal): Promi
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
     });
+    track(req, progress);
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** What an attempt got to (a slow API server vs. a network that is not there). */
+export interface DialProgress {
+  /** A TCP connection to the API server was made. */
+  tcpConnected: boolean;
+}
+
+function track(req: http.ClientRequest, progress?: DialProgress): void {
+  if (!progress) return;
+  req.on('socket', (sock: net.Socket) => {
+    if (!sock.connecting) progress.tcpConnected = true;
+    else sock.once('connect', () => (progress.tcpConnected = true));
   });
 }
 
@@ -94,7 +109,7 @@ export function lastInboundAt(conn: SpdyConnection): number {
  * Opens the API server's port-forward to `pod` as a SPDY/3.1 session (POST + upgrade, the way
  * kubectl does it; RBAC: create pods/portforward). `signal` abandons it (and its socket).
  */
-export async function dialPortForward(kc: KubeConfig, namespace: string, pod: string, signal?: AbortSignal): Promise<SpdyConnection> {
+export async function dialPortForward(kc: KubeConfig, namespace: string, pod: string, signal?: AbortSignal, progress?: DialProgress): Promise<SpdyConnection> {
   const { url, opts } = await requestOptions(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/portforward`, {
     method: 'POST',
     headers: { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'portforward.k8s.io', 'Content-Length': '0' },
@@ -102,6 +117,7 @@ export async function dialPortForward(kc: KubeConfig, namespace: string, pod: st
   });
   return new Promise<SpdyConnection>((resolve, reject) => {
     const req = (url.protocol === 'http:' ? http : https).request(url, opts);
+    track(req, progress);
     req.on('upgrade', (res, socket, head) => {
       const proto = res.headers['x-stream-protocol-version'];
       if (proto !== 'portforward.k8s.io') {

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { TelError, clusterError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
-import { dialPortForward, findManagerPod, httpStatusOf, isReady, lastInboundAt } from './manager-pod.js';
+import { type DialProgress, dialPortForward, findManagerPod, httpStatusOf, isReady, lastInboundAt } from './manager-pod.js';
 import type { SpdyConnection, SpdyStream } from './spdy.js';
 
 export { dialPortForward, findManagerPod, httpStatusOf, isManagerPod } from './manager-pod.js';
@@ -25,7 +25,7 @@ const PING_INTERVAL_MS = 2_000;
 const STALLED_PING_MS = 4_000;
 /** A ping unanswered this long: the connection is dropped even if no other one could be opened. */
 const PING_TIMEOUT_MS = 10_000;
-/** First bound on re-opening a dropped port-forward (doubles while attempts run out of time). */
+/** First bound on re-opening a dropped port-forward (doubles while a slow API server runs it out). */
 const REDIAL_BOUND_MS = 3_000;
 
 export interface ForwarderOptions {
@@ -115,8 +115,8 @@ export class ManagerForwarder {
   /**
    * One attempt at the port-forward: the pod (looked up again when the last one failed us), then
    * the upgrade. The first is bounded by the connect timeout. A re-dial (the connection dropped:
-   * API server restart, manager pod gone, network loss) gets a short bound that grows while it
-   * keeps running out: its callers (heartbeat, parks, watches) try again every second or less,
+   * API server restart, manager pod gone, network loss) gets a short bound that grows while a
+   * reachable API server keeps running it out: its callers (heartbeat, parks, watches) try again every second or less,
    * and a dial whose SYN went into a dead network must not hold them all for a minute.
    */
   private async dial(): Promise<SpdyConnection> {
@@ -144,6 +144,7 @@ export class ManagerForwarder {
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const abandon = new AbortController();
+    const progress: DialProgress = { tcpConnected: false };
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut = true;
@@ -153,10 +154,10 @@ export class ManagerForwarder {
     });
     const opening = (async () => {
       if (this.podStale) {
-        this.podName = await findManagerPod(this.opts.kc, this.opts.namespace, abandon.signal);
+        this.podName = await findManagerPod(this.opts.kc, this.opts.namespace, abandon.signal, progress);
         this.podStale = false;
       }
-      return dialPortForward(this.opts.kc, this.opts.namespace, this.podName!, abandon.signal);
+      return dialPortForward(this.opts.kc, this.opts.namespace, this.podName!, abandon.signal, progress);
     })();
     try {
       const conn = await Promise.race([opening, timeout]);
@@ -164,7 +165,11 @@ export class ManagerForwarder {
       return conn;
     } catch (err) {
       opening.then((late) => late.close(), () => undefined);
-      if (timedOut && fixedBoundMs === undefined) this.redialTimeouts = Math.min(this.redialTimeouts + 1, 5);
+      // Only a slow API server earns a longer bound. No TCP connection at all is a network that
+      // is not there (yet): a SYN sent into it never gets through, even once the network is back
+      // (it may have left by another route, with another source address), so a fresh attempt
+      // every few seconds finds the network soonest.
+      if (timedOut && fixedBoundMs === undefined) this.redialTimeouts = progress.tcpConnected ? Math.min(this.redialTimeouts + 1, 5) : 0;
       const e = this.describe(err);
       this.lastError = e.message;
       throw e;
