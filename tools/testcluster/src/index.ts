@@ -79,3 +79,4 @@ export { demoWorkloadManifest, type DemoWorkload } from './demo.js';
 export {
   RESOLVER_FLAVOURS, type ResolverFlavour, type ResolvConfOverride, etcOverlayScript, flavourPrefix, workstationEtcFiles, givenResolvConfFile, nsswitchConf,
 } from './workstation-etc.js';
+export { restartApiServer, cutWorkstation, WS_NODE_LINK, type ApiServerRestart, type ApiServerRestartOptions, type WorkstationCut } from './faults.js';

@@ -105,3 +105,128 @@ describe('ManagerForwarder.start', () => {
     });
   });
 });
+
+/**
+ * An API server on loopback that upgrades port-forwards and answers SPDY PINGs on each upgraded
+ * connection while `answering(i)` says so; `dark` makes it answer nothing at all. With `chatter` it
+ * sends its own PING every 300 ms (bytes arriving, as during a bulk transfer).
+ */
+async function upgradingApiServer(answering: (connIndex: number) => boolean = () => true, chatter = false) {
+  const state = { dark: false, upgraded: [] as net.Socket[], closed: [] as number[] };
+  const server = http.createServer((_req, res) => {
+    if (state.dark) return void cleanups.push(() => res.destroy());
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', items: [pod('traffic-manager-1', { app: 'traffic-manager' })] }));
+  });
+  server.on('upgrade', (_req, socket: net.Socket) => {
+    cleanups.push(() => socket.destroy());
+    if (state.dark) return;
+    const index = state.upgraded.push(socket) - 1;
+    // The client ends (GOAWAY + FIN) what it gives up.
+    socket.once('end', () => state.closed.push(index));
+    socket.on('error', () => undefined);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n');
+    if (chatter) {
+      const serverPing = Buffer.from([0x80, 3, 0, 6, 0, 0, 0, 4, 0, 0, 0, 2]);
+      const t = setInterval(() => socket.writable && socket.write(serverPing), 300);
+      cleanups.push(() => clearInterval(t));
+    }
+    // SPDY/3.1 frames: 8-byte header, 24-bit length at offset 5; a control PING (type 6) is echoed.
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 8 && buf.length >= 8 + buf.readUIntBE(5, 3)) {
+        const frame = buf.subarray(0, 8 + buf.readUIntBE(5, 3));
+        buf = buf.subarray(frame.length);
+        if ((frame[0]! & 0x80) !== 0 && frame.readUInt16BE(2) === 6 && answering(index)) socket.write(frame);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => server.close());
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  const connections = () => new Promise<number>((r) => server.getConnections((_e, n) => r(n)));
+  return { kc, state, connections };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('ManagerForwarder re-dial', () => {
+  it('bounds a re-dial after a dropped connection by seconds, not by the connect timeout', async () => {
+    const { kc, state, connections } = await upgradingApiServer();
+    const fw = forwarder(kc, 60_000);
+    cleanups.push(() => void fw.close());
+    await fw.start();
+    expect(state.upgraded).toHaveLength(1);
+    state.dark = true;
+    state.upgraded[0]!.destroy();
+    await sleep(50);
+    // A client of the manager socket waits for the re-dial, which gives up within its bound.
+    const socketPath = (fw as unknown as { opts: { sockets: { path: string }[] } }).opts.sockets[0]!.path;
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => {
+      const c = net.connect(socketPath);
+      c.on('error', () => undefined);
+      c.on('close', () => resolve());
+    });
+    const ms = Date.now() - t0;
+    expect(ms).toBeGreaterThan(2_500);
+    expect(ms).toBeLessThan(5_000);
+    expect(fw.status().lastError).toMatch(/did not open the port-forward within 3000 ms/);
+    // The abandoned attempt took its socket with it (none left waiting in the API server).
+    await sleep(200);
+    expect(await connections()).toBe(0);
+    // The API server took the TCP connection but not the request: it may be slow, not gone, so
+    // the next attempt gets twice as long.
+    const t1 = Date.now();
+    await new Promise<void>((resolve) => {
+      const c = net.connect(socketPath);
+      c.on('error', () => undefined);
+      c.on('close', () => resolve());
+    });
+    expect(Date.now() - t1).toBeGreaterThan(5_500);
+    expect(fw.status().lastError).toMatch(/within 6000 ms/);
+  }, 20_000);
+
+  it('keeps a connection that answers pings, and replaces one that falls silent by a new one beside it', async () => {
+    let silent = false;
+    const { kc, state } = await upgradingApiServer((i) => i > 0 || !silent);
+    const fw = forwarder(kc, 60_000);
+    cleanups.push(() => void fw.close());
+    await fw.start();
+    await sleep(4_500); // two ping ticks, both answered
+    expect(state.upgraded).toHaveLength(1);
+    // The first connection stops answering (a TCP connection stuck in retransmission backoff).
+    silent = true;
+    const t0 = Date.now();
+    while (state.closed.length === 0 && Date.now() - t0 < 8_000) await sleep(50);
+    expect(state.closed).toEqual([0]);
+    expect(state.upgraded).toHaveLength(2);
+    // Detected within two ticks, well before the ping timeout would have dropped it.
+    expect(Date.now() - t0).toBeLessThan(6_000);
+    await sleep(2_500);
+    expect(state.upgraded).toHaveLength(2);
+    expect(state.closed).toEqual([0]);
+  }, 20_000);
+
+  it('gives a connection whose bytes keep arriving longer, but not forever, to answer its ping', async () => {
+    const { kc, state } = await upgradingApiServer((i) => i > 0, true);
+    const fw = forwarder(kc, 60_000);
+    cleanups.push(() => void fw.close());
+    await fw.start();
+    await sleep(5_000); // ping outstanding for ~3 s, bytes arriving: kept
+    expect(state.upgraded).toHaveLength(1);
+    expect(state.closed).toEqual([]);
+    // Still unanswered after 4 s: replaced, before the ping timeout (10 s) would drop it.
+    const t0 = Date.now();
+    while (state.closed.length === 0 && Date.now() - t0 < 6_000) await sleep(50);
+    expect(state.closed).toEqual([0]);
+    expect(state.upgraded).toHaveLength(2);
+  }, 20_000);
+});

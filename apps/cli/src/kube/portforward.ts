@@ -3,52 +3,30 @@
 // socket served here maps to a port in the pod, and every connection accepted on it becomes one
 // port-forward stream pair on that connection (the pod sees one TCP connection each).
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import { dirname } from 'node:path';
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { TelError, clusterError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
-import { SpdyConnection, type SpdyStream } from './spdy.js';
+import { type DialProgress, dialPortForward, findManagerPod, httpStatusOf, isReady, lastInboundAt } from './manager-pod.js';
+import type { SpdyConnection, SpdyStream } from './spdy.js';
 
-/** How often the SPDY connection is pinged (keeps idle timeouts away, finds a dead connection). */
-const PING_INTERVAL_MS = 10_000;
-/** HTTP status of a client-node ApiException or a refused port-forward upgrade, when there is one. */
-export function httpStatusOf(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown };
-  if (typeof e?.code === 'number') return e.code;
-  if (typeof e?.statusCode === 'number') return e.statusCode;
-  return undefined;
-}
+export { dialPortForward, findManagerPod, httpStatusOf, isManagerPod } from './manager-pod.js';
 
-export function isManagerPod(p: V1Pod): boolean {
-  const labels = p.metadata?.labels ?? {};
-  return labels['app'] === 'traffic-manager' || labels['app.kubernetes.io/name'] === 'traffic-manager' || (p.metadata?.name ?? '').startsWith('traffic-manager-');
-}
-
-function isReady(p: V1Pod): boolean {
-  return p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
-/** The name of a ready traffic-manager pod in `namespace`. */
-export async function findManagerPod(kc: KubeConfig, namespace: string): Promise<string> {
-  const api = kc.makeApiClient(CoreV1Api);
-  let pods: V1Pod[];
-  try {
-    pods = (await api.listNamespacedPod({ namespace })).items;
-  } catch (err) {
-    const status = httpStatusOf(err);
-    if (status === 403) throw clusterError(`not allowed to list pods in namespace ${namespace}`, `ask your cluster admin for get/list pods and create pods/portforward in ${namespace}`);
-    throw clusterError(`cannot list pods in namespace ${namespace}: ${String((err as Error).message ?? err).split('\n')[0]}`, 'check that the cluster is reachable with kubectl');
-  }
-  const ready = pods.filter((p) => isManagerPod(p) && isReady(p));
-  if (ready.length === 0) throw clusterError(`no ready traffic-manager pod in namespace ${namespace}`, `see 'kubectl get pods -n ${namespace}' and 'kubectl logs -n ${namespace} deploy/traffic-manager'`);
-  // Newest first: during a rollout the new pod is the one that stays.
-  const created = (p: V1Pod) => new Date(p.metadata?.creationTimestamp ?? 0).getTime();
-  ready.sort((a, b) => created(b) - created(a));
-  return ready[0]!.metadata!.name!;
-}
+/**
+ * How often the SPDY connection is pinged (keeps idle timeouts away, finds a stalled connection).
+ * A ping still unanswered at the next tick makes the connection suspect: a new one is opened
+ * beside it and replaces it if it comes up while the old one is still stalled. After the network
+ * was away for a few seconds, the old TCP connection may take many more seconds to resume
+ * (retransmission backoff), while a new one is up in a round trip.
+ */
+const PING_INTERVAL_MS = 2_000;
+/** A ping unanswered this long is a stall even while bytes arrive (see ManagerForwarder.stalled). */
+const STALLED_PING_MS = 4_000;
+/** A ping unanswered this long: the connection is dropped even if no other one could be opened. */
+const PING_TIMEOUT_MS = 10_000;
+/** First bound on re-opening a dropped port-forward (doubles while a slow API server runs it out). */
+const REDIAL_BOUND_MS = 3_000;
 
 export interface ForwarderOptions {
   kc: KubeConfig;
@@ -60,49 +38,6 @@ export interface ForwarderOptions {
   /** Builds the error a timed-out open is reported with. */
   onConnectTimeout: () => TelError;
   log: Logger;
-}
-
-/**
- * Opens the API server's port-forward to `pod` as a SPDY/3.1 session (POST + upgrade, the way
- * kubectl does it; RBAC: create pods/portforward).
- */
-export async function dialPortForward(kc: KubeConfig, namespace: string, pod: string): Promise<SpdyConnection> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw clusterError('the kubeconfig has no current cluster', 'set a context with kubectl config use-context');
-  const url = new URL(`${cluster.server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/portforward`);
-  const opts: https.RequestOptions = {
-    method: 'POST',
-    headers: { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'portforward.k8s.io', 'Content-Length': '0' },
-  };
-  await kc.applyToHTTPSOptions(opts);
-  return new Promise<SpdyConnection>((resolve, reject) => {
-    const req = (url.protocol === 'http:' ? http : https).request(url, opts);
-    req.on('upgrade', (res, socket, head) => {
-      const proto = res.headers['x-stream-protocol-version'];
-      if (proto !== 'portforward.k8s.io') {
-        socket.destroy();
-        reject(new Error(`API server upgraded to ${JSON.stringify(proto ?? '')} instead of portforward.k8s.io`));
-        return;
-      }
-      resolve(new SpdyConnection(socket as net.Socket, head));
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body = (body + d).slice(0, 4096)));
-      res.on('end', () => {
-        let message = body.trim();
-        try {
-          message = (JSON.parse(body) as { message?: string }).message ?? message;
-        } catch {
-          // not a Status object: keep the text
-        }
-        reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${message.split('\n')[0]}`), { statusCode: res.statusCode }));
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Serves unix sockets whose connections are port-forward streams into the manager pod. */
@@ -120,6 +55,10 @@ export class ManagerForwarder {
   private closed = false;
   /** The pod must be looked up again before the next dial (it failed us). */
   private podStale = false;
+  /** A port-forward was open once: later dials are re-dials (short, growing bounds). */
+  private connectedOnce = false;
+  /** Re-dials in a row that ran out of time (each doubles the next one's bound). */
+  private redialTimeouts = 0;
 
   constructor(private readonly opts: ForwarderOptions) {}
 
@@ -143,7 +82,7 @@ export class ManagerForwarder {
       chmodSync(path, 0o600);
       this.servers.push(server);
     }
-    this.pingTimer = setInterval(() => void this.conn?.ping(PING_INTERVAL_MS).catch((err: Error) => this.dropConnection(err.message)), PING_INTERVAL_MS);
+    this.pingTimer = setInterval(() => this.pingTick(), PING_INTERVAL_MS);
     this.pingTimer.unref();
     this.opts.log.info('serving manager sockets', { sockets: this.opts.sockets, pod: this.podName, namespace: this.opts.namespace });
   }
@@ -173,33 +112,127 @@ export class ManagerForwarder {
     return this.connecting;
   }
 
+  /**
+   * One attempt at the port-forward: the pod (looked up again when the last one failed us), then
+   * the upgrade. The first is bounded by the connect timeout. A re-dial (the connection dropped:
+   * API server restart, manager pod gone, network loss) gets a short bound that grows while a
+   * reachable API server keeps running it out: its callers (heartbeat, parks, watches) try again every second or less,
+   * and a dial whose SYN went into a dead network must not hold them all for a minute.
+   */
   private async dial(): Promise<SpdyConnection> {
-    if (this.podStale) {
-      this.podName = await findManagerPod(this.opts.kc, this.opts.namespace);
-      this.podStale = false;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.opts.onConnectTimeout()), this.opts.connectTimeoutMs);
+    return this.adopt(await this.open());
+  }
+
+  /** Makes `conn` the current connection. */
+  private adopt(conn: SpdyConnection): SpdyConnection {
+    conn.on('close', () => {
+      if (this.conn !== conn) return;
+      this.conn = undefined;
+      this.podStale = true; // the pod may be gone with it: look again before redialling
     });
-    const opening = dialPortForward(this.opts.kc, this.opts.namespace, this.podName!);
+    this.conn = conn;
+    this.ping = undefined;
+    this.connectedOnce = true;
+    this.lastError = undefined;
+    return conn;
+  }
+
+  /** A new port-forward connection, not yet the current one (see dial). */
+  private async open(fixedBoundMs?: number): Promise<SpdyConnection> {
+    const redial = this.connectedOnce;
+    const boundMs = fixedBoundMs ?? (redial ? Math.min(this.opts.connectTimeoutMs, REDIAL_BOUND_MS * 2 ** this.redialTimeouts) : this.opts.connectTimeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const abandon = new AbortController();
+    const progress: DialProgress = { tcpConnected: false };
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        abandon.abort();
+        reject(redial ? clusterError(`the API server did not open the port-forward within ${boundMs} ms`, 'retrying') : this.opts.onConnectTimeout());
+      }, boundMs);
+    });
+    const opening = (async () => {
+      if (this.podStale) {
+        this.podName = await findManagerPod(this.opts.kc, this.opts.namespace, abandon.signal, progress);
+        this.podStale = false;
+      }
+      return dialPortForward(this.opts.kc, this.opts.namespace, this.podName!, abandon.signal, progress);
+    })();
     try {
       const conn = await Promise.race([opening, timeout]);
-      conn.on('close', () => {
-        if (this.conn === conn) this.conn = undefined;
-        this.podStale = true; // the pod may be gone with it: look again before redialling
-      });
-      this.conn = conn;
-      this.lastError = undefined;
+      this.redialTimeouts = 0;
       return conn;
     } catch (err) {
       opening.then((late) => late.close(), () => undefined);
+      // Only a slow API server earns a longer bound. No TCP connection at all is a network that
+      // is not there (yet): a SYN sent into it never gets through, even once the network is back
+      // (it may have left by another route, with another source address), so a fresh attempt
+      // every few seconds finds the network soonest.
+      if (timedOut && fixedBoundMs === undefined) this.redialTimeouts = progress.tcpConnected ? Math.min(this.redialTimeouts + 1, 5) : 0;
       const e = this.describe(err);
       this.lastError = e.message;
       throw e;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The ping in flight on the current connection: since when. */
+  private ping: { conn: SpdyConnection; since: number } | undefined;
+  private replacing: Promise<void> | undefined;
+
+  /** One ping at a time; a ping unanswered for a whole interval starts a replacement. */
+  private pingTick(): void {
+    const conn = this.conn;
+    if (!conn || this.closed) return;
+    if (this.ping?.conn === conn) {
+      if (this.stalled(conn)) this.replaceStalled(conn, this.ping.since);
+      return;
+    }
+    const ping = { conn, since: Date.now() };
+    this.ping = ping;
+    conn.ping(PING_TIMEOUT_MS).then(
+      () => {
+        if (this.ping === ping) this.ping = undefined;
+      },
+      (err: Error) => {
+        if (this.ping === ping) this.ping = undefined;
+        if (this.conn === conn) this.dropConnection(err.message);
+      },
+    );
+  }
+
+  /**
+   * The ping in flight on `conn` went unanswered a whole tick with nothing at all arriving since,
+   * or for STALLED_PING_MS even with bytes arriving (after a network blip the two directions of a
+   * TCP connection resume apart: data may come in while ours still waits out its backoff).
+   */
+  private stalled(conn: SpdyConnection): boolean {
+    const p = this.ping;
+    if (p?.conn !== conn) return false;
+    return lastInboundAt(conn) <= p.since || Date.now() - p.since >= STALLED_PING_MS;
+  }
+
+  /** Opens a connection beside the silent `stalled` one; it takes over if `stalled` is still silent. */
+  private replaceStalled(stalled: SpdyConnection, silentSince: number): void {
+    if (this.replacing || this.connecting) return;
+    this.replacing = (async () => {
+      let fresh: SpdyConnection;
+      try {
+        fresh = await this.open(REDIAL_BOUND_MS);
+      } catch (err) {
+        this.opts.log.debug('port-forward silent; a new one did not open either', { err: String((err as Error).message ?? err), silentMs: Date.now() - silentSince });
+        return;
+      }
+      if (this.closed || this.conn !== stalled || !this.stalled(stalled)) {
+        fresh.close(); // the old one answered meanwhile (or is gone): keep what we have
+        return;
+      }
+      this.opts.log.warn('port-forward connection silent; switched to a new one', { silentMs: Date.now() - silentSince });
+      this.adopt(fresh);
+      stalled.close();
+    })().finally(() => (this.replacing = undefined));
   }
 
   private checking: Promise<void> | undefined;

@@ -35,7 +35,12 @@ export interface ControlOptions {
 }
 
 const MIN_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 3_000;
+/**
+ * A restarted manager is usually ready within seconds, and intercepts are back only once every
+ * agent arrived again: one try a second at most costs a refused connection, a longer step would
+ * add its length to every recovery.
+ */
+const MAX_BACKOFF_MS = 1_000;
 
 export class ControlLoop {
   /** agentPort → its active intercepts; empty while not connected. */

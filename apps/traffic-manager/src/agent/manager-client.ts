@@ -10,6 +10,12 @@ type C = AgentContract;
 
 /** How long a unary call may take before the session is considered stuck. */
 const CALL_TIMEOUT_MS = 10_000;
+/**
+ * Bound on the TCP connect to the manager. Inside the cluster it takes a millisecond; one that
+ * hangs dials a manager pod that is gone (kube-proxy still pointing at it) and would otherwise
+ * hold the next arrive for the whole call timeout.
+ */
+const CONNECT_TIMEOUT_MS = 2_000;
 
 export class AgentCallError extends Error {
   constructor(
@@ -55,7 +61,15 @@ export class AgentManagerClient {
     if (this.closed) throw new AgentCallError('the agent is shutting down');
     const { host, port } = this.opts;
     // The name is resolved again for every session: a new manager pod is found through its Service.
-    const s = http2.connect(`http://${host.includes(':') ? `[${host}]` : host}:${port}`, { createConnection: () => net.connect({ host, port, noDelay: true }) });
+    const s = http2.connect(`http://${host.includes(':') ? `[${host}]` : host}:${port}`, {
+      createConnection: () => {
+        const sock = net.connect({ host, port, noDelay: true });
+        const timer = setTimeout(() => sock.destroy(new Error(`no TCP connection to the traffic manager at ${host}:${port} within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+        sock.once('connect', () => clearTimeout(timer));
+        sock.once('close', () => clearTimeout(timer));
+        return sock;
+      },
+    });
     s.on('error', () => undefined); // surfaced on the requests
     s.on('close', () => {
       if (this.session === s) this.session = undefined;
