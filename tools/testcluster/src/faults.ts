@@ -3,7 +3,7 @@
 // a while (its veth to the node down and up again, from inside the workstation's namespace only).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureOwn, ensureUpstream } from './build.js';
+import { ensureBinaries } from './build.js';
 import { createClusterCgroup } from './cgroups.js';
 import { apiServer } from './components.js';
 import { NET, type Layout, defaultLayout, netnsPath } from './layout.js';
@@ -44,8 +44,7 @@ export async function restartApiServer(opts: ApiServerRestartOptions = {}): Prom
   const holder = livePid(l.pidDir, 'node-holder');
   if (!holder) throw new Error('the test cluster has no node namespace holder; run: node --import tsx tools/testcluster/src/cli.ts up');
   // Resolve the binaries before the kill: a restart must not wait on anything once it started.
-  const [upstream, own] = await Promise.all([ensureUpstream(l, () => undefined), ensureOwn()]);
-  const c = apiServer(l, { upstream, own });
+  const c = apiServer(l, await ensureBinaries(l, () => undefined));
   // 1. Kill it and wait until it is gone. A Go process's main thread shows as a zombie while its
   //    other threads still exit and hold the listening socket: wait for the port too.
   const killedAt = Date.now();

@@ -5,7 +5,8 @@ import net from 'node:net';
 import type { Logger } from '@tel/logging';
 import { proxyToApp } from './app-proxy.js';
 import type { PortRoute } from './control.js';
-import { APP_TARGET, routeHttp1, type Target, type UpstreamSocket } from './http1/index.js';
+import { APP_TARGET, type Target, type UpstreamSocket } from './http1/index.js';
+import { routeHttp } from './http-route.js';
 import { carryIntercepted, dialIntercept, type InterceptTargets } from './intercepted.js';
 import { matches } from '@tel/agent-config';
 
@@ -101,13 +102,13 @@ export async function startDataListeners(opts: DataListenersOptions): Promise<Da
 }
 
 /**
- * A connection to a port with personal intercepts: each request goes to the first intercept whose
- * filter it matches, else to the app. The port's intercepts are looked up again for every request,
+ * A connection to a port with personal intercepts: each request (HTTP/1.1) or stream (HTTP/2) goes
+ * to the first intercept whose filter it matches, else to the app; what is not HTTP goes to the app. The port's intercepts are looked up again for every request,
  * so one that ends stops getting requests on connections already open.
  */
 function routePersonal(client: net.Socket, agentPort: number, appPort: number, opts: DataListenersOptions): void {
   const peer = { ...(client.remoteAddress ? { address: client.remoteAddress } : {}), ...(client.remotePort ? { port: client.remotePort } : {}) };
-  routeHttp1(client, {
+  routeHttp(client, {
     choose(req) {
       const route = opts.routeFor(agentPort);
       if (route?.kind !== 'personal') return APP_TARGET;

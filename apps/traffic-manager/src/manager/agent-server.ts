@@ -3,6 +3,8 @@
 // reviewed by the API server; the agent session id it gets is the credential from then on.
 import { listen } from '../listen.js';
 import http2 from 'node:http2';
+import net from 'node:net';
+import { guardH2 } from '../h2-frame-guard.js';
 import { AGENT_ROUTES, AGENT_TOKEN_HEADER, type AgentContract } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import type { AgentIdentity } from './agent-auth.js';
@@ -44,13 +46,19 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     s.on('close', () => sessions.delete(s));
   });
   server.on('stream', createRouter(AGENT_ROUTES, handlers, {}, log));
-  const port = await listen(server, opts.port, opts.host ?? '0.0.0.0');
+  // Any pod can connect here: frame sizes are checked before node:http2 reads them (a bad frame
+  // can abort the process; h2-frame-guard.ts).
+  const tcp = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    server.emit('connection', guardH2(socket, (why) => log.info(`closing an agent connection from ${socket.remoteAddress} that sent ${why}`)));
+  });
+  const port = await listen(tcp, opts.port, opts.host ?? '0.0.0.0');
   return {
     port,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sessions) s.destroy();
-        server.close(() => resolve());
+        tcp.close(() => resolve());
       }),
   };
 }

@@ -36,7 +36,10 @@ interface InterceptCase {
   bystanderHeaders?: Record<string, string>;
 }
 
-const CASES: InterceptCase[] = [{ name: 'global', interceptArgs: (n) => [n, '--workload', 'web', '-n', NS, '--port', `${WS_PORT}:http`], probeHeaders: {} }];
+const CASES: InterceptCase[] = [
+  { name: 'global', interceptArgs: (n) => [n, '--workload', 'web', '-n', NS, '--port', `${WS_PORT}:http`], probeHeaders: {} },
+  { name: 'personal', interceptArgs: (n) => [n, '--workload', 'web', '-n', NS, '--port', `${WS_PORT}:http`, '--http-header', 'x-dev=recovery'], probeHeaders: { 'x-dev': 'recovery' }, bystanderHeaders: {} },
+];
 
 interface Fault {
   name: string;

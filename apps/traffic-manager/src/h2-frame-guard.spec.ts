@@ -1,0 +1,86 @@
+// The frame guard in front of a real node:http2 server: ordinary clients are served through it,
+// and the frames that abort Node 20's nghttp2 (found by the agent's fuzz) end in GOAWAY
+// FRAME_SIZE_ERROR and a close, with this process (and the server) still alive.
+import http2 from 'node:http2';
+import net from 'node:net';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { frameSizeProblem, guardH2 } from './h2-frame-guard.js';
+import { NGHTTP2_ABORT_FRAMES } from './agent/testing/nghttp2-abort.js';
+
+const cleanup: (() => void)[] = [];
+afterEach(() => cleanup.splice(0).forEach((c) => c()));
+
+async function guardedServer(): Promise<{ port: number; refused: string[] }> {
+  const refused: string[] = [];
+  const h2 = http2.createServer();
+  h2.on('sessionError', () => undefined);
+  h2.on('session', (s) => s.on('error', () => undefined));
+  h2.on('stream', (st) => {
+    st.on('error', () => undefined);
+    st.respond({ ':status': 200 });
+    st.end('ok');
+  });
+  const tcp = net.createServer((sock) => {
+    sock.on('error', () => undefined);
+    h2.emit('connection', guardH2(sock, (why) => refused.push(why)));
+  });
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+  cleanup.push(() => tcp.close());
+  return { port: (tcp.address() as net.AddressInfo).port, refused };
+}
+
+async function get(port: number): Promise<string> {
+  const c = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    const st = c.request({ ':path': '/' });
+    let body = '';
+    st.setEncoding('utf8');
+    st.on('data', (d: string) => (body += d));
+    await once(st, 'end');
+    return body;
+  } finally {
+    c.close();
+  }
+}
+
+describe('guardH2', () => {
+  it('serves ordinary clients, and ends a connection with a bad frame size in GOAWAY FRAME_SIZE_ERROR', async () => {
+    const s = await guardedServer();
+    expect(await get(s.port)).toBe('ok');
+    const raw = net.connect(s.port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    const got: Buffer[] = [];
+    raw.on('data', (d: Buffer) => got.push(d));
+    raw.write(NGHTTP2_ABORT_FRAMES);
+    await once(raw, 'close');
+    const all = Buffer.concat(got);
+    expect(all.subarray(all.length - 17).toString('hex')).toBe('0000080700000000000000000000000006');
+    expect(s.refused).toEqual(['a RST_STREAM frame of 19 bytes (always 4)']);
+    expect(await get(s.port)).toBe('ok'); // the process and the server are alive
+  });
+
+  it.each([
+    [16_385, 0, 0, /at most 16384/],
+    [5, 3, 0, /RST_STREAM frame of 5 bytes/],
+    [4, 2, 0, /PRIORITY frame of 4 bytes/],
+    [7, 6, 0, /PING frame of 7 bytes/],
+    [5, 8, 0, /WINDOW_UPDATE/],
+    [7, 4, 0, /SETTINGS frame of 7/],
+    [6, 4, 1, /SETTINGS frame of 6/],
+    [4, 7, 0, /GOAWAY frame of 4 bytes/],
+  ])('refuses a frame of %i bytes, type %i, flags %i', (len, type, flags, re) => {
+    expect(frameSizeProblem(len, type, flags)).toMatch(re);
+  });
+
+  it.each([
+    [16_384, 0, 0],
+    [0, 4, 1],
+    [12, 4, 0],
+    [8, 6, 0],
+    [20, 7, 0],
+    [100, 1, 4],
+  ])('lets a frame of %i bytes, type %i, flags %i pass', (len, type, flags) => {
+    expect(frameSizeProblem(len, type, flags)).toBeUndefined();
+  });
+});
