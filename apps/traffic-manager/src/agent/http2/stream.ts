@@ -33,6 +33,8 @@ export class StreamProxy {
   private keptBytes = 0;
   /** Body read while no upstream stream was there to take it (normally none: the stream is paused then). */
   private unsent: Buffer[] = [];
+  /** Response body that came before the response's headers were passed on (see the 'data' handler). */
+  private early: Buffer[] = [];
   private requestEnded = false;
   private requestTrailers: HeaderBlock | undefined;
   private responseStarted = false;
@@ -127,12 +129,15 @@ export class StreamProxy {
     up.on('response', (h: http2.IncomingHttpHeaders, flags: number, raw?: string[]) => this.onResponse(up, h, flags, raw));
     up.on('trailers', (h: http2.IncomingHttpHeaders, _flags: number, raw?: string[]) => (this.responseTrailers = passOn(h, raw)));
     up.on('data', (chunk: Buffer) => {
-      if (down.writableEnded || down.destroyed) return; // HEAD, 204, 304: the client stream ended with the headers
-      if (!down.write(chunk)) up.pause();
+      if (this.up !== up) return;
+      // Over a tunnel (a JS stream, not a socket) node may emit a stream's first DATA before its
+      // 'response': written now, it would make node send implicit headers of its own.
+      if (!this.responseStarted) return void this.early.push(chunk);
+      this.toClient(up, chunk);
     });
     up.on('end', () => {
       // node ends the readable side on a RST_STREAM too: that is a reset to pass on (close handler), not an end.
-      if (up.rstCode !== undefined && up.rstCode !== NGHTTP2_NO_ERROR) return;
+      if (this.up !== up || (up.rstCode !== undefined && up.rstCode !== NGHTTP2_NO_ERROR)) return;
       this.responseEnded = true;
       if (!down.writableEnded && !down.destroyed && down.headersSent) down.end();
     });
@@ -164,6 +169,12 @@ export class StreamProxy {
     if (!up.write(chunk)) this.down.pause();
   }
 
+  private toClient(up: http2.ClientHttp2Stream, chunk: Buffer): void {
+    const down = this.down;
+    if (down.writableEnded || down.destroyed) return; // HEAD, 204, 304: the client stream ended with the headers
+    if (!down.write(chunk)) up.pause();
+  }
+
   private onResponse(up: http2.ClientHttp2Stream, h: http2.IncomingHttpHeaders, flags: number, raw?: string[]): void {
     if (this.up !== up) return;
     const down = this.down;
@@ -175,6 +186,8 @@ export class StreamProxy {
     try {
       // sendDate off: the Date header is the target's to send, not ours to add.
       down.respond(passOn(h, raw), { endStream, waitForTrailers: !endStream, sendDate: false } as http2.ServerStreamResponseOptions);
+      for (const chunk of this.early.splice(0)) this.toClient(up, chunk);
+      if (this.responseEnded && !endStream && !down.writableEnded) down.end();
     } catch (e) {
       this.ctx.log.debug('http2: the client stream took no response', { error: (e as Error).message });
       if (!up.closed) up.close(NGHTTP2_CANCEL);
@@ -215,6 +228,9 @@ export class StreamProxy {
       this.ctx.log.info(`http2: target ${u.target} failed before answering; its stream goes to the app`, { reason: why });
       this.movedToApp = true;
       this.kept ??= [];
+      // Whatever the failed target said (an end, early bytes) was not an answer.
+      this.responseEnded = false;
+      this.early = [];
       down.pause();
       this.open(APP_TARGET);
       return;
