@@ -67,7 +67,11 @@ class Http1Connection {
   private onClientData(chunk: Buffer): void {
     if (this.raw) return this.writeUp(this.raw, chunk);
     this.inBuf = this.inBuf.length ? Buffer.concat([this.inBuf, chunk]) : chunk;
+    // A head and its body (or several pipelined requests) leave in one write, not one each.
+    const ups = [...this.upstreams.values()];
+    for (const u of ups) u.sock.cork();
     this.pump();
+    for (const u of ups) u.sock.uncork();
   }
 
   private onClientEnd(): void {
@@ -250,7 +254,10 @@ class Http1Connection {
     if (this.raw === up) return this.writeClient(up, chunk);
     if (this.ex?.up === up) this.ex.resStarted = true;
     up.resBuf = up.resBuf.length ? Buffer.concat([up.resBuf, chunk]) : chunk;
+    // The response's head and body leave in one write.
+    this.client.cork();
     this.pumpResponse(up);
+    this.client.uncork();
   }
 
   private onUpstreamEnd(up: Upstream): void {
