@@ -113,6 +113,8 @@ async function main() {
   const results: Record<string, unknown> = { date: new Date().toISOString(), version: info.version, latencyRequests: LAT_N, rateSeconds: RATE_SECONDS, personalIntercepts: PERSONAL };
   const names: string[] = [];
   try {
+    // The cluster's manager becomes this build's (the image pushed for dist/), whatever ran before.
+    await tp('helm', 'upgrade');
     await tp('connect');
     // Baselines: the pod before any agent; then a global intercept's matching latency.
     const base = await inClient(latencyClient({}));
