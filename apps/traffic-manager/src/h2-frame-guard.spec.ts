@@ -1,6 +1,7 @@
 // The frame guard in front of a real node:http2 server: ordinary clients are served through it,
 // and the frames that abort Node 20's nghttp2 (found by the agent's fuzz) end in GOAWAY
 // FRAME_SIZE_ERROR and a close, with this process (and the server) still alive.
+import { readdirSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
@@ -11,8 +12,9 @@ import { NGHTTP2_ABORT_FRAMES } from './agent/testing/nghttp2-abort.js';
 const cleanup: (() => void)[] = [];
 afterEach(() => cleanup.splice(0).forEach((c) => c()));
 
-async function guardedServer(): Promise<{ port: number; refused: string[] }> {
+async function guardedServer(): Promise<{ port: number; refused: string[]; served: net.Socket[] }> {
   const refused: string[] = [];
+  const served: net.Socket[] = [];
   const h2 = http2.createServer();
   h2.on('sessionError', () => undefined);
   h2.on('session', (s) => s.on('error', () => undefined));
@@ -23,11 +25,18 @@ async function guardedServer(): Promise<{ port: number; refused: string[] }> {
   });
   const tcp = net.createServer((sock) => {
     sock.on('error', () => undefined);
-    h2.emit('connection', guardH2(sock, (why) => refused.push(why)));
+    guardH2(
+      sock,
+      (why) => refused.push(why),
+      (inner) => {
+        served.push(inner);
+        h2.emit('connection', inner);
+      },
+    );
   });
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
   cleanup.push(() => tcp.close());
-  return { port: (tcp.address() as net.AddressInfo).port, refused };
+  return { port: (tcp.address() as net.AddressInfo).port, refused, served };
 }
 
 async function get(port: number): Promise<string> {
@@ -41,6 +50,18 @@ async function get(port: number): Promise<string> {
     return body;
   } finally {
     c.close();
+  }
+}
+
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  const until = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -58,6 +79,24 @@ describe('guardH2', () => {
     expect(all.subarray(all.length - 17).toString('hex')).toBe('0000080700000000000000000000000006');
     expect(s.refused).toEqual(['a RST_STREAM frame of 19 bytes (always 4)']);
     expect(await get(s.port)).toBe('ok'); // the process and the server are alive
+    // node:http2 read native sockets (a JS stream under it crashes under load), and they are closed.
+    expect(s.served.map((x) => (x as unknown as { _handle?: object })._handle?.constructor.name ?? 'closed')).not.toContain('JSStreamSocket');
+    expect(s.served.length).toBe(3);
+    await waitFor(() => s.served.every((x) => x.destroyed));
+  });
+
+  it('does not serve a connection that closed before its native socket was ready, and leaks nothing', async () => {
+    const s = await guardedServer();
+    await get(s.port); // the loopback listener is up
+    const fds = openFds();
+    for (let i = 0; i < 20; i++) {
+      const raw = net.connect(s.port, '127.0.0.1');
+      raw.on('error', () => undefined);
+      raw.on('connect', () => raw.destroy());
+    }
+    await waitFor(() => s.served.length >= 1 && s.served.every((x) => x.destroyed));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(openFds()).toBeLessThanOrEqual(fds);
   });
 
   it.each([

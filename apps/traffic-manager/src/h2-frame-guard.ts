@@ -4,9 +4,10 @@
 // RST_STREAM that is not 4 bytes, after a GOAWAY); RFC 9113 makes such a frame, or one longer than
 // the 16 KiB we allow, a connection error (FRAME_SIZE_ERROR) anyway. So the frame headers are read
 // here and the connection is closed at the first bad one, before nghttp2 sees it. Only the 9-byte
-// headers are looked at; payloads pass as they came.
+// headers are looked at; payloads pass as they came. node:http2 itself reads a native socket (a
+// loopback pair, loopback-pair.ts): over a JS stream it crashes under load.
 import type net from 'node:net';
-import { Duplex } from 'node:stream';
+import { loopbackPair, relay } from './loopback-pair.js';
 
 /** The client connection preface, which precedes the first frame. */
 const PREFACE_LENGTH = 24;
@@ -26,40 +27,15 @@ export function frameSizeProblem(length: number, type: number, flags: number): s
   return undefined;
 }
 
-class H2FrameGuard extends Duplex {
+/** Walks a client's bytes (preface, then frames) and reports the first frame of a forbidden size. */
+export class H2FrameScanner {
   private prefaceLeft = PREFACE_LENGTH;
   private readonly hdr = Buffer.alloc(9);
   private hdrHave = 0;
   private payloadLeft = 0;
-  /** A bad frame came: the socket is ending with our GOAWAY; nothing more goes either way. */
-  private refused = false;
 
-  constructor(
-    private readonly socket: net.Socket,
-    private readonly onBad: (why: string) => void,
-  ) {
-    super({ allowHalfOpen: true });
-    socket.on('data', (chunk: Buffer) => {
-      if (this.refused) return;
-      const bad = this.scan(chunk);
-      if (bad) {
-        this.onBad(bad);
-        // The connection error RFC 9113 asks for: GOAWAY(FRAME_SIZE_ERROR), then the close.
-        this.refused = true;
-        socket.end(GOAWAY_FRAME_SIZE_ERROR);
-        setTimeout(() => socket.destroy(), 1000).unref();
-        this.destroy();
-        return;
-      }
-      if (!this.push(chunk)) socket.pause();
-    });
-    socket.on('end', () => this.push(null));
-    socket.on('close', () => this.destroy());
-    socket.on('error', (err) => this.destroy(err));
-  }
-
-  /** Walks the frame headers in `chunk`; the first size violation, if any. */
-  private scan(chunk: Buffer): string | undefined {
+  /** Walks the frame headers in `chunk` (the next bytes of the connection); the first size violation, if any. */
+  scan(chunk: Buffer): string | undefined {
     let i = 0;
     if (this.prefaceLeft > 0) {
       const n = Math.min(this.prefaceLeft, chunk.length);
@@ -86,32 +62,30 @@ class H2FrameGuard extends Duplex {
     }
     return undefined;
   }
-
-  override _read(): void {
-    this.socket.resume();
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    if (this.refused) return done();
-    if (this.socket.write(chunk)) done();
-    else this.socket.once('drain', () => done());
-  }
-
-  override _final(done: (err?: Error | null) => void): void {
-    this.socket.end();
-    done();
-  }
-
-  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    if (!this.refused) this.socket.destroy();
-    done(err);
-  }
 }
 
 /**
- * `socket` (bytes already read from it unshifted back) as a stream to give node:http2 instead:
- * the same bytes both ways, but closed at the first frame whose size RFC 9113 forbids.
+ * Puts the frame check between `socket` (paused or flowing, bytes already read from it unshifted
+ * back) and node:http2: `serve` is given a native socket (one end of a loopback pair, so node:http2
+ * does not run over a JS stream) that carries the same bytes both ways, until the first frame
+ * whose size RFC 9113 forbids; then `onBad` is told why and `socket` gets GOAWAY
+ * (FRAME_SIZE_ERROR) and is closed. `serve` is not called if `socket` closed in the meantime.
  */
-export function guardH2(socket: net.Socket, onBad: (why: string) => void): Duplex {
-  return new H2FrameGuard(socket, onBad);
+export function guardH2(socket: net.Socket, onBad: (why: string) => void, serve: (inner: net.Socket) => void): void {
+  socket.on('error', () => undefined);
+  loopbackPair().then(
+    ([outerEnd, innerEnd]) => {
+      if (socket.destroyed) {
+        outerEnd.destroy();
+        innerEnd.destroy();
+        return;
+      }
+      serve(innerEnd);
+      const scanner = new H2FrameScanner();
+      relay(socket, outerEnd, { check: (chunk) => scanner.scan(chunk), onRefused: onBad, refusal: GOAWAY_FRAME_SIZE_ERROR });
+      // The client connection is over (or refused): node:http2's side goes too.
+      outerEnd.once('close', () => innerEnd.destroy());
+    },
+    () => socket.destroy(),
+  );
 }

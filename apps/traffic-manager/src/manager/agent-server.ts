@@ -50,7 +50,12 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   // can abort the process; h2-frame-guard.ts).
   const tcp = net.createServer((socket) => {
     socket.on('error', () => undefined);
-    server.emit('connection', guardH2(socket, (why) => log.info(`closing an agent connection from ${socket.remoteAddress} that sent ${why}`)));
+    const from = socket.remoteAddress;
+    guardH2(
+      socket,
+      (why) => log.info(`closing an agent connection from ${from} that sent ${why}`),
+      (inner) => server.emit('connection', inner),
+    );
   });
   const port = await listen(tcp, opts.port, opts.host ?? '0.0.0.0');
   return {

@@ -50,27 +50,33 @@ export function routeHttp2(client: net.Socket, opts: Http2RouteOptions, tuning: 
     probeWhenIdle(session, tuning.idleProbeMs ?? H2_IDLE_PROBE_MS, tuning.pingWaitMs ?? H2_PING_WAIT_MS);
     // The client goes away gracefully: streams under way finish, then the upstreams close too.
     session.on('goaway', () => sessions.close());
-    session.on('close', () => {
-      sessions.destroy();
-      if (!client.destroyed) client.destroy();
-    });
+    // The client connection closes once what the session wrote reached it (the guard's relay).
+    session.on('close', () => sessions.destroy());
     // A FIN (the socket is half-open): what was asked in full is still answered, then the session
     // closes; a stream whose request was cut short can't finish and is cancelled (else it would
-    // hold the connection open for good).
-    client.on('end', () => {
+    // hold the connection open for good). It is the FIN on the session's own socket: it comes
+    // after the bytes the client sent before it, which the session then has.
+    (session.socket as net.Socket).on('end', () => {
       if (!session.closed) session.close();
       for (const p of streams) p.clientGone();
     });
   });
   server.on('sessionError', () => undefined);
   client.on('error', () => undefined);
+  client.on('close', () => sessions.destroy());
   client.setNoDelay(true);
-  // Frame sizes are checked before node:http2 reads them (h2-frame-guard.ts: a bad one can abort the process).
-  server.emit('connection', guardH2(client, (why) => log.info(`http2: closing a client connection that sent ${why}`)));
-  // node:http2 reads the socket's handle itself, but the peer's FIN surfaces as the socket's 'end'
-  // only while the socket flows: resumed once the session took the bytes already buffered (it
-  // does during setup; resuming before would hand them to nobody).
-  setImmediate(() => client.destroyed || client.resume());
+  // Frame sizes are checked before node:http2 reads them (h2-frame-guard.ts: a bad one can abort
+  // the process); node:http2 gets a native socket that carries the checked bytes.
+  guardH2(
+    client,
+    (why) => log.info(`http2: closing a client connection that sent ${why}`),
+    (inner) => {
+      server.emit('connection', inner);
+      // node:http2 reads the socket's handle itself, but the peer's FIN surfaces as the socket's
+      // 'end' only while the socket flows: resumed once the session took over.
+      setImmediate(() => inner.destroyed || inner.resume());
+    },
+  );
 }
 
 function probeWhenIdle(session: http2.ServerHttp2Session, idleMs: number, waitMs: number): void {

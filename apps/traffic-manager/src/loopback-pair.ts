@@ -1,0 +1,159 @@
+// Native socket pairs for node:http2. node:http2 over a JS Duplex goes through node's
+// JSStreamSocket, which corrupts the heap under load on Node 20 and asserts at once on Node 22; a
+// session on a real TCP socket does not. So where bytes must pass through JS first (the frame guard,
+// a tunnel's framed stream), node:http2 gets one end of a loopback TCP pair and JS relays the other.
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** An accepted connection nobody claims within this long is not one of ours: it is closed. */
+const UNCLAIMED_MS = 5_000;
+/** The outer side of a finished relay is given this long to flush before it is cut. */
+const FLUSH_MS = 5_000;
+
+const noop = () => undefined;
+
+/** One loopback listener per process; the two ends of a pair are matched by the connecting end's address. */
+class PairListener {
+  private listening: Promise<number> | undefined;
+  /** Connecting ends that connected before their accepted end was seen, by `address:port`. */
+  private readonly waiting = new Map<string, (accepted: net.Socket) => void>();
+  /** Accepted ends seen before their connecting end's 'connect', by the peer's `address:port`. */
+  private readonly early = new Map<string, { socket: net.Socket; timer: NodeJS.Timeout }>();
+
+  private port(): Promise<number> {
+    this.listening ??= new Promise<number>((resolve, reject) => {
+      const server = net.createServer({ allowHalfOpen: true }, (s) => this.accepted(s));
+      server.once('error', (err) => {
+        this.listening = undefined;
+        reject(err);
+      });
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+      // It serves the process's connections; it must not keep the process alive by itself.
+      server.unref();
+    });
+    return this.listening;
+  }
+
+  private accepted(s: net.Socket): void {
+    s.on('error', noop);
+    const key = `${s.remoteAddress}:${s.remotePort}`;
+    const claim = this.waiting.get(key);
+    if (claim) {
+      this.waiting.delete(key);
+      claim(s);
+      return;
+    }
+    // Its connecting end's 'connect' may not have run yet; anything else on loopback is refused.
+    const timer = setTimeout(() => s.destroy(), UNCLAIMED_MS);
+    timer.unref();
+    this.early.set(key, { socket: s, timer });
+    s.once('close', () => {
+      clearTimeout(timer);
+      if (this.early.get(key)?.socket === s) this.early.delete(key);
+    });
+  }
+
+  async pair(): Promise<[net.Socket, net.Socket]> {
+    const port = await this.port();
+    return new Promise((resolve, reject) => {
+      const c = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      c.setNoDelay(true);
+      let key: string | undefined;
+      const failed = (err: Error) => {
+        if (key) this.waiting.delete(key);
+        c.destroy();
+        reject(err);
+      };
+      c.once('error', failed);
+      c.once('close', () => failed(new Error('the loopback pair closed before it was matched')));
+      c.once('connect', () => {
+        key = `${c.localAddress}:${c.localPort}`;
+        const done = (a: net.Socket) => {
+          c.off('error', failed);
+          c.removeAllListeners('close');
+          c.on('error', noop);
+          a.setNoDelay(true);
+          resolve([c, a]);
+        };
+        const a = this.early.get(key);
+        if (a) {
+          this.early.delete(key);
+          clearTimeout(a.timer);
+          a.socket.removeAllListeners('close');
+          done(a.socket);
+        } else this.waiting.set(key, done);
+      });
+    });
+  }
+}
+
+const listener = new PairListener();
+
+/**
+ * Two connected native sockets (allowHalfOpen) on loopback: what is written to one is read from
+ * the other. Each is a real net.Socket with a TCP handle, fit for node:http2.
+ */
+export function loopbackPair(): Promise<[net.Socket, net.Socket]> {
+  return listener.pair();
+}
+
+export interface RelayOptions {
+  /** Looks at each chunk from the outer side before it goes in: a reason to refuse it, or undefined. */
+  check?: (chunk: Buffer) => string | undefined;
+  /** Told why; the outer side then gets `refusal` as its last bytes and is closed. */
+  onRefused?: (why: string) => void;
+  refusal?: Buffer;
+}
+
+/**
+ * Relays bytes between `outer` (any Duplex; paused or flowing, with bytes unshifted back) and
+ * `inner` (one end of a loopback pair) until both are done, with backpressure both ways. EOF
+ * passes as EOF; when `inner` closes, `outer` is ended after what was already relayed, and
+ * closed; when `outer` closes, `inner` is destroyed.
+ */
+export function relay(outer: Duplex, inner: net.Socket, opts: RelayOptions = {}): void {
+  let refused = false;
+  let cutTimer: NodeJS.Timeout | undefined;
+  const cutLater = (ms: number) => {
+    if (cutTimer) return;
+    cutTimer = setTimeout(() => outer.destroy(), ms);
+    cutTimer.unref();
+  };
+  outer.on('data', (chunk: Buffer) => {
+    if (refused) return;
+    const bad = opts.check?.(chunk);
+    if (bad !== undefined) {
+      refused = true;
+      opts.onRefused?.(bad);
+      inner.destroy();
+      outer.end(opts.refusal);
+      cutLater(1000);
+      return;
+    }
+    if (!inner.write(chunk)) outer.pause();
+  });
+  inner.on('drain', () => refused || outer.resume());
+  outer.on('end', () => refused || inner.end());
+  outer.on('error', noop);
+  outer.on('close', () => {
+    clearTimeout(cutTimer);
+    inner.destroy();
+  });
+  inner.on('data', (chunk: Buffer) => {
+    if (!outer.write(chunk)) inner.pause();
+  });
+  outer.on('drain', () => inner.resume());
+  inner.on('end', () => refused || outer.writableEnded || outer.end());
+  inner.on('error', noop);
+  inner.on('close', () => {
+    if (refused || outer.destroyed) return;
+    // What came from inside is all written to `outer`: it leaves, then `outer` closes.
+    if (!outer.writableEnded) outer.end();
+    if (outer.writableFinished) outer.destroy();
+    else {
+      outer.once('finish', () => outer.destroy());
+      cutLater(FLUSH_MS);
+    }
+  });
+  outer.resume();
+}
