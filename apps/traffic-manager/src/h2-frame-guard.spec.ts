@@ -25,14 +25,13 @@ async function guardedServer(): Promise<{ port: number; refused: string[]; serve
   });
   const tcp = net.createServer((sock) => {
     sock.on('error', () => undefined);
-    guardH2(
-      sock,
-      (why) => refused.push(why),
-      (inner) => {
+    guardH2(sock, {
+      onBad: (why) => refused.push(why),
+      serve: (inner) => {
         served.push(inner);
         h2.emit('connection', inner);
       },
-    );
+    });
   });
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
   cleanup.push(() => tcp.close());

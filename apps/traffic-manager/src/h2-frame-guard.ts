@@ -64,14 +64,29 @@ export class H2FrameScanner {
   }
 }
 
+/** How long a client's FIN waits for node:http2 to read the bytes before it, at most. */
+const TAKEN_WAIT_MS = 1000;
+
+export interface GuardH2Options {
+  /** Told why a connection is refused (then it gets GOAWAY FRAME_SIZE_ERROR and is closed). */
+  onBad: (why: string) => void;
+  /** Gets the native socket to hand to node:http2; not called if the client closed meanwhile. */
+  serve: (inner: net.Socket) => void;
+  /**
+   * The client sent its FIN, and node:http2 has read every byte that came before it (or stopped
+   * reading for TAKEN_WAIT_MS: it does after it sent a GOAWAY for a protocol error). The FIN on
+   * `inner` is not a substitute: a session that stopped reading never sees it.
+   */
+  onClientEnd?: () => void;
+}
+
 /**
  * Puts the frame check between `socket` (paused or flowing, bytes already read from it unshifted
- * back) and node:http2: `serve` is given a native socket (one end of a loopback pair, so node:http2
- * does not run over a JS stream) that carries the same bytes both ways, until the first frame
- * whose size RFC 9113 forbids; then `onBad` is told why and `socket` gets GOAWAY
- * (FRAME_SIZE_ERROR) and is closed. `serve` is not called if `socket` closed in the meantime.
+ * back) and node:http2, which is given a native socket (one end of a loopback pair, so that it does
+ * not run over a JS stream) carrying the same bytes both ways, until the first frame whose size
+ * RFC 9113 forbids.
  */
-export function guardH2(socket: net.Socket, onBad: (why: string) => void, serve: (inner: net.Socket) => void): void {
+export function guardH2(socket: net.Socket, opts: GuardH2Options): void {
   socket.on('error', () => undefined);
   loopbackPair().then(
     ([outerEnd, innerEnd]) => {
@@ -80,12 +95,30 @@ export function guardH2(socket: net.Socket, onBad: (why: string) => void, serve:
         innerEnd.destroy();
         return;
       }
-      serve(innerEnd);
+      opts.serve(innerEnd);
       const scanner = new H2FrameScanner();
-      relay(socket, outerEnd, { check: (chunk) => scanner.scan(chunk), onRefused: onBad, refusal: GOAWAY_FRAME_SIZE_ERROR });
+      relay(socket, outerEnd, { check: (chunk) => scanner.scan(chunk), onRefused: opts.onBad, refusal: GOAWAY_FRAME_SIZE_ERROR });
       // The client connection is over (or refused): node:http2's side goes too.
       outerEnd.once('close', () => innerEnd.destroy());
+      const onClientEnd = opts.onClientEnd;
+      if (onClientEnd) socket.once('end', () => whenTaken(outerEnd, innerEnd, onClientEnd));
     },
     () => socket.destroy(),
   );
+}
+
+/** Calls `then` once `reader` has read what `writer` wrote (or read nothing more for TAKEN_WAIT_MS). */
+function whenTaken(writer: net.Socket, reader: net.Socket, then: () => void): void {
+  let last = reader.bytesRead;
+  let lastMoved = Date.now();
+  const check = () => {
+    const read = reader.bytesRead;
+    if (read !== last) {
+      last = read;
+      lastMoved = Date.now();
+    }
+    if (reader.destroyed || read >= writer.bytesWritten || Date.now() - lastMoved >= TAKEN_WAIT_MS) then();
+    else setTimeout(check, 5);
+  };
+  check();
 }

@@ -51,11 +51,10 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   const tcp = net.createServer((socket) => {
     socket.on('error', () => undefined);
     const from = socket.remoteAddress;
-    guardH2(
-      socket,
-      (why) => log.info(`closing an agent connection from ${from} that sent ${why}`),
-      (inner) => server.emit('connection', inner),
-    );
+    guardH2(socket, {
+      onBad: (why) => log.info(`closing an agent connection from ${from} that sent ${why}`),
+      serve: (inner) => server.emit('connection', inner),
+    });
   });
   const port = await listen(tcp, opts.port, opts.host ?? '0.0.0.0');
   return {

@@ -45,21 +45,15 @@ export function routeHttp2(client: net.Socket, opts: Http2RouteOptions, tuning: 
     streams.add(p);
     stream.once('close', () => streams.delete(p));
   });
-  server.on('session', (session: http2.ServerHttp2Session) => {
-    session.on('error', (err) => log.debug('http2: client session failed', { error: err.message }));
-    probeWhenIdle(session, tuning.idleProbeMs ?? H2_IDLE_PROBE_MS, tuning.pingWaitMs ?? H2_PING_WAIT_MS);
+  let session: http2.ServerHttp2Session | undefined;
+  server.on('session', (s: http2.ServerHttp2Session) => {
+    session = s;
+    s.on('error', (err) => log.debug('http2: client session failed', { error: err.message }));
+    probeWhenIdle(s, tuning.idleProbeMs ?? H2_IDLE_PROBE_MS, tuning.pingWaitMs ?? H2_PING_WAIT_MS);
     // The client goes away gracefully: streams under way finish, then the upstreams close too.
-    session.on('goaway', () => sessions.close());
+    s.on('goaway', () => sessions.close());
     // The client connection closes once what the session wrote reached it (the guard's relay).
-    session.on('close', () => sessions.destroy());
-    // A FIN (the socket is half-open): what was asked in full is still answered, then the session
-    // closes; a stream whose request was cut short can't finish and is cancelled (else it would
-    // hold the connection open for good). It is the FIN on the session's own socket: it comes
-    // after the bytes the client sent before it, which the session then has.
-    (session.socket as net.Socket).on('end', () => {
-      if (!session.closed) session.close();
-      for (const p of streams) p.clientGone();
-    });
+    s.on('close', () => sessions.destroy());
   });
   server.on('sessionError', () => undefined);
   client.on('error', () => undefined);
@@ -67,16 +61,21 @@ export function routeHttp2(client: net.Socket, opts: Http2RouteOptions, tuning: 
   client.setNoDelay(true);
   // Frame sizes are checked before node:http2 reads them (h2-frame-guard.ts: a bad one can abort
   // the process); node:http2 gets a native socket that carries the checked bytes.
-  guardH2(
-    client,
-    (why) => log.info(`http2: closing a client connection that sent ${why}`),
-    (inner) => {
+  guardH2(client, {
+    onBad: (why) => log.info(`http2: closing a client connection that sent ${why}`),
+    serve: (inner) => {
       server.emit('connection', inner);
-      // node:http2 reads the socket's handle itself, but the peer's FIN surfaces as the socket's
-      // 'end' only while the socket flows: resumed once the session took over.
+      // node:http2 reads the socket's handle itself; the socket flows so that its close is seen.
       setImmediate(() => inner.destroyed || inner.resume());
     },
-  );
+    // A FIN (the socket is half-open): what was asked in full is still answered, then the session
+    // closes; a stream whose request was cut short can't finish and is cancelled (else it would
+    // hold the connection open for good).
+    onClientEnd: () => {
+      if (session && !session.closed) session.close();
+      for (const p of streams) p.clientGone();
+    },
+  });
 }
 
 function probeWhenIdle(session: http2.ServerHttp2Session, idleMs: number, waitMs: number): void {
