@@ -107,9 +107,9 @@ export interface RelayOptions {
 
 /**
  * Relays bytes between `outer` (any Duplex; paused or flowing, with bytes unshifted back) and
- * `inner` (one end of a loopback pair) until both are done, with backpressure both ways. EOF
- * passes as EOF; when `inner` closes, `outer` is ended after what was already relayed, and
- * closed; when `outer` closes, `inner` is destroyed.
+ * `inner` (one end of a loopback pair whose other end node:http2 has), with backpressure both
+ * ways. The outer side's EOF passes on as EOF; the inner side's EOF or close ends `outer` after
+ * what was relayed and then closes it; when `outer` closes, `inner` is destroyed.
  */
 export function relay(outer: Duplex, inner: net.Socket, opts: RelayOptions = {}): void {
   let refused = false;
@@ -143,17 +143,21 @@ export function relay(outer: Duplex, inner: net.Socket, opts: RelayOptions = {})
     if (!outer.write(chunk)) inner.pause();
   });
   outer.on('drain', () => inner.resume());
-  inner.on('end', () => refused || outer.writableEnded || outer.end());
-  inner.on('error', noop);
-  inner.on('close', () => {
-    if (refused || outer.destroyed) return;
-    // What came from inside is all written to `outer`: it leaves, then `outer` closes.
+  // node:http2 ends its socket only when it is done with the connection (it does not read on
+  // after that): what it wrote goes out, then `outer` closes rather than wait for its peer's FIN.
+  let finishing = false;
+  const finish = () => {
+    if (finishing || refused || outer.destroyed) return;
+    finishing = true;
     if (!outer.writableEnded) outer.end();
     if (outer.writableFinished) outer.destroy();
     else {
       outer.once('finish', () => outer.destroy());
       cutLater(FLUSH_MS);
     }
-  });
+  };
+  inner.on('end', finish);
+  inner.on('error', noop);
+  inner.on('close', finish);
   outer.resume();
 }

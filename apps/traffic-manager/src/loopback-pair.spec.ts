@@ -1,0 +1,134 @@
+// The loopback pair and its relay, on real sockets: bytes and EOF both ways, backpressure with a
+// slow reader, and nothing left open afterwards.
+import { readdirSync } from 'node:fs';
+import net from 'node:net';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { loopbackPair, relay } from './loopback-pair.js';
+
+const openFds = () => readdirSync('/proc/self/fd').length;
+const handleName = (s: net.Socket) => (s as unknown as { _handle?: object })._handle?.constructor.name;
+
+/** Resolves once `s` is closed. */
+const closed = (s: net.Socket) => (s.destroyed ? Promise.resolve() : once(s, 'close').then(() => undefined));
+/** Resolves once `s` got its peer's EOF (or reset), flowing it meanwhile. */
+function sawEnd(s: net.Socket): Promise<void> {
+  if (s.readableEnded || s.destroyed) return Promise.resolve();
+  s.resume();
+  return new Promise((r) => (s.once('end', () => r()), s.once('close', () => r())));
+}
+
+async function readAll(s: net.Socket): Promise<Buffer> {
+  const got: Buffer[] = [];
+  s.on('data', (d: Buffer) => got.push(d));
+  await once(s, 'end');
+  return Buffer.concat(got);
+}
+
+/** A client connection to a one-shot server, and the server's side of it. */
+async function tcpConnection(): Promise<{ client: net.Socket; server: net.Socket; close: () => void }> {
+  const srv = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const accepted = once(srv, 'connection');
+  const client = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  const [server] = (await accepted) as [net.Socket];
+  await once(client, 'connect').catch(() => undefined);
+  return { client, server, close: () => srv.close() };
+}
+
+describe('loopbackPair', () => {
+  it('gives two connected native sockets that carry bytes and EOF both ways', async () => {
+    const [a, b] = await loopbackPair();
+    expect([handleName(a), handleName(b)]).toEqual(['TCP', 'TCP']);
+    const toB = readAll(b);
+    const toA = readAll(a);
+    a.end('from a');
+    expect((await toB).toString()).toBe('from a');
+    b.end('from b'); // half-open: b still writes after a's FIN
+    expect((await toA).toString()).toBe('from b');
+    await Promise.all([closed(a), closed(b)]);
+  });
+
+  it('matches many pairs made at once, each with its own partner', async () => {
+    const pairs = await Promise.all(Array.from({ length: 50 }, () => loopbackPair()));
+    const answers = pairs.map(([a, b], i) => {
+      b.on('data', (d: Buffer) => b.end(`echo ${d.toString()}`));
+      a.write(String(i));
+      return readAll(a);
+    });
+    expect((await Promise.all(answers)).map(String)).toEqual(pairs.map((_, i) => `echo ${i}`));
+    for (const [a, b] of pairs) (a.destroy(), b.destroy());
+  });
+});
+
+describe('relay', () => {
+  it('relays 16 MiB each way to a slow reader with backpressure, then closes everything', async () => {
+    await loopbackPair().then(([a, b]) => (a.destroy(), b.destroy())); // the listener is up
+    const fds = openFds();
+    const conn = await tcpConnection();
+    const [outerEnd, innerEnd] = await loopbackPair();
+    relay(conn.server, outerEnd);
+    const big = Buffer.alloc(16 << 20, 7);
+    // Slow readers on both sides: the relay may only buffer about a socket's worth of it.
+    let peak = 0;
+    const slow = (s: net.Socket, into: Buffer[]) =>
+      s.on('data', (d: Buffer) => {
+        into.push(d);
+        peak = Math.max(peak, conn.server.writableLength, outerEnd.writableLength);
+        s.pause();
+        setTimeout(() => s.resume(), 1);
+      });
+    const atInner: Buffer[] = [];
+    const atClient: Buffer[] = [];
+    slow(innerEnd, atInner);
+    slow(conn.client, atClient);
+    conn.client.end(big);
+    innerEnd.end(big);
+    await Promise.all([once(innerEnd, 'end'), once(conn.client, 'end')]);
+    expect(Buffer.concat(atInner).equals(big)).toBe(true);
+    expect(Buffer.concat(atClient).equals(big)).toBe(true);
+    expect(peak).toBeLessThan(4 << 20);
+    await Promise.all([conn.client, conn.server, outerEnd, innerEnd].map(closed));
+    conn.close();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(openFds()).toBeLessThanOrEqual(fds);
+  });
+
+  it('refuses at the first chunk the check rejects: the outer side gets the refusal and both close', async () => {
+    const conn = await tcpConnection();
+    const [outerEnd, innerEnd] = await loopbackPair();
+    const refused: string[] = [];
+    relay(conn.server, outerEnd, { check: (c) => (c.includes('bad') ? 'a bad chunk' : undefined), onRefused: (w) => refused.push(w), refusal: Buffer.from('bye') });
+    const atInner: Buffer[] = [];
+    innerEnd.on('data', (d: Buffer) => atInner.push(d));
+    innerEnd.on('error', () => undefined);
+    const toClient = readAll(conn.client);
+    conn.client.write('good');
+    await once(innerEnd, 'data');
+    conn.client.write('bad');
+    expect((await toClient).toString()).toBe('bye');
+    expect(refused).toEqual(['a bad chunk']);
+    expect(Buffer.concat(atInner).toString()).toBe('good');
+    // innerEnd's owner (node:http2 in the guard) closes it on its EOF.
+    await Promise.all([closed(conn.server), closed(outerEnd), sawEnd(innerEnd)]);
+    conn.client.destroy();
+    innerEnd.destroy();
+    conn.close();
+  });
+
+  it('closes the inner side when the outer one is cut, and the outer one when the inner side is destroyed', async () => {
+    for (const cut of ['outer', 'inner'] as const) {
+      const conn = await tcpConnection();
+      const [outerEnd, innerEnd] = await loopbackPair();
+      innerEnd.on('error', () => undefined);
+      conn.client.on('error', () => undefined);
+      relay(conn.server, outerEnd);
+      if (cut === 'outer') conn.client.destroy();
+      else innerEnd.destroy();
+      await Promise.all([closed(conn.server), closed(outerEnd), sawEnd(innerEnd), sawEnd(conn.client)]);
+      conn.client.destroy();
+      innerEnd.destroy();
+      conn.close();
+    }
+  });
+});
