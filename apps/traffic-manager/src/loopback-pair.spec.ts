@@ -82,9 +82,13 @@ describe('relay', () => {
     const atClient: Buffer[] = [];
     slow(innerEnd, atInner);
     slow(conn.client, atClient);
+    const bytes = (into: Buffer[]) => into.reduce((n, b) => n + b.length, 0);
     conn.client.end(big);
-    innerEnd.end(big);
-    await Promise.all([once(innerEnd, 'end'), once(conn.client, 'end')]);
+    innerEnd.write(big);
+    await once(innerEnd, 'end');
+    while (bytes(atClient) < big.length) await new Promise((r) => setTimeout(r, 5));
+    innerEnd.end();
+    await once(conn.client, 'end');
     expect(Buffer.concat(atInner).equals(big)).toBe(true);
     expect(Buffer.concat(atClient).equals(big)).toBe(true);
     expect(peak).toBeLessThan(4 << 20);
@@ -116,16 +120,34 @@ describe('relay', () => {
     conn.close();
   });
 
-  it('closes the inner side when the outer one is cut, and the outer one when the inner side is destroyed', async () => {
-    for (const cut of ['outer', 'inner'] as const) {
+  it("passes the outer side's FIN in, and closes the outer side after the inner one answers and ends", async () => {
+    const conn = await tcpConnection();
+    const [outerEnd, innerEnd] = await loopbackPair();
+    relay(conn.server, outerEnd);
+    const answer = readAll(conn.client);
+    conn.client.end('question');
+    expect((await readAll(innerEnd)).toString()).toBe('question');
+    innerEnd.end('answer'); // as node:http2 does once it is done
+    expect((await answer).toString()).toBe('answer');
+    await Promise.all([conn.client, conn.server, outerEnd, innerEnd].map(closed));
+    conn.close();
+  });
+
+  it('closes the outer side when the inner one is destroyed, and destroys the inner side when the outer one is cut', async () => {
+    for (const cut of ['inner', 'outer'] as const) {
       const conn = await tcpConnection();
       const [outerEnd, innerEnd] = await loopbackPair();
       innerEnd.on('error', () => undefined);
       conn.client.on('error', () => undefined);
       relay(conn.server, outerEnd);
-      if (cut === 'outer') conn.client.destroy();
-      else innerEnd.destroy();
-      await Promise.all([closed(conn.server), closed(outerEnd), sawEnd(innerEnd), sawEnd(conn.client)]);
+      if (cut === 'inner') {
+        innerEnd.destroy();
+        await sawEnd(conn.client);
+      } else {
+        conn.client.resetAndDestroy();
+        await sawEnd(innerEnd);
+      }
+      await Promise.all([closed(conn.server), closed(outerEnd)]);
       conn.client.destroy();
       innerEnd.destroy();
       conn.close();
