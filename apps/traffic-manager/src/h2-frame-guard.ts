@@ -27,15 +27,34 @@ export function frameSizeProblem(length: number, type: number, flags: number): s
   return undefined;
 }
 
-/** Walks a client's bytes (preface, then frames) and reports the first frame of a forbidden size. */
+/**
+ * Whether node:http2 may destroy its session synchronously on this frame, while nghttp2 goes on
+ * with the frames after it in the same read: those then reach streams already torn down, which
+ * aborts Node 22 (`onread->IsFunction()`) and corrupts Node 20's heap. Node does so on an
+ * unsolicited PING or SETTINGS ACK, on a GOAWAY (at once, or once no stream is left), and on a
+ * new stream after it.
+ */
+function destroysSession(type: number, flags: number, afterGoaway: boolean): boolean {
+  return afterGoaway || type === 7 || ((type === 6 || type === 4) && (flags & 1) !== 0);
+}
+
+/**
+ * Walks a client's bytes (preface, then frames): reports the first frame of a forbidden size, or
+ * where node:http2 must have read everything before more is written (after each frame on which it
+ * may destroy the session, so that such a frame is the last of its read).
+ */
 export class H2FrameScanner {
   private prefaceLeft = PREFACE_LENGTH;
   private readonly hdr = Buffer.alloc(9);
   private hdrHave = 0;
   private payloadLeft = 0;
+  /** The frame being read is one node:http2 must see last in its read. */
+  private barrier = false;
+  private goawaySeen = false;
 
-  /** Walks the frame headers in `chunk` (the next bytes of the connection); the first size violation, if any. */
-  scan(chunk: Buffer): string | undefined {
+  /** Walks `chunk` (the next bytes of the connection): a size violation, or the barrier offsets in it. */
+  scan(chunk: Buffer): string | number[] {
+    const barriers: number[] = [];
     let i = 0;
     if (this.prefaceLeft > 0) {
       const n = Math.min(this.prefaceLeft, chunk.length);
@@ -47,6 +66,7 @@ export class H2FrameScanner {
         const n = Math.min(this.payloadLeft, chunk.length - i);
         this.payloadLeft -= n;
         i += n;
+        if (this.payloadLeft === 0 && this.barrier) barriers.push(i);
         continue;
       }
       const n = Math.min(9 - this.hdrHave, chunk.length - i);
@@ -56,11 +76,16 @@ export class H2FrameScanner {
       if (this.hdrHave < 9) break;
       this.hdrHave = 0;
       const length = this.hdr.readUIntBE(0, 3);
-      const bad = frameSizeProblem(length, this.hdr[3]!, this.hdr[4]!);
+      const type = this.hdr[3]!;
+      const flags = this.hdr[4]!;
+      const bad = frameSizeProblem(length, type, flags);
       if (bad) return bad;
+      this.barrier = destroysSession(type, flags, this.goawaySeen);
+      if (type === 7) this.goawaySeen = true;
       this.payloadLeft = length;
+      if (length === 0 && this.barrier) barriers.push(i);
     }
-    return undefined;
+    return barriers;
   }
 }
 
@@ -97,7 +122,12 @@ export function guardH2(socket: net.Socket, opts: GuardH2Options): void {
       }
       opts.serve(innerEnd);
       const scanner = new H2FrameScanner();
-      relay(socket, outerEnd, { check: (chunk) => scanner.scan(chunk), onRefused: opts.onBad, refusal: GOAWAY_FRAME_SIZE_ERROR });
+      relay(socket, outerEnd, {
+        check: (chunk) => scanner.scan(chunk),
+        taken: () => innerEnd.destroyed || innerEnd.bytesRead >= outerEnd.bytesWritten,
+        onRefused: opts.onBad,
+        refusal: GOAWAY_FRAME_SIZE_ERROR,
+      });
       // The client connection is over (or refused): node:http2's side goes too.
       outerEnd.once('close', () => innerEnd.destroy());
       const onClientEnd = opts.onClientEnd;

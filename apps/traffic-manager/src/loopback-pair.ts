@@ -98,8 +98,14 @@ export function loopbackPair(): Promise<[net.Socket, net.Socket]> {
 }
 
 export interface RelayOptions {
-  /** Looks at each chunk from the outer side before it goes in: a reason to refuse it, or undefined. */
-  check?: (chunk: Buffer) => string | undefined;
+  /**
+   * Looks at each chunk from the outer side before it goes in: a reason to refuse it, or the
+   * offsets in it (barriers) after which the inner side's reader must have read all that was
+   * written (`taken`) before more is written.
+   */
+  check?: (chunk: Buffer) => string | number[] | undefined;
+  /** Whether the inner side's reader has read all that was written to it. */
+  taken?: () => boolean;
   /** Told why; the outer side then gets `refusal` as its last bytes and is closed. */
   onRefused?: (why: string) => void;
   refusal?: Buffer;
@@ -119,21 +125,52 @@ export function relay(outer: Duplex, inner: net.Socket, opts: RelayOptions = {})
     cutTimer = setTimeout(() => outer.destroy(), ms);
     cutTimer.unref();
   };
+  // Bytes not written yet because a barrier before them waits for the reader.
+  const queue: { bytes: Buffer; barrier: boolean }[] = [];
+  let waiting = false;
+  let ended = false;
+  const pump = () => {
+    while (queue.length > 0 && !waiting && !refused) {
+      const seg = queue.shift()!;
+      if (!inner.write(seg.bytes)) outer.pause();
+      if (seg.barrier) {
+        waiting = true;
+        outer.pause();
+        whenTaken(opts.taken ?? (() => true), () => {
+          waiting = false;
+          pump();
+        });
+      }
+    }
+    if (waiting || queue.length > 0 || refused) return;
+    if (ended) inner.writableEnded || inner.end();
+    else if (!inner.writableNeedDrain) outer.resume();
+  };
   outer.on('data', (chunk: Buffer) => {
     if (refused) return;
-    const bad = opts.check?.(chunk);
-    if (bad !== undefined) {
+    const verdict = opts.check?.(chunk);
+    if (typeof verdict === 'string') {
       refused = true;
-      opts.onRefused?.(bad);
+      queue.length = 0;
+      opts.onRefused?.(verdict);
       inner.destroy();
       outer.end(opts.refusal);
       cutLater(1000);
       return;
     }
-    if (!inner.write(chunk)) outer.pause();
+    let from = 0;
+    for (const at of verdict ?? []) {
+      queue.push({ bytes: chunk.subarray(from, at), barrier: true });
+      from = at;
+    }
+    if (from < chunk.length) queue.push({ bytes: chunk.subarray(from), barrier: false });
+    pump();
   });
-  inner.on('drain', () => refused || outer.resume());
-  outer.on('end', () => refused || inner.end());
+  inner.on('drain', () => refused || waiting || queue.length > 0 || outer.resume());
+  outer.on('end', () => {
+    ended = true;
+    pump();
+  });
   outer.on('error', noop);
   outer.on('close', () => {
     clearTimeout(cutTimer);
@@ -160,4 +197,20 @@ export function relay(outer: Duplex, inner: net.Socket, opts: RelayOptions = {})
   inner.on('error', noop);
   inner.on('close', finish);
   outer.resume();
+}
+
+/** How long a barrier waits for a reader that does not read (node:http2 stops after its own GOAWAY). */
+const TAKEN_WAIT_MS = 1000;
+
+/** Calls `then` once `taken()` holds, or after TAKEN_WAIT_MS. */
+function whenTaken(taken: () => boolean, then: () => void): void {
+  const since = Date.now();
+  let tries = 0;
+  const check = () => {
+    if (taken() || Date.now() - since >= TAKEN_WAIT_MS) then();
+    // The reader reads in the next turns of the event loop; later, not to spin.
+    else if (++tries < 20) setImmediate(check);
+    else setTimeout(check, 2);
+  };
+  check();
 }
