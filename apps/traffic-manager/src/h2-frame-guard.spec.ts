@@ -6,7 +6,8 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { frameSizeProblem, guardH2 } from './h2-frame-guard.js';
+import { frameSizeProblem, guardH2, H2FrameScanner } from './h2-frame-guard.js';
+import { FLAG, FRAME, PREFACE, frame, requestFrames, settings, u32 } from './agent/testing/h2-frames.js';
 import { NGHTTP2_ABORT_FRAMES } from './agent/testing/nghttp2-abort.js';
 
 const cleanup: (() => void)[] = [];
@@ -120,5 +121,39 @@ describe('guardH2', () => {
     [100, 1, 4],
   ])('lets a frame of %i bytes, type %i, flags %i pass', (len, type, flags) => {
     expect(frameSizeProblem(len, type, flags)).toBeUndefined();
+  });
+
+  it('makes each frame on which node:http2 may destroy its session the last of a read, across chunk boundaries', () => {
+    const ping = (flags: number) => frame(FRAME.PING, flags, 0, Buffer.alloc(8));
+    const parts = [PREFACE, settings(), ping(0), frame(FRAME.SETTINGS, FLAG.ACK, 0), ping(FLAG.ACK), ...requestFrames(1, [[':path', '/']], Buffer.from('body'))];
+    const bytes = Buffer.concat(parts);
+    const ends = parts.map((_, i) => Buffer.concat(parts.slice(0, i + 1)).length);
+    // The SETTINGS ACK and the PING ACK; not the PING that asks, nor the request.
+    const expected = [ends[3], ends[4]];
+    for (const cut of [1, 30, 50, 60, 70, bytes.length - 1]) {
+      const sc = new H2FrameScanner();
+      const a = sc.scan(bytes.subarray(0, cut)) as number[];
+      const b = (sc.scan(bytes.subarray(cut)) as number[]).map((x) => x + cut);
+      expect([...a, ...b]).toEqual(expected);
+    }
+    // After a GOAWAY every frame is one.
+    const goaway = frame(FRAME.GOAWAY, 0, 0, Buffer.concat([u32(0), u32(0)]));
+    const after = Buffer.concat([PREFACE, goaway, ...requestFrames(3, [[':path', '/']], Buffer.from('x'))]);
+    expect(new H2FrameScanner().scan(after)).toEqual([24 + goaway.length, after.length - 10, after.length]);
+  });
+
+  it('survives a session node:http2 destroys in the middle of a read (unsolicited PING ACK, GOAWAY), with frames for open streams after it', async () => {
+    const s = await guardedServer();
+    const open = (id: number) => [frame(FRAME.HEADERS, FLAG.END_HEADERS, id, requestFrames(id, [[':method', 'POST'], [':scheme', 'http'], [':path', '/'], [':authority', 'x']])[0]!.subarray(9)), frame(FRAME.DATA, 0, id, Buffer.from('part'))];
+    const killers = [frame(FRAME.PING, FLAG.ACK, 0, Buffer.alloc(8)), frame(FRAME.GOAWAY, 0, 0, Buffer.concat([u32(1), u32(2)])), frame(FRAME.SETTINGS, FLAG.ACK, 0)];
+    for (let round = 0; round < 10; round++)
+      for (const killer of killers) {
+        const raw = net.connect(s.port, '127.0.0.1');
+        raw.on('error', () => undefined);
+        raw.resume();
+        raw.end(Buffer.concat([PREFACE, settings(), ...open(1), killer, ...open(3), frame(FRAME.DATA, FLAG.END_STREAM, 1, Buffer.from('more'))]));
+        await once(raw, 'close');
+      }
+    expect(await get(s.port)).toBe('ok'); // Node 22 aborts here without the barriers; Node 20 corrupts its heap
   });
 });
