@@ -4,7 +4,9 @@ import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { loopbackPair, relay } from './loopback-pair.js';
+import http2 from 'node:http2';
+import { Duplex } from 'node:stream';
+import { loopbackPair, nativeSocketFor, relay } from './loopback-pair.js';
 
 const openFds = () => readdirSync('/proc/self/fd').length;
 const handleName = (s: net.Socket) => (s as unknown as { _handle?: object })._handle?.constructor.name;
@@ -152,5 +154,48 @@ describe('relay', () => {
       innerEnd.destroy();
       conn.close();
     }
+  });
+});
+
+describe('nativeSocketFor', () => {
+  it('gives node:http2 a native socket over a JS stream (a tunnel), and closes it with the stream', async () => {
+    // The "tunnel": a JS Duplex whose bytes go to a real h2 server's socket and back.
+    const h2 = http2.createServer();
+    h2.on('stream', (st) => {
+      st.respond({ ':status': 200 });
+      st.end('over the tunnel');
+    });
+    h2.on('sessionError', () => undefined);
+    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+    const tcp = net.connect((h2.address() as net.AddressInfo).port, '127.0.0.1');
+    await once(tcp, 'connect');
+    const tunnel = new Duplex({
+      read: () => tcp.resume(),
+      write: (c: Buffer, _e, done) => (tcp.write(c) ? done() : tcp.once('drain', () => done())),
+      final: (done) => (tcp.end(), done()),
+    });
+    tcp.on('data', (d: Buffer) => tunnel.push(d) || tcp.pause());
+    tcp.on('end', () => tunnel.push(null));
+    tcp.on('close', () => tunnel.destroy());
+
+    const sock = await nativeSocketFor(tunnel);
+    expect(handleName(sock)).toBe('TCP');
+    const session = http2.connect('http://x', { createConnection: () => sock });
+    const req = session.request({ ':path': '/' });
+    req.setEncoding('utf8');
+    let body = '';
+    req.on('data', (d: string) => (body += d));
+    await once(req, 'end');
+    expect(body).toBe('over the tunnel');
+    tunnel.destroy();
+    await closed(sock);
+    session.destroy();
+    tcp.destroy();
+    h2.close();
+    // A socket with a native handle is used as it is.
+    const [a, b] = await loopbackPair();
+    expect(await nativeSocketFor(a)).toBe(a);
+    a.destroy();
+    b.destroy();
   });
 });

@@ -97,6 +97,24 @@ export function loopbackPair(): Promise<[net.Socket, net.Socket]> {
   return listener.pair();
 }
 
+/**
+ * A native socket that carries `stream`'s bytes both ways (EOF passed on; closed with it), for
+ * node:http2 where the connection is a JS stream (a tunnel): over a JS stream node:http2 runs on
+ * JSStreamSocket, which crashes under load. A socket that has a native handle is returned as is.
+ */
+export async function nativeSocketFor(stream: Duplex): Promise<net.Socket> {
+  if (stream instanceof net.Socket && (stream as unknown as { _handle?: unknown })._handle) return stream;
+  const [near, far] = await loopbackPair();
+  if (stream.destroyed) {
+    near.destroy();
+    far.destroy();
+    throw new Error('the connection closed before it could be used');
+  }
+  relay(stream, near);
+  near.once('close', () => far.destroy());
+  return far;
+}
+
 export interface RelayOptions {
   /**
    * Looks at each chunk from the outer side before it goes in: a reason to refuse it, or the
