@@ -5,7 +5,8 @@
 // the 16 KiB we allow, a connection error (FRAME_SIZE_ERROR) anyway. So the frame headers are read
 // here and the connection is closed at the first bad one, before nghttp2 sees it. Only the 9-byte
 // headers are looked at; payloads pass as they came. node:http2 itself reads a native socket (a
-// loopback pair, loopback-pair.ts): over a JS stream it crashes under load.
+// loopback pair, loopback-pair.ts): over a JS stream it crashes under load. And a frame on which
+// node:http2 may destroy its session mid-read is made the last of its read (destroysSession).
 import type net from 'node:net';
 import { loopbackPair, relay } from './loopback-pair.js';
 
@@ -109,7 +110,7 @@ export interface GuardH2Options {
  * Puts the frame check between `socket` (paused or flowing, bytes already read from it unshifted
  * back) and node:http2, which is given a native socket (one end of a loopback pair, so that it does
  * not run over a JS stream) carrying the same bytes both ways, until the first frame whose size
- * RFC 9113 forbids.
+ * RFC 9113 forbids. Nothing is left open: either side's close closes the other.
  */
 export function guardH2(socket: net.Socket, opts: GuardH2Options): void {
   socket.on('error', () => undefined);
@@ -131,14 +132,14 @@ export function guardH2(socket: net.Socket, opts: GuardH2Options): void {
       // The client connection is over (or refused): node:http2's side goes too.
       outerEnd.once('close', () => innerEnd.destroy());
       const onClientEnd = opts.onClientEnd;
-      if (onClientEnd) socket.once('end', () => whenTaken(outerEnd, innerEnd, onClientEnd));
+      if (onClientEnd) socket.once('end', () => whenReadOrStalled(outerEnd, innerEnd, onClientEnd));
     },
     () => socket.destroy(),
   );
 }
 
 /** Calls `then` once `reader` has read what `writer` wrote (or read nothing more for TAKEN_WAIT_MS). */
-function whenTaken(writer: net.Socket, reader: net.Socket, then: () => void): void {
+function whenReadOrStalled(writer: net.Socket, reader: net.Socket, then: () => void): void {
   let last = reader.bytesRead;
   let lastMoved = Date.now();
   const check = () => {
