@@ -5,6 +5,7 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Logger } from '@tel/logging';
 import { APP_TARGET, type Target, type UpstreamSocket } from '../http1/exchange.js';
+import { nativeSocketFor } from '../../loopback-pair.js';
 
 export interface UpstreamSession {
   target: Target;
@@ -56,7 +57,14 @@ export class UpstreamSessions {
   }
 
   private async create(target: Target): Promise<UpstreamSession> {
-    const sock = await this.connect(target);
+    const given = await this.connect(target);
+    if (this.closed) {
+      given.destroy();
+      throw new Error('the client connection is closed');
+    }
+    // node:http2 over a JS stream (a tunnel) runs on JSStreamSocket, which crashes under load: it
+    // gets a native loopback socket relayed to the stream instead.
+    const sock = await nativeSocketFor(given);
     if (this.closed) {
       sock.destroy();
       throw new Error('the client connection is closed');
