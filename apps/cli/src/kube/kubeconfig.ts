@@ -40,7 +40,18 @@ interface RawNamed {
   cluster?: { extensions?: unknown };
 }
 
-export function loadKubeconfig(src: KubeconfigSource): LoadedKubeconfig {
+/** Every kubeconfig file of `src` merged as kubectl does: the first definition of each name wins. */
+interface MergedKubeconfig {
+  present: string[];
+  clusters: Cluster[];
+  users: User[];
+  contexts: Context[];
+  currentContext: string;
+  clusterFile: Map<string, string>;
+  rawClusters: Map<string, RawNamed>;
+}
+
+function mergeKubeconfigs(src: KubeconfigSource): MergedKubeconfig {
   const files = kubeconfigFiles(src);
   const present = files.filter((f) => existsSync(f));
   if (present.length === 0) {
@@ -62,7 +73,6 @@ export function loadKubeconfig(src: KubeconfigSource): LoadedKubeconfig {
     } catch (err) {
       throw configError(`${file} is not a valid kubeconfig: ${String((err as Error).message).split('\n')[0]}`, `fix ${file}`);
     }
-    // First definition of each name wins, as with kubectl.
     for (const c of one.clusters) if (!clusterFile.has(c.name)) (clusters.push(c), clusterFile.set(c.name, file));
     for (const u of one.users) if (!users.some((x) => x.name === u.name)) users.push(u);
     for (const c of one.contexts) if (!contexts.some((x) => x.name === c.name)) contexts.push(c);
@@ -71,6 +81,20 @@ export function loadKubeconfig(src: KubeconfigSource): LoadedKubeconfig {
       if (typeof rc?.name === 'string' && !rawClusters.has(rc.name)) rawClusters.set(rc.name, rc);
     }
   }
+  return { present, clusters, users, contexts, currentContext, clusterFile, rawClusters };
+}
+
+/** The contexts `telepresence list-contexts` shows: every one of the merged files, and which is current. */
+export function listContexts(src: KubeconfigSource): { current: string; contexts: { name: string; cluster: string; user: string; namespace?: string }[] } {
+  const m = mergeKubeconfigs(src);
+  return {
+    current: src.context || m.currentContext,
+    contexts: m.contexts.map((c) => ({ name: c.name, cluster: c.cluster, user: c.user, ...(c.namespace ? { namespace: c.namespace } : {}) })),
+  };
+}
+
+export function loadKubeconfig(src: KubeconfigSource): LoadedKubeconfig {
+  const { present, clusters, users, contexts, currentContext, clusterFile, rawClusters } = mergeKubeconfigs(src);
   const contextName = src.context || currentContext;
   if (!contextName) throw userError(`no current context in ${present.join(', ')}`, 'pass --context or run kubectl config use-context');
   const context = contexts.find((c) => c.name === contextName);
