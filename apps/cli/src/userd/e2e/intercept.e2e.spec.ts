@@ -93,6 +93,13 @@ describe('global intercepts (real cluster)', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     measured.firstInterceptMs = r.ms;
     expect(r.json.intercept).toMatchObject({ state: 'active', service: 'web', servicePort: 8080, podsReady: 2, podsWanted: 2 });
+    // The first request right after the command returns has stalled 5 s in some runs on a loaded
+    // machine (kube-proxy still routing to a replaced pod, or the first park not there yet): how
+    // long until the workstation answers is measured and bounded here; then every request must.
+    const t0 = Date.now();
+    while ((await fromClient(cluster, NS, [`http://web.${NS}:8080/`]))[0]?.startsWith('workstation') !== true && Date.now() - t0 < 15_000);
+    measured.firstWorkstationAnswerMs = Date.now() - t0;
+    expect(measured.firstWorkstationAnswerMs).toBeLessThan(10_000);
     expect(await fromWorkstation('web')).toBe(10);
     const st = await tp('status', '--output', 'json');
     expect(st.json.intercepts).toEqual([expect.objectContaining({ state: 'active', spec: expect.objectContaining({ name: 'web', namespace: NS }) })]);
