@@ -45,6 +45,9 @@ export class ManagerForwarder {
   private readonly servers: net.Server[] = [];
   private podName: string | undefined;
   private conn: SpdyConnection | undefined;
+  /** Connections adopted so far; each connection's number (openGenerationStream). */
+  private adopted = 0;
+  private readonly generations = new WeakMap<SpdyConnection, number>();
   private connecting: Promise<SpdyConnection> | undefined;
   private readonly conns = new Set<net.Socket>();
   private pingTimer: NodeJS.Timeout | undefined;
@@ -125,6 +128,7 @@ export class ManagerForwarder {
 
   /** Makes `conn` the current connection. */
   private adopt(conn: SpdyConnection): SpdyConnection {
+    this.generations.set(conn, ++this.adopted);
     conn.on('close', () => {
       if (this.conn !== conn) return;
       this.conn = undefined;
@@ -293,9 +297,17 @@ export class ManagerForwarder {
    * TCP stream tunnel in this daemon). Errors the runtime reports destroy it with their text.
    */
   async openStream(podPort: number): Promise<SpdyStream> {
+    return (await this.openGenerationStream(podPort)).stream;
+  }
+
+  /**
+   * As openStream, with the generation of the connection it was opened on (how many connections
+   * this port-forward has adopted): a stream of an older generation died with its connection.
+   */
+  async openGenerationStream(podPort: number): Promise<{ stream: SpdyStream; generation: number }> {
     const conn = await this.connection();
     const { data } = this.openPair(conn, podPort);
-    return data;
+    return { stream: data, generation: this.generations.get(conn) ?? 0 };
   }
 
   /** The error + data stream pair the port-forward protocol wants for one connection. */

@@ -133,7 +133,7 @@ export class Session {
     const target = await interceptTarget(a.kube.kc, namespace, workload, { ...(req.service ? { service: req.service } : {}), ...(req.remotePort !== undefined ? { port: req.remotePort } : {}) });
     // What this intercept needs of the manager, from what it announces: an older one would take a
     // filtered port whole, or refuse a Rollout as malformed.
-    requireCapabilities(a.managerSession.managerVersion(), [...(req.filter ? (['personal-intercepts'] as const) : []), ...(target.kind === 'Rollout' ? (['argo-rollouts'] as const) : [])]);
+    requireCapabilities(a.managerSession.managerVersion(), ['intercepts', 'park-generations', ...(req.filter ? (['personal-intercepts'] as const) : []), ...(target.kind === 'Rollout' ? (['argo-rollouts'] as const) : [])]);
     const filter = req.filter ? personalFilter(req.filter, a.managerSession.sessionId() ?? randomUUID(), req.name) : undefined;
     const spec: InterceptSpec = { name: req.name, namespace, workload, workloadKind: target.kind, service: target.port.service, port: target.port.servicePort, localPort: req.localPort, ...(filter ? { filter } : {}) };
     const info = await intercepts.add(spec, { emit: progress.emit, signal: progress.signal, timeoutMs: this.deps.loadConfig().timeouts.agentInstall });
@@ -268,7 +268,7 @@ export class Session {
       await managerSession.start();
       if (managerVersion.capabilities?.includes('intercepts')) {
         const ms = managerSession;
-        const parker = new Parker({ open: () => forwarder.openStream(MANAGER_TCP_PORT), sessionId: () => ms.sessionId(), localPort: (id) => intercepts?.localPort(id), log: this.deps.log.child('intercepts') });
+        const parker = new Parker({ open: () => forwarder.openGenerationStream(MANAGER_TCP_PORT), sessionId: () => ms.sessionId(), localPort: (id) => intercepts?.localPort(id), log: this.deps.log.child('intercepts') });
         intercepts = new UserIntercepts({ api, session: ms, parker, log: this.deps.log.child('intercepts'), configFile: this.deps.configFile });
         const ui = intercepts;
         ms.onArrive((id) => ui.arrived(id));

@@ -5,7 +5,7 @@
 // runs end to end between the agent and the user daemon, so the manager adds no parsing per chunk.
 import { closeServer, listen } from '../listen.js';
 import net from 'node:net';
-import { AGENT_TUNNEL_PREFIX, TUNNEL_DIAL_PREFIX } from '@tel/contracts';
+import { AGENT_TUNNEL_PREFIX, TUNNEL_DIAL_PREFIX, parsePark } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { readLine } from '@tel/tcp-wire';
 import { headerSafe } from './address.js';
@@ -15,41 +15,60 @@ import type { InterceptStore } from './state/intercepts.js';
 /** How long an agent's connection waits for its client to park a connection before `ERR`. */
 const PARK_WAIT_MS = 3_000;
 const LINE_MAX = 256;
+/** Parks tried for one connection before it goes to the app (each dead one costs a round trip). */
+const MAX_PARK_TRIES = 4;
 
 interface Waiter {
   resolve: (conn: net.Socket | undefined) => void;
   timer: NodeJS.Timeout;
 }
 
+/** A parked connection and the port-forward generation it came through. */
+interface Park {
+  conn: net.Socket;
+  generation: number;
+}
+
 /** Connections user daemons parked for intercepted connections, per session. */
 export class ParkedConnections {
-  private readonly idle = new Map<string, net.Socket[]>();
+  /** Oldest first; handed out newest first (the newest came through the daemon's current port-forward). */
+  private readonly idle = new Map<string, Park[]>();
   private readonly waiters = new Map<string, Waiter[]>();
+  /** The newest generation each session parked with. */
+  private readonly newest = new Map<string, number>();
 
   constructor(private readonly sessionExists: (sessionId: string) => boolean) {}
 
-  /** A `TEL-PARK/1 <sessionId>` connection (its line already read; nothing may follow it). */
-  park(conn: net.Socket, sessionId: string): void {
+  /** A `TEL-PARK/1 <sessionId> <generation>` connection: `rest` is what follows the prefix (nothing may follow the line). */
+  park(conn: net.Socket, rest: string): void {
+    const p = parsePark(rest);
+    if (typeof p === 'string') {
+      conn.end(`ERR ${headerSafe(p)}\n`);
+      return;
+    }
+    const { sessionId, generation } = p;
     if (!this.sessionExists(sessionId)) {
       conn.end('ERR unknown session\n');
       return;
     }
     conn.setNoDelay(true);
+    if (generation > (this.newest.get(sessionId) ?? -1)) {
+      this.newest.set(sessionId, generation);
+      this.retire(sessionId, generation);
+    }
     const waiting = this.waiters.get(sessionId)?.shift();
     if (waiting) {
       clearTimeout(waiting.timer);
       return waiting.resolve(conn);
     }
     const list = this.idle.get(sessionId) ?? [];
-    list.push(conn);
+    const park: Park = { conn, generation };
+    list.push(park);
     this.idle.set(sessionId, list);
     // Read while idle so a daemon that went away is noticed now, not when a connection needs it:
     // nothing may come before the dial line, so any byte or FIN ends the parked connection.
     const gone = () => {
-      const l = this.idle.get(sessionId);
-      const i = l?.indexOf(conn) ?? -1;
-      if (i < 0) return;
-      l!.splice(i, 1);
+      if (!this.unlist(sessionId, park)) return;
       // A FIN, not a reset: the kubelet reports a reset on the port-forward's error stream.
       conn.end();
       setTimeout(() => conn.destroy(), 1_000).unref();
@@ -59,6 +78,29 @@ export class ParkedConnections {
     conn.on('close', gone);
     this.idleListeners.set(conn, gone);
     conn.resume();
+  }
+
+  /**
+   * The daemon parks through a newer port-forward connection: parks that came through an older one
+   * died with it (nothing reached us when they did), so they are closed rather than handed out.
+   * One still alive gets `ERR` and the daemon parks again.
+   */
+  private retire(sessionId: string, generation: number): void {
+    for (const park of [...(this.idle.get(sessionId) ?? [])]) {
+      if (park.generation >= generation) continue;
+      this.claim(park.conn);
+      this.unlist(sessionId, park);
+      park.conn.end('ERR retired: parked through an older port-forward connection\n');
+      setTimeout(() => park.conn.destroy(), 1_000).unref();
+    }
+  }
+
+  private unlist(sessionId: string, park: Park): boolean {
+    const l = this.idle.get(sessionId);
+    const i = l?.indexOf(park) ?? -1;
+    if (i < 0) return false;
+    l!.splice(i, 1);
+    return true;
   }
 
   private readonly idleListeners = new WeakMap<net.Socket, () => void>();
@@ -75,11 +117,11 @@ export class ParkedConnections {
     return conn;
   }
 
-  /** A parked connection of `sessionId`, waiting up to `waitMs` for one; undefined if none came. */
+  /** A parked connection of `sessionId` (the newest), waiting up to `waitMs` for one; undefined if none came. */
   take(sessionId: string, waitMs = PARK_WAIT_MS): Promise<net.Socket | undefined> {
     const list = this.idle.get(sessionId);
     while (list?.length) {
-      const conn = list.shift()!;
+      const { conn } = list.pop()!;
       if (!conn.destroyed && conn.writable) return Promise.resolve(this.claim(conn));
     }
     if (!this.sessionExists(sessionId)) return Promise.resolve(undefined);
@@ -101,8 +143,9 @@ export class ParkedConnections {
 
   /** A session ended: its parked connections close, its waiters give up. */
   drop(sessionId: string): void {
-    for (const c of this.idle.get(sessionId) ?? []) c.destroy();
+    for (const { conn } of this.idle.get(sessionId) ?? []) conn.destroy();
     this.idle.delete(sessionId);
+    this.newest.delete(sessionId);
     for (const w of this.waiters.get(sessionId) ?? []) {
       clearTimeout(w.timer);
       w.resolve(undefined);
@@ -128,14 +171,41 @@ export interface AgentTunnelOptions {
 
 export interface AgentTunnelServer {
   port: number;
-  stats(): { active: number; total: number; refused: number };
+  stats(): { active: number; total: number; refused: number; deadParks: number };
   close(): Promise<void>;
 }
+
+/** The first bytes `park` sends after `head`; undefined when it closes first (or the agent goes). */
+function firstAnswer(park: net.Socket, head: Buffer, agent: net.Socket): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const done = (v: Buffer | undefined) => {
+      park.off('data', onData);
+      park.off('end', onGone);
+      park.off('close', onGone);
+      agent.off('close', onGone);
+      resolve(v);
+    };
+    const onData = (chunk: Buffer) => {
+      park.pause();
+      done(chunk);
+    };
+    const onGone = () => done(undefined);
+    park.on('error', noop);
+    park.on('data', onData);
+    park.once('end', onGone);
+    park.once('close', onGone);
+    agent.once('close', onGone);
+    park.write(head);
+    park.resume();
+  });
+}
+
+const noop = () => undefined;
 
 /** The agent tunnel port: one connection per intercepted connection. */
 export async function startAgentTunnel(opts: AgentTunnelOptions): Promise<AgentTunnelServer> {
   const log = opts.log.child('agent-tunnel');
-  const stats = { active: 0, total: 0, refused: 0 };
+  const stats = { active: 0, total: 0, refused: 0, deadParks: 0 };
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (conn) => {
     sockets.add(conn);
@@ -169,16 +239,39 @@ export async function startAgentTunnel(opts: AgentTunnelOptions): Promise<AgentT
     if (!intercept) return refuse(conn, 'no such active intercept');
     if (net.isIP(srcIp) === 0 || !/^\d{1,5}$/.test(srcPort)) return refuse(conn, 'bad source address');
     const t0 = performance.now();
-    const client = await opts.parked.take(intercept.sessionId);
+    const head = Buffer.concat([Buffer.from(`${TUNNEL_DIAL_PREFIX} ${interceptId} ${srcIp} ${srcPort}\n`, 'latin1'), rest]);
+    const handed = await handOff(conn, intercept.sessionId, head);
     const waited = performance.now() - t0;
-    if (waited > 20) log.debug('waited for a parked connection', { ms: Math.round(waited), got: !!client, parkedNow: opts.parked.count() });
-    if (!client) return refuse(conn, `client ${intercept.client.user}@${intercept.client.host} is not reachable`);
-    if (conn.destroyed) return void client.destroy();
+    if (waited > 20) log.debug('waited for a parked connection to answer', { ms: Math.round(waited), got: !!handed, parkedNow: opts.parked.count() });
+    if (!handed) return conn.destroyed ? undefined : refuse(conn, `client ${intercept.client.user}@${intercept.client.host} is not reachable`);
     stats.active++;
     stats.total++;
-    client.write(rest.length ? Buffer.concat([Buffer.from(`${TUNNEL_DIAL_PREFIX} ${interceptId} ${srcIp} ${srcPort}\n`), rest]) : `${TUNNEL_DIAL_PREFIX} ${interceptId} ${srcIp} ${srcPort}\n`);
     log.debug('intercepted connection relayed', { intercept: interceptId, from: `${srcIp}:${srcPort}`, parkedLeft: opts.parked.count() });
-    relay(conn, client, () => stats.active--);
+    conn.write(handed.first);
+    relay(conn, handed.park, () => stats.active--);
+  }
+
+  /**
+   * Writes `head` (the dial line and the agent's early bytes) on a parked connection of `sessionId`
+   * and waits for its first byte back. A park that closes without one never reached a user daemon:
+   * its port-forward stream had died, which the kubelet only notices once we write. The next park
+   * then gets the same bytes, so that connection is not lost to a dead park. (The daemon answers
+   * within 25 ms of handing the bytes to the local server; only a daemon lost inside that window
+   * could see a request twice.) Silence is not retried: a live daemon may be slow.
+   */
+  async function handOff(agent: net.Socket, sessionId: string, head: Buffer): Promise<{ park: net.Socket; first: Buffer } | undefined> {
+    for (let tries = 0; tries < MAX_PARK_TRIES; tries++) {
+      const park = await opts.parked.take(sessionId);
+      if (!park) return undefined;
+      if (agent.destroyed) return void park.destroy();
+      const first = await firstAnswer(park, head, agent);
+      if (first) return { park, first };
+      park.destroy();
+      if (agent.destroyed) return undefined;
+      stats.deadParks++;
+      log.debug('a parked connection closed without answering; trying another', { sessionId });
+    }
+    return undefined;
   }
 
   server.on('error', (err) => log.error('agent tunnel server error', { error: err.message }));

@@ -21,7 +21,7 @@ export const MANAGER_API_PORT = 8081;
 export const MANAGER_TCP_PORT = 8083;
 /**
  * Reverse verbs on MANAGER_TCP_PORT, for intercepts. A user daemon with intercepts parks idle
- * connections: `TEL-PARK/1 <sessionId>\n`; the manager answers nothing until an intercepted
+ * connections: `TEL-PARK/1 <sessionId> <generation>\n`; the manager answers nothing until an intercepted
  * connection arrives, then writes `TEL-DIAL/1 <interceptId> <srcIp> <srcPort>\n` and relays the
  * agent's connection as is: from there the user daemon is the server side of the protocol above
  * (dials 127.0.0.1:<the intercept's local port>, answers `OK\n` or `ERR <reason>\n`, framed data).
@@ -29,9 +29,23 @@ export const MANAGER_TCP_PORT = 8083;
  * Any byte from the daemon before a dial line withdraws the park (the port-forward does not pass a
  * bare close on to the manager); the manager also drops a session's parks when it has no intercepts.
  * Each parked connection carries one intercepted connection; the daemon parks a new one when one
- * is taken.
+ * is taken. `generation` (a decimal counter) is the daemon's port-forward connection: when that
+ * connection is lost its parks die without a byte reaching the manager, so a park of a newer
+ * generation makes the manager close the session's idle parks of older ones (capability
+ * `park-generations`), and the manager hands out the newest park first.
  */
 export const TUNNEL_PARK_PREFIX = 'TEL-PARK/1';
+
+/** The park line after its prefix: `<sessionId> <generation>`. */
+export function formatPark(sessionId: string, generation: number): string {
+  return `${TUNNEL_PARK_PREFIX} ${sessionId} ${generation}\n`;
+}
+
+/** Reads what follows `TEL-PARK/1 ` (without the newline); a string is what is wrong with it. */
+export function parsePark(rest: string): { sessionId: string; generation: number } | string {
+  const m = /^(\S{1,128}) (\d{1,15})$/.exec(rest);
+  return m ? { sessionId: m[1]!, generation: Number(m[2]) } : `park line must be "${TUNNEL_PARK_PREFIX} <sessionId> <generation>"`;
+}
 export const TUNNEL_DIAL_PREFIX = 'TEL-DIAL/1';
 /**
  * Port for traffic agents' control calls (agent.ts AgentContract, HTTP/2 cleartext), on the pod

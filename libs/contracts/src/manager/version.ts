@@ -21,10 +21,12 @@ export type ManagerCapability =
   /** Personal intercepts: InterceptSpec.filter honoured (a manager without it would take the port whole). */
   | 'personal-intercepts'
   /** Argo Rollouts (argoproj.io/v1alpha1) as a workload kind, where the cluster serves them. */
-  | 'argo-rollouts';
+  | 'argo-rollouts'
+  /** Park lines carry the daemon's port-forward generation; newer parks retire older idle ones (tunnel.ts). */
+  | 'park-generations';
 
 /** Everything a manager of this build serves; the manager announces exactly this list. */
-export const MANAGER_CAPABILITIES: readonly ManagerCapability[] = ['tcp-stream', 'udp', 'dns', 'sessions', 'intercepts', 'personal-intercepts', 'argo-rollouts'];
+export const MANAGER_CAPABILITIES: readonly ManagerCapability[] = ['tcp-stream', 'udp', 'dns', 'sessions', 'intercepts', 'personal-intercepts', 'argo-rollouts', 'park-generations'];
 
 /** `version` on the manager (and agent) API port. */
 export interface ManagerVersion {

@@ -21,18 +21,20 @@ let tpDev: Tp;
 let server: number | undefined;
 const kubectl = (args: string[], input?: string) => kubectlAsAdmin(cluster, args, input);
 const measured: Record<string, number> = {};
+/** What the last fromWorkstation / fromPods call got, for the failure message of its assertion. */
+let seenBodies = '';
 
 /** What 10 requests from the client pod through the Service got: how many came from the workstation. */
 async function fromWorkstation(svc: string): Promise<number> {
   const bodies = await fromClient(cluster, NS, Array.from({ length: 10 }, () => `http://${svc}.${NS}:8080/`));
-  const n = bodies.filter((b) => b.startsWith('workstation')).length;
-  if (n !== 0 && n !== 10) process.stderr.write(`[intercept e2e] ${svc}: ${n}/10 from the workstation: ${JSON.stringify(bodies)}\n`);
-  return n;
+  seenBodies = `${svc} answered: ${JSON.stringify(bodies)}`;
+  return bodies.filter((b) => b.startsWith('workstation')).length;
 }
 
 /** How many of 10 requests through the Service the pods themselves answered. */
 async function fromPods(svc: string): Promise<number> {
   const bodies = await fromClient(cluster, NS, Array.from({ length: 10 }, () => `http://${svc}.${NS}:8080/`));
+  seenBodies = `${svc} answered: ${JSON.stringify(bodies)}`;
   return bodies.filter((b) => b.startsWith('demo-server')).length;
 }
 
@@ -87,7 +89,7 @@ describe('global intercepts (real cluster)', () => {
 
   it('intercepts a 2-replica Deployment with a named port: every request through the Service reaches the workstation', async () => {
     webSpec = await specOf(cluster, NS, 'deployment/web');
-    expect(await fromWorkstation('web')).toBe(0);
+    expect(await fromWorkstation('web'), seenBodies).toBe(0);
     const envFile = join(dir, 'web.env');
     const r = await tp('intercept', 'web', '-n', NS, '--port', `${WS_PORT}:http`, '--env-file', envFile, '--env-syntax', 'sh', '--env-json', join(dir, 'web.json'), '--output', 'json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -100,7 +102,7 @@ describe('global intercepts (real cluster)', () => {
     while ((await fromClient(cluster, NS, [`http://web.${NS}:8080/`]))[0]?.startsWith('workstation') !== true && Date.now() - t0 < 15_000);
     measured.firstWorkstationAnswerMs = Date.now() - t0;
     expect(measured.firstWorkstationAnswerMs).toBeLessThan(10_000);
-    expect(await fromWorkstation('web')).toBe(10);
+    expect(await fromWorkstation('web'), seenBodies).toBe(10);
     const st = await tp('status', '--output', 'json');
     expect(st.json.intercepts).toEqual([expect.objectContaining({ state: 'active', spec: expect.objectContaining({ name: 'web', namespace: NS }) })]);
     expect(st.json.intercepts[0].environment).toBeUndefined();
@@ -117,11 +119,11 @@ describe('global intercepts (real cluster)', () => {
     expect(l.stdout).toMatch(/web\s*: deployment intercepted by \S+ \(web\) on web:http, all traffic → workstation port/);
     const leave = await tp('leave', 'web');
     expect(leave.code, leave.stderr).toBe(0);
-    expect(await fromPods('web')).toBe(10);
+    expect(await fromPods('web'), seenBodies).toBe(10);
     const again = await tp('intercept', 'web', '-n', NS, '--port', `${WS_PORT}:http`, '--output', 'json');
     expect(again.code, again.stderr).toBe(0);
     measured.reinterceptMs = again.ms;
-    expect(await fromWorkstation('web')).toBe(10);
+    expect(await fromWorkstation('web'), seenBodies).toBe(10);
     expect((await tp('leave', 'web')).code).toBe(0);
   });
 
@@ -130,7 +132,7 @@ describe('global intercepts (real cluster)', () => {
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout).toContain('[hello from a configmap]');
     expect((await tp('list', '-n', NS, '--intercepts')).stdout.trim()).toBe(`No intercepted workloads in namespace ${NS}`);
-    expect(await fromWorkstation('web')).toBe(0);
+    expect(await fromWorkstation('web'), seenBodies).toBe(0);
   });
 
   it('version shows the Traffic Manager and the Traffic Agent it injects, all of one version', async () => {
@@ -143,9 +145,9 @@ describe('global intercepts (real cluster)', () => {
     dbSpec = await specOf(cluster, NS, 'statefulset/db');
     const r = await tp('intercept', 'db', '-n', NS, '--port', String(WS_PORT), '--output', 'json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(await fromWorkstation('db')).toBe(10);
+    expect(await fromWorkstation('db'), seenBodies).toBe(10);
     expect((await tp('leave', 'db')).code).toBe(0);
-    expect(await fromPods('db')).toBe(10);
+    expect(await fromPods('db'), seenBodies).toBe(10);
   });
 
   it('uninstall puts both pod templates back byte for byte', async () => {
@@ -154,7 +156,7 @@ describe('global intercepts (real cluster)', () => {
     for (const w of ['deployment/web', 'statefulset/db']) await kubectl(['rollout', 'status', w, '-n', NS, '--timeout=150s']);
     expect(await specOf(cluster, NS, 'deployment/web')).toBe(webSpec);
     expect(await specOf(cluster, NS, 'statefulset/db')).toBe(dbSpec);
-    expect(await fromWorkstation('web')).toBe(0);
+    expect(await fromWorkstation('web'), seenBodies).toBe(0);
   });
 
   it('the restricted developer can list (connecting first by itself, as 2.x), intercept and leave', async () => {
@@ -164,7 +166,7 @@ describe('global intercepts (real cluster)', () => {
     expect(l.stdout).toMatch(/web\s*: deployment ready to intercept/);
     const r = await tpDev('intercept', 'web-dev', '--workload', 'web', '-n', NS, '--port', `${WS_PORT}:http`);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(await fromWorkstation('web')).toBe(10);
+    expect(await fromWorkstation('web'), seenBodies).toBe(10);
     expect((await tpDev('leave', 'web-dev')).code).toBe(0);
     await tpDev('quit');
   });
@@ -195,13 +197,13 @@ describe('global intercepts (real cluster)', () => {
 
   it('kill -9 of both daemons while intercepting: within lease + 5 s the pods answer again', async () => {
     expect((await tp('intercept', 'web', '-n', NS, '--port', `${WS_PORT}:http`)).code).toBe(0);
-    expect(await fromWorkstation('web')).toBe(10);
+    expect(await fromWorkstation('web'), seenBodies).toBe(10);
     await ws(cluster, `pkill -9 -f '${build.cli} connector-foreground'; pkill -9 -f '${build.cli} daemon-foreground'; true`);
     const t0 = Date.now();
     while ((await fromPods('web')) < 10 && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 500));
     measured.recoveredAfterKillMs = Date.now() - t0;
     expect(measured.recoveredAfterKillMs).toBeLessThan(20_000);
-    expect(await fromPods('web')).toBe(10);
+    expect(await fromPods('web'), seenBodies).toBe(10);
     const c = await tp('connect');
     expect(c.code, c.stderr).toBe(0);
   });

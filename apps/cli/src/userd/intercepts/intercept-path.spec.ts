@@ -90,7 +90,7 @@ describe('an intercepted connection: agent → manager → parked connection →
     api = new ManagerApi(join(dir, 'manager.socket'), 5000, 'config.yml');
     const version = await api.client.version({});
     session = new ManagerSession({ api, version, client: { user: 'ann', host: 'lap', version: 'v2.90.0' }, log });
-    const parker = new Parker({ open: async () => net.connect({ port: tcp.port, host: '127.0.0.1', allowHalfOpen: true }), sessionId: () => session.sessionId(), localPort: (id) => intercepts.localPort(id), log, idle: 2 });
+    const parker = new Parker({ open: async () => ({ stream: net.connect({ port: tcp.port, host: "127.0.0.1", allowHalfOpen: true }), generation: 1 }), sessionId: () => session.sessionId(), localPort: (id) => intercepts.localPort(id), log, idle: 2 });
     intercepts = new UserIntercepts({ api, session, parker, log, configFile: 'config.yml' });
     session.onArrive((id) => intercepts.arrived(id));
     await session.start();

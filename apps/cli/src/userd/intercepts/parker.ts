@@ -7,13 +7,16 @@
 // port-forward stream to open.
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TUNNEL_DIAL_PREFIX, TUNNEL_PARK_PREFIX } from '@tel/contracts';
+import { TUNNEL_DIAL_PREFIX, formatPark } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { connectPooled, readLine, releaseChunk, spliceFramed } from '@tel/tcp-wire';
 
 export interface ParkerOptions {
-  /** A new port-forward stream to the manager's TCP tunnel port. */
-  open(): Promise<Duplex>;
+  /**
+   * A new port-forward stream to the manager's TCP tunnel port, with the generation of the
+   * port-forward connection it rides on (the manager retires idle parks of older generations).
+   */
+  open(): Promise<{ stream: Duplex; generation: number }>;
   /** The current manager session (parks wait while there is none). */
   sessionId(): string | undefined;
   /** Where an intercept's connections go on this machine; undefined: we no longer have it. */
@@ -98,8 +101,9 @@ export class Parker {
     const sessionId = this.opts.sessionId()!;
     this.opening++;
     let conn: Duplex;
+    let generation: number;
     try {
-      conn = await this.opts.open();
+      ({ stream: conn, generation } = await this.opts.open());
     } catch (err) {
       this.opening--;
       return this.retryLater(err instanceof Error ? err.message : String(err));
@@ -108,7 +112,7 @@ export class Parker {
     if (!this.running) return void conn.destroy();
     this.parked.add(conn);
     conn.on('error', () => undefined);
-    conn.write(`${TUNNEL_PARK_PREFIX} ${sessionId}\n`);
+    conn.write(formatPark(sessionId, generation));
     let line: string;
     let rest: Buffer;
     try {
@@ -126,9 +130,11 @@ export class Parker {
     // request it raced with; most requests now find a park without any opening going on.
     if (this.parked.size + this.opening < (this.opts.idle ?? 8) / 2) this.fill();
     if (!line.startsWith(`${TUNNEL_DIAL_PREFIX} `)) {
-      // `ERR unknown session`: the manager forgot us; the session re-arrives and restart() follows.
+      // `ERR unknown session`: the manager forgot us (the session re-arrives and restart() follows);
+      // `ERR` for a park a newer generation retired. Either way one park fewer: park again.
       this.lastError = line;
       conn.destroy();
+      if (this.running) this.retryLater(line);
       return;
     }
     const [interceptId, srcIp, srcPort] = line.slice(TUNNEL_DIAL_PREFIX.length + 1).split(' ');

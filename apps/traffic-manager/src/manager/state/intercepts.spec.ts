@@ -208,15 +208,20 @@ describe('InterceptStore', () => {
     expect(w.installer.calls.filter((c) => c === 'remove db')).toHaveLength(1);
   });
 
-  it('waits for old pods that are out of the endpoints but still terminating (kube-proxy lags behind the endpoints)', async () => {
+  it('after a rollout, waits for kube-proxy to apply the endpoint change, old pods gone or not (kube-proxy lags behind the endpoints)', async () => {
     const w = world();
     w.session('a', [spec('db-a', 'db')]);
     await tick();
     const hash = w.installer.calls.find((c) => c.startsWith('watch db'))!.split(' ')[2]!;
+    w.installer.report('db', { podsWanted: 1, podsReady: 0, done: false, message: 'rolling' });
     w.agent('db', hash, 'db-0', 'StatefulSet');
     w.installer.report('db', { ...done(1), oldTerminating: 1 });
-    expect(w.intercepts.ofSession('a')[0]).toMatchObject({ state: 'installing', message: 'done, old pods terminating' });
+    expect(w.intercepts.ofSession('a')[0]).toMatchObject({ state: 'installing', message: 'done, old pods terminating, waiting for kube-proxy' });
+    // The old pod is gone: that says nothing about kube-proxy, the wait goes on.
     w.installer.report('db', done(1));
+    expect(w.intercepts.ofSession('a')[0]!.state).toBe('installing');
+    await new Promise((r) => setTimeout(r, 1_600));
+    expect(w.intercepts.ofSession('a')[0]!.state).toBe('active');
     expect(w.intercepts.ofSession('a')[0]!.state).toBe('active');
   });
 });

@@ -20,6 +20,8 @@ interface Held {
   /** When the rollout's old pods stopped counting (gone, or out of the endpoints long enough). */
   settleTimer?: NodeJS.Timeout;
   settled?: boolean;
+  /** A status of this rollout not yet done was seen: pods were replaced, endpoints changed. */
+  sawRollout?: boolean;
   /**
    * The agent is wanted with this intercept's config: agents of that config serve it from now on,
    * pod by pod as the rollout brings them up (the intercept reports active once all do).
@@ -32,7 +34,7 @@ interface Held {
 
 type Listener = (sessionId: string) => void;
 
-/** How long old pods out of the endpoints keep counting (kube-proxy applies endpoint changes asynchronously). */
+/** How long after a rollout's endpoint changes kube-proxy is taken to have applied them (it does so asynchronously, unobservably). */
 const KUBE_PROXY_SETTLE_MS = 1_500;
 
 const sameSpec = (a: InterceptSpec, b: InterceptSpec) => JSON.stringify(a) === JSON.stringify(b);
@@ -219,17 +221,21 @@ export class InterceptStore {
     if (s.failure) return this.fail(h, s.failure.code, s.failure.message, s.failure.hint);
     Object.assign(h.info, { podsWanted: s.podsWanted, podsReady: s.podsReady });
     if (h.info.state === 'installing') h.info.message = s.message;
-    if (s.done && !s.oldTerminating) h.settled = true;
-    else if (s.done && !h.settled && !h.settleTimer) {
-      // Old pods are out of the endpoints but still exist: kube-proxy stops sending them
-      // connections a moment after the endpoints change, which nothing lets us observe. Active once
-      // they are gone, or after KUBE_PROXY_SETTLE_MS, whichever comes first.
-      h.info.message = `${s.message}, old pods terminating`;
-      h.settleTimer = setTimeout(() => {
-        h.settled = true;
-        this.checkActive(h);
-      }, KUBE_PROXY_SETTLE_MS);
-      h.abort.signal.addEventListener('abort', () => clearTimeout(h.settleTimer), { once: true });
+    // A rollout ends with old pods leaving the endpoints; kube-proxy on every node applies that a
+    // moment later, which nothing lets us observe (a pod already deleted proves nothing about it).
+    // So a rollout that was seen in progress counts as settled KUBE_PROXY_SETTLE_MS after it is
+    // done; one already done when first seen (the agent was there before) settles at once.
+    if (!s.done) h.sawRollout = true;
+    if (s.done && !h.settled && !h.settleTimer) {
+      if (!h.sawRollout && !s.oldTerminating) h.settled = true;
+      else {
+        h.info.message = `${s.message}${s.oldTerminating ? ', old pods terminating' : ''}, waiting for kube-proxy`;
+        h.settleTimer = setTimeout(() => {
+          h.settled = true;
+          this.checkActive(h);
+        }, KUBE_PROXY_SETTLE_MS);
+        h.abort.signal.addEventListener('abort', () => clearTimeout(h.settleTimer), { once: true });
+      }
     }
     if (!this.checkActive(h)) this.emit(h.info.sessionId);
   }
