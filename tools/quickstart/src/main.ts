@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { inspectImage } from '@tel/image';
 import { startRegistry } from '@tel/image/testing';
 import { readBuildInfo, workspaceRoot } from '@tel/genversion';
-import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
+import { createProgress, demoWorkloadManifest, ensureClusterUp, formatElapsed, type ClusterInfo } from '@tel/testcluster';
 
 const exec = promisify(execFile);
 const root = workspaceRoot();
@@ -22,7 +22,24 @@ const json = argv.includes('--output') && argv[argv.indexOf('--output') + 1] ===
 const releaseOnly = argv.includes('--release-only');
 const STEPS = releaseOnly ? 3 : 6;
 let stepNo = 0;
-const step = (text: string) => process.stderr.write(tty ? `\x1b[1m[${++stepNo}/${STEPS}]\x1b[0m ${text}\n` : `[${++stepNo}/${STEPS}] ${text}\n`);
+let stepStarted = 0;
+/** Starts the next step, first closing the previous one with its time (every step says how long it took). */
+const step = (text: string) => {
+  endStep();
+  stepStarted = Date.now();
+  process.stderr.write(tty ? `\x1b[1m[${++stepNo}/${STEPS}]\x1b[0m ${text}\n` : `[${++stepNo}/${STEPS}] ${text}\n`);
+  progress.log(text, { shown: true });
+};
+const endStep = () => {
+  if (stepNo === 0) return;
+  progress.stop();
+  process.stderr.write(`    (step ${stepNo} took ${formatElapsed(Date.now() - stepStarted)})\n`);
+};
+/**
+ * Shows that a step is alive (a live line with its time on a terminal, a "still …" line every 30 s
+ * in logs), and the test cluster's phases and cold-build progress.
+ */
+const progress = createProgress({ write: (s) => process.stderr.write(s), live: tty, prefix: '    ' });
 
 function nx(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -151,13 +168,14 @@ async function main(): Promise<number> {
     }
   }
   step('bringing up the embedded test cluster (first run builds Kubernetes from upstream; later runs reuse it)');
-  const cluster = await ensureClusterUp({ log: tty ? (m) => process.stderr.write(`    ${m}\n`) : undefined });
+  const cluster = await ensureClusterUp({ log: progress.log });
   const r = await release(cluster.registry);
   const result = await connectAndCurl(cluster);
   return report(r, result);
 }
 
 function report(r: { version: string; rows: { artifact: string; version: string }[] }, c: Record<string, any> | undefined): number {
+  endStep();
   const same = r.rows.every((x) => x.version === r.version);
   const ok = same && (!c || (c.byIp.ok && c.intercept.ok));
   if (json) {
@@ -182,6 +200,7 @@ function report(r: { version: string; rows: { artifact: string; version: string 
 main().then(
   (code) => (process.exitCode = code),
   (err: Error & { hint?: string }) => {
+    progress.stop();
     process.stderr.write(`quickstart: ${err.message}${err.hint ? `; ${err.hint}` : ''}\n`);
     process.exitCode = 1;
   },

@@ -6,6 +6,7 @@
 # The module's go.mod has replace directives, so `go install mod@ver` refuses it: the module is
 # downloaded, copied out of the (read-only) module cache and built inside its own directory.
 set -euo pipefail
+. "$(dirname "$0")/progress.sh"
 OUT="$1"; AV="$2"
 export CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=mod" GOTOOLCHAIN=local
 if [ -x "$OUT/rollouts-controller" ] && [ -f "$OUT/crds/rollout-crd.yaml" ]; then
@@ -23,8 +24,10 @@ if [ -z "$DIR" ] || [ ! -d "$DIR" ]; then
 fi
 cp -r "$DIR" "$WORK"
 chmod -R u+w "$WORK"
-echo "[build] $(date -u +%T) go build rollouts-controller"
-(cd "$WORK" && go build -trimpath -ldflags "-s -w -X github.com/argoproj/argo-rollouts/utils/version.version=${AV#v}" -o "$OUT/rollouts-controller.tmp" ./cmd/rollouts-controller)
+echo "[build] $(date -u +%T) resolving the rollouts-controller's dependencies"
+total=$(cd "$WORK" && count_deps ./cmd/rollouts-controller)
+echo "[build] $(date -u +%T) go build rollouts-controller ($total packages)"
+(cd "$WORK" && go build -v -trimpath -ldflags "-s -w -X github.com/argoproj/argo-rollouts/utils/version.version=${AV#v}" -o "$OUT/rollouts-controller.tmp" ./cmd/rollouts-controller 2>&1 | progress_filter "$total" argo-rollouts)
 rm -rf "$OUT/crds.tmp" && mkdir -p "$OUT/crds.tmp"
 cp "$WORK"/manifests/crds/*-crd.yaml "$OUT/crds.tmp/"
 rm -rf "$OUT/crds" && mv "$OUT/crds.tmp" "$OUT/crds"

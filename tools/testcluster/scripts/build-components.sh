@@ -4,6 +4,7 @@
 # Output: <cache-dir>/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubelet,kube-proxy,kubectl,coredns}
 # Idempotent: components already present are not rebuilt.
 set -euo pipefail
+. "$(dirname "$0")/progress.sh"
 CACHE="$1"; KV="$2"; CV="$3"
 MINOR="${KV#v1.}"; MINOR="${MINOR%%.*}"
 PATCH="${KV##*.}"
@@ -54,9 +55,10 @@ GO
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     LDF="$LDF -X $p.gitVersion=$KV -X $p.gitMajor=1 -X $p.gitMinor=$MINOR -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  echo "[build] $(date -u +%T) go build ${K8S_CMDS[*]}"
   pkgs=(); for c in "${K8S_CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-  go build -trimpath -tags tools -ldflags "$LDF" -o "$BIN/.tmp-k8s/" "${pkgs[@]}"
+  total=$(count_deps -tags tools "${pkgs[@]}")
+  echo "[build] $(date -u +%T) go build ${K8S_CMDS[*]} ($total packages)"
+  go build -v -trimpath -tags tools -ldflags "$LDF" -o "$BIN/.tmp-k8s/" "${pkgs[@]}" 2>&1 | progress_filter "$total" kubernetes
   for c in "${K8S_CMDS[@]}"; do mv -f "$BIN/.tmp-k8s/$c" "$BIN/$c"; done
   rmdir "$BIN/.tmp-k8s"
 fi
@@ -95,8 +97,9 @@ func main() {
 GO
   echo "[build] $(date -u +%T) resolving coredns $CV"
   go mod tidy -e >/dev/null 2>&1 || true
-  echo "[build] $(date -u +%T) go build coredns"
-  go build -trimpath -ldflags "-s -w" -o "$BIN/coredns.tmp" .
+  total=$(count_deps .)
+  echo "[build] $(date -u +%T) go build coredns ($total packages)"
+  go build -v -trimpath -ldflags "-s -w" -o "$BIN/coredns.tmp" . 2>&1 | progress_filter "$total" coredns
   mv -f "$BIN/coredns.tmp" "$BIN/coredns"
 fi
 echo "[build] $(date -u +%T) done"

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ARGO_ROLLOUTS_VERSION, type ArgoRollouts, argoRolloutsCached, argoRolloutsDir, argoRolloutsPaths } from './argo-rollouts.js';
 import { COREDNS_VERSION, K8S_VERSION, cacheRoot, type Layout } from './layout.js';
 import { run } from './proc.js';
+import type { Log } from './progress.js';
 
 export const TOOL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -34,15 +35,15 @@ export function missingUpstream(l: Layout): UpstreamBinary[] {
 }
 
 /** Builds whatever upstream binary is missing (all in one `go build`, minutes on a cold cache). */
-export async function ensureUpstream(l: Layout, log: (msg: string) => void): Promise<Record<UpstreamBinary, string>> {
+export async function ensureUpstream(l: Layout, log: Log): Promise<Record<UpstreamBinary, string>> {
   const missing = missingUpstream(l);
   if (missing.length > 0) {
-    log(`building ${missing.join(', ')} (Kubernetes ${K8S_VERSION}, CoreDNS ${COREDNS_VERSION}) from the Go module proxy; this takes a while on a cold cache`);
+    log(`building ${missing.join(', ')} (Kubernetes ${K8S_VERSION}, CoreDNS ${COREDNS_VERSION}) from the Go module proxy; this takes a while on a cold cache`, { build: true });
     const started = Date.now();
     const logFile = join(l.buildDir, 'build.log');
-    log(`build output: ${logFile}`);
+    log(`build output: ${logFile}`, { build: true });
     await runLogged(join(TOOL_DIR, 'scripts', 'build-components.sh'), [l.buildDir, K8S_VERSION, COREDNS_VERSION], logFile, log);
-    log(`built upstream components in ${Math.round((Date.now() - started) / 1000)}s`);
+    log(`built upstream components in ${Math.round((Date.now() - started) / 1000)}s`, { build: true });
   }
   return Object.fromEntries(UPSTREAM_BINARIES.map((b) => [b, join(l.binDir, b)])) as Record<UpstreamBinary, string>;
 }
@@ -96,19 +97,19 @@ export async function ensureOwn(env: NodeJS.ProcessEnv = process.env): Promise<R
 }
 
 /** Builds the Argo Rollouts controller and keeps its CRDs when the cache lacks them (minutes, once per version). */
-export async function ensureArgoRollouts(l: Layout, log: (msg: string) => void): Promise<ArgoRollouts> {
+export async function ensureArgoRollouts(l: Layout, log: Log): Promise<ArgoRollouts> {
   if (!argoRolloutsCached()) {
-    log(`building the Argo Rollouts controller ${ARGO_ROLLOUTS_VERSION} from the Go module proxy; this takes a while on a cold cache`);
+    log(`building the Argo Rollouts controller ${ARGO_ROLLOUTS_VERSION} from the Go module proxy; this takes a while on a cold cache`, { build: true });
     const started = Date.now();
     const logFile = join(l.buildDir, 'build-argo-rollouts.log');
-    log(`build output: ${logFile}`);
+    log(`build output: ${logFile}`, { build: true });
     await runLogged(join(TOOL_DIR, 'scripts', 'build-argo-rollouts.sh'), [argoRolloutsDir(), ARGO_ROLLOUTS_VERSION], logFile, log);
-    log(`built the Argo Rollouts controller in ${Math.round((Date.now() - started) / 1000)}s`);
+    log(`built the Argo Rollouts controller in ${Math.round((Date.now() - started) / 1000)}s`, { build: true });
   }
   return argoRolloutsPaths();
 }
 
-export async function ensureBinaries(l: Layout, log: (msg: string) => void): Promise<Binaries> {
+export async function ensureBinaries(l: Layout, log: Log): Promise<Binaries> {
   // One after the other: both builds are CPU-bound and share the Go build cache.
   const [upstream, own] = await Promise.all([ensureUpstream(l, log), ensureOwn()]);
   const argoRollouts = await ensureArgoRollouts(l, log);
@@ -116,7 +117,7 @@ export async function ensureBinaries(l: Layout, log: (msg: string) => void): Pro
 }
 
 /** Runs the (long) build, appending its output to `logFile` and passing its progress lines to `log`. */
-function runLogged(cmd: string, args: string[], logFile: string, log: (msg: string) => void): Promise<void> {
+function runLogged(cmd: string, args: string[], logFile: string, log: Log): Promise<void> {
   mkdirSync(dirname(logFile), { recursive: true });
   const out = createWriteStream(logFile, { flags: 'a' });
   return new Promise((resolve, reject) => {
@@ -125,7 +126,9 @@ function runLogged(cmd: string, args: string[], logFile: string, log: (msg: stri
     const onLine = (line: string) => {
       out.write(line + '\n');
       tail = [...tail.slice(-9), line];
-      if (line.startsWith('[build]')) log(line.slice(8));
+      const count = /^\[progress\] (\d+) (\d+) (.+)$/.exec(line);
+      if (count) log('', { build: true, count: { done: Number(count[1]), total: Number(count[2]), what: count[3]! } });
+      else if (line.startsWith('[build]')) log(line.slice(8), { build: true });
     };
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', onLine);

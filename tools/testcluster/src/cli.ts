@@ -1,6 +1,7 @@
 // tptc: the test cluster's command line (up, down, status, exec). Wires argv to the cluster
 // module and maps failures to one actionable line and an exit code.
 import { PrereqError, down, up, withLock } from './cluster.js';
+import { createProgress } from './progress.js';
 import { ensureBinaries, missingUpstream } from './build.js';
 import { nsExec } from './exec.js';
 import { checkPrereqs, formatMissing } from './prereqs.js';
@@ -22,9 +23,8 @@ state and registry port; without it, the shared default instance
 environment: TPTC_CACHE_DIR (binaries, registry; default ~/.cache/telepresence-testcluster),
              TPTC_STATE_DIR (runtime state and logs; default <cache>/state)`;
 
-function log(msg: string): void {
-  process.stderr.write(`[testcluster] ${msg}\n`);
-}
+const progress = createProgress({ write: (s) => process.stderr.write(s), live: !!process.stderr.isTTY && !process.env.CI, prefix: '[testcluster] ' });
+const log = progress.log;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -86,8 +86,12 @@ async function main(argv: string[]): Promise<number> {
 class UsageError extends Error {}
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    progress.stop();
+    process.exit(code);
+  },
   (err: unknown) => {
+    progress.stop();
     if (err instanceof PrereqError) {
       for (const line of err.lines) process.stderr.write(line + '\n');
       process.exit(3);

@@ -18,12 +18,13 @@ import { asList, coreDnsObjects, developerObjects } from './manifests.js';
 import { createNetns, deleteNetns } from './netns.js';
 import { createPki, writeKubeconfigs } from './pki.js';
 import { checkPrereqs, formatMissing } from './prereqs.js';
+import type { Log } from './progress.js';
 import { isAlive, livePid, readPid, run, sleep, startDaemon, stopRecorded, waitFor } from './proc.js';
 import { clusterStatus, nodeConditions, probeInNode } from './status.js';
 import { restoreSysctls, recordSysctls } from './sysctl.js';
 import { RESOLVER_FLAVOURS, flavourPrefix, workstationEtcFiles } from './workstation-etc.js';
 
-export type Log = (msg: string) => void;
+export type { Log } from './progress.js';
 
 export class PrereqError extends Error {
   constructor(readonly lines: string[]) {

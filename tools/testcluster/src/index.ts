@@ -1,6 +1,7 @@
 // Public API of @tel/testcluster for e2e tests: bring the real test cluster up (idempotent),
 // run commands on the workstation or the node, tear it down.
 import { type Log, down, up, withLock } from './cluster.js';
+import { createProgress, type Progress } from './progress.js';
 import { type NsExecOptions, type NsExecResult, nsExec } from './exec.js';
 import { type Layout, defaultLayout, MANAGER_NAMESPACE, NET, NODE_NAME, INET_NAMES } from './layout.js';
 import { clusterStatus, type ClusterStatus } from './status.js';
@@ -55,9 +56,12 @@ export function clusterInfo(l: Layout = defaultLayout()): ClusterInfo {
   };
 }
 
-const quiet: Log = (msg) => {
-  if (process.env.TPTC_VERBOSE) process.stderr.write(`[testcluster] ${msg}\n`);
-};
+/**
+ * For callers without a log (tests): silent, except for a cold build of the components, which takes
+ * 20 minutes and must show in a CI log that it is alive (TPTC_VERBOSE shows everything).
+ */
+const quiet: Log = (msg, info) => (quietProgress ??= createProgress({ write: (s) => process.stderr.write(s), live: false, prefix: '[testcluster] ', buildOnly: !process.env.TPTC_VERBOSE })).log(msg, info);
+let quietProgress: Progress | undefined;
 
 /** Brings the cluster up unless it already is (safe to call from parallel test workers). */
 export async function ensureClusterUp(opts: { log?: Log; layout?: Layout; instance?: string } = {}): Promise<ClusterInfo> {
@@ -76,6 +80,7 @@ export async function getClusterStatus(layout: Layout = defaultLayout()): Promis
   return clusterStatus(layout);
 }
 export { demoWorkloadManifest, type DemoWorkload } from './demo.js';
+export { createProgress, formatElapsed, type Log, type LogInfo, type Progress } from './progress.js';
 export {
   RESOLVER_FLAVOURS, type ResolverFlavour, type ResolvConfOverride, etcOverlayScript, flavourPrefix, workstationEtcFiles, givenResolvConfFile, nsswitchConf,
 } from './workstation-etc.js';
