@@ -5,13 +5,11 @@
 import type net from 'node:net';
 import type { Logger } from '@tel/logging';
 import type { RequestHead } from '@tel/agent-config';
-import { APP_TARGET, keep, newExchange, replayTarget, type Exchange, type Target, type Upstream, type UpstreamSocket } from './exchange.js';
+import { APP_TARGET, READ_AHEAD_MAX, keep, newExchange, replayTarget, type Exchange, type Target, type Upstream, type UpstreamSocket } from './exchange.js';
 import { parseRequestHead, parseResponseHead, BodyFramer } from './wire.js';
+import { WriteBatch } from './write-batch.js';
 
-export { APP_TARGET, REPLAY_MAX, type Target, type UpstreamSocket } from './exchange.js';
-
-/** Client bytes read ahead while a response is awaited; past this the client is not read. */
-export const READ_AHEAD_MAX = 1024 * 1024;
+export { APP_TARGET, READ_AHEAD_MAX, REPLAY_MAX, type Target, type UpstreamSocket } from './exchange.js';
 
 export interface Http1RouteOptions {
   choose(req: RequestHead): Target;
@@ -42,6 +40,8 @@ class Http1Connection {
   private closed = false;
   /** A response said Connection: close; nothing more is read or sent. */
   private ending = false;
+  /** What a read handler relays leaves when it returns (a head and its body in one write). */
+  private readonly batch = new WriteBatch();
 
   constructor(
     private readonly client: net.Socket,
@@ -67,11 +67,7 @@ class Http1Connection {
   private onClientData(chunk: Buffer): void {
     if (this.raw) return this.writeUp(this.raw, chunk);
     this.inBuf = this.inBuf.length ? Buffer.concat([this.inBuf, chunk]) : chunk;
-    // A head and its body (or several pipelined requests) leave in one write, not one each.
-    const ups = [...this.upstreams.values()];
-    for (const u of ups) u.sock.cork();
-    this.pump();
-    for (const u of ups) u.sock.uncork();
+    this.batch.run(() => this.pump());
   }
 
   private onClientEnd(): void {
@@ -98,6 +94,7 @@ class Http1Connection {
         }
         if (!ex.reqBody.done) {
           if (this.clientEnded) {
+            this.batch.flush();
             ex.up.sock.end();
             // The rest of this body will never come: once its answer is out, nothing else can be.
             if (ex.resDone) this.finish();
@@ -207,6 +204,11 @@ class Http1Connection {
 
   private writeUp(up: Upstream, bytes: Buffer): void {
     if (bytes.length === 0 || up.sock.destroyed) return;
+    if (!this.batch.add(up, (b) => this.writeUpNow(up, b), bytes)) this.writeUpNow(up, bytes);
+  }
+
+  private writeUpNow(up: Upstream, bytes: Buffer): void {
+    if (up.sock.destroyed) return;
     if (!up.sock.write(bytes)) {
       up.blocked = true;
       this.flow();
@@ -254,10 +256,7 @@ class Http1Connection {
     if (this.raw === up) return this.writeClient(up, chunk);
     if (this.ex?.up === up) this.ex.resStarted = true;
     up.resBuf = up.resBuf.length ? Buffer.concat([up.resBuf, chunk]) : chunk;
-    // The response's head and body leave in one write.
-    this.client.cork();
-    this.pumpResponse(up);
-    this.client.uncork();
+    this.batch.run(() => this.pumpResponse(up));
   }
 
   private onUpstreamEnd(up: Upstream): void {
@@ -325,6 +324,7 @@ class Http1Connection {
     if (ex.resCloses) {
       // The answer said the connection closes after it: the client was told so, as without the agent.
       this.ending = true;
+      this.batch.flush();
       this.client.end();
       return this.shutdownUpstreams();
     }
@@ -338,9 +338,11 @@ class Http1Connection {
 
   private writeClient(up: Upstream, bytes: Buffer): void {
     if (bytes.length === 0 || this.client.destroyed) return;
-    if (!this.client.write(bytes)) {
-      up.sock.pause();
-    }
+    if (!this.batch.add(this.client, (b) => this.writeClientNow(up, b), bytes)) this.writeClientNow(up, bytes);
+  }
+
+  private writeClientNow(up: Upstream, bytes: Buffer): void {
+    if (!this.client.destroyed && !this.client.write(bytes)) up.sock.pause();
   }
 
   // ---- raw pipe, end of life ----
@@ -358,10 +360,12 @@ class Http1Connection {
       const pending = this.inBuf;
       this.inBuf = EMPTY;
       this.writeUp(up, pending);
+      this.batch.flush();
       if (this.clientEnded) up.sock.end();
       const back = up.resBuf;
       up.resBuf = EMPTY;
       this.writeClient(up, back);
+      this.batch.flush();
       if (up.ended) this.client.end();
       this.flow();
     };
@@ -375,11 +379,13 @@ class Http1Connection {
 
   /** The client said all it will and every answer went back: end everything gracefully. */
   private finish(): void {
+    this.batch.flush();
     this.client.end();
     this.shutdownUpstreams();
   }
 
   private shutdownUpstreams(): void {
+    this.batch.flush();
     for (const up of this.upstreams.values()) up.sock.end();
     this.upstreams.clear();
   }
