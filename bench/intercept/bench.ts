@@ -10,11 +10,11 @@
 //   ten rounds of leave + intercept, each as fast as the first re-intercept (no stale path)
 // Prerequisite: `bash scripts/main.sh` (or the same build + push) so dist/ and the image exist.
 import { benchCluster, benchUser } from '../cluster-bench.js';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { workspaceRoot } from '@tel/genversion';
-import { AGENT_BUNDLE_PATH } from '@tel/agent-config';
 import { cpuDelta, cpuSnapshot } from '../connect/cpu.js';
+import { agentPids, appManifest, latencyClient, rssMiB } from './world.js';
 
 const root = workspaceRoot();
 const NS = 'tel-bench-icpt';
@@ -33,55 +33,9 @@ http.createServer((q, s) => {
   s.end('${who}');
 }).listen(${port}, '${host}');`;
 
-const manifest = (image: string) => `
-apiVersion: v1
-kind: Namespace
-metadata: {name: ${NS}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: app, namespace: ${NS}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: app}}
-  template:
-    metadata: {labels: {app: app}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: app
-        image: ${image}
-        command: [/usr/bin/node, -e, ${JSON.stringify(server('pod', 8080))}]
-        ports: [{name: http, containerPort: 8080}]
-        readinessProbe: {tcpSocket: {port: http}, periodSeconds: 1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: ${NS}}
-spec:
-  selector: {app: app}
-  ports: [{name: http, port: 80, targetPort: http}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: ${NS}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: client
-    image: ${image}
-    command: [/usr/bin/node, -e, "setInterval(() => {}, 1 << 30)"]
-`;
 
 const URL_ = `http://app.${NS}/`;
 // Client scripts run in the client pod; each prints one JSON line.
-const latencyClient = (keepAlive: boolean) => `
-const http = require('node:http'); const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-const one = () => new Promise((res) => { const t = process.hrtime.bigint(); const q = http.get('${URL_}', { agent: ${keepAlive ? 'agent' : 'false'} }, (r) => { let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => res({ ms: Number(process.hrtime.bigint() - t) / 1e6, b })); }); q.on('error', (e) => res({ ms: -1, b: String(e) })); });
-(async () => { for (let i = 0; i < 30; i++) await one(); const xs = []; const who = {};
-  for (let i = 0; i < ${LAT_N}; i++) { const r = await one(); if (r.ms >= 0) xs.push(r.ms); who[r.b] = (who[r.b] || 0) + 1; }
-  xs.sort((a, b) => a - b); const p = (q) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
-  console.log(JSON.stringify({ n: xs.length, p50: p(0.5), p99: p(0.99), who })); agent.destroy(); })();`;
 const bulkClient = (url: string) => `
 const http = require('node:http'); const t0 = process.hrtime.bigint(); let n = 0;
 http.get('${url}', (r) => { r.on('data', (d) => (n += d.length)); r.on('end', () => { const sec = Number(process.hrtime.bigint() - t0) / 1e9; console.log(JSON.stringify({ bytes: n, mibps: n / 1048576 / sec })); }); }).on('error', (e) => console.log(JSON.stringify({ error: String(e) })));`;
@@ -102,19 +56,8 @@ const poll = () => { if (Date.now() > end) return console.log(JSON.stringify({ a
   q.on('error', () => setTimeout(poll, 10)); q.on('timeout', () => q.destroy()); };
 poll();`;
 
-/** The largest RSS (MiB) of the traffic agents on this machine (containerd runs them in its PID namespace). */
-function agentRss(): number {
-  let max = 0;
-  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (argv.includes(AGENT_BUNDLE_PATH)) max = Math.max(max, Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024);
-    } catch {
-      /* gone */
-    }
-  }
-  return max;
-}
+/** The largest RSS (MiB) of the traffic agents on this machine. */
+const agentRss = () => Math.max(0, ...agentPids().map(rssMiB));
 
 async function main() {
   const { cluster, info, kubectl } = await benchCluster();
@@ -123,7 +66,7 @@ async function main() {
     return JSON.parse(out.split('\n').pop()!);
   };
   await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
-  await kubectl(['apply', '-f', '-'], manifest(info.image));
+  await kubectl(['apply', '-f', '-'], appManifest({ ns: NS, image: info.image, replicas: 2, server: server('pod', 8080) }));
   await kubectl(['rollout', 'status', '-n', NS, 'deployment/app', '--timeout=120s']);
   await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/client', '--timeout=120s']);
 
@@ -152,8 +95,8 @@ async function main() {
   try {
     await tp('connect');
     // Baselines first: the pods answer, no agent anywhere yet.
-    const baseKeep = await inClient(latencyClient(true));
-    const baseNew = await inClient(latencyClient(false));
+    const baseKeep = await inClient(latencyClient({ url: URL_, n: LAT_N, warmup: 30, keepAlive: true }));
+    const baseNew = await inClient(latencyClient({ url: URL_, n: LAT_N, warmup: 30, keepAlive: false }));
     // kubectl port-forward to one app pod, the workstation downloading: the bulk baseline.
     const pod = await kubectl(['get', 'pods', '-n', NS, '-l', 'app=app', '-o', 'jsonpath={.items[0].metadata.name}']);
     const pf = cluster.wsExec('kubectl', ['port-forward', '-n', NS, `pod/${pod}`, '18080:8080'], { timeoutMs: 600_000 });
@@ -171,8 +114,8 @@ async function main() {
     const firstArrival = (await arrival).at - t0;
     const agentRssAfterIntercept = agentRss();
     if ((await arrival).at < 0) throw new Error('no request reached the workstation within 60 s of the first intercept');
-    const keep = await inClient(latencyClient(true));
-    const fresh = await inClient(latencyClient(false));
+    const keep = await inClient(latencyClient({ url: URL_, n: LAT_N, warmup: 30, keepAlive: true }));
+    const fresh = await inClient(latencyClient({ url: URL_, n: LAT_N, warmup: 30, keepAlive: false }));
     for (const [name, r] of [['keep-alive', keep], ['new connection', fresh]] as const) {
       if (Object.keys(r.who).join() !== 'workstation') throw new Error(`${name} latency run was not answered by the workstation alone: ${JSON.stringify(r.who)}`);
     }
@@ -185,16 +128,9 @@ async function main() {
     // 200 concurrent connections held 1 s each; the agents' RSS sampled meanwhile (their
     // processes are visible from the host: containerd runs them there).
     const agentRssAfterBulk = agentRss();
-    const agentPids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(AGENT_BUNDLE_PATH);
-      } catch {
-        return false;
-      }
-    });
-    const rss = (pid: string) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const agents = agentPids();
     let maxAgentRss = 0;
-    const sampler = setInterval(() => agentPids.forEach((p) => (maxAgentRss = Math.max(maxAgentRss, rss(p)))), 100);
+    const sampler = setInterval(() => agents.forEach((p) => (maxAgentRss = Math.max(maxAgentRss, rssMiB(p)))), 100);
     const conc = await inClient(concurrentClient(200));
     clearInterval(sampler);
     // Leave + intercept, ten rounds.
@@ -222,7 +158,7 @@ async function main() {
       { name: 'max agent RSS (MiB)', value: maxAgentRss, baseline: 80, baselineName: 'limit', ratio: maxAgentRss / 80, goal: '≤ 1.0' },
       { name: 'slowest of 10 leave+intercept rounds (s)', value: Math.max(...rounds), baseline: rounds[0]!, baselineName: 'first round', ratio: Math.max(...rounds) / rounds[0]!, goal: 'report' },
     ];
-    results.raw = { agentRssAfterIntercept, agentRssAfterLatency, agentRssAfterBulk, bulkCpu, pfUpload, baseKeep, baseNew, keep, fresh, bulk, pfBulk, conc, rounds, roundsWall, firstArrivalMs: firstArrival, firstCommandS: first.seconds, agentPids: agentPids.length };
+    results.raw = { agentRssAfterIntercept, agentRssAfterLatency, agentRssAfterBulk, bulkCpu, pfUpload, baseKeep, baseNew, keep, fresh, bulk, pfBulk, conc, rounds, roundsWall, firstArrivalMs: firstArrival, firstCommandS: first.seconds, agentPids: agents.length };
     for (const row of results.rows as any[]) {
       process.stdout.write(`${row.name.padEnd(52)} ${row.value.toFixed(2).padStart(9)}  ${row.ratio.toFixed(2)}× ${row.baselineName} (${row.baseline.toFixed(2)})  goal ${row.goal}\n`);
     }

@@ -7,10 +7,10 @@
 //   20 personal intercepts on one workload: agent CPU per request and RSS, reported
 // Prerequisite: `bash scripts/main.sh` (or the same build + push) so dist/ and the image exist.
 import { benchCluster, benchUser } from '../cluster-bench.js';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { workspaceRoot } from '@tel/genversion';
-import { AGENT_BUNDLE_PATH } from '@tel/agent-config';
+import { agentPids, appManifest, cpuMs, latencyClient, rssMiB } from './world.js';
 
 const root = workspaceRoot();
 const NS = 'tel-bench-personal';
@@ -21,82 +21,21 @@ const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 5);
 
 const server = (who: string, port: number, host = '0.0.0.0') => `require('node:http').createServer((q, s) => s.end('${who}')).listen(${port}, '${host}');`;
 
-const manifest = (image: string) => `
-apiVersion: v1
-kind: Namespace
-metadata: {name: ${NS}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: app, namespace: ${NS}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: app}}
-  template:
-    metadata: {labels: {app: app}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: app
-        image: ${image}
-        command: [/usr/bin/node, -e, ${JSON.stringify(server('pod', 8080))}]
-        ports: [{name: http, containerPort: 8080}]
-        readinessProbe: {tcpSocket: {port: http}, periodSeconds: 1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: ${NS}}
-spec:
-  selector: {app: app}
-  ports: [{name: http, port: 80, targetPort: http}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: ${NS}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: client
-    image: ${image}
-    command: [/usr/bin/node, -e, "setInterval(() => {}, 1 << 30)"]
-`;
 
 const URL_ = `http://app.${NS}/`;
 /** Keep-alive latency, one request at a time, with `headers`: p50, p99 and who answered. */
-const latencyClient = (headers: Record<string, string>) => `
-const http = require('node:http'); const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-const one = () => new Promise((res) => { const t = process.hrtime.bigint(); const q = http.get('${URL_}', { agent, headers: ${JSON.stringify(headers)} }, (r) => { let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => res({ ms: Number(process.hrtime.bigint() - t) / 1e6, b })); }); q.on('error', (e) => res({ ms: -1, b: String(e) })); });
-(async () => { for (let i = 0; i < 50; i++) await one(); const xs = []; const who = {};
-  for (let i = 0; i < ${LAT_N}; i++) { const r = await one(); if (r.ms >= 0) xs.push(r.ms); who[r.b] = (who[r.b] || 0) + 1; }
-  xs.sort((a, b) => a - b); const p = (q) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
-  console.log(JSON.stringify({ n: xs.length, p50: p(0.5), p99: p(0.99), who })); agent.destroy(); })();`;
 /** Requests per second over RATE_SECONDS on 8 keep-alive connections, no header. */
 const rateClient = `
 const http = require('node:http'); const agent = new http.Agent({ keepAlive: true, maxSockets: 8 }); let n = 0, bad = 0; const end = Date.now() + ${RATE_SECONDS * 1000};
 const loop = () => new Promise((done) => { const go = () => { if (Date.now() > end) return done(); http.get('${URL_}', { agent }, (r) => { let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => { if (b === 'pod') n++; else bad++; go(); }); }).on('error', () => { bad++; go(); }); }; go(); });
 Promise.all(Array.from({ length: 8 }, loop)).then(() => { console.log(JSON.stringify({ rps: n / ${RATE_SECONDS}, bad })); agent.destroy(); });`;
 
-function agentPid(): string | undefined {
-  return readdirSync('/proc').find((p) => {
-    try {
-      return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(AGENT_BUNDLE_PATH);
-    } catch {
-      return false;
-    }
-  });
-}
-const cpuMs = (pid: string) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-};
-const rssMiB = (pid: string) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 async function main() {
   const { cluster, info, kubectl } = await benchCluster();
   const inClient = async (script: string) => JSON.parse((await kubectl(['exec', '-n', NS, 'client', '--', '/usr/bin/node', '-e', script])).split('\n').pop()!);
   await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
-  await kubectl(['apply', '-f', '-'], manifest(info.image));
+  await kubectl(['apply', '-f', '-'], appManifest({ ns: NS, image: info.image, replicas: 1, server: server('pod', 8080) }));
   await kubectl(['rollout', 'status', '-n', NS, 'deployment/app', '--timeout=120s']);
   await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'pod/client', '--timeout=120s']);
 
@@ -117,24 +56,24 @@ async function main() {
     await tp('helm', 'upgrade');
     await tp('connect');
     // Baselines: the pod before any agent; then a global intercept's matching latency.
-    const base = await inClient(latencyClient({}));
+    const base = await inClient(latencyClient({ url: URL_, n: LAT_N, warmup: 50, keepAlive: true, headers: {} }));
     const baseRate = await inClient(rateClient);
     await tp('intercept', 'app', '-n', NS, '--port', `${WS_PORT}:http`);
-    const global = await inClient(latencyClient({}));
+    const global = await inClient(latencyClient({ url: URL_, n: LAT_N, warmup: 50, keepAlive: true, headers: {} }));
     await tp('leave', 'app');
     // 20 personal intercepts on the same port, each with its own header.
     for (let i = 0; i < PERSONAL; i++) {
       names.push(`p${i}`);
       await tp('intercept', `p${i}`, '--workload', 'app', '-n', NS, '--port', `${WS_PORT}:http`, '--http-header', `x-dev=dev-${i}`);
     }
-    const pid = agentPid();
+    const pid = agentPids()[0];
     if (!pid) throw new Error('no traffic agent process found on this machine');
     const cpu0 = cpuMs(pid);
-    const other = await inClient(latencyClient({ 'x-dev': 'nobody' }));
+    const other = await inClient(latencyClient({ url: URL_, n: LAT_N, warmup: 50, keepAlive: true, headers: { 'x-dev': 'nobody' } }));
     const cpuOther = (cpuMs(pid) - cpu0) / (LAT_N + 50);
     const rate = await inClient(rateClient);
     const cpu1 = cpuMs(pid);
-    const matching = await inClient(latencyClient({ 'x-dev': `dev-${PERSONAL - 1}` }));
+    const matching = await inClient(latencyClient({ url: URL_, n: LAT_N, warmup: 50, keepAlive: true, headers: { 'x-dev': `dev-${PERSONAL - 1}` } }));
     const cpuMatching = (cpuMs(pid) - cpu1) / (LAT_N + 50);
     const rss = rssMiB(pid);
     for (const [name, r, who] of [['non-matching', other, 'pod'], ['matching', matching, 'workstation'], ['global', global, 'workstation'], ['baseline', base, 'pod']] as const) {
