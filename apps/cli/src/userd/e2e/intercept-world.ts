@@ -87,7 +87,12 @@ spec:
   template:
     metadata: {labels: {app: lonely}}
     spec:${demo('lonely', '{containerPort: 8080}')}
----
+---${clientDeployment(ns, clientImage)}`;
+}
+
+/** Deployment `client`: an idle pod with node (the tel2 image) that fromClient runs requests from. */
+export function clientDeployment(ns: string, image: string): string {
+  return `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: client, namespace: ${ns}}
@@ -99,9 +104,7 @@ spec:
     spec:
       terminationGracePeriodSeconds: 1
       containers:
-      - name: client
-        image: ${clientImage}
-        command: [/usr/bin/node, -e, "setInterval(() => {}, 1 << 30)"]
+      - {name: client, image: ${image}, command: [/usr/bin/node, -e, "setInterval(() => {}, 1 << 30)"]}
 `;
 }
 
@@ -213,19 +216,7 @@ spec:
 apiVersion: v1
 kind: Namespace
 metadata: {name: ${ns}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: client, namespace: ${ns}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: client}}
-  template:
-    metadata: {labels: {app: client}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - {name: client, image: ${clientImage}, command: [/usr/bin/node, -e, "setInterval(() => {}, 1 << 30)"]}`,
+---${clientDeployment(ns, clientImage)}`,
     workload('mesh-web', '{name: http, containerPort: 8080}', 'http'),
     workload('mesh-db', '{containerPort: 8080}', 8080),
     workload('mesh-hidden', '{containerPort: 8080}', 8080, 8080),

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { buildVersion, cliRunner, kubectlAsAdmin, pushManager, removeManager, userEnv, type Build, type Tp } from './harness.js';
-import { fromClient, startWorkstationServer, stopWorkstationServer, WS_PORT } from './intercept-world.js';
+import { clientDeployment, fromClient, startWorkstationServer, stopWorkstationServer, WS_PORT } from './intercept-world.js';
 import { whoAnswers } from './personal-world.js';
 
 const RUN = Date.now().toString(36);
@@ -54,22 +54,7 @@ metadata: {name: shop, namespace: ${NS}}
 spec:
   selector: {app: shop}
   ports: [{name: http, port: 8080, targetPort: http}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: client, namespace: ${NS}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: client}}
-  template:
-    metadata: {labels: {app: client}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: client
-        image: ${clientImage}
-        command: [/usr/bin/node, -e, "setInterval(() => {}, 1 << 30)"]
-`;
+---${clientDeployment(NS, clientImage)}`;
 }
 
 interface Rollout {
