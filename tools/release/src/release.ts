@@ -70,6 +70,8 @@ export async function imageSbom(opts: Pick<ReleaseOptions, 'workspaceRoot' | 've
   const hostFiles = hostBinaryEntries(ownBase ? ['/usr/bin/node', IMAGE_NFT_PATH] : [IMAGE_NFT_PATH]).flatMap((e) => (e.sourcePath ? [e.sourcePath] : []));
   if (ownBase) hostFiles.push('/etc/ssl/certs/ca-certificates.crt');
   const deb = debianPackagesOf(hostFiles);
+  // update-ca-certificates writes this bundle from the ca-certificates package: dpkg owns no such file.
+  if (deb.unowned.includes('/etc/ssl/certs/ca-certificates.crt')) components.push(...debianPackagesOf(['/usr/sbin/update-ca-certificates']).components);
   components.push(...deb.components);
   if (deb.unowned.some((f) => /\/node$/.test(f))) components.push(nodeRuntimeComponent(process.version));
   const repo = opts.image.replace(/:[^:/]+$/, '');

@@ -84,17 +84,18 @@ export async function buildExecutable(opts: ExecutableOptions): Promise<{ manife
   const manifest = seaManifest(opts.version, files);
   rmSync(opts.workDir, { recursive: true, force: true });
   mkdirSync(join(opts.workDir, 'assets'), { recursive: true });
-  const assets: Record<string, string> = { 'manifest.json': join(opts.workDir, 'manifest.json') };
-  writeFileSync(assets['manifest.json']!, JSON.stringify(manifest));
+  // Paths relative to the work dir: the blob records the main script's path as given.
+  const assets: Record<string, string> = { 'manifest.json': 'manifest.json' };
+  writeFileSync(join(opts.workDir, 'manifest.json'), JSON.stringify(manifest));
   for (const [i, f] of files.entries()) {
     const key = manifest.files[i]!.asset;
     if (assets[key]) continue;
-    assets[key] = join(opts.workDir, 'assets', key);
-    writeFileSync(assets[key], f.content);
+    assets[key] = `assets/${key}`;
+    writeFileSync(join(opts.workDir, assets[key]), f.content);
   }
-  const main = join(opts.workDir, 'bootstrap.cjs');
-  copyFileSync(join(opts.workspaceRoot, 'tools', 'release', 'src', 'sea', 'bootstrap.cjs'), main);
-  const blob = join(opts.workDir, 'sea.blob');
+  const main = 'bootstrap.cjs';
+  copyFileSync(join(opts.workspaceRoot, 'tools', 'release', 'src', 'sea', 'bootstrap.cjs'), join(opts.workDir, main));
+  const blob = 'sea.blob';
   const config = { main, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false, assets };
   writeFileSync(join(opts.workDir, 'sea-config.json'), JSON.stringify(config, null, 2));
   try {
@@ -106,7 +107,22 @@ export async function buildExecutable(opts: ExecutableOptions): Promise<{ manife
   rmSync(opts.outFile, { force: true });
   copyFileSync(opts.nodeBinary, opts.outFile);
   chmodSync(opts.outFile, 0o755);
-  await postject.inject(opts.outFile, SEA_RESOURCE, readFileSync(blob), { sentinelFuse: SEA_FUSE });
+  await quietly(() => postject.inject(opts.outFile, SEA_RESOURCE, readFileSync(join(opts.workDir, blob)), { sentinelFuse: SEA_FUSE }));
   rmSync(opts.workDir, { recursive: true, force: true });
   return { manifest, size: statSync(opts.outFile).size };
+}
+
+/**
+ * postject's ELF library warns about every note section of Node's binary it cannot name ("Can't
+ * find string offset"): harmless for our one resource, and noise in every package run.
+ */
+async function quietly<T>(fn: () => Promise<T>): Promise<T> {
+  const saved = { log: console.log, warn: console.warn, error: console.error };
+  const keep = (orig: (...a: unknown[]) => void) => (...a: unknown[]) => (/string offset for section name/.test(String(a[0])) ? undefined : orig(...a));
+  Object.assign(console, { log: keep(saved.log), warn: keep(saved.warn), error: keep(saved.error) });
+  try {
+    return await fn();
+  } finally {
+    Object.assign(console, saved);
+  }
 }
