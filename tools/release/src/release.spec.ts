@@ -105,7 +105,7 @@ describe('install.sh', () => {
     ['a corrupt archive', (rel: string) => {
       const f = join(rel, archiveName(VERSION));
       const b = readFileSync(f);
-      b[b.length >> 1] ^= 0xff;
+      b[b.length >> 1] = b[b.length >> 1]! ^ 0xff;
       writeFileSync(f, b);
     }, /checksum mismatch for telepresence-.*: SHA256SUMS says [0-9a-f]{64}, the file is [0-9a-f]{64}; download the archive again/],
     ['an archive SHA256SUMS does not list', (rel: string) => writeFileSync(join(rel, SUMS_FILE), readFileSync(join(rel, SUMS_FILE), 'utf8').split('\n').filter((l) => !l.includes('.tar.gz')).join('\n')), /is not listed in .*SHA256SUMS; download the SHA256SUMS of the same release/],

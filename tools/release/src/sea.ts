@@ -4,8 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
-import postject from 'postject';
 import { TelError } from '@tel/errors';
 
 /** The bundles inside the executable; the user daemon is the CLI bundle's `connector-foreground`. */
@@ -14,6 +14,11 @@ export const PACKAGED_APPS = ['cli', 'root-daemon'] as const;
 /** Where Node looks for the blob: the resource name and the fuse it flips (fixed by Node's SEA). */
 const SEA_RESOURCE = 'NODE_SEA_BLOB';
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+/** postject ships no types; the one call we make. */
+const postject = createRequire(import.meta.url)('postject') as {
+  inject(file: string, resource: string, data: Buffer, opts: { sentinelFuse: string }): Promise<void>;
+};
 
 /** A CommonJS file loaded from disk has import(), which the SEA main script lacks (bootstrap.cjs). */
 const LOADER = { path: 'loader.cjs', content: 'module.exports = (url) => import(url);\n' };
