@@ -2,7 +2,7 @@
 // executable from the archive runs (CLI and root daemon) with no node next to it; install.sh
 // installs it and refuses, in one line and without writing anything, what it must not install.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +78,38 @@ describe('packageRelease', () => {
     expect(findings.map((f) => f.artifact).join('\n')).toMatch(/--build-info \(CLI\)[\s\S]*daemon-foreground --build-info \(root daemon\)/);
     const wrong = await verifyRelease(join(dir, 'r1'), { version: 'v9.9.9', image: IMAGE });
     expect(wrong.filter((f) => !f.ok).length).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('the executable unpacking its bundles', () => {
+  // As an unprivileged user (nobody), with a cache dir of its own: root's rule (/var/cache) is covered above.
+  const asNobody = (exe: string, cache: string, args: string[]) =>
+    spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', exe, ...args], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: cache, XDG_CACHE_HOME: cache } });
+
+  it('unpacks into XDG_CACHE_HOME/telepresence/exe/<version>-<hash> once, and refuses a dir others could have written', () => {
+    const place = mkdtempSync(join(tmpdir(), 'tel-release-nobody-'));
+    try {
+      chmodSync(place, 0o755);
+      execFileSync('tar', ['-xzf', join(dir, 'r1', archiveName(VERSION)), '-C', place]);
+      const exe = join(place, executableInArchive(VERSION));
+      const cache = join(place, 'cache');
+      mkdirSync(cache);
+      chownSync(cache, 65534, 65534);
+      const r = asNobody(exe, cache, ['--build-info']);
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout).version).toBe(VERSION);
+      const unpacked = join(cache, 'telepresence', 'exe', first.unpackId);
+      expect(statSync(unpacked).uid).toBe(65534);
+      expect(readFileSync(join(unpacked, '.complete'), 'utf8')).toBe(`${first.unpackId}\n`);
+      expect(asNobody(exe, cache, ['daemon-foreground', '--build-info']).stdout).toContain(`"app":"root-daemon"`);
+      chmodSync(unpacked, 0o775);
+      const refused = asNobody(exe, cache, ['--build-info']);
+      expect(refused.status).toBe(1);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toBe(`telepresence: error: ${unpacked} is not a complete unpacked copy owned by this user; remove it ('rm -rf ${unpacked}') and run telepresence again\n`);
+    } finally {
+      rmSync(place, { recursive: true, force: true });
+    }
   });
 });
 
