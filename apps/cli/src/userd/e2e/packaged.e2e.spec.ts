@@ -29,7 +29,7 @@ const read = (name: string) => readFileSync(join(out, name), 'utf8');
  *  1. hide every node binary (/dev/null bound over it) and the checkout (an empty tmpfs);
  *  2. install the release with its install.sh into PREFIX;
  *  3. with only PREFIX/bin and the system dirs on PATH: version, connect, status, the daemons'
- *     executables, HTTP to a Service by its cluster DNS name, quit.
+ *     executables, command lines and V8 flags, HTTP to a Service by its cluster DNS name, quit.
  * Each step's output goes to a file in OUT for the test to read.
  */
 const script = String.raw`
@@ -45,7 +45,9 @@ command -v telepresence >"$OUT/which.out"
 telepresence version >"$OUT/version.out" 2>&1; echo $? >"$OUT/version.rc"
 telepresence connect --output json >"$OUT/connect.json" 2>"$OUT/connect.err"; echo $? >"$OUT/connect.rc"
 telepresence status --output json >"$OUT/status.json" 2>"$OUT/status.err"
-for pid in $(grep -o '"pid": *[0-9]*' "$OUT/status.json" | grep -o '[0-9]*$'); do readlink "/proc/$pid/exe"; done >"$OUT/daemon-exes.out"
+for pid in $(grep -o '"pid": *[0-9]*' "$OUT/status.json" | grep -o '[0-9]*$'); do
+  echo "$(readlink "/proc/$pid/exe") $(tr '\0' ' ' <"/proc/$pid/cmdline")| $(tr '\0' '\n' <"/proc/$pid/environ" | grep -E '^(NODE_OPTIONS|TELEPRESENCE_V8_FLAGS)=' | tr '\n' ' ')"
+done >"$OUT/daemons.out"
 curl -sS --max-time 15 "http://demo.$DEMO_NS:8080/" >"$OUT/curl.out" 2>&1; echo $? >"$OUT/curl.rc"
 telepresence quit -s >"$OUT/quit.out" 2>&1; echo $? >"$OUT/quit.rc"
 exit 0
@@ -98,7 +100,7 @@ describe('the packaged telepresence, installed where there is no Node.js and no 
 
   it('telepresence version runs and names this build', () => {
     expect(read('version.rc').trim(), read('version.out')).toBe('0');
-    expect(read('version.out')).toContain(`Client     : ${VERSION}`);
+    expect(read('version.out')).toMatch(new RegExp(`Client\\s*: ${VERSION.replace(/\./g, '\\.')}\\b`));
   });
 
   it('telepresence connect starts both daemons from the executable itself and installs the manager', () => {
@@ -107,9 +109,17 @@ describe('the packaged telepresence, installed where there is no Node.js and no 
     const status = JSON.parse(read('status.json'));
     expect(status.userDaemon.version.version).toBe(VERSION);
     expect(status.rootDaemon.version.version).toBe(VERSION);
-    const exes = read('daemon-exes.out').trim().split('\n');
-    expect(exes).toHaveLength(2);
-    for (const exe of exes) expect(exe).toBe(join(prefix, 'bin', 'telepresence'));
+    // Each daemon: its executable, its command line | the V8 flags it was started with.
+    const daemons = read('daemons.out').trim().split('\n');
+    expect(daemons).toHaveLength(2);
+    const exe = join(prefix, 'bin', 'telepresence');
+    const rootDaemon = daemons.find((d) => d.includes(' daemon-foreground '));
+    const userDaemon = daemons.find((d) => d.includes(' connector-foreground '));
+    expect(rootDaemon?.startsWith(`${exe} ${exe} daemon-foreground `), daemons.join('\n')).toBe(true);
+    expect(userDaemon?.startsWith(`${exe} ${exe} connector-foreground `), daemons.join('\n')).toBe(true);
+    // A single executable takes no node options on its command line: they travel in the environment.
+    expect(userDaemon).toMatch(/\| .*NODE_OPTIONS=\S*--max-semi-space-size=2/);
+    expect(userDaemon).toContain('TELEPRESENCE_V8_FLAGS=--heap-growing-percent=100');
   });
 
   it('routes the cluster: a Service answers by its cluster DNS name, then quit stops the daemons', () => {
