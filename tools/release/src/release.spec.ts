@@ -104,7 +104,7 @@ describe('the executable unpacking its bundles', () => {
       expect(asNobody(exe, cache, ['daemon-foreground', '--build-info']).stdout).toContain(`"app":"root-daemon"`);
       chmodSync(unpacked, 0o775);
       const refused = asNobody(exe, cache, ['--build-info']);
-      expect(refused.status).toBe(1);
+      expect(refused.status).toBe(2);
       expect(refused.stdout).toBe('');
       expect(refused.stderr).toBe(`telepresence: error: ${unpacked} is not a complete unpacked copy owned by this user; remove it ('rm -rf ${unpacked}') and run telepresence again\n`);
     } finally {

@@ -25,9 +25,10 @@ const ROOT_DAEMON_COMMAND = 'daemon-foreground';
  */
 const V8_FLAGS_ENV = 'TELEPRESENCE_V8_FLAGS';
 
+/** One line and the CLI's exit code for a user error (EXIT_CODES in @tel/errors; this file can import nothing). */
 function fail(message, hint) {
   process.stderr.write(`telepresence: error: ${message}; ${hint}\n`);
-  process.exit(1);
+  process.exit(2);
 }
 
 /**
@@ -54,14 +55,14 @@ function usable(dir) {
 function unpack(manifest, base, dir) {
   fs.mkdirSync(base, { recursive: true, mode: 0o755 });
   const tmp = fs.mkdtempSync(path.join(base, `.${manifest.id}-`));
-  fs.chmodSync(tmp, 0o755);
-  for (const file of manifest.files) {
-    const target = path.join(tmp, file.path);
-    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
-    fs.writeFileSync(target, new Uint8Array(sea.getAsset(file.asset)), { mode: file.mode });
-  }
-  fs.writeFileSync(path.join(tmp, '.complete'), `${manifest.id}\n`, { mode: 0o644 });
   try {
+    fs.chmodSync(tmp, 0o755);
+    for (const file of manifest.files) {
+      const target = path.join(tmp, file.path);
+      fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
+      fs.writeFileSync(target, new Uint8Array(sea.getAsset(file.asset)), { mode: file.mode });
+    }
+    fs.writeFileSync(path.join(tmp, '.complete'), `${manifest.id}\n`, { mode: 0o644 });
     fs.renameSync(tmp, dir);
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -96,8 +97,8 @@ function main() {
   // A SEA main script has no import(); a CommonJS file loaded from disk does.
   const load = path.join(dir, manifest.entries.loader);
   createRequire(load)(load)(pathToFileURL(script).href).catch((err) => {
-    process.stderr.write(`telepresence: error: ${err && err.stack ? err.stack : err}\n`);
-    process.exit(70);
+    process.stderr.write(`telepresence: error: ${err && err.stack ? err.stack : err} (this is a bug)\n`);
+    process.exit(70); // EXIT_CODES.bug
   });
 }
 
