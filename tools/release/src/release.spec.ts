@@ -1,7 +1,7 @@
 // The release dir for real: bundles of one version packaged twice must give identical bytes; the
 // executable from the archive runs (CLI and root daemon) with no node next to it; install.sh
 // installs it and refuses, in one line and without writing anything, what it must not install.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,7 +86,7 @@ describe('the executable unpacking its bundles', () => {
   const asNobody = (exe: string, cache: string, args: string[]) =>
     spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', exe, ...args], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: cache, XDG_CACHE_HOME: cache } });
 
-  it('unpacks into XDG_CACHE_HOME/telepresence/exe/<version>-<hash> once, and refuses a dir others could have written', () => {
+  it('unpacks into XDG_CACHE_HOME/telepresence/exe/<version>-<hash> once, and refuses a dir others could have written', async () => {
     const place = mkdtempSync(join(tmpdir(), 'tel-release-nobody-'));
     try {
       chmodSync(place, 0o755);
@@ -102,6 +102,21 @@ describe('the executable unpacking its bundles', () => {
       expect(statSync(unpacked).uid).toBe(65534);
       expect(readFileSync(join(unpacked, '.complete'), 'utf8')).toBe(`${first.unpackId}\n`);
       expect(asNobody(exe, cache, ['daemon-foreground', '--build-info']).stdout).toContain(`"app":"root-daemon"`);
+      // Several first runs at once (the CLI, then both daemons, on a fresh cache): each gets a whole tree.
+      const racing = join(place, 'racing');
+      mkdirSync(racing);
+      chownSync(racing, 65534, 65534);
+      const runs = await Promise.all(
+        Array.from({ length: 4 }, () => new Promise<string>((done) => {
+          const c = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', exe, '--build-info'], { env: { PATH: '/usr/bin:/bin', HOME: racing, XDG_CACHE_HOME: racing } });
+          let text = '';
+          c.stdout.on('data', (d: Buffer) => (text += d));
+          c.stderr.on('data', (d: Buffer) => (text += d));
+          c.on('close', (code) => done(`${code} ${text}`));
+        })),
+      );
+      for (const r of runs) expect(r).toContain(`0 {"app":"cli","version":"${VERSION}"`);
+      expect(readdirSync(join(racing, 'telepresence', 'exe'))).toEqual([first.unpackId]);
       chmodSync(unpacked, 0o775);
       const refused = asNobody(exe, cache, ['--build-info']);
       expect(refused.status).toBe(2);
