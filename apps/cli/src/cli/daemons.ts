@@ -4,12 +4,13 @@ import type { Config } from '../config/config.js';
 import { connectSession, renderConnect } from './commands/connect.js';
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Contract, DaemonVersion, RootDaemonContract, UserDaemonContract } from '@tel/contracts';
 import { TelError, userError } from '@tel/errors';
 import { NotRunningError, connect, isAlive, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
 import { API_VERSIONS, buildVersion, mismatchMessage } from '@tel/version';
-import { logsDir, rootDaemonEntry, rootDaemonSocket, userDaemonEntry, userDaemonSocket, type Entry } from '../paths.js';
+import { logsDir, rootDaemonEntry, rootDaemonSocket, USER_DAEMON_V8_FLAGS, userDaemonEntry, userDaemonSocket, type Entry } from '../paths.js';
 import type { Output } from './output.js';
 
 export interface DaemonKind<C extends Contract<C>> {
@@ -94,7 +95,7 @@ export async function ensureDaemon<K extends AnyDaemonKind>(
     client.close();
     // The daemon we just started is itself of another build: quitting can't help, installing can.
     if (started) {
-      const entry = kind.entry(ctx.env);
+      const entry = daemonCommand(kind, ctx.env);
       throw userError(
         `${kind.name} ${entry.args.find((a) => /\.(m?js|ts)$/.test(a)) ?? entry.execPath} is ${version.version}, not ${buildVersion}: the Client and its daemons come from different builds`,
         "reinstall telepresence (or rebuild with 'npx nx run-many -t build') so that all three come from one build",
@@ -149,8 +150,34 @@ export async function ensureDaemons(
   return { rootDaemon: { version: root.version, started: root.started }, userDaemon: user };
 }
 
+/** True when this is the single `telepresence` executable (a Node single-executable application). */
+function isPackaged(): boolean {
+  try {
+    return (createRequire(import.meta.url)('node:sea') as { isSea(): boolean }).isSea();
+  } catch {
+    return false; // a Node without node:sea runs no single executable
+  }
+}
+
+/**
+ * What to run for a daemon, and with which environment. In the single executable there is no
+ * bundle to name and no node to give options to (every argument goes to the program): both
+ * daemons are the executable itself with a hidden command (the root daemon's,
+ * `daemon-foreground`, is taken by its bootstrap, tools/release/src/sea/bootstrap.cjs), and the
+ * user daemon's V8 flags go in NODE_OPTIONS or, where NODE_OPTIONS refuses one, in
+ * TELEPRESENCE_V8_FLAGS, which the bootstrap applies before the bundle runs.
+ */
+export function daemonCommand(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, packaged = isPackaged()): Entry & { env: NodeJS.ProcessEnv } {
+  if (!packaged) return { ...kind.entry(env), env };
+  if (kind.needsRoot) return { execPath: process.execPath, args: ['daemon-foreground'], env };
+  const allowed = (flag: string) => process.allowedNodeEnvironmentFlags.has(flag.split('=')[0]!);
+  const nodeOptions = [env.NODE_OPTIONS, ...USER_DAEMON_V8_FLAGS.filter(allowed)].filter(Boolean).join(' ');
+  const v8Flags = USER_DAEMON_V8_FLAGS.filter((f) => !allowed(f)).join(' ');
+  return { execPath: process.execPath, args: ['connector-foreground'], env: { ...env, NODE_OPTIONS: nodeOptions, ...(v8Flags ? { TELEPRESENCE_V8_FLAGS: v8Flags } : {}) } };
+}
+
 async function startDaemon(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
-  const entry = kind.entry(env);
+  const entry = daemonCommand(kind, env);
   const dir = logsDir(env);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const logFile = join(dir, `${kind.logName}.log`);
@@ -166,7 +193,7 @@ async function startDaemon(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, timeoutM
   const child = spawn(cmd, [...args, '--owner-uid', String(uid), '--owner-gid', String(process.getgid?.() ?? 0)], {
     detached: true,
     stdio: ['ignore', fd, fd],
-    env,
+    env: entry.env,
   });
   closeSync(fd);
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
