@@ -1,7 +1,7 @@
 // Commands are data: name, flags, what they require (nothing, the daemons, a session), a handler.
 // run.ts turns the list into the parser and resolves `requires` in one place (ensureDaemons);
 // handlers get their options typed from the flag specs, without casts.
-import type { UserDaemonContract } from '@tel/contracts';
+import { DEFAULT_MANAGER_NAMESPACE, type UserDaemonContract } from '@tel/contracts';
 import type { Client } from '@tel/ipc';
 import { homedir } from 'node:os';
 import { delimiter, resolve } from 'node:path';
@@ -29,6 +29,12 @@ export const KUBE_FLAGS = [
   { flags: '--kubeconfig <files>', description: 'kubeconfig file(s), separated by ":" (default: $KUBECONFIG or ~/.kube/config)' },
   { flags: '--context <name>', description: 'the kubeconfig context to use (default: its current-context)' },
 ] as const;
+
+/** `--manager-namespace` wherever a command finds the manager; never `-n`: that is the workloads' namespace. */
+export const MANAGER_NAMESPACE_FLAG = {
+  flags: '--manager-namespace <namespace>',
+  description: `namespace of the Traffic Manager (default: the kubeconfig's telepresence.io manager.namespace, else ${DEFAULT_MANAGER_NAMESPACE})`,
+} as const;
 
 /** The options KUBE_FLAGS give a handler. */
 export interface KubeOptions {

@@ -36,7 +36,7 @@ export class Output {
   }
 
   private document(doc: object): void {
-    this.stdout.write(this.format === 'yaml' ? stringify(doc) : JSON.stringify(doc) + '\n');
+    this.stdout.write(this.format === 'yaml' ? stringify(doc, { lineWidth: 0 }) : JSON.stringify(doc) + '\n');
   }
 
   private get live(): boolean {
@@ -101,4 +101,19 @@ export class Output {
 
 export function errorPrefix(command: string): string {
   return `telepresence${command ? ` ${command}` : ''}: error: `;
+}
+
+/** `managerNamespace` → `manager_namespace`, `podIP` → `pod_ip`. */
+function snakeKey(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z]+)/g, '$1_$2').toLowerCase();
+}
+
+/**
+ * A copy of `value` with every object key in snake_case, as 2.x's json and yaml documents spell
+ * them. Only for our own data: keys that are user data (environment variables) must not pass here.
+ */
+export function snakeCase<T>(value: T): unknown {
+  if (Array.isArray(value)) return value.map((v) => snakeCase(v));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [snakeKey(k), snakeCase(v)]));
 }

@@ -11,7 +11,7 @@ import type { Output } from '../output.js';
 import { buildVersion } from '@tel/version';
 import { INSTALL_TIMEOUT_MS, ROOT_NETWORK_TIMEOUT_MS } from '../../userd/timeouts.js';
 import { mergeCidrs } from '../../userd/subnets.js';
-import { defineCommand, hasKubeFlags, KUBE_FLAGS, kubeconfigSource, type KubeOptions } from '../command.js';
+import { defineCommand, hasKubeFlags, KUBE_FLAGS, kubeconfigSource, MANAGER_NAMESPACE_FLAG, type KubeOptions } from '../command.js';
 
 /** What the user daemon may spend at most (install + root daemon network), plus 30 s of slack. */
 const SESSION_BUDGET_MS = INSTALL_TIMEOUT_MS + ROOT_NETWORK_TIMEOUT_MS + 30_000;
@@ -96,7 +96,7 @@ export const connectCommand = defineCommand({
   flags: [
     ...KUBE_FLAGS,
     { flags: '-n, --namespace <name>', description: "the workloads' namespace (default: the context's)" },
-    { flags: '--manager-namespace <name>', description: 'the namespace of the traffic manager (default: kubeconfig extension, else ambassador)' },
+    MANAGER_NAMESPACE_FLAG,
     { flags: '--also-proxy <cidr...>', description: 'additional subnets to route into the cluster (repeatable)' },
     { flags: '--never-proxy <cidr...>', description: 'subnets never to route into the cluster (repeatable)' },
   ],
