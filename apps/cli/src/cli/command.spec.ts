@@ -59,7 +59,7 @@ describe('arguments after --', () => {
     const cmd = defineCommand({ name: 'plain', description: 'test', requires: 'none', run: async () => undefined });
     const r = await tp([cmd], noDaemons, 'plain', '--', 'ls');
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("telepresence: error: plain takes no arguments after --; remove '-- ls'\n");
+    expect(r.stderr).toBe("telepresence plain: error: plain takes no arguments after --; remove '-- ls'\n");
   });
 });
 
@@ -122,7 +122,7 @@ describe('requires', () => {
     connectFails = true;
     const refused = await tp([cmd], { ...env, KUBECONFIG: '/k/config' }, 'needs-session');
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('telepresence: error: no such context; pick one\n');
+    expect(refused.stderr).toContain('telepresence needs-session: error: no such context; pick one\n');
     expect(ran).toBe(0);
     connectFails = false;
     const r = await tp([cmd], { ...env, KUBECONFIG: '/k/config' }, 'needs-session');
