@@ -13,6 +13,7 @@ PACKAGES=(
   dbus systemd-resolved    # per-namespace DNS stack for DNS e2e tests
   libnss-resolve           # glibc's nss-resolve module: the Fedora-style test workstation uses it
   tcsh                     # env files in csh syntax are sourced by a real csh in tests
+  jq                       # status -o json is tested the way 2.x scripts read it
   openssl git ca-certificates curl
 )
 

@@ -1,6 +1,6 @@
 // The command spec through the real parser, in process: option types read off the flag specs,
 // arguments after `--`, and `requires` met by run.ts against daemons served on real sockets.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import type { ConnectRequest, RootDaemonContract, SessionInfo, UserDaemonContrac
 import { userError } from '@tel/errors';
 import { serve, type Handlers } from '@tel/ipc';
 import { API_VERSIONS, buildVersion } from '@tel/version';
-import { defineCommand, type AnyCommand, type OptionsOf } from './command.js';
+import { defineCommand, KUBE_FLAGS, type AnyCommand, type OptionsOf } from './command.js';
 import { ROOT_DAEMON, USER_DAEMON } from './daemons.js';
 import { run } from './run.js';
 
@@ -59,7 +59,7 @@ describe('arguments after --', () => {
     const cmd = defineCommand({ name: 'plain', description: 'test', requires: 'none', run: async () => undefined });
     const r = await tp([cmd], noDaemons, 'plain', '--', 'ls');
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("telepresence: error: plain takes no arguments after --; remove '-- ls'\n");
+    expect(r.stderr).toBe("telepresence plain: error: plain takes no arguments after --; remove '-- ls'\n");
   });
 });
 
@@ -87,7 +87,7 @@ describe('requires', () => {
         connects.push(req);
         emit({ message: 'installing Traffic Manager' });
         if (connectFails) throw userError('no such context', 'pick one');
-        connected = { context: 'ctx-1', namespace: 'default', server: 'https://k8s', managerNamespace: 'ambassador', managerVersion: { version: buildVersion, apiVersion: 1 }, managerAction: 'installed', network: { dnsError: 'off' } } as never;
+        connected = { kubeconfigFiles: (req.kubeconfigEnv ?? '/home/.kube/config').split(':'), context: req.context ?? 'ctx-1', namespace: 'default', server: 'https://k8s', managerNamespace: 'ambassador', managerVersion: { version: buildVersion, apiVersion: 1 }, managerAction: 'installed', network: { dnsError: 'off' } } as never;
         return { session: connected!, alreadyConnected: false, elapsedMs: 5 };
       },
     };
@@ -122,7 +122,7 @@ describe('requires', () => {
     connectFails = true;
     const refused = await tp([cmd], { ...env, KUBECONFIG: '/k/config' }, 'needs-session');
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('telepresence: error: no such context; pick one\n');
+    expect(refused.stderr).toContain('telepresence needs-session: error: no such context; pick one\n');
     expect(ran).toBe(0);
     connectFails = false;
     const r = await tp([cmd], { ...env, KUBECONFIG: '/k/config' }, 'needs-session');
@@ -134,5 +134,27 @@ describe('requires', () => {
     await tp([cmd], env, 'needs-session');
     expect(connects).toHaveLength(2);
     expect(ran).toBe(2);
+  });
+
+  it("'session' with the kube flags: connects with them, and refuses a session they do not name", async () => {
+    let ran = 0;
+    const cmd = defineCommand({ name: 'kube-session', description: 'test', requires: 'session', flags: KUBE_FLAGS, run: async () => void ran++ });
+    const dir = mkdtempSync(join(tmpdir(), 'tel-kubeflags-'));
+    writeFileSync(join(dir, 'config'), '');
+    connected = null;
+    const r = await tp([cmd], { ...env, KUBECONFIG: '/elsewhere' }, 'kube-session', '--kubeconfig', join(dir, 'config'), '--context', 'ctx-1');
+    expect(r.code, r.stderr).toBe(0);
+    expect(connects.at(-1)).toEqual({ kubeconfigEnv: join(dir, 'config'), context: 'ctx-1', alsoProxy: [], neverProxy: [] });
+    const sameAgain = await tp([cmd], env, 'kube-session', '--kubeconfig', join(dir, 'config'), '--context', 'ctx-1');
+    expect(sameAgain.code, sameAgain.stderr).toBe(0);
+    const otherContext = await tp([cmd], env, 'kube-session', '--context', 'prod');
+    expect(otherContext.code).toBe(2);
+    expect(otherContext.stderr).toBe("telepresence kube-session: error: connected to context ctx-1, not prod; run 'telepresence quit' first to connect elsewhere, or leave out the flag\n");
+    const otherFile = await tp([cmd], env, 'kube-session', '--kubeconfig', '/k/other');
+    expect(otherFile.code).toBe(2);
+    expect(otherFile.stderr).toContain(`connected with kubeconfig ${join(dir, 'config')}, not /k/other`);
+    expect(ran).toBe(2);
+    expect(connects).toHaveLength(3);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

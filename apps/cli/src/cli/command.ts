@@ -1,9 +1,13 @@
 // Commands are data: name, flags, what they require (nothing, the daemons, a session), a handler.
 // run.ts turns the list into the parser and resolves `requires` in one place (ensureDaemons);
 // handlers get their options typed from the flag specs, without casts.
-import type { UserDaemonContract } from '@tel/contracts';
+import { DEFAULT_MANAGER_NAMESPACE, type UserDaemonContract } from '@tel/contracts';
 import type { Client } from '@tel/ipc';
+import { homedir } from 'node:os';
+import { delimiter, resolve } from 'node:path';
+import { userError } from '@tel/errors';
 import type { Config } from '../config/config.js';
+import type { KubeconfigSource } from '../kube/kubeconfig.js';
 import type { EnsuredDaemons } from './daemons.js';
 import type { Output } from './output.js';
 
@@ -14,6 +18,46 @@ export interface Flag {
   default?: string | boolean;
   /** Given again, adds a value (`--http-header a=1 --http-header b=2`): a string[], empty when absent. Unlike `<x...>` it never swallows the arguments after it. */
   repeatable?: true;
+}
+
+/**
+ * The kubectl flags of every command that reads a kubeconfig (connect, helm, version, and the
+ * commands that connect on demand): one definition. `--cluster` and `--user` are not offered: the
+ * kubeconfig loader selects a cluster and user through a context only.
+ */
+export const KUBE_FLAGS = [
+  { flags: '--kubeconfig <files>', description: 'kubeconfig file(s), separated by ":" (default: $KUBECONFIG or ~/.kube/config)' },
+  { flags: '--context <name>', description: 'the kubeconfig context to use (default: its current-context)' },
+] as const;
+
+/** `--manager-namespace` wherever a command finds the manager; never `-n`: that is the workloads' namespace. */
+export const MANAGER_NAMESPACE_FLAG = {
+  flags: '--manager-namespace <namespace>',
+  description: `namespace of the Traffic Manager (default: the kubeconfig's telepresence.io manager.namespace, else ${DEFAULT_MANAGER_NAMESPACE})`,
+} as const;
+
+/** The options KUBE_FLAGS give a handler. */
+export interface KubeOptions {
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** Whether the user named a kubeconfig or context on the command line. */
+export function hasKubeFlags(opts: KubeOptions): boolean {
+  return opts.kubeconfig !== undefined || opts.context !== undefined;
+}
+
+/** Where to read the kubeconfig from: the flags over KUBECONFIG over ~/.kube/config. */
+export function kubeconfigSource(env: NodeJS.ProcessEnv, opts: KubeOptions): KubeconfigSource {
+  if (opts.kubeconfig !== undefined && opts.kubeconfig.trim() === '') throw userError('--kubeconfig is empty', 'name a kubeconfig file, or leave the flag out to use $KUBECONFIG or ~/.kube/config');
+  if (opts.context !== undefined && opts.context.trim() === '') throw userError('--context is empty', 'name a context (telepresence list-contexts shows them), or leave the flag out');
+  // Absolute: the user daemon reads them, from another working directory.
+  const kubeconfigEnv = (opts.kubeconfig ?? env.KUBECONFIG)
+    ?.split(delimiter)
+    .filter((f) => f.length > 0)
+    .map((f) => resolve(f))
+    .join(delimiter);
+  return { home: env.HOME || homedir(), ...(kubeconfigEnv ? { kubeconfigEnv } : {}), ...(opts.context ? { context: opts.context } : {}) };
 }
 
 /** What a command needs before its handler runs; run.ts provides it, commands never start daemons. */

@@ -1,6 +1,7 @@
 // The real parser, in process: help text and error text are part of the interface.
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { run } from './run.js';
 
 function capture() {
@@ -17,7 +18,7 @@ function capture() {
 async function tp(...argv: string[]) {
   const out = capture();
   const err = capture();
-  const code = await run(argv, { stdout: out.stream, stderr: err.stream, env: { XDG_CONFIG_HOME: '/nonexistent', XDG_RUNTIME_DIR: '/nonexistent/run', TELEPRESENCE_ROOT_RUN_DIR: '/nonexistent/root' } });
+  const code = await run(argv, { stdout: out.stream, stderr: err.stream, env: { HOME: '/nonexistent', XDG_CONFIG_HOME: '/nonexistent', XDG_RUNTIME_DIR: '/nonexistent/run', TELEPRESENCE_ROOT_RUN_DIR: '/nonexistent/root' } });
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
@@ -34,19 +35,40 @@ describe('telepresence CLI', () => {
     expect(r.stdout).toMatchSnapshot();
   });
 
-  it('an unknown command is a user error (exit 2) with the parser message', async () => {
-    const r = await tp('bogus');
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatchSnapshot();
+  it('help hides --json (2.x keeps it for old scripts)', async () => {
+    expect((await tp('--help')).stdout).not.toContain('--json');
   });
 
-  it('an invalid --output is refused', async () => {
-    const r = await tp('--output', 'xml', 'version');
+  it.each([
+    [['bogus'], "telepresence: error: unknown command 'bogus'; see 'telepresence --help'"],
+    [['--bogus', 'version'], "telepresence: error: unknown option '--bogus'; see 'telepresence --help'"],
+    [['version', '--bogus'], "telepresence version: error: unknown option '--bogus'; see 'telepresence version --help'"],
+    [['helm', 'install', '--timeout'], "telepresence helm install: error: option '--timeout <duration>' argument missing; see 'telepresence helm install --help'"],
+    [['leave'], "telepresence leave: error: missing required argument 'name'; see 'telepresence leave --help'"],
+    [['quit', 'now'], "telepresence quit: error: too many arguments for 'quit'. Expected 0 arguments but got 1; see 'telepresence quit --help'"],
+    [['connect', '--also-proxy'], "telepresence connect: error: option '--also-proxy <cidr...>' argument missing; see 'telepresence connect --help'"],
+  ])('parse error %j: one line in our format naming the command, a user error (exit 2)', async (argv, line) => {
+    const r = await tp(...argv);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("option '-o, --output <format>' argument 'xml' is invalid");
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`${line}\n`);
   });
 
-  it('version -o json with no daemons reports them as not running', async () => {
+  it('a parse error in json mode is the error document', async () => {
+    const r = await tp('-o', 'json', 'leave');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ error: { category: 'user', message: "missing required argument 'name'", hint: "see 'telepresence leave --help'" } });
+  });
+
+  it.each([['xml'], ['jsonl'], ['']])('an output format not offered (%j): one line, exit 2, nothing on stdout', async (format) => {
+    const r = await tp('--output', format, 'version');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`telepresence version: error: invalid output format ${JSON.stringify(format)}; use one of default, json, yaml\n`);
+  });
+
+  it('version -o json with no daemons reports them as not running, keyed as 2.x names them', async () => {
     const r = await tp('version', '-o', 'json');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
@@ -55,6 +77,21 @@ describe('telepresence CLI', () => {
       ['Root Daemon', false],
       ['User Daemon', false],
     ]);
+    expect(Object.keys(doc)).toEqual(['client', 'root_daemon', 'user_daemon', 'components', 'mismatches']);
+  });
+
+  it('-o yaml, -o JSON (any case) and the hidden --json give the same document', async () => {
+    const json = JSON.parse((await tp('version', '-o', 'json')).stdout);
+    expect(parse((await tp('-o', 'yaml', 'version')).stdout)).toEqual(json);
+    expect(JSON.parse((await tp('version', '-o', 'JSON')).stdout)).toEqual(json);
+    expect(JSON.parse((await tp('version', '--json')).stdout)).toEqual(json);
+    expect(JSON.parse((await tp('--json', 'quit')).stdout)).toEqual({ disconnected: false, stopped: [] });
+  });
+
+  it('an error in yaml mode is the error document in yaml', async () => {
+    const r = await tp('-o', 'yaml', 'uninstall');
+    expect(r.code).toBe(2);
+    expect(parse(r.stdout)).toEqual({ error: { category: 'user', message: 'nothing to uninstall', hint: 'name the workloads, or use --all-agents' } });
   });
 
   it('quit with nothing running says so', async () => {

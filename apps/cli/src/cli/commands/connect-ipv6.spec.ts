@@ -40,7 +40,7 @@ describe('telepresence connect with an IPv6 subnet', () => {
   ])('%j fails with a user error before any daemon or cluster work', async (flags, what, flag) => {
     const r = await tp('connect', ...flags);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`telepresence: error: ${what}: ${IPV6_NOT_SUPPORTED}; for example ${flag} 10.10.8.0/24\n`);
+    expect(r.stderr).toBe(`telepresence connect: error: ${what}: ${IPV6_NOT_SUPPORTED}; for example ${flag} 10.10.8.0/24\n`);
     expect(r.stdout).toBe('');
     // Nothing was started or written: no socket dir, no log dir, no config.
     expect(readdirSync(home)).toEqual([]);

@@ -27,7 +27,7 @@ describe('telepresence connect', () => {
   ])('refuses %j before starting any daemon', async (flags, message) => {
     const r = await tp('connect', ...flags);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`telepresence: error: ${message}\n`);
+    expect(r.stderr).toBe(`telepresence connect: error: ${message}\n`);
   });
 
   it('a bad flag in json mode is one error document', async () => {

@@ -2,25 +2,19 @@
 // helm release record. Why: the traffic manager is a handful of fixed objects, and a release record
 // can disagree with the cluster (2.x skipped install while a stale release secret existed). Install
 // state is read from the live Deployment only; see apps/cli/src/install/README.md.
-import { homedir } from 'node:os';
 import { userError } from '@tel/errors';
 import { buildVersion } from '@tel/version';
 import { parseDuration } from '../../config/config.js';
 import { resolveImage } from '../../config/registry.js';
-import { DEFAULT_MANAGER_NAMESPACE } from '../../install/manifests.js';
 import { managerNamespaceFor } from '../../kube/extension.js';
 import { loadKubeconfig } from '../../kube/kubeconfig.js';
 import { progressEvent } from '../../userd/manager-install.js';
-import { defineCommand, type CommandContext, type OptionsOf } from '../command.js';
+import { defineCommand, KUBE_FLAGS, kubeconfigSource, MANAGER_NAMESPACE_FLAG, type CommandContext, type OptionsOf } from '../command.js';
 
 /** The flags every helm subcommand takes. */
 const HELM_FLAGS = [
-  {
-    flags: '-n, --manager-namespace <namespace>',
-    description: `namespace of the Traffic Manager (default: the kubeconfig's telepresence.io manager.namespace, else ${DEFAULT_MANAGER_NAMESPACE})`,
-  },
-  { flags: '--kubeconfig <files>', description: 'kubeconfig file(s) (default: $KUBECONFIG or ~/.kube/config)' },
-  { flags: '--context <name>', description: 'kubeconfig context to use (default: the current one)' },
+  MANAGER_NAMESPACE_FLAG,
+  ...KUBE_FLAGS,
   { flags: '--timeout <duration>', description: 'how long to wait for the Traffic Manager to be ready or gone', default: '2m' },
 ] as const;
 
@@ -30,12 +24,7 @@ async function runHelm(action: HelmAction, ctx: CommandContext, opts: OptionsOf<
   const timeoutMs = parseDuration(opts.timeout);
   if (timeoutMs === undefined) throw userError(`invalid --timeout ${JSON.stringify(opts.timeout)}`, "use a duration such as '90s' or '2m'");
   // The same kubeconfig reading as connect: KUBECONFIG lists, --context, the telepresence.io extension.
-  const kubeconfigEnv = opts.kubeconfig || ctx.env.KUBECONFIG;
-  const kube = loadKubeconfig({
-    home: ctx.env.HOME || homedir(),
-    ...(kubeconfigEnv ? { kubeconfigEnv } : {}),
-    ...(opts.context ? { context: opts.context } : {}),
-  });
+  const kube = loadKubeconfig(kubeconfigSource(ctx.env, opts));
   const kc = kube.kc;
   const namespace = managerNamespaceFor(opts.managerNamespace, kube.extension);
   // Loaded on use: the install code is only needed here.

@@ -12,7 +12,8 @@ import { formatEnv, formatEnvJson, parseEnvSyntax, ENV_SYNTAXES } from '../../in
 import { parsePortFlag } from '../../intercept/port-flag.js';
 import { autoHeader, filterFromFlags } from '../../intercept/filter-flags.js';
 import { describeFilter } from '@tel/agent-config';
-import { defineCommand, type DaemonsContext } from '../command.js';
+import { defineCommand, KUBE_FLAGS, type DaemonsContext } from '../command.js';
+import type { Output } from '../output.js';
 
 /** A DNS-1123 subdomain, what the manager accepts as an intercept or workload name. */
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -46,7 +47,7 @@ function writeEnvFiles(i: InterceptInfo, opts: { envFile?: string; envSyntax: st
 }
 
 /** Runs `argv` with the intercepted environment over ours; resolves with its exit code. */
-function runWithEnv(argv: string[], env: NodeJS.ProcessEnv, intercepted: Record<string, string>, signal: AbortSignal): Promise<number> {
+function runWithEnv(argv: string[], env: NodeJS.ProcessEnv, intercepted: Record<string, string>, signal: AbortSignal, out: Output): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: { ...env, ...intercepted } });
     // Ctrl-C reaches the child from the terminal; a cancel from elsewhere is passed on.
@@ -54,7 +55,7 @@ function runWithEnv(argv: string[], env: NodeJS.ProcessEnv, intercepted: Record<
     signal.addEventListener('abort', onAbort, { once: true });
     child.once('error', (err) => {
       signal.removeEventListener('abort', onAbort);
-      process.stderr.write(`telepresence: error: cannot run ${argv[0]}: ${err.message}\n`);
+      out.error(`cannot run ${argv[0]}: ${err.message}`);
       resolve(127);
     });
     child.once('exit', (code, sig) => {
@@ -75,6 +76,7 @@ export const interceptCommand = defineCommand({
     { flags: '--service <name>', description: 'the Service to intercept through, when several select the workload' },
     { flags: '-w, --workload <name>', description: 'the workload to intercept (default: NAME)' },
     { flags: '-n, --namespace <name>', description: "the workload's namespace (default: the session's)" },
+    ...KUBE_FLAGS,
     { flags: '--http-header <name=value>', description: 'personal intercept: only requests with this header (VALUE a regular expression; repeatable, all must match); "auto" makes one for you', repeatable: true },
     { flags: '--http-path-equal <path>', description: 'personal intercept: only requests for exactly this path' },
     { flags: '--http-path-prefix <prefix>', description: 'personal intercept: only requests whose path starts with this' },
@@ -117,7 +119,7 @@ export const interceptCommand = defineCommand({
     ctx.out.result({ intercept: shown, elapsedMs: result.elapsedMs, ...(auto ? { header: auto } : {}) }, () => renderIntercept(result) + (auto ? `\n   Send requests with the header\n      ${auto.name}: ${auto.value}\n   to reach this workstation` : ''));
     if (!passThrough.length) return;
     // `-- cmd`: the intercept lives as long as cmd; leaving is best effort if the daemon went away.
-    const code = await runWithEnv(passThrough, ctx.env, result.intercept.environment ?? {}, ctx.signal);
+    const code = await runWithEnv(passThrough, ctx.env, result.intercept.environment ?? {}, ctx.signal, ctx.out);
     await ctx.userDaemon.leave({ name }, { timeoutMs: 30_000 }).catch((err: Error) => ctx.out.notice(`leaving intercept ${name} failed: ${err.message}`));
     return code;
   },

@@ -3,7 +3,7 @@
 // (its version), intercepted (by whom, which port, since when). Needs a session: the user daemon
 // reads the workloads with the user's own permissions and the rest from the manager.
 import type { AgentInfo, InterceptInfo, ListResult, WorkloadInfo } from '@tel/contracts';
-import { defineCommand } from '../command.js';
+import { defineCommand, KUBE_FLAGS } from '../command.js';
 import { userError } from '@tel/errors';
 import { describeFilter } from '@tel/agent-config';
 
@@ -52,6 +52,7 @@ export const listCommand = defineCommand({
   requires: 'session',
   flags: [
     { flags: '-n, --namespace <name>', description: "the namespace to list (default: the session's)" },
+    ...KUBE_FLAGS,
     { flags: '-a, --agents', description: 'only workloads with a traffic-agent installed' },
     { flags: '-i, --intercepts', description: 'only intercepted workloads' },
   ],

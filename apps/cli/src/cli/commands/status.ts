@@ -1,11 +1,15 @@
 // `telepresence status`: the daemons (versions, logs) and, when connected, the session: context,
-// namespaces, traffic manager, routed and excluded subnets, tunnel health. Starts nothing.
+// namespaces, traffic manager, routed and excluded subnets, tunnel health. Starts nothing. A daemon
+// of another version is marked and the exit is non-zero (as `version`). In json/yaml the document
+// has 2.x's keys (`user_daemon`, `root_daemon`, `traffic_manager`, snake_case), ours added inside.
 import type { Contract, NetworkStatus, RootDaemonContract, RootDaemonStatus, SessionStatus, UserDaemonContract, UserDaemonStatus } from '@tel/contracts';
+import { EXIT_CODES } from '@tel/errors';
 import { NotRunningError, connect, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
-import { buildVersion, formatComponent } from '@tel/version';
+import { buildVersion, formatComponent, mismatchMessage } from '@tel/version';
 import { asNetworkStatus } from '../../userd/session.js';
 import { defineCommand } from '../command.js';
-import { ROOT_DAEMON, USER_DAEMON } from '../daemons.js';
+import { ROOT_DAEMON, USER_DAEMON, quitHint } from '../daemons.js';
+import { snakeCase } from '../output.js';
 
 export interface StatusDoc {
   client: { version: string };
@@ -35,13 +39,88 @@ async function call<C extends Contract<C>, T>(socket: string, name: string, f: (
   }
 }
 
+const isOdd = (d: { version: { version: string } } | null) => !!d && d.version.version !== buildVersion;
+const marker = (d: { version: { version: string } }) => (isOdd(d) ? '  <- version mismatch' : '');
+
+/** One line per daemon of another version than this client, naming it. */
+export function statusMismatches(d: StatusDoc): string[] {
+  return [d.rootDaemon, d.userDaemon].filter(isOdd).map((x) => mismatchMessage(buildVersion, x!.version));
+}
+
+/** A daemon as 2.x's status document shows it, with our fields beside its own. */
+function daemonDoc(s: UserDaemonStatus | RootDaemonStatus | null): Record<string, unknown> {
+  if (!s) return { running: false };
+  const v = s.version;
+  return {
+    running: true,
+    name: v.name,
+    version: v.version,
+    api_version: v.apiVersion,
+    ...(isOdd(s) ? { version_mismatch: true } : {}),
+    pid: v.pid,
+    idle: v.idle,
+    log_file: s.logFile,
+    uptime_seconds: s.uptimeSeconds,
+  };
+}
+
+function dnsDoc(n: NetworkStatus): Record<string, unknown> | undefined {
+  if (!n.dns) return n.dnsError ? { error: n.dnsError } : undefined;
+  const { lookupTimeoutMs, ...dns } = n.dns;
+  // 2.x's lookup_timeout is a Go duration, which encodes as nanoseconds.
+  return { ...(snakeCase(dns) as Record<string, unknown>), lookup_timeout: lookupTimeoutMs * 1e6 };
+}
+
+/** The json/yaml document: 2.x's `user_daemon`, `root_daemon` and `traffic_manager` keys and fields. */
+export function statusDocument(d: StatusDoc): Record<string, unknown> {
+  const s = d.session;
+  const user = daemonDoc(d.userDaemon);
+  if (d.userDaemon) {
+    user.status = s ? 'Connected' : 'Not connected';
+    if (s) {
+      Object.assign(user, {
+        kubernetes_server: s.server,
+        kubernetes_context: s.context,
+        namespace: s.namespace,
+        manager_namespace: s.managerNamespace,
+        ...(d.network?.dns?.namespaces.length ? { mapped_namespaces: d.network.dns.namespaces } : {}),
+        kubeconfig_files: s.kubeconfigFiles,
+        connected_at: s.connectedAt,
+        intercepts: (d.intercepts ?? []).map(({ client, environment: _env, ...i }) => ({ name: i.spec.name, client: `${client.user}@${client.host}`, ...(snakeCase(i) as object) })),
+        ...(d.portForward ? { port_forward: snakeCase(d.portForward) } : {}),
+        ...(d.manager ? { manager_session: snakeCase(d.manager) } : {}),
+      });
+    }
+  }
+  const root = daemonDoc(d.rootDaemon);
+  const n = d.network;
+  if (d.rootDaemon && n) {
+    const dns = dnsDoc(n);
+    const neverProxy = n.excluded.filter((e) => e.reason === 'never-proxy').map((e) => e.cidr);
+    Object.assign(root, {
+      ...(dns ? { dns } : {}),
+      subnets: n.routedSubnets,
+      ...(neverProxy.length ? { never_proxy_subnets: neverProxy } : {}),
+      device: n.device,
+      excluded: n.excluded,
+      tunnel_healthy: n.tunnelHealthy,
+      active_streams: n.activeStreams,
+      ...(n.tcp ? { tcp: snakeCase(n.tcp) } : {}),
+    });
+  }
+  // 2.x always writes these three keys, empty when not connected.
+  const m = s?.managerVersion;
+  const manager = { name: m ? 'Traffic Manager' : '', version: m?.version ?? '', traffic_agent: m?.agentImage ?? '', ...(m ? { api_version: m.apiVersion } : {}) };
+  return { client: { name: 'Client', version: buildVersion }, user_daemon: user, root_daemon: root, traffic_manager: manager };
+}
+
 export function renderStatus(d: StatusDoc): string {
   const lines = [`Client: ${buildVersion}`];
   const row = (label: string, value: string) => lines.push(`  ${label.padEnd(18)}: ${value}`);
   if (!d.userDaemon) lines.push('User Daemon: Not running');
   else {
     lines.push('User Daemon: Running');
-    row('Version', formatComponent(d.userDaemon.version));
+    row('Version', formatComponent(d.userDaemon.version) + marker(d.userDaemon));
     row('Log', d.userDaemon.logFile);
     const s = d.session;
     row('Status', s ? 'Connected' : 'Not connected');
@@ -68,7 +147,7 @@ export function renderStatus(d: StatusDoc): string {
   if (!d.rootDaemon) lines.push('Root Daemon: Not running');
   else {
     lines.push('Root Daemon: Running');
-    row('Version', formatComponent(d.rootDaemon.version));
+    row('Version', formatComponent(d.rootDaemon.version) + marker(d.rootDaemon));
     row('Log', d.rootDaemon.logFile);
     const n = d.network;
     if (n) {
@@ -126,6 +205,9 @@ export const statusCommand = defineCommand({
       ...(sessionStatus?.intercepts ? { intercepts: sessionStatus.intercepts } : {}),
       network,
     };
-    ctx.out.result(doc, () => renderStatus(doc));
+    ctx.out.result(statusDocument(doc), () => renderStatus(doc));
+    const mismatches = statusMismatches(doc);
+    for (const m of mismatches) ctx.out.error(`${m}; ${quitHint}`);
+    return mismatches.length ? EXIT_CODES.user : 0;
   },
 });

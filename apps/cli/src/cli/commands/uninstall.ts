@@ -1,7 +1,7 @@
 // `telepresence uninstall NAME... | --all-agents [-n NS]`: remove traffic agents; each workload's pod
 // template becomes exactly what it was before its first intercept (nothing left for a GitOps diff).
 import { userError } from '@tel/errors';
-import { defineCommand } from '../command.js';
+import { defineCommand, KUBE_FLAGS } from '../command.js';
 
 export const uninstallCommand = defineCommand({
   name: 'uninstall',
@@ -11,6 +11,7 @@ export const uninstallCommand = defineCommand({
   flags: [
     { flags: '-a, --all-agents', description: 'every workload with a traffic agent in the namespace' },
     { flags: '-n, --namespace <name>', description: "the workloads' namespace (default: the session's)" },
+    ...KUBE_FLAGS,
   ],
   validate(opts, args) {
     if (opts.allAgents && args.length) throw userError('name workloads or use --all-agents, not both', 'e.g. telepresence uninstall web, or telepresence uninstall --all-agents');

@@ -1,11 +1,20 @@
-// `telepresence version`: Client, User Daemon and Root Daemon, each with its API version. Does not
-// start daemons (as in 2.x); a running daemon of another version is flagged and the exit is non-zero.
+// `telepresence version`: Client, Root Daemon, User Daemon, Traffic Manager and Traffic Agent, each
+// with its API version. Starts no daemon (as in 2.x). The cluster side comes from the session when
+// connected, else from the manager's Deployment read with the kubeconfig flags. Any component of
+// another version than the client is flagged and named on stderr, and the exit is non-zero.
+import { AppsV1Api, Observable, type ConfigurationOptions, type V1Deployment } from '@kubernetes/client-node';
 import type { DaemonVersion, SessionInfo, UserDaemonContract } from '@tel/contracts';
-import { API_VERSIONS, buildVersion, formatComponent, mismatchMessage } from '@tel/version';
-import { defineCommand } from '../command.js';
-import { ROOT_DAEMON, USER_DAEMON, probe, quitHint } from '../daemons.js';
+import { AGENT_IMAGE_ENV } from '@tel/agent-config';
+import { clusterError, configError, EXIT_CODES, TelError } from '@tel/errors';
 import { connect, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
-import { imageTag } from '../../install/manifests.js';
+import { API_VERSIONS, buildVersion, formatComponent, mismatchMessage, versionFromTag } from '@tel/version';
+import { describePermission, statusOf, apiMessage, type Permission } from '../../install/errors.js';
+import { imageTag, MANAGER_NAME } from '../../install/manifests.js';
+import { stateOfDeployment } from '../../install/state.js';
+import { managerNamespaceFor } from '../../kube/extension.js';
+import { loadKubeconfig, type LoadedKubeconfig } from '../../kube/kubeconfig.js';
+import { defineCommand, hasKubeFlags, KUBE_FLAGS, kubeconfigSource, MANAGER_NAMESPACE_FLAG, type CommandContext, type KubeOptions } from '../command.js';
+import { ROOT_DAEMON, USER_DAEMON, probe, quitHint } from '../daemons.js';
 
 /** The user daemon's session, if it has one (never starts anything). */
 async function sessionOf(env: NodeJS.ProcessEnv): Promise<SessionInfo | null> {
@@ -19,47 +28,132 @@ async function sessionOf(env: NodeJS.ProcessEnv): Promise<SessionInfo | null> {
   }
 }
 
-interface Row {
+/** One component, in the json/yaml document as in `components` (snake_case, as 2.x writes). */
+export interface Component {
   name: string;
   version: string | null;
-  apiVersion: number | null;
+  api_version: number | null;
   running: boolean;
-  mismatch: boolean;
+  version_mismatch: boolean;
+  /** Traffic Manager / Agent: where the version was read ("session" or "cluster"), and their namespace and image. */
+  source?: 'session' | 'cluster';
+  namespace?: string;
+  image?: string;
 }
+
+/** The cluster side of one version report. */
+interface ClusterSide {
+  manager: { version: string; apiVersion: number | null; image?: string };
+  agentImage?: string;
+  namespace: string;
+  source: 'session' | 'cluster';
+}
+
+/** Reads the manager's Deployment: its version, API version and the agent image it injects. */
+async function readCluster(kube: LoadedKubeconfig, namespace: string, timeoutMs: number): Promise<ClusterSide> {
+  const what: Permission = { verb: 'get', resource: 'deployments', group: 'apps', namespace };
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  // client-node sends the request with the signal a middleware sets, so a silent API server is cut off.
+  const withSignal: ConfigurationOptions = {
+    middleware: [{ pre: (c) => (c.setSignal(abort.signal), new Observable(Promise.resolve(c))), post: (c) => new Observable(Promise.resolve(c)) }],
+    middlewareMergeStrategy: 'append',
+  };
+  let d: V1Deployment;
+  try {
+    d = await kube.kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: MANAGER_NAME, namespace }, withSignal);
+  } catch (err) {
+    const status = statusOf(err);
+    const where = `context ${kube.contextName} (${kube.server})`;
+    if (status === 404) throw clusterError(`no Traffic Manager in namespace ${namespace} of ${where}`, "install it with 'telepresence helm install', or name its namespace with --manager-namespace");
+    if (status === 403) throw clusterError(`you may not ${describePermission(what)} (forbidden)`, 'ask a cluster admin for read access to the Traffic Manager, or connect first');
+    if (abort.signal.aborted) throw clusterError(`the Kubernetes API of ${where} did not answer within ${timeoutMs / 1000}s`, 'check that the cluster is reachable, or raise timeouts.trafficManagerAPI in config.yml');
+    if (status === undefined) throw clusterError(`cannot reach the Kubernetes API of ${where}: ${String((err as Error).message ?? err).split('\n')[0]}`, 'check your kubeconfig and that the cluster is reachable');
+    throw clusterError(`could not ${describePermission(what)}: ${apiMessage(err)} (HTTP ${status})`, '');
+  } finally {
+    clearTimeout(timer);
+  }
+  const state = stateOfDeployment(d);
+  if (!state.installed || !state.version) throw clusterError(`no Traffic Manager in namespace ${namespace} of context ${kube.contextName} (${kube.server})`, "install it with 'telepresence helm install'");
+  const container = d.spec?.template.spec?.containers.find((c) => c.name === MANAGER_NAME);
+  const agentImage = container?.env?.find((e) => e.name === AGENT_IMAGE_ENV)?.value;
+  return { manager: { version: state.version, apiVersion: state.apiVersion ?? null, ...(state.image ? { image: state.image } : {}) }, ...(agentImage ? { agentImage } : {}), namespace, source: 'cluster' };
+}
+
+/**
+ * The cluster side: the session's when connected (and no kube flag names another), else the
+ * manager's Deployment. No kubeconfig at all (and no flag asking for one): no cluster side.
+ */
+async function clusterSide(ctx: CommandContext, opts: KubeOptions & { managerNamespace?: string }, session: SessionInfo | null): Promise<ClusterSide | undefined> {
+  if (session && !hasKubeFlags(opts) && !opts.managerNamespace) {
+    const m = session.managerVersion;
+    return { manager: { version: m.version, apiVersion: m.apiVersion }, ...(m.agentImage ? { agentImage: m.agentImage } : {}), namespace: session.managerNamespace, source: 'session' };
+  }
+  let kube: LoadedKubeconfig;
+  try {
+    kube = loadKubeconfig(kubeconfigSource(ctx.env, opts));
+  } catch (err) {
+    // A machine without any kubeconfig still has a client version to show.
+    const none = err instanceof TelError && err.category === 'config' && err.message.startsWith('no kubeconfig found');
+    if (none && !hasKubeFlags(opts) && !opts.managerNamespace) return undefined;
+    throw err instanceof TelError ? err : configError(String(err));
+  }
+  return readCluster(kube, managerNamespaceFor(opts.managerNamespace, kube.extension), ctx.config().timeouts.trafficManagerAPI);
+}
+
+function render(rows: Component[]): string {
+  const width = Math.max(...rows.map((r) => r.name.length));
+  return rows
+    .map((r) => {
+      const value = !r.running ? 'not running' : r.api_version === null ? r.version! : formatComponent({ name: r.name, version: r.version!, apiVersion: r.api_version });
+      const where = r.source === 'cluster' && r.name === 'Traffic Manager' ? ` in namespace ${r.namespace}` : '';
+      return `${r.name.padEnd(width)}: ${value}${where}${r.version_mismatch ? '  <- version mismatch' : ''}`;
+    })
+    .join('\n');
+}
+
+/** The document's keys: `client`, `root_daemon`, `user_daemon`, `traffic_manager`, `traffic_agent`. */
+const keyOf = (name: string) => name.toLowerCase().replace(/ /g, '_');
 
 export const versionCommand = defineCommand({
   name: 'version',
-  description: 'Show the version of the client and of each daemon',
+  description: 'Show the version of the client, the daemons and the Traffic Manager',
   requires: 'none',
-  async run(ctx) {
-    const rows: Row[] = [{ name: 'Client', version: buildVersion, apiVersion: API_VERSIONS.userDaemon, running: true, mismatch: false }];
+  flags: [...KUBE_FLAGS, MANAGER_NAMESPACE_FLAG],
+  validate(opts) {
+    kubeconfigSource({}, opts);
+  },
+  async run(ctx, opts) {
+    const rows: Component[] = [{ name: 'Client', version: buildVersion, api_version: API_VERSIONS.userDaemon, running: true, version_mismatch: false }];
     const mismatches: string[] = [];
     for (const kind of [ROOT_DAEMON, USER_DAEMON]) {
       const v: DaemonVersion | undefined = await probe(kind, ctx.env);
-      const mismatch = v !== undefined && v.version !== buildVersion;
-      if (v && mismatch) mismatches.push(mismatchMessage(buildVersion, v));
-      rows.push({ name: kind.name, version: v?.version ?? null, apiVersion: v?.apiVersion ?? null, running: !!v, mismatch });
+      const odd = v !== undefined && v.version !== buildVersion;
+      if (v && odd) mismatches.push(`${mismatchMessage(buildVersion, v)}; ${quitHint}`);
+      rows.push({ name: kind.name, version: v?.version ?? null, api_version: v?.apiVersion ?? null, running: !!v, version_mismatch: odd });
     }
-    // Connected: the cluster side as the manager declares it (the agent it injects is its own image).
+    // The session of a user daemon of this version only: another one may not speak our contract.
     const userDaemon = rows.find((r) => r.name === USER_DAEMON.name);
-    if (userDaemon?.running && !userDaemon.mismatch) {
-      const s = await sessionOf(ctx.env);
-      if (s) {
-        const m = s.managerVersion;
-        rows.push({ name: 'Traffic Manager', version: m.version, apiVersion: m.apiVersion, running: true, mismatch: false });
-        if (m.agentImage) rows.push({ name: 'Traffic Agent', version: imageTag(m.agentImage) ?? m.agentImage, apiVersion: m.apiVersion, running: true, mismatch: false });
+    const session = userDaemon?.running && !userDaemon.version_mismatch ? await sessionOf(ctx.env) : null;
+    const cluster = await clusterSide(ctx, opts, session);
+    if (cluster) {
+      const { version, apiVersion, image } = cluster.manager;
+      const where = { source: cluster.source, namespace: cluster.namespace };
+      const manager = { name: 'Traffic Manager', version, api_version: apiVersion, running: true, version_mismatch: version !== buildVersion, ...where, ...(image ? { image } : {}) };
+      rows.push(manager);
+      if (manager.version_mismatch) mismatches.push(`${mismatchMessage(buildVersion, { name: manager.name, version, apiVersion: apiVersion ?? 0 })}; run 'telepresence helm upgrade'`);
+      if (cluster.agentImage) {
+        // The agent runs the image the manager injects; an untagged image has no version to compare.
+        const tag = imageTag(cluster.agentImage);
+        const agentVersion = (tag && versionFromTag(tag)) || tag || cluster.agentImage;
+        const odd = agentVersion !== buildVersion;
+        rows.push({ name: 'Traffic Agent', version: agentVersion, api_version: apiVersion, running: true, version_mismatch: odd, ...where, image: cluster.agentImage });
+        if (odd) mismatches.push(`${mismatchMessage(buildVersion, { name: 'Traffic Agent', version: agentVersion, apiVersion: apiVersion ?? 0 })}; run 'telepresence helm upgrade'`);
       }
     }
-    ctx.out.result({ components: rows, mismatches }, () => {
-      const width = Math.max(...rows.map((r) => r.name.length));
-      return rows
-        .map((r) => {
-          const value = r.running ? formatComponent({ name: r.name, version: r.version!, apiVersion: r.apiVersion! }) : 'not running';
-          return `${r.name.padEnd(width)}: ${value}${r.mismatch ? '  <- version mismatch' : ''}`;
-        })
-        .join('\n');
-    });
-    for (const m of mismatches) ctx.out.error(`${m}; ${quitHint}`);
-    return mismatches.length ? 2 : 0;
+    const doc = { ...Object.fromEntries(rows.map((r) => [keyOf(r.name), r])), components: rows, mismatches };
+    ctx.out.result(doc, () => render(rows));
+    for (const m of mismatches) ctx.out.error(m);
+    return mismatches.length ? EXIT_CODES.user : 0;
   },
 });
