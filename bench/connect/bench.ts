@@ -176,7 +176,7 @@ async function main() {
     const v = JSON.parse((await tp('version', '-o', 'json')).stdout) as { components: { name: string }[] };
     void v;
     const st = JSON.parse((await tp('status', '-o', 'json')).stdout);
-    const pids = { userDaemon: st.userDaemon.version.pid as number, rootDaemon: st.rootDaemon.version.pid as number };
+    const pids = { userDaemon: st.user_daemon.pid as number, rootDaemon: st.root_daemon.pid as number };
 
     // BENCH_ONLY=bulk|http|conc: one comparison (conc: the 1000 connections and the user daemon's
     // RSS, with fresh daemons), printed, nothing written (for iterating on one figure).

@@ -15,8 +15,8 @@ import { ROOT_DAEMON, spawnError } from './daemons.js';
 const run = promisify(execFile);
 const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
-const NO_SUDO =
-  "telepresence: error: cannot start the Root Daemon: it needs root and 'sudo' is not on PATH; install sudo (and allow this user to use it), or run the command as root\n";
+const noSudo = (command: string) =>
+  `telepresence ${command}: error: cannot start the Root Daemon: it needs root and 'sudo' is not on PATH; install sudo (and allow this user to use it), or run the command as root\n`;
 
 let tmp: string;
 let cli: string;
@@ -54,7 +54,7 @@ describe.skipIf(!asRoot)('starting daemons without sudo, as a non-root user', ()
   for (const command of ['start-daemons', 'connect']) {
     it(`${command}: one line naming sudo and how to fix it, a user-error exit code, no stack trace`, async () => {
       const r = await tpAsNobody(command);
-      expect(r.stderr).toBe(NO_SUDO);
+      expect(r.stderr).toBe(noSudo(command));
       expect(r.code).toBe(EXIT_CODES.user);
       expect(r.stdout).toBe('');
     });

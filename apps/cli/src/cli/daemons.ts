@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { Contract, DaemonVersion, RootDaemonContract, UserDaemonContract } from '@tel/contracts';
+import type { ConnectRequest, Contract, DaemonVersion, RootDaemonContract, UserDaemonContract } from '@tel/contracts';
 import { TelError, userError } from '@tel/errors';
 import { NotRunningError, connect, isAlive, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
 import { API_VERSIONS, buildVersion, mismatchMessage } from '@tel/version';
@@ -124,11 +124,12 @@ export interface EnsuredDaemons {
  *  1. 'none': nothing;
  *  2. 'daemons': the root daemon first (the session needs it), then the user daemon;
  *  3. 'session': the daemons, and a session: without one the user daemon connects first, with
- *     `connect`'s defaults (the kubeconfig's current context), as 2.x does for intercept and list.
+ *     `connect`'s defaults (the kubeconfig's current context) and the command's kube flags
+ *     (`connect`), as 2.x does for intercept and list.
  */
 export async function ensureDaemons(
   requires: 'daemons' | 'session',
-  ctx: { out: Output; env: NodeJS.ProcessEnv; startTimeoutMs: number; config?: () => Config; signal?: AbortSignal },
+  ctx: { out: Output; env: NodeJS.ProcessEnv; startTimeoutMs: number; config?: () => Config; signal?: AbortSignal; connect?: Partial<ConnectRequest> },
 ): Promise<EnsuredDaemons> {
   const root = await ensureDaemon(ROOT_DAEMON, ctx);
   root.client.close();

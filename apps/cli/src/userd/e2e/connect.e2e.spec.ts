@@ -130,11 +130,12 @@ describe('telepresence connect (real cluster, workstation namespace)', () => {
     const s = await tpAdmin('status', '--output', 'json');
     expect(s.code).toBe(0);
     expect(s.json.client.version).toBe(V1);
-    expect(s.json.userDaemon.version.version).toBe(V1);
-    expect(s.json.rootDaemon.version.version).toBe(V1);
-    expect(s.json.userDaemon.version.idle).toBe(false);
-    expect(s.json.session).toMatchObject({ managerNamespace: MANAGER_NS, managerVersion: { version: V1 }, server: cluster.apiServer });
-    expect(s.json.network.tunnelHealthy).toBe(true);
+    expect(s.json.user_daemon.version).toBe(V1);
+    expect(s.json.root_daemon.version).toBe(V1);
+    expect(s.json.user_daemon.idle).toBe(false);
+    expect(s.json.user_daemon).toMatchObject({ status: 'Connected', manager_namespace: MANAGER_NS, kubernetes_server: cluster.apiServer });
+    expect(s.json.traffic_manager.version).toBe(V1);
+    expect(s.json.root_daemon.tunnel_healthy).toBe(true);
     const human = await tpAdmin('status');
     expect(human.stdout).toContain(`${demo.podB}/32 (never-proxy)`);
     expect(human.stdout).toContain('198.18.0.1/32 (api-server)');
@@ -204,11 +205,11 @@ s.on('error', (e) => { out.error = String(e); console.log(JSON.stringify(out)); 
     // TCP was redirected to the user daemon's listener and rode the stream tunnel (this manager has
     // one); status says so.
     const st = await tpAdmin('status', '--output', 'json');
-    expect(st.json?.network?.tcp, st.stdout).toMatchObject({ via: 'user-daemon' });
-    expect(st.json.portForward.tcp.accepted).toBeGreaterThanOrEqual(3);
-    expect(st.json.portForward.tcp.ok).toBeGreaterThanOrEqual(2);
-    expect(st.json.portForward.tcp.failed).toBeGreaterThanOrEqual(1);
-    expect(st.json.portForward.tcp.lastError).toMatch(/ECONNREFUSED/);
+    expect(st.json?.root_daemon?.tcp, st.stdout).toMatchObject({ via: 'user-daemon' });
+    expect(st.json.user_daemon.port_forward.tcp.accepted).toBeGreaterThanOrEqual(3);
+    expect(st.json.user_daemon.port_forward.tcp.ok).toBeGreaterThanOrEqual(2);
+    expect(st.json.user_daemon.port_forward.tcp.failed).toBeGreaterThanOrEqual(1);
+    expect(st.json.user_daemon.port_forward.tcp.last_error).toMatch(/ECONNREFUSED/);
   }, 180_000);
 
   it('echoes UDP through a pod', async () => {
@@ -231,16 +232,16 @@ s.on('error', (e) => { out.error = String(e); console.log(JSON.stringify(out)); 
     expect(r.code, r.stdout + r.stderr).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`version mismatch: Client ${V2} != (Root|User) Daemon ${V1}; run 'telepresence quit -s'`));
     const s = await tpAdmin('status', '--output', 'json');
-    expect(s.json.userDaemon.version.version).toBe(V1);
-    expect(s.json.rootDaemon.version.version).toBe(V1);
-    expect(s.json.network.tunnelHealthy).toBe(true);
+    expect(s.json.user_daemon.version).toBe(V1);
+    expect(s.json.root_daemon.version).toBe(V1);
+    expect(s.json.root_daemon.tunnel_healthy).toBe(true);
     expect((await httpGet(cluster, `http://${demo.serviceIp}:8080/`)).ok).toBe(true);
   }, 120_000);
 
   it('after kill -9 of the root daemon, connect again restores everything without duplicate rules', async () => {
     const connected = await netState(cluster);
     const s = await tpAdmin('status', '--output', 'json');
-    const pid = s.json.rootDaemon.version.pid as number;
+    const pid = s.json.root_daemon.pid as number;
     process.kill(pid, 'SIGKILL'); // our own daemon, by pid
     await new Promise((r) => setTimeout(r, 300));
     const r = await tpAdmin('connect', '--output', 'json');
@@ -264,12 +265,12 @@ s.on('error', (e) => { out.error = String(e); console.log(JSON.stringify(out)); 
     expect(ok).toBe(true);
     // The root daemon re-checks health on its ping interval: status follows within seconds.
     let s = await tpAdmin('status', '--output', 'json');
-    for (let i = 0; i < 30 && !s.json.network?.tunnelHealthy; i++) {
+    for (let i = 0; i < 30 && !s.json.root_daemon?.tunnel_healthy; i++) {
       await new Promise((r) => setTimeout(r, 1000));
       s = await tpAdmin('status', '--output', 'json');
     }
-    expect(s.json.network.tunnelHealthy).toBe(true);
-    expect(s.json.portForward.serving).toBe(true);
+    expect(s.json.root_daemon.tunnel_healthy).toBe(true);
+    expect(s.json.user_daemon.port_forward.serving).toBe(true);
   }, 200_000);
 
   it('quit -s restores routes and rules exactly', async () => {

@@ -196,17 +196,17 @@ describe('cluster DNS through the system resolver (real cluster, workstation nam
   it('status shows DNS mode resolved and the routing domains', async () => {
     const s = await tp('status', '--output', 'json');
     expect(s.code, s.stderr).toBe(0);
-    const dns = s.json.network?.dns;
-    expect(dns, JSON.stringify(s.json.network)).toBeTruthy();
+    const dns = s.json.root_daemon?.dns;
+    expect(dns, JSON.stringify(s.json.root_daemon)).toBeTruthy();
     expect(dns.mode).toBe('resolved');
-    expect(dns.routingDomains).toEqual(expect.arrayContaining(['~cluster.local', `~${DEMO_NS}`, '~my-svc.rs', `~${TEST_NS}`]));
-    expect(dns.routingDomains).not.toContain('~rs');
-    expect(dns.searchDomains).toEqual([DEMO_NS]);
-    expect(dns.excludeSuffixes).toEqual([EXCLUDED_SUFFIX]);
-    expect(dns.leftOut).toEqual(expect.arrayContaining([expect.objectContaining({ namespace: RS_NS, reason: 'public-suffix' })]));
+    expect(dns.routing_domains).toEqual(expect.arrayContaining(['~cluster.local', `~${DEMO_NS}`, '~my-svc.rs', `~${TEST_NS}`]));
+    expect(dns.routing_domains).not.toContain('~rs');
+    expect(dns.search_domains).toEqual([DEMO_NS]);
+    expect(dns.exclude_suffixes).toEqual([EXCLUDED_SUFFIX]);
+    expect(dns.left_out).toEqual(expect.arrayContaining([expect.objectContaining({ namespace: RS_NS, reason: 'public-suffix' })]));
     const human = await tp('status');
     expect(human.stdout).toMatch(/DNS\s+: resolved, server /);
-    expect(human.stdout).toContain(`Routing domains: ${dns.routingDomains.join(' ')}`);
+    expect(human.stdout).toContain(`Routing domains: ${dns.routing_domains.join(' ')}`);
     expect(human.stdout).toContain(`Search domains : ${DEMO_NS}`);
     // resolved itself carries them on tel0; the connected namespace as search domain (which
     // routes too), so there without the `~`.
@@ -244,7 +244,7 @@ describe('cluster DNS through the system resolver (real cluster, workstation nam
   }, 60_000);
 
   it('our resolver answers the .svc form when asked directly (the gap is only in routing)', async () => {
-    const server = (await tp('status', '--output', 'json')).json.network.dns.server as string;
+    const server = (await tp('status', '--output', 'json')).json.root_daemon.dns.server as string;
     const r = await askA(server, `demo.${DEMO_NS}.svc`);
     expect(r, `A demo.${DEMO_NS}.svc @${server}`).toEqual({ rcode: 0, addresses: [demoIp] });
   }, 60_000);
@@ -290,7 +290,7 @@ describe('cluster DNS through the system resolver (real cluster, workstation nam
   }, 60_000);
 
   it('an excluded suffix under a routed namespace resolves from upstream instead of failing', async () => {
-    const before = (await tp('status', '--output', 'json')).json.network.dns.stats;
+    const before = (await tp('status', '--output', 'json')).json.root_daemon.dns.stats;
     // `dns.inet.test` is routed to tel0 by `~test`; our resolver must forward it upstream.
     expect(await getent('dns.inet.test')).toBe(cluster.inetNames['dns.inet.test']);
     const q = await resolvectlQuery('dns.inet.test');
@@ -298,7 +298,7 @@ describe('cluster DNS through the system resolver (real cluster, workstation nam
     expect(q.out).toContain(cluster.inetNames['dns.inet.test']);
     console.info(`resolvectl query dns.inet.test: ${q.out.trim()}`);
     expect(q.out).toContain('link: tel0'); // routed to us by ~test, forwarded upstream by us
-    const after = (await tp('status', '--output', 'json')).json.network.dns.stats;
+    const after = (await tp('status', '--output', 'json')).json.root_daemon.dns.stats;
     expect(after.upstream).toBeGreaterThan(before.upstream);
     // A name in the same namespace that is not excluded goes to the cluster (and does not exist there).
     expect(await getent('nothere.test')).toBeNull();
@@ -326,7 +326,7 @@ describe('cluster DNS through the system resolver (real cluster, workstation nam
     const connectMs: number[] = [];
     for (let cycle = 1; cycle <= KILL_CYCLES; cycle++) {
       const st = await tp('status', '--output', 'json');
-      const pids = [st.json?.userDaemon?.pid ?? st.json?.userDaemon?.version?.pid, st.json?.rootDaemon?.pid ?? st.json?.rootDaemon?.version?.pid].filter((p): p is number => typeof p === 'number');
+      const pids = [st.json?.user_daemon?.pid, st.json?.root_daemon?.pid].filter((p): p is number => typeof p === 'number');
       expect(pids, JSON.stringify(st.json)).toHaveLength(2);
       for (const pid of pids) process.kill(pid, 'SIGKILL'); // our own daemons, by pid
       for (const pid of pids) await waitGone(pid);
@@ -368,7 +368,7 @@ describe('a workstation whose resolv.conf is broken (resolved runs, programs do 
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain(`DNS: override mode: systemd-resolved is running but programs do not ask it (${found}; nsswitch hosts: files dns): taking over nameserver 127.0.0.1 instead`);
     const st = await tpBroken('status', '--output', 'json');
-    expect(st.json.network.dns).toMatchObject({ mode: 'override', systemResolver: { resolvConf: found, nsswitchHosts: 'files dns' } });
+    expect(st.json.root_daemon.dns).toMatchObject({ mode: 'override', system_resolver: { resolv_conf: found, nsswitch_hosts: 'files dns' } });
     for (const name of ['demo', `demo.${DEMO_NS}`]) {
       const g = await cluster.wsExec('getent', ['hosts', name], { ...world, timeoutMs: 15_000 });
       expect(g.stdout.trim().split(/\s+/)[0], `getent hosts ${name}: ${g.stdout}${g.stderr}`).toBe(demoIp);

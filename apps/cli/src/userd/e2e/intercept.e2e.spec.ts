@@ -104,8 +104,8 @@ describe('global intercepts (real cluster)', () => {
     expect(measured.firstWorkstationAnswerMs).toBeLessThan(10_000);
     expect(await fromWorkstation('web'), seenBodies).toBe(10);
     const st = await tp('status', '--output', 'json');
-    expect(st.json.intercepts).toEqual([expect.objectContaining({ state: 'active', spec: expect.objectContaining({ name: 'web', namespace: NS }) })]);
-    expect(st.json.intercepts[0].environment).toBeUndefined();
+    expect(st.json.user_daemon.intercepts).toEqual([expect.objectContaining({ name: 'web', state: 'active', spec: expect.objectContaining({ name: 'web', namespace: NS }) })]);
+    expect(st.json.user_daemon.intercepts[0].environment).toBeUndefined();
     // The pod's environment: ConfigMap-, Secret-sourced and a value with spaces, quotes and $.
     const json = JSON.parse(readFileSync(join(dir, 'web.json'), 'utf8')) as Record<string, string>;
     expect(json).toMatchObject({ GREETING: 'hello from a configmap', API_TOKEN: 's3cr3t value', TRICKY });

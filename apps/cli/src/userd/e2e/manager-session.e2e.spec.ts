@@ -44,11 +44,11 @@ r.on('data', (d) => (b += d)); r.on('end', () => { process.stdout.write(b); s.cl
   return (JSON.parse(await kubectl(['exec', '-n', MANAGER_NS, name, '--', '/usr/bin/node', '-e', script])) as { sessions: SessionSummary[] }).sessions;
 }
 
-/** The user daemon's view through `telepresence status --output json`. */
+/** The user daemon's view through `telepresence status --output json` (its `user_daemon`). */
 async function status(): Promise<any> {
   const r = await tp('status', '--output', 'json');
   if (r.code !== 0 || !r.json) throw new Error(`status failed: ${r.stdout}${r.stderr}`);
-  return r.json;
+  return r.json.user_daemon;
 }
 
 async function pollUntil<T>(what: string, f: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 250): Promise<T> {
@@ -107,14 +107,14 @@ describe('the user daemon session in the traffic manager (real cluster)', () => 
     const r = await tp('connect', '--output', 'json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const s = await status();
-    expect(s.manager).toMatchObject({ managerVersion: VERSION, arrivals: 1 });
-    expect(s.manager.sessionId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(Date.now() - Date.parse(s.manager.lastAnswerAt)).toBeLessThan(10_000);
+    expect(s.manager_session).toMatchObject({ manager_version: VERSION, arrivals: 1 });
+    expect(s.manager_session.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.now() - Date.parse(s.manager_session.last_answer_at)).toBeLessThan(10_000);
     const human = await tp('status');
-    expect(human.stdout).toContain(`Manager session   : ${s.manager.sessionId}`);
+    expect(human.stdout).toContain(`Manager session   : ${s.manager_session.session_id}`);
     expect(human.stdout).toMatch(/Manager answered  : \S+ \(\d+s ago\)/);
     const sessions = await managerSessions();
-    expect(sessions.map((x) => x.sessionId)).toEqual([s.manager.sessionId]);
+    expect(sessions.map((x) => x.sessionId)).toEqual([s.manager_session.session_id]);
     expect(sessions[0]!.client).toMatchObject({ version: VERSION, namespace: 'default' });
     expect((await httpGet(cluster, `http://${serviceIp}:8080/`)).ok).toBe(true);
   }, 400_000);
@@ -128,8 +128,7 @@ const probe = (port) => new Promise((res) => { const s = net.connect(port, ${JSO
     const seen = JSON.parse(await kubectl(['exec', '-n', DEMO_NS, 'prober', '--', '/usr/bin/node', '-e', script])) as Record<string, string>;
     // The readiness probe's health port answers: the pod network path works, so the refusals are the listeners'.
     expect(seen).toEqual({ [MANAGER_API_PORT]: 'ECONNREFUSED', [MANAGER_TCP_PORT]: 'ECONNREFUSED', [MANAGER_HEALTH_PORT]: 'open' });
-    const s = await status();
-    expect(s.network.tunnelHealthy).toBe(true);
+    expect((await tp('status', '--output', 'json')).json.root_daemon.tunnel_healthy).toBe(true);
     expect((await httpGet(cluster, `http://${serviceIp}:8080/`)).ok).toBe(true);
   }, 120_000);
 
@@ -150,15 +149,15 @@ const probe = (port) => new Promise((res) => { const s = net.connect(port, ${JSO
   }, 120_000);
 
   it('the manager pod deleted mid-session: a new session and working outbound traffic within 10 s, no command typed', async () => {
-    const before = (await status()).manager;
+    const before = (await status()).manager_session;
     const old = await managerPod();
     const t0 = Date.now();
     await kubectl(['delete', 'pod', '-n', MANAGER_NS, old.name, '--wait=false']);
     const after = await pollUntil(
       'a new manager session',
       async () => {
-        const m = (await status()).manager;
-        return m?.sessionId && m.sessionId !== before.sessionId ? m : undefined;
+        const m = (await status()).manager_session;
+        return m?.session_id && m.session_id !== before.session_id ? m : undefined;
       },
       15_000,
     );
@@ -169,13 +168,13 @@ const probe = (port) => new Promise((res) => { const s = net.connect(port, ${JSO
     expect(measured.newSessionMs).toBeLessThan(10_000);
     expect(measured.trafficAgainMs).toBeLessThan(10_000);
     expect((await managerPod()).name).not.toBe(old.name);
-    expect((await managerSessions()).map((x) => x.sessionId)).toEqual([after.sessionId]);
+    expect((await managerSessions()).map((x) => x.sessionId)).toEqual([after.session_id]);
   }, 120_000);
 
   it('the user daemon killed with -9: the manager drops its session within lease + 5 s', async () => {
     const s = await status();
-    const sessionId = s.manager.sessionId as string;
-    const pid = s.userDaemon.version.pid as number;
+    const sessionId = s.manager_session.session_id as string;
+    const pid = s.pid as number;
     expect((await managerSessions()).map((x) => x.sessionId)).toContain(sessionId);
     const t0 = Date.now();
     const k = await cluster.wsExec('kill', ['-9', String(pid)]);

@@ -110,7 +110,7 @@ describe('personal intercepts (real cluster, two developers)', () => {
       const r = await tp(...args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       // Progress lines may come first (stderr is not a terminal); the failure is one line.
-      const errors = r.stderr.split('\n').filter((l) => l.startsWith('telepresence: error'));
+      const errors = r.stderr.split('\n').filter((l) => l.startsWith('telepresence intercept: error'));
       expect(errors, r.stderr).toHaveLength(1);
       expect(errors[0]).toMatch(msg);
     }

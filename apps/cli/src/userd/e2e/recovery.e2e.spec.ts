@@ -342,7 +342,7 @@ describe.each(CASES)('$name intercept recovers from every blip, no command typed
     expect(recoveryMs).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
     // 3. The user daemon and the manager say so.
     const st = await tp('status', '--output', 'json');
-    expect(st.json?.intercepts, st.stdout).toEqual([expect.objectContaining({ state: 'active', spec: expect.objectContaining({ name }) })]);
+    expect(st.json?.user_daemon?.intercepts, st.stdout).toEqual([expect.objectContaining({ state: 'active', spec: expect.objectContaining({ name }) })]);
     const l = await tp('list', '-n', NS, '--output', 'json');
     expect(l.json?.intercepts, l.stdout).toEqual([expect.objectContaining({ state: 'active', spec: expect.objectContaining({ name }) })]);
     // 4. Nothing left over: one session, the same pods (no rollout), one agent per pod, parks refilled, not piled up.
