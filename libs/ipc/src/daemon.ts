@@ -34,6 +34,21 @@ export interface LifecycleMethods {
   setLogLevel(req: SetLogLevelRequest): Promise<Empty>;
 }
 
+/**
+ * Every daemon's `setLogLevel`: a 2.x level name, for `durationMs` (then `configured`, the level
+ * given at start from config.yml's logLevels, comes back) or until changed again.
+ */
+export function logLevelHandler(log: Logger, configured: Level): LifecycleMethods['setLogLevel'] {
+  return async ({ level, durationMs }) => {
+    const l = levelFrom2x(level);
+    if (!l) throw userError(`invalid log level ${JSON.stringify(level)}`, `use one of ${LEVELS_2X.join(', ')}`);
+    if (durationMs !== undefined && !(Number.isFinite(durationMs) && durationMs >= 0)) throw userError(`invalid log level duration ${JSON.stringify(durationMs)}`, 'pass a duration such as 10m');
+    log.info(`log level ${l}${durationMs ? ` for ${durationMs} ms, then ${configured}` : ''}`);
+    log.setLevel(l, durationMs);
+    return {};
+  };
+}
+
 export interface DaemonRuntime {
   log: Logger;
   startedAt: number;
@@ -84,15 +99,7 @@ export function createDaemonRuntime(opts: {
       setImmediate(() => void shutdown('quit requested'));
       return {};
     },
-    // The level given at start (config.yml's logLevels) is the one a duration goes back to.
-    setLogLevel: async ({ level, durationMs }) => {
-      const l = levelFrom2x(level);
-      if (!l) throw userError(`invalid log level ${JSON.stringify(level)}`, `use one of ${LEVELS_2X.join(', ')}`);
-      if (durationMs !== undefined && !(Number.isFinite(durationMs) && durationMs >= 0)) throw userError(`invalid log level duration ${JSON.stringify(durationMs)}`, 'pass a duration such as 10m');
-      log.info(`log level ${l}${durationMs ? ` for ${durationMs} ms, then ${opts.level}` : ''}`);
-      log.setLevel(l, durationMs);
-      return {};
-    },
+    setLogLevel: logLevelHandler(log, opts.level),
   };
   return {
     log,

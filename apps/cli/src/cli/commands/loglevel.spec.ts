@@ -1,5 +1,5 @@
-// loglevel through the real parser against both daemons' real runtimes (createDaemonRuntime: the
-// same setLogLevel the daemons serve) on real sockets: the level changes in both, comes back to
+// loglevel through the real parser against both daemons' own setLogLevel handler (the one
+// createDaemonRuntime serves) on real sockets: the level changes in both, comes back to
 // the configured one after the duration, and bad input changes nothing.
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
@@ -7,35 +7,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RootDaemonContract, UserDaemonContract } from '@tel/contracts';
-import { createDaemonRuntime, type DaemonRuntime, type Handlers } from '@tel/ipc';
-import { API_VERSIONS } from '@tel/version';
+import { logLevelHandler, serve, type Handlers } from '@tel/ipc';
+import { createLogger, type Logger } from '@tel/logging';
+import { API_VERSIONS, buildVersion } from '@tel/version';
 import { ROOT_DAEMON, USER_DAEMON } from '../daemons.js';
 import { tp } from './testing/tp.js';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
-let user: DaemonRuntime;
-let root: DaemonRuntime;
+const user = { log: createLogger('connector', { level: 'info', stream: { write: () => undefined } }) };
+const root = { log: createLogger('daemon', { level: 'info', stream: { write: () => undefined } }) };
 const servers: Server[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tel-loglevel-'));
   env = { XDG_CONFIG_HOME: join(dir, 'config'), XDG_RUNTIME_DIR: join(dir, 'run'), XDG_CACHE_HOME: join(dir, 'cache'), TELEPRESENCE_ROOT_RUN_DIR: join(dir, 'root') };
-  const flags = { ownerUid: process.getuid!(), ownerGid: process.getgid!() };
-  const runtime = (name: string, logName: string, apiVersion: number, socketPath: string) =>
-    createDaemonRuntime({ name, logName, apiVersion, socketPath, flags, level: 'info', busy: () => false });
-  // The runtimes' log files go under the test's cache dir, never the real user's.
-  const cache = process.env.XDG_CACHE_HOME;
-  process.env.XDG_CACHE_HOME = env.XDG_CACHE_HOME;
-  user = runtime('User Daemon', 'test-connector', API_VERSIONS.userDaemon, USER_DAEMON.socket(env));
-  root = runtime('Root Daemon', 'test-daemon', API_VERSIONS.rootDaemon, ROOT_DAEMON.socket(env));
-  if (cache === undefined) delete process.env.XDG_CACHE_HOME;
-  else process.env.XDG_CACHE_HOME = cache;
-  expect(user.log.file?.startsWith(dir)).toBe(true);
-  servers.push(
-    await user.listen<Pick<UserDaemonContract, 'version' | 'quit' | 'setLogLevel'>>(user.lifecycle as Handlers<Pick<UserDaemonContract, 'version' | 'quit' | 'setLogLevel'>>),
-    await root.listen<Pick<RootDaemonContract, 'version' | 'quit' | 'setLogLevel'>>(root.lifecycle as Handlers<Pick<RootDaemonContract, 'version' | 'quit' | 'setLogLevel'>>),
-  );
+  // The daemons' own setLogLevel (logLevelHandler, what createDaemonRuntime serves), configured at info.
+  const lifecycle = (name: string, apiVersion: number, log: Logger) => ({
+    version: async () => ({ name, version: buildVersion, apiVersion, pid: process.pid, idle: true }),
+    quit: async () => ({}),
+    setLogLevel: logLevelHandler(log, 'info'),
+  });
+  const userHandlers: Handlers<Pick<UserDaemonContract, 'version' | 'quit' | 'setLogLevel'>> = lifecycle('User Daemon', API_VERSIONS.userDaemon, user.log);
+  const rootHandlers: Handlers<Pick<RootDaemonContract, 'version' | 'quit' | 'setLogLevel'>> = lifecycle('Root Daemon', API_VERSIONS.rootDaemon, root.log);
+  servers.push(await serve(USER_DAEMON.socket(env), userHandlers), await serve(ROOT_DAEMON.socket(env), rootHandlers));
 });
 
 afterAll(() => {
