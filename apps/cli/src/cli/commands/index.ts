@@ -1,5 +1,6 @@
 // Every CLI command, in help order.
 import type { AnyCommand } from '../command.js';
+import { configCommand } from './config.js';
 import { connectCommand } from './connect.js';
 import { connectorForegroundCommand } from './connector-foreground.js';
 import { helmCommand } from './helm.js';
@@ -14,4 +15,4 @@ import { startDaemonsCommand } from './start-daemons.js';
 import { statusCommand } from './status.js';
 import { versionCommand } from './version.js';
 
-export const COMMANDS: AnyCommand[] = [connectCommand, statusCommand, listCommand, listContextsCommand, interceptCommand, leaveCommand, uninstallCommand, quitCommand, startDaemonsCommand, versionCommand, loglevelCommand, helmCommand, connectorForegroundCommand] 
+export const COMMANDS: AnyCommand[] = [connectCommand, statusCommand, listCommand, listContextsCommand, interceptCommand, leaveCommand, uninstallCommand, quitCommand, startDaemonsCommand, versionCommand, loglevelCommand, configCommand, helmCommand, connectorForegroundCommand] 
