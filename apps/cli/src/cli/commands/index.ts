@@ -8,6 +8,7 @@ import { interceptCommand } from './intercept.js';
 import { leaveCommand } from './leave.js';
 import { listCommand } from './list.js';
 import { listContextsCommand } from './list-contexts.js';
+import { listNamespacesCommand } from './list-namespaces.js';
 import { loglevelCommand } from './loglevel.js';
 import { uninstallCommand } from './uninstall.js';
 import { quitCommand } from './quit.js';
@@ -15,4 +16,4 @@ import { startDaemonsCommand } from './start-daemons.js';
 import { statusCommand } from './status.js';
 import { versionCommand } from './version.js';
 
-export const COMMANDS: AnyCommand[] = [connectCommand, statusCommand, listCommand, listContextsCommand, interceptCommand, leaveCommand, uninstallCommand, quitCommand, startDaemonsCommand, versionCommand, loglevelCommand, configCommand, helmCommand, connectorForegroundCommand] 
+export const COMMANDS: AnyCommand[] = [connectCommand, statusCommand, listCommand, listContextsCommand, listNamespacesCommand, interceptCommand, leaveCommand, uninstallCommand, quitCommand, startDaemonsCommand, versionCommand, loglevelCommand, configCommand, helmCommand, connectorForegroundCommand] 
