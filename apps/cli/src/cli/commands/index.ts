@@ -1,5 +1,6 @@
 // Every CLI command, in help order.
 import type { AnyCommand } from '../command.js';
+import { completionCommand } from './completion.js';
 import { configCommand } from './config.js';
 import { connectCommand } from './connect.js';
 import { connectorForegroundCommand } from './connector-foreground.js';
@@ -16,4 +17,4 @@ import { startDaemonsCommand } from './start-daemons.js';
 import { statusCommand } from './status.js';
 import { versionCommand } from './version.js';
 
-export const COMMANDS: AnyCommand[] = [connectCommand, statusCommand, listCommand, listContextsCommand, listNamespacesCommand, interceptCommand, leaveCommand, uninstallCommand, quitCommand, startDaemonsCommand, versionCommand, loglevelCommand, configCommand, helmCommand, connectorForegroundCommand] 
+export const COMMANDS: AnyCommand[] = [connectCommand, statusCommand, listCommand, listContextsCommand, listNamespacesCommand, interceptCommand, leaveCommand, uninstallCommand, quitCommand, startDaemonsCommand, versionCommand, loglevelCommand, configCommand, completionCommand(() => COMMANDS), helmCommand, connectorForegroundCommand] 
