@@ -4,6 +4,7 @@ import { completionCommand } from './completion.js';
 import { configCommand } from './config.js';
 import { connectCommand } from './connect.js';
 import { connectorForegroundCommand } from './connector-foreground.js';
+import { gatherLogsCommand } from './gather-logs.js';
 import { helmCommand } from './helm.js';
 import { interceptCommand } from './intercept.js';
 import { leaveCommand } from './leave.js';
@@ -17,4 +18,4 @@ import { startDaemonsCommand } from './start-daemons.js';
 import { statusCommand } from './status.js';
 import { versionCommand } from './version.js';
 
-export const COMMANDS: AnyCommand[] = [connectCommand, statusCommand, listCommand, listContextsCommand, listNamespacesCommand, interceptCommand, leaveCommand, uninstallCommand, quitCommand, startDaemonsCommand, versionCommand, loglevelCommand, configCommand, completionCommand(() => COMMANDS), helmCommand, connectorForegroundCommand] 
+export const COMMANDS: AnyCommand[] = [connectCommand, statusCommand, listCommand, listContextsCommand, listNamespacesCommand, interceptCommand, leaveCommand, uninstallCommand, quitCommand, startDaemonsCommand, versionCommand, loglevelCommand, gatherLogsCommand, configCommand, completionCommand(() => COMMANDS), helmCommand, connectorForegroundCommand] 
