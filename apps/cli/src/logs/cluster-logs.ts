@@ -3,6 +3,7 @@
 // A component that cannot be read becomes a warning; the other logs are still gathered.
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { AGENT_CONTAINER, AGENT_INIT_CONTAINER } from '@tel/agent-config';
+import { formatError, toErrorInfo } from '@tel/errors';
 import { isManagerPod } from '../kube/portforward.js';
 import type { LoadedKubeconfig } from '../kube/kubeconfig.js';
 import type { Anonymizer } from './anonymize.js';
@@ -52,7 +53,7 @@ export async function gatherClusterLogs(kube: LoadedKubeconfig, managerNamespace
     note(pods);
     for (const pod of pods) targets.push({ pod, container: pod.spec?.containers[0]?.name ?? 'traffic-manager' });
   } catch (err) {
-    warnings.push((err as Error).message);
+    warnings.push(formatError(toErrorInfo(err)));
   }
   try {
     const all = (await read('list pods in all namespaces', () => core.listPodForAllNamespaces())).items;
@@ -63,7 +64,7 @@ export async function gatherClusterLogs(kube: LoadedKubeconfig, managerNamespace
       if (pod.spec?.initContainers?.some((c) => c.name === AGENT_INIT_CONTAINER)) targets.push({ pod, container: AGENT_INIT_CONTAINER });
     }
   } catch (err) {
-    warnings.push(`traffic-agent logs not gathered: ${(err as Error).message}`);
+    warnings.push(`traffic-agent logs not gathered: ${formatError(toErrorInfo(err))}`);
   }
 
   const entries: LogEntry[] = [];
@@ -76,7 +77,7 @@ export async function gatherClusterLogs(kube: LoadedKubeconfig, managerNamespace
       const suffix = container === AGENT_CONTAINER || isManagerPod(pod) ? '' : `.${container}`;
       entries.push({ name: `${name}.${namespace}${suffix}.log`, source: `pod/${namespace}/${name}/${container}`, content: String(content ?? '') });
     } catch (err) {
-      warnings.push((err as Error).message);
+      warnings.push(formatError(toErrorInfo(err)));
     }
   }
   return { entries, warnings };
