@@ -2,7 +2,7 @@
 // the workstation: list-namespaces with the developer's kubeconfig, and gather-logs
 // --traffic-manager zipping the daemons', the manager pod's and a real traffic agent's logs;
 // with --anonymize none of the run's pod names, namespace, pod IPs, host or user names remain.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
@@ -48,7 +48,12 @@ beforeAll(async () => {
   await removeManager(cluster);
   await kubectl(['apply', '-f', '-'], demoWorkloadManifest({ image: cluster.demoServerImage, namespace: NS }));
   await kubectl(['rollout', 'status', 'deployment/demo', '-n', NS, '--timeout=150s']);
-  tp = cliRunner(cluster, build, { ...userEnv(join(dir, 'user'), cluster.registry), USER: WS_USER, LOGNAME: WS_USER }, cluster.adminKubeconfig);
+  // The user's runtime dir is named after them (as /run/user/<name> may be): the daemons log
+  // their socket paths, so the user name is in the logs for --anonymize to remove.
+  const userDirsEnv = userEnv(join(dir, 'user'), cluster.registry);
+  const runtimeDir = join(dir, 'user', WS_USER);
+  mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+  tp = cliRunner(cluster, build, { ...userDirsEnv, XDG_RUNTIME_DIR: runtimeDir, USER: WS_USER, LOGNAME: WS_USER }, cluster.adminKubeconfig);
   tpDev = cliRunner(cluster, build, userEnv(join(dir, 'dev'), cluster.registry), cluster.developerKubeconfig);
   const c = await tp('connect', '--output', 'json');
   expect(c.code, c.stdout + c.stderr).toBe(0);
@@ -117,8 +122,8 @@ describe('gather-logs --traffic-manager against the test cluster', () => {
     const identifying = [...manager, ...demo].flatMap((p) => [p.name, p.ip]).concat([NS, cluster.managerNamespace, host, WS_USER]);
     // The check means something only for what the plain logs hold: at least the pods and the namespace.
     const present = identifying.filter((s) => containsWhole(plain, s));
-    expect(present).toEqual(expect.arrayContaining([NS, ...manager.map((p) => p.name), ...demo.map((p) => p.name)]));
-    process.stderr.write(`[everyday e2e] identifying strings in the plain logs: ${present.length}/${identifying.length}\n`);
+    expect(present).toEqual(expect.arrayContaining([NS, WS_USER, ...manager.map((p) => p.name), ...demo.map((p) => p.name)]));
+    process.stderr.write(`[everyday e2e] identifying strings in the plain logs: ${present.join(', ')} (not there: ${identifying.filter((x) => !present.includes(x)).join(', ') || 'none'})\n`);
     for (const s of identifying) expect(containsWhole(anon, s), `${s} remains in the anonymized zip`).toBe(false);
     // Still useful: the same lines, placeholders where the names were.
     expect(anon).toMatch(/traffic-manager-pod-\d+\.namespace-\d+\.log/);
