@@ -73,6 +73,47 @@ describe('telepresence completion bash', () => {
   });
 });
 
+/** Whether `shell` is installed here: the zsh and fish checks run where it is. */
+function has(shell: string): boolean {
+  try {
+    execFileSync(shell, ['-c', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('telepresence completion zsh|fish in the real shells', () => {
+  it.skipIf(!has('zsh'))('zsh: the script loads, and the function answers as bashcompinit calls it', async () => {
+    const file = join(dir, 'telepresence.zsh');
+    writeFileSync(file, (await tp({}, ['completion', 'zsh'])).stdout);
+    // What bashcompinit's _bash_complete sets before calling the function: zsh's 1-based words, CURRENT.
+    const ask = (...words: string[]) =>
+      execFileSync('zsh', ['-f', '-c', `source ${JSON.stringify(file)}; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; COMP_CWORD=$((CURRENT - 1)); COMP_WORDS=("\${words[@]}"); _telepresence; print -l -- "\${COMPREPLY[@]}"`], { encoding: 'utf8', cwd: dir, env: { ...process.env, HOME: dir } })
+        .split('\n')
+        // zsh's compgen does not filter by the word; compadd does, by the typed prefix.
+        .filter((l) => l.length > 0 && l.startsWith(words.at(-1)!))
+        .sort();
+    expect(ask('telepresence', 'helm', '')).toEqual(['install', 'uninstall', 'upgrade']);
+    expect(ask('telepresence', 'loglevel', '--d')).toEqual(['--duration']);
+    expect(ask('telepresence', 'connect', '-n', 'helm', '')).toEqual([]);
+  });
+
+  it.skipIf(!has('fish'))('fish: complete -C offers the subcommands and flags with their descriptions', async () => {
+    const file = join(dir, 'telepresence.fish');
+    writeFileSync(file, (await tp({}, ['completion', 'fish'])).stdout);
+    const ask = (line: string) =>
+      execFileSync('fish', ['--no-config', '-c', `source ${JSON.stringify(file)}; complete -C ${JSON.stringify(line)}`], { encoding: 'utf8', cwd: dir, env: { ...process.env, HOME: dir } })
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => l.split('\t')[0])
+        .sort();
+    expect(ask('telepresence helm ')).toEqual(['install', 'uninstall', 'upgrade']);
+    expect(ask('telepresence loglevel --d')).toEqual(['--duration']);
+    expect(ask('telepresence list-n')).toEqual(['list-namespaces']);
+  });
+});
+
 describe('telepresence completion zsh|fish', () => {
   it('zsh runs the same function through bashcompinit; fish gets complete lines for commands, subcommands and flags', async () => {
     const zsh = await tp({}, ['completion', 'zsh']);

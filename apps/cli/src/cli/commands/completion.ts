@@ -92,6 +92,8 @@ ${cases((n) => n.choices)}
   esac
 }
 _telepresence() {
+  # zsh (through bashcompinit) indexes arrays from 1 unless told otherwise; this function counts as bash does.
+  [[ -n "\${ZSH_VERSION-}" ]] && setopt localoptions ksharrays
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="" path="" w i skip=0
   ((COMP_CWORD > 0)) && prev="\${COMP_WORDS[COMP_CWORD-1]}"
   COMPREPLY=()
