@@ -111,6 +111,11 @@ describe('telepresence completion zsh|fish in the real shells', () => {
     expect(ask('telepresence helm ')).toEqual(['install', 'uninstall', 'upgrade']);
     expect(ask('telepresence loglevel --d')).toEqual(['--duration']);
     expect(ask('telepresence list-n')).toEqual(['list-namespaces']);
+    // `uninstall` is a command and a helm subcommand: each gets its own flags.
+    expect(ask('telepresence helm uninstall --')).toEqual(['--context', '--kubeconfig', '--manager-namespace', '--output', '--timeout', '--verbose']);
+    expect(ask('telepresence uninstall --')).toEqual(['--all-agents', '--namespace', '--output', '--verbose']);
+    expect(ask('telepresence connect -n helm ')).toEqual([]);
+    expect(ask('telepresence intercept x -- hel')).toEqual([]);
   });
 });
 
@@ -123,10 +128,10 @@ describe('telepresence completion zsh|fish', () => {
     expect(zsh.stdout).toContain('complete -F _telepresence telepresence');
     const fish = await tp({}, ['completion', 'fish']);
     expect(fish.code).toBe(0);
-    expect(fish.stdout).toContain("complete -c telepresence -n '__fish_use_subcommand' -a 'loglevel'");
-    expect(fish.stdout).toContain("complete -c telepresence -n '__fish_seen_subcommand_from helm; and not __fish_seen_subcommand_from install upgrade uninstall' -a 'install'");
-    expect(fish.stdout).toContain("complete -c telepresence -n '__fish_seen_subcommand_from loglevel' -s d -l duration -x");
-    expect(fish.stdout).toContain("complete -c telepresence -n '__fish_seen_subcommand_from list-namespaces' -l kubeconfig -r -F");
+    expect(fish.stdout).toContain(`complete -c telepresence -n '__telepresence_at ""' -a 'loglevel'`);
+    expect(fish.stdout).toContain(`complete -c telepresence -n '__telepresence_at "helm"' -a 'install'`);
+    expect(fish.stdout).toContain(`complete -c telepresence -n '__telepresence_at "loglevel"' -s d -l duration -x`);
+    expect(fish.stdout).toContain(`complete -c telepresence -n '__telepresence_at "list-namespaces"' -l kubeconfig -r -F`);
   });
 
   it('an unknown or missing shell is a user error, nothing printed on stdout', async () => {

@@ -139,20 +139,63 @@ ${bashScript(commands).split('\n').filter((l) => !l.startsWith('# telepresence c
 }
 
 function fishScript(commands: AnyCommand[]): string {
-  const lines = ['# telepresence completion for fish: telepresence completion fish > ~/.config/fish/completions/telepresence.fish', 'complete -c telepresence -f'];
-  for (const n of nodes(commands)) {
-    const words = n.path ? n.path.split(' ') : [];
-    const others = (names: string[]) => (names.length && words.length ? `; and not __fish_seen_subcommand_from ${names.join(' ')}` : '');
-    const here = words.length === 0 ? '__fish_use_subcommand' : words.map((w) => `__fish_seen_subcommand_from ${w}`).join('; and ');
-    for (const c of n.subcommands) lines.push(`complete -c telepresence -n ${q(here + others(n.subcommands.map((s) => s.name)))} -a ${q(c.name)} -d ${q(c.description)}`);
-    for (const choice of n.choices) lines.push(`complete -c telepresence -n ${q(here)} -a ${q(choice)}`);
-    if (words.length === 0) continue;
+  const ns = nodes(commands);
+  const switchOn = (name: string, f: (n: Node) => string[]) =>
+    [
+      `function ${name}`,
+      '    switch "$argv[1]"',
+      ...ns.filter((n) => f(n).length > 0).flatMap((n) => [`        case ${q(n.path)}`, `            printf '%s\\n' ${f(n).map(q).join(' ')}`]),
+      '    end',
+      'end',
+    ].join('\n');
+  // Command paths are names of [a-z-] only: double quotes inside the single-quoted condition are safe.
+  const at = (path: string) => q(`__telepresence_at "${path}"`);
+  const lines = [
+    '# telepresence completion for fish: telepresence completion fish > ~/.config/fish/completions/telepresence.fish',
+    switchOn('__telepresence_subcommands', (n) => n.subcommands.map((c) => c.name)),
+    switchOn('__telepresence_valued_flags', (n) => n.flags.filter((f) => f.takesValue).flatMap((f) => f.names)),
+    // The same walk as the bash function: subcommands deepen the path, a flag's value is skipped,
+    // after -- the words belong to another program.
+    `function __telepresence_path
+    set -l path ''
+    set -l skip 0
+    for w in (commandline -opc)[2..-1]
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        switch $w
+            case '--'
+                echo ' --'
+                return
+            case '--*=*'
+                continue
+            case '-*'
+                contains -- $w (__telepresence_valued_flags "$path"); and set skip 1
+                continue
+        end
+        contains -- $w (__telepresence_subcommands "$path"); and set path (string trim -- "$path $w")
+    end
+    echo $path
+end
+function __telepresence_at
+    set -l p (__telepresence_path)
+    test "$p" = "$argv[1]"
+end`,
+    'complete -c telepresence -f',
+  ];
+  for (const n of ns) {
+    for (const c of n.subcommands) lines.push(`complete -c telepresence -n ${at(n.path)} -a ${q(c.name)} -d ${q(c.description)}`);
+    for (const choice of n.choices) lines.push(`complete -c telepresence -n ${at(n.path)} -a ${q(choice)}`);
     for (const f of n.command?.flags?.map(flagInfo) ?? []) {
       const value = f.takesValue ? (f.fileValue ? ' -r -F' : ' -x') : '';
-      lines.push(`complete -c telepresence -n ${q(here)}${f.short ? ` -s ${f.short.slice(1)}` : ''}${f.long ? ` -l ${f.long.slice(2)}` : ''}${value} -d ${q(f.description)}`);
+      lines.push(`complete -c telepresence -n ${at(n.path)}${f.short ? ` -s ${f.short.slice(1)}` : ''}${f.long ? ` -l ${f.long.slice(2)}` : ''}${value} -d ${q(f.description)}`);
     }
   }
-  lines.push(`complete -c telepresence -s o -l output -x -a ${q(OUTPUT_FORMATS.join(' '))} -d 'output format'`, "complete -c telepresence -l verbose -d 'print stack traces of unexpected errors'");
+  lines.push(
+    `complete -c telepresence -n 'not __telepresence_at " --"' -s o -l output -x -a ${q(OUTPUT_FORMATS.join(' '))} -d 'output format'`,
+    `complete -c telepresence -n 'not __telepresence_at " --"' -l verbose -d 'print stack traces of unexpected errors'`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
