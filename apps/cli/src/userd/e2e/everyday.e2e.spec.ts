@@ -1,5 +1,6 @@
-// The everyday commands that read the cluster, against the real test cluster with the built CLI on
-// the workstation: list-namespaces with the developer's kubeconfig, and gather-logs
+// The everyday commands that read the cluster or the daemons, against the real test cluster with
+// the built CLI on the workstation: list-namespaces with the developer's kubeconfig, loglevel on
+// the running daemons, and gather-logs
 // --traffic-manager zipping the daemons', the manager pod's and a real traffic agent's logs;
 // with --anonymize none of the run's pod names, namespace, pod IPs, host or user names remain.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
-import { buildVersion, cliRunner, kubectlAsAdmin, pushManager, removeManager, userEnv, ws, type Build, type Tp } from './harness.js';
+import { buildVersion, cliRunner, httpGet, kubectlAsAdmin, pushManager, removeManager, userEnv, ws, type Build, type Tp } from './harness.js';
 
 const RUN = Date.now().toString(36);
 /** Unique per run: the node keeps images by tag (IfNotPresent), so a reused tag would run an old manager. */
@@ -92,6 +93,30 @@ describe('list-namespaces against the test cluster', () => {
   }, 120_000);
 });
 
+describe('loglevel against the running daemons', () => {
+  it('debug makes the user daemon log what it drops at debug; with -d it goes back to the configured info', async () => {
+    const [demo] = await pods(NS, 'app=demo');
+    const connectorLog = join(dir, 'user', 'cache', 'telepresence', 'logs', 'connector.log');
+    const refusedLine = (port: number) => `tcp ${demo!.ip}:${port} refused`;
+    // Configured info: a refused connection through the tunnel is a debug line, not written.
+    await httpGet(cluster, `http://${demo!.ip}:7/`, 5);
+    expect(readFileSync(connectorLog, 'utf8')).not.toContain(refusedLine(7));
+    const short = await tp('loglevel', 'debug', '-d', '3s');
+    expect(short.code, short.stderr).toBe(0);
+    await httpGet(cluster, `http://${demo!.ip}:9/`, 5);
+    expect(readFileSync(connectorLog, 'utf8')).toContain(refusedLine(9));
+    await new Promise((r) => setTimeout(r, 3500));
+    await httpGet(cluster, `http://${demo!.ip}:13/`, 5);
+    expect(readFileSync(connectorLog, 'utf8')).not.toContain(refusedLine(13));
+    const bad = await tp('loglevel', 'loud');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    // For the rest of the run: debug, so the logs gathered below name the pod's IP.
+    expect((await tp('loglevel', 'debug', '-d', '10m')).code).toBe(0);
+    await httpGet(cluster, `http://${demo!.ip}:9/`, 5);
+  }, 120_000);
+});
+
 describe('gather-logs --traffic-manager against the test cluster', () => {
   it("zips the connector's, the root daemon's, the manager pod's and the traffic agent's logs", async () => {
     const file = join(dir, 'plain.zip');
@@ -122,7 +147,7 @@ describe('gather-logs --traffic-manager against the test cluster', () => {
     const identifying = [...manager, ...demo].flatMap((p) => [p.name, p.ip]).concat([NS, cluster.managerNamespace, host, WS_USER]);
     // The check means something only for what the plain logs hold: at least the pods and the namespace.
     const present = identifying.filter((s) => containsWhole(plain, s));
-    expect(present).toEqual(expect.arrayContaining([NS, WS_USER, ...manager.map((p) => p.name), ...demo.map((p) => p.name)]));
+    expect(present).toEqual(expect.arrayContaining([NS, WS_USER, ...manager.map((p) => p.name), ...demo.flatMap((p) => [p.name, p.ip])]));
     process.stderr.write(`[everyday e2e] identifying strings in the plain logs: ${present.join(', ')} (not there: ${identifying.filter((x) => !present.includes(x)).join(', ') || 'none'})\n`);
     for (const s of identifying) expect(containsWhole(anon, s), `${s} remains in the anonymized zip`).toBe(false);
     // Still useful: the same lines, placeholders where the names were.
