@@ -3,7 +3,7 @@
 import { rootDaemonSocket, type RootDaemonContract } from '@tel/contracts';
 import { EXIT_CODES, formatError, toErrorInfo } from '@tel/errors';
 import { createDaemonRuntime, isAlive, parseDaemonFlags, type Handlers } from '@tel/ipc';
-import { isLevel } from '@tel/logging';
+import { levelFrom2x } from '@tel/logging';
 import { API_VERSIONS, handleBuildInfoFlag } from '@tel/version';
 import { NetworkSession } from './network/session.js';
 import { peerCred } from './sys/libc.js';
@@ -15,7 +15,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     throw new Error('the root daemon must run as root');
   }
   const flags = parseDaemonFlags(argv);
-  const level = env.TELEPRESENCE_ROOT_LOG_LEVEL && isLevel(env.TELEPRESENCE_ROOT_LOG_LEVEL) ? env.TELEPRESENCE_ROOT_LOG_LEVEL : 'info';
+  // The configured level (config.yml logLevels.rootDaemon, passed by the CLI that starts us as
+  // --log-level, since sudo hands over no config dir), else the environment's; `loglevel -d` returns to it.
+  const flagged = argv.includes('--log-level') ? levelFrom2x(argv[argv.indexOf('--log-level') + 1] ?? '') : undefined;
+  const level = flagged ?? levelFrom2x(env.TELEPRESENCE_ROOT_LOG_LEVEL ?? '') ?? 'info';
   const socketPath = rootDaemonSocket(env);
   let network: NetworkSession | undefined;
   const rt = createDaemonRuntime({

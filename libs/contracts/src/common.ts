@@ -30,3 +30,11 @@ export interface ProgressEvent {
   /** Something the user should read even when the operation succeeds (a version warning). */
   warning?: boolean;
 }
+
+/** `telepresence loglevel LEVEL [-d DURATION]`, sent to both daemons. */
+export interface SetLogLevelRequest {
+  /** A level as 2.x names it: trace, debug, info, warning (or warn), error. */
+  level: string;
+  /** Milliseconds until the daemon goes back to its configured level; absent or 0: until changed again. */
+  durationMs?: number;
+}

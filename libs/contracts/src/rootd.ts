@@ -1,7 +1,7 @@
 // Boundary: CLI / user daemon → root daemon ("daemon"), over a unix socket readable only by root
 // and the session's owner. Local contract: ships with the CLI, need not stay compatible.
 import type { Method } from './contract.js';
-import type { DaemonVersion, Empty } from './common.js';
+import type { DaemonVersion, Empty, SetLogLevelRequest } from './common.js';
 import type { DnsConfig, DnsNamespace, DnsStatus } from './dns.js';
 
 export interface RootDaemonStatus {
@@ -84,7 +84,8 @@ export interface RootDaemonContract {
   version: Method<Empty, DaemonVersion>;
   status: Method<Empty, RootDaemonStatus>;
   quit: Method<Empty, Empty>;
-  setLogLevel: Method<{ level: string }, Empty>;
+  /** Change the log level at run time (`telepresence loglevel`). */
+  setLogLevel: Method<SetLogLevelRequest, Empty>;
   /** Create tel0, routes and redirect rules and start proxying into the tunnel. */
   connectNetwork: Method<NetworkConfig, NetworkStatus>;
   /** Remove everything connectNetwork installed (also done on quit and at start after a crash). */

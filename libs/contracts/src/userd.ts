@@ -1,11 +1,11 @@
 // Boundary: CLI → user daemon ("connector"), over a unix socket owned by the user.
 // Local contract: the CLI and the user daemon ship in one bundle, so it need not stay compatible.
 import type { Method, StreamMethod } from './contract.js';
-import type { DaemonVersion, Empty, ProgressEvent } from './common.js';
+import type { DaemonVersion, Empty, ProgressEvent, SetLogLevelRequest } from './common.js';
 import type { AgentInfo, HttpFilterSpec, InterceptInfo } from './manager/intercepts.js';
 import type { NetworkStatus, RootDaemonStatus } from './rootd.js';
 
-export type { DaemonVersion, Empty, ProgressEvent } from './common.js';
+export type { DaemonVersion, Empty, ProgressEvent, SetLogLevelRequest } from './common.js';
 
 export interface UserDaemonStatus {
   version: DaemonVersion;
@@ -180,7 +180,7 @@ export interface UserDaemonContract {
   /** Stop the daemon after answering. */
   quit: Method<Empty, Empty>;
   /** Change the log level at run time (`telepresence loglevel`). */
-  setLogLevel: Method<{ level: string }, Empty>;
+  setLogLevel: Method<SetLogLevelRequest, Empty>;
   /**
    * Connect to the cluster: kubeconfig, manager (install/version policy), port-forward, root
    * daemon network. Idempotent for the same context and namespaces; a different one is refused

@@ -3,9 +3,9 @@
 import { startCpuProfileFromEnv } from './cpu-profile.js';
 import type { Server } from 'node:net';
 import { rmSync } from 'node:fs';
-import type { DaemonVersion, Empty } from '@tel/contracts';
+import type { DaemonVersion, Empty, SetLogLevelRequest } from '@tel/contracts';
 import { userError } from '@tel/errors';
-import { createLogger, isLevel, type Level, type Logger } from '@tel/logging';
+import { LEVELS_2X, createLogger, levelFrom2x, type Level, type Logger } from '@tel/logging';
 import { buildVersion } from '@tel/version';
 import { serve, type Handlers, type ServeOptions } from './index.js';
 import type { Contract } from '@tel/contracts';
@@ -31,7 +31,22 @@ export function parseDaemonFlags(argv: string[]): DaemonFlags {
 export interface LifecycleMethods {
   version(req: Empty): Promise<DaemonVersion>;
   quit(req: Empty): Promise<Empty>;
-  setLogLevel(req: { level: string }): Promise<Empty>;
+  setLogLevel(req: SetLogLevelRequest): Promise<Empty>;
+}
+
+/**
+ * Every daemon's `setLogLevel`: a 2.x level name, for `durationMs` (then `configured`, the level
+ * given at start from config.yml's logLevels, comes back) or until changed again.
+ */
+export function logLevelHandler(log: Logger, configured: Level): LifecycleMethods['setLogLevel'] {
+  return async ({ level, durationMs }) => {
+    const l = levelFrom2x(level);
+    if (!l) throw userError(`invalid log level ${JSON.stringify(level)}`, `use one of ${LEVELS_2X.join(', ')}`);
+    if (durationMs !== undefined && !(Number.isFinite(durationMs) && durationMs >= 0)) throw userError(`invalid log level duration ${JSON.stringify(durationMs)}`, 'pass a duration such as 10m');
+    log.info(`log level ${l}${durationMs ? ` for ${durationMs} ms, then ${configured}` : ''}`);
+    log.setLevel(l, durationMs);
+    return {};
+  };
 }
 
 export interface DaemonRuntime {
@@ -84,11 +99,7 @@ export function createDaemonRuntime(opts: {
       setImmediate(() => void shutdown('quit requested'));
       return {};
     },
-    setLogLevel: async ({ level }) => {
-      if (!isLevel(level)) throw userError(`invalid log level ${JSON.stringify(level)}`, 'use one of error, warn, info, debug, trace');
-      log.setLevel(level);
-      return {};
-    },
+    setLogLevel: logLevelHandler(log, opts.level),
   };
   return {
     log,

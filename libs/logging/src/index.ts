@@ -21,12 +21,28 @@ export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   /** A logger whose lines carry `scope` (e.g. a request id or subsystem). */
   child(scope: string): Logger;
-  setLevel(level: Level): void;
+  /**
+   * Change the level at run time. With `forMs` (> 0) it goes back to the level the logger was
+   * created with after that long (`telepresence loglevel -d`); a later call replaces the timer.
+   */
+  setLevel(level: Level, forMs?: number): void;
+  /** The level in force now. */
+  readonly level: Level;
   readonly file: string | undefined;
 }
 
 export function isLevel(s: string): s is Level {
   return s in ORDER;
+}
+
+/** Level names as 2.x's config.yml and `telepresence loglevel` take them (logrus: `warning` or `warn`). */
+export const LEVELS_2X = ['trace', 'debug', 'info', 'warning', 'error'] as const;
+
+/** The level a 2.x name means (`warning` and `warn` are the same), or undefined: the one parser of that grammar. */
+export function levelFrom2x(s: string): Level | undefined {
+  const v = s.toLowerCase();
+  if (v === 'warning') return 'warn';
+  return isLevel(v) ? v : undefined;
 }
 
 /** `info` unless `v` names a level (e.g. an environment variable that may be unset or mistyped). */
@@ -49,7 +65,8 @@ export interface LoggerOptions {
  * nor a stream it discards everything.
  */
 export function createLogger(name: string | undefined, opts: LoggerOptions = {}): Logger {
-  const state = { level: opts.level ?? 'info' };
+  const configured: Level = opts.level ?? 'info';
+  const state: { level: Level; revert?: NodeJS.Timeout } = { level: configured };
   let file: string | undefined;
   const stream = opts.stream;
   if (name && !stream) {
@@ -72,8 +89,21 @@ export function createLogger(name: string | undefined, opts: LoggerOptions = {})
       info: (m, f) => write('info', m, f),
       debug: (m, f) => write('debug', m, f),
       child: (s) => make(`${scope}/${s}`),
-      setLevel: (l) => {
+      setLevel: (l, forMs) => {
+        clearTimeout(state.revert);
+        state.revert = undefined;
         state.level = l;
+        if (forMs && forMs > 0) {
+          // unref: a pending revert must not keep a daemon that is otherwise done alive.
+          state.revert = setTimeout(() => {
+            state.level = configured;
+            state.revert = undefined;
+            // Timers overflow past 2^31-1 ms (24.8 days) and would fire at once: cap there.
+          }, Math.min(forMs, 2 ** 31 - 1)).unref();
+        }
+      },
+      get level() {
+        return state.level;
       },
       get file() {
         return file;

@@ -57,6 +57,28 @@ function formatOf(globals: { output: string; json?: boolean }): OutputFormat {
   return globals.json ? 'json' : parseOutputFormat(globals.output);
 }
 
+/** The output format given to `c` or, failing that, to the nearest command above it (the program has the default). */
+function formatFor(c: Command): OutputFormat {
+  for (let at: Command | null = c; at; at = at.parent) {
+    const o = at.opts<{ output?: string; json?: boolean }>();
+    if (o.json) return 'json';
+    if (o.output !== undefined) return parseOutputFormat(o.output);
+  }
+  return 'text';
+}
+
+const OUTPUT_DESCRIPTION = 'output format: default, json or yaml';
+/** A command whose own `-o` means something else (2.x's `gather-logs -o FILE`) keeps `--output` for the format. */
+const ownsShortO = (spec: AnyCommand) => (spec.flags ?? []).some((f) => /^-o,/.test(f.flags));
+
+/**
+ * Options are read where they stand (positional), so that a command may give `-o` a meaning of its
+ * own; every other command takes `-o/--output` (and `--json`) itself, before or after its name.
+ */
+function addOutputOptions(cmd: Command, spec: AnyCommand): void {
+  cmd.option(ownsShortO(spec) ? '--output <format>' : '-o, --output <format>', OUTPUT_DESCRIPTION).addOption(new Option('--json', 'same as --output json').hideHelp());
+}
+
 export async function run(argv: string[], io: RunIO = {}, commands: AnyCommand[] = COMMANDS): Promise<number> {
   const env = io.env ?? process.env;
   const stdout = io.stdout ?? process.stdout;
@@ -75,13 +97,15 @@ export async function run(argv: string[], io: RunIO = {}, commands: AnyCommand[]
       });
   const program = quietParser(new Command('telepresence'), '')
     .description('Connect your workstation to a Kubernetes cluster')
-    .option('-o, --output <format>', 'output format: default, json or yaml', 'default')
+    .option('-o, --output <format>', OUTPUT_DESCRIPTION, 'default')
     .addOption(new Option('--json', 'same as --output json').hideHelp())
-    .option('--verbose', 'print stack traces of unexpected errors');
+    .option('--verbose', 'print stack traces of unexpected errors')
+    .enablePositionalOptions();
   program.version(buildVersion, '--client-version', 'print the client version only');
 
   const add = (parent: Command, spec: AnyCommand, path: string) => {
     const cmd = quietParser(parent.command(spec.name, { hidden: spec.hidden ?? false }), path).description(spec.description);
+    addOutputOptions(cmd, spec);
     for (const a of spec.args ?? []) cmd.argument(a);
     for (const f of spec.flags ?? []) {
       if (f.repeatable) cmd.option(f.flags, f.description, (v: string, prev: string[]) => [...prev, v], [] as string[]);
@@ -95,13 +119,14 @@ export async function run(argv: string[], io: RunIO = {}, commands: AnyCommand[]
     cmd.action(async (...params: unknown[]) => {
       const c = params[params.length - 1] as Command;
       out = new Output('text', stdout, stderr, path); // what reports an invalid -o itself
-      out = new Output(formatOf(program.opts<{ output: string; json?: boolean }>()), stdout, stderr, path);
+      out = new Output(formatFor(c), stdout, stderr, path);
       if (passThrough.length && !spec.passThrough) throw userError(`${path} takes no arguments after --`, `remove '-- ${passThrough.join(' ')}'`);
       const opts = c.opts<Record<string, unknown>>();
       spec.validate?.(opts, c.args);
       let config: Config | undefined;
       const interrupt = new AbortController();
-      const base: CommandContext = { out, env, signal: interrupt.signal, config: () => (config ??= loadConfig(configFile(env))) };
+      const warnings = out;
+      const base: CommandContext = { out, env, signal: interrupt.signal, config: () => (config ??= loadConfig(configFile(env), (line) => warnings.notice(line))) };
       const stopInterrupts = io.handleInterrupts && !spec.runsDaemon ? onInterrupt(interrupt) : () => undefined;
       try {
         // The one place requirements are met: commands never start daemons themselves.

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, loadConfig, parseDuration } from './config.js';
+import { DEFAULT_CONFIG, configDocument, formatDuration, loadConfig, parseDuration, readConfig } from './config.js';
 import { resolveImage } from './registry.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tel-config-'));
@@ -38,6 +39,9 @@ describe('config.yml', () => {
     ['dns:\n  lookupTimeout: fast\n', /dns\.lookupTimeout has invalid value "fast"/],
     ['dns:\n  lookupTimout: 4s\n', /unknown key dns\.lookupTimout/],
     ['images:\n  registry: [a\n', /is not valid YAML/],
+    ['timeouts:\n  helm: soon\n', /timeouts\.helm has invalid value "soon"/],
+    ['timeouts:\n  hlem: 30s\n', /unknown key timeouts\.hlem/],
+    ['logLevels:\n  userDaemon: fatal\n', /expected one of trace, debug, info, warning, error/],
   ])('names the file, key and value for %j', (yaml, re) => {
     const { file, load: l } = load(yaml);
     let msg = '';
@@ -55,6 +59,46 @@ describe('config.yml', () => {
   it('reads dns keys, normalising suffixes to a leading dot', () => {
     const c = load('dns:\n  includeSuffixes: [corp, .Internal]\n  excludeSuffixes: [.rs]\n  lookupTimeout: 4s\n').load();
     expect(c.dns).toEqual({ includeSuffixes: ['.corp', '.internal'], excludeSuffixes: ['.rs'], lookupTimeout: 4000 });
+  });
+
+  it('names the 2.x keys it ignores in one warning line, and honours the rest of the file', () => {
+    const { file, load: l } = load(
+      'images:\n  registry: r.example.com\n  agentImage: r.example.com/tel2:1\ntimeouts:\n  helm: 2m\n  agentInstall: 3m\ncluster:\n  defaultManagerNamespace: tel\ncloud: {}\nlogLevels:\n  rootDaemon: warning\n',
+    );
+    const warnings: string[] = [];
+    const c = loadConfig(file, (w) => warnings.push(w));
+    expect(warnings).toEqual([`${file}: ignored (no effect in this telepresence): images.agentImage, timeouts.helm, cluster.defaultManagerNamespace, cloud`]);
+    expect(c.images.registry).toBe('r.example.com');
+    expect(c.timeouts.agentInstall).toBe(180_000);
+    expect(c.logLevels.rootDaemon).toBe('warn');
+    expect(l()).toEqual(c);
+    expect(readConfig(load('timeouts:\n  agentInstall: 1m\n').file).ignored).toEqual([]);
+  });
+
+  it('the view spells durations so that config.yml reads them back to the same config', () => {
+    const { file } = load('timeouts:\n  trafficManagerAPI: 1m30s\n  agentInstall: 1500ms\ndns:\n  lookupTimeout: 4s\n');
+    const c = loadConfig(file);
+    const doc = configDocument(c);
+    expect(doc.timeouts).toEqual({ trafficManagerConnect: '1m', trafficManagerAPI: '1m30s', daemonStart: '10s', agentInstall: '1s500ms' });
+    const again = load(stringify(doc));
+    expect(loadConfig(again.file)).toEqual(c);
+  });
+
+  it.each([
+    [0, '0s'],
+    [500, '500ms'],
+    [3_723_004, '1h2m3s4ms'],
+  ])('formatDuration(%j) = %j', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+    expect(parseDuration(text, { allowZero: true })).toBe(ms);
+  });
+
+  it('zero is a duration only where allowed', () => {
+    expect(parseDuration('0s')).toBeUndefined();
+    expect(parseDuration(0)).toBeUndefined();
+    expect(parseDuration('0s', { allowZero: true })).toBe(0);
+    expect(parseDuration('0', { allowZero: true })).toBe(0);
+    expect(parseDuration('-0s', { allowZero: true })).toBeUndefined();
   });
 
   it.each([

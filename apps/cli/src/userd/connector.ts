@@ -26,7 +26,7 @@ export async function runConnector(argv: string[], config: Config, env: NodeJS.P
   session = new Session({
     log: rt.log.child('session'),
     env,
-    loadConfig: () => loadConfig(configFile(env)),
+    loadConfig: () => loadConfig(configFile(env), (line) => rt.log.warn(line)),
     configFile: configFile(env),
     managerSocket: managerSocketPath(userDaemonSocket(env)),
     rootDaemonSocket: rootDaemonSocket(env),
