@@ -14,6 +14,7 @@ PACKAGES=(
   libnss-resolve           # glibc's nss-resolve module: the Fedora-style test workstation uses it
   tcsh                     # env files in csh syntax are sourced by a real csh in tests
   jq                       # status -o json is tested the way 2.x scripts read it
+  zsh fish                 # completion scripts are tested in the real shells
   openssl git ca-certificates curl
 )
 

@@ -73,18 +73,9 @@ describe('telepresence completion bash', () => {
   });
 });
 
-/** Whether `shell` is installed here: the zsh and fish checks run where it is. */
-function has(shell: string): boolean {
-  try {
-    execFileSync(shell, ['-c', 'true'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
+// zsh and fish are installed by scripts/setup.sh: the scripts are checked in the real shells.
 describe('telepresence completion zsh|fish in the real shells', () => {
-  it.skipIf(!has('zsh'))('zsh: the script loads, and the function answers as bashcompinit calls it', async () => {
+  it('zsh: the script loads, and the function answers as bashcompinit calls it', async () => {
     const file = join(dir, 'telepresence.zsh');
     writeFileSync(file, (await tp({}, ['completion', 'zsh'])).stdout);
     // What bashcompinit's _bash_complete sets before calling the function: zsh's 1-based words, CURRENT.
@@ -99,7 +90,7 @@ describe('telepresence completion zsh|fish in the real shells', () => {
     expect(ask('telepresence', 'connect', '-n', 'helm', '')).toEqual([]);
   });
 
-  it.skipIf(!has('fish'))('fish: complete -C offers the subcommands and flags with their descriptions', async () => {
+  it('fish: complete -C offers the subcommands and flags with their descriptions', async () => {
     const file = join(dir, 'telepresence.fish');
     writeFileSync(file, (await tp({}, ['completion', 'fish'])).stdout);
     const ask = (line: string) =>
