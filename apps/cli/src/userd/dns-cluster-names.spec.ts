@@ -132,7 +132,7 @@ describe('startClusterNames', () => {
     await vi.advanceTimersByTimeAsync(200);
     expect(t.view.get('a')).toMatchObject({ complete: true, services: [{ name: 'web' }] });
     expect(t.view.get('empty')).toEqual({ namespace: 'empty', complete: true, services: [] });
-    expect(t.view.get('secret')).toMatchObject({ complete: false, reason: 'not allowed to list Services in namespace secret' });
+    expect(t.view.get('secret')).toMatchObject({ complete: false, reason: 'not allowed to list Services in this namespace' });
     expect(t.fallback()).toContain('not allowed to list Services cluster-wide: watching 3 namespaces one by one');
     names.setNamespaces(['a']);
     await vi.advanceTimersByTimeAsync(200);

@@ -77,7 +77,7 @@ class Watched<T extends KubernetesObject> {
     readonly inf: InformerLike<T>,
     private readonly what: string,
     private readonly changed: () => void,
-    private readonly opts: { retryMs: number; forbiddenRetryMs: number; log?: Logger; onForbidden?: () => void },
+    private readonly opts: { retryMs: number; forbiddenRetryMs: number; log?: Logger; onForbidden?: () => void; quiet?: boolean },
   ) {
     for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => changed());
     inf.on('error', (err) => this.fail(err));
@@ -107,7 +107,8 @@ class Watched<T extends KubernetesObject> {
     const wasOk = this.state.ok;
     this.state = { ok: false, reason: forbidden ? `not allowed to list ${this.what}` : `the watch of ${this.what} broke (${String(err).slice(0, 120)})` };
     // One line per change of situation, not per retry.
-    if (wasOk || forbidden !== this.forbidden || !this.settled) this.opts.log?.warn(`dns: ${this.state.reason}; their names resolve through the cluster DNS meanwhile`);
+    // Per-namespace watches log at debug level: the cluster-wide line already said why they exist.
+    if (wasOk || forbidden !== this.forbidden || !this.settled) (this.opts.quiet ? this.opts.log?.debug.bind(this.opts.log) : this.opts.log?.warn.bind(this.opts.log))?.(`dns: ${this.state.reason}; their names resolve through the cluster DNS meanwhile`);
     this.forbidden = forbidden;
     this.settled = true;
     this.changed();
@@ -240,7 +241,7 @@ export function startClusterNames(kc: KubeConfig, send: (update: DnsRecordsUpdat
       }
       for (const ns of keep) {
         if (map.has(ns)) continue;
-        const w = new Watched(make(ns), `${what} in namespace ${ns}`, changed, common);
+        const w = new Watched(make(ns), `${what} in this namespace`, changed, { ...common, quiet: true });
         map.set(ns, w);
         w.start();
       }

@@ -23,7 +23,7 @@ const base: DnsRecordsUpdate = {
         { name: 'ext', externalName: 'example.org' },
       ],
     },
-    { namespace: 'partial', complete: false, services: [], reason: 'not allowed to list Services in namespace partial' },
+    { namespace: 'partial', complete: false, services: [], reason: 'not allowed to list Services in this namespace' },
   ],
 };
 
@@ -81,7 +81,7 @@ describe('ClusterView answers', () => {
   it('deltas replace namespaces, removed ones leave, reset clears; status says which path and why', () => {
     const v = new ClusterView();
     v.apply(base);
-    expect(v.status()).toMatchObject({ path: 'mixed', namespaces: 1, services: 4, fallback: ['partial: not allowed to list Services in namespace partial'] });
+    expect(v.status()).toMatchObject({ path: 'mixed', namespaces: 1, services: 4, fallback: ['not allowed to list Services in this namespace: partial'] });
     v.apply({ reset: false, namespaces: [{ namespace: 'tshop', complete: true, services: [{ name: 'orders', headless: true, endpoints: [{ ip: '10.0.0.9' }] }] }], removed: ['partial'] });
     expect(v.answer('orders.tshop.svc.cluster.local', 'A', CD)!.answers.map((r) => (r as { data: string }).data)).toEqual(['10.0.0.9']);
     expect(v.answer('db.tshop.svc.cluster.local', 'A', CD)!.rcode).toBe(RCODE.NXDOMAIN);
@@ -153,12 +153,12 @@ describe('the resolver answers from the view (real sockets, real cluster DNS for
     for (const name of ['orders', 'orders.tshop', 'orders.tshop.svc', 'orders.tshop.svc.cluster.local']) {
       const r = await query(addr, name, 'A');
       expect(r.rcode, name).toBe('NOERROR');
-      expect(r.answers?.map((a) => [a.name, a.data])).toEqual([[name, '10.96.0.20']]);
+      expect(r.answers?.map((a) => [a.name, (a as { data: unknown }).data])).toEqual([[name, '10.96.0.20']]);
     }
     expect((await query(addr, 'missing.tshop', 'A')).rcode).toBe('NXDOMAIN');
     expect(server.stats.cluster).toBe(before);
-    expect((await query(addr, 'orders.other', 'A')).answers?.map((a) => a.data)).toEqual(['10.96.9.9']);
-    expect((await query(addr, '10-0-0-5.tshop.pod.cluster.local', 'A')).answers?.map((a) => a.data)).toEqual(['10.0.0.5']);
+    expect((await query(addr, 'orders.other', 'A')).answers?.map((a) => (a as { data: unknown }).data)).toEqual(['10.96.9.9']);
+    expect((await query(addr, '10-0-0-5.tshop.pod.cluster.local', 'A')).answers?.map((a) => (a as { data: unknown }).data)).toEqual(['10.0.0.5']);
     const chain = await query(addr, 'ext.tshop', 'A');
     expect(chain.answers?.map((a) => a.type)).toEqual(['CNAME', 'A']);
     expect(server.stats.cluster).toBe(before + 3);

@@ -56,14 +56,24 @@ export class ClusterView {
   status(): DnsViewStatus {
     let complete = 0;
     let services = 0;
-    const fallback = [...this.fallback];
+    // Namespaces left out for the same reason share one line (a user without any list right
+    // would otherwise get a line per namespace).
+    const byReason = new Map<string, string[]>();
     for (const [name, ns] of this.namespaces) {
       if (ns.complete) {
         complete++;
         services += ns.services.size;
-      } else if (ns.reason) fallback.push(`${name}: ${ns.reason}`);
+        continue;
+      }
+      const reason = ns.reason ?? 'incomplete';
+      byReason.set(reason, [...(byReason.get(reason) ?? []), name]);
     }
-    const path = complete === 0 ? 'cluster' : fallback.length || complete < this.namespaces.size ? 'mixed' : 'local';
+    const fallback = [...this.fallback];
+    for (const [reason, names] of byReason) {
+      const shown = names.sort().slice(0, 5).join(', ');
+      fallback.push(`${reason}: ${shown}${names.length > 5 ? ` and ${names.length - 5} more namespaces` : ''}`);
+    }
+    const path = complete === 0 ? 'cluster' : fallback.length ? 'mixed' : 'local';
     return { path, namespaces: complete, services, fallback, stats: { ...this.stats } };
   }
 
