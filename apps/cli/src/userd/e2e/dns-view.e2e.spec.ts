@@ -166,7 +166,7 @@ describe('cluster names from the watched view (shared test cluster, system resol
   }, 600_000);
 
   it('a user who may not list Services: every name through the cluster path, status says why', async () => {
-    // Only what connecting needs (namespaces; the manager's pods and port-forward), as the admin
+    // Only what connecting needs (namespaces; the manager's Deployment, pods and port-forward), as the admin
     // impersonating a user of its own.
     const subject = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: NO_SVC_USER }];
     const meta = { name: NO_SVC_USER };
@@ -181,6 +181,7 @@ describe('cluster names from the watched view (shared test cluster, system resol
         rules: [
           { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
           { apiGroups: [''], resources: ['pods/portforward'], verbs: ['create'] },
+          { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch'] },
         ],
       },
       { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: nsMeta, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NO_SVC_USER }, subjects: subject },
