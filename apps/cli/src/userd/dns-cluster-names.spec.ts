@@ -5,7 +5,7 @@ import type { KubeConfig, V1EndpointSlice, V1Service } from '@kubernetes/client-
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DnsRecordsUpdate } from '@tel/contracts';
 import { startClusterNames, type RecordInformers } from './dns-cluster-names.js';
-import { diffRecords, namespaceRecords, readyEndpoints, serviceRecord } from './dns-records.js';
+import { diffRecords, namespaceRecords, readyEndpoints, serviceRecord, slim } from './dns-records.js';
 import { FakeInformer } from './testing/fake-informer.js';
 
 const svc = (namespace: string, name: string, spec: V1Service['spec']): V1Service => ({ metadata: { namespace, name, resourceVersion: '1' }, spec });
@@ -34,6 +34,22 @@ describe('records', () => {
     });
     expect(serviceRecord(svc('a', 'db', { clusterIP: 'None' }), undefined)).toEqual({ name: 'db', headless: true });
     expect(serviceRecord(svc('a', 'ext', { type: 'ExternalName', externalName: 'example.org' }), eps)).toEqual({ name: 'ext', externalName: 'example.org' });
+  });
+
+  it('slim keeps what records and the informer need, drops the rest', () => {
+    const s: V1Service = {
+      metadata: { namespace: 'a', name: 'web', resourceVersion: '7', labels: { app: 'web' }, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(1000) }, managedFields: [{ manager: 'kubectl' }] },
+      spec: { clusterIP: '10.96.0.1', ports: [{ name: 'http', port: 80 }] },
+      status: { loadBalancer: {} },
+    };
+    const before = serviceRecord(s, undefined);
+    slim(s);
+    expect(s).toEqual({ metadata: { namespace: 'a', name: 'web', resourceVersion: '7', labels: { app: 'web' } }, spec: { clusterIP: '10.96.0.1', ports: [{ name: 'http', port: 80 }] } });
+    expect(serviceRecord(s, undefined)).toEqual(before);
+    const sl = slice('a', 'web-x', 'web', [{ addresses: ['10.0.0.5'], hostname: 'h', nodeName: 'n', zone: 'z', targetRef: { kind: 'Pod', name: 'p' }, conditions: { ready: true } }]);
+    slim(sl);
+    expect(sl.endpoints).toEqual([{ addresses: ['10.0.0.5'], hostname: 'h', conditions: { ready: true } }]);
+    expect(readyEndpoints([sl]).get('web')).toEqual([{ ip: '10.0.0.5', hostname: 'h' }]);
   });
 
   it('a Service without an address makes its namespace incomplete (never a wrong NXDOMAIN)', () => {

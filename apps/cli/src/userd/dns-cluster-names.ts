@@ -6,7 +6,7 @@
 import { DiscoveryV1Api, CoreV1Api, makeInformer, type KubeConfig, type KubernetesObject, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
 import type { DnsNamespaceRecords, DnsRecordsUpdate } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
-import { diffRecords, namespaceRecords, readyEndpoints } from './dns-records.js';
+import { diffRecords, namespaceRecords, readyEndpoints, slim } from './dns-records.js';
 import { DEFAULT_POLL_MS, statusOf, WatchOrPoll, type InformerLike } from './watch-or-poll.js';
 
 /** Quiet time after a change before it is pushed, and the longest a change waits however busy. */
@@ -79,7 +79,12 @@ class Watched<T extends KubernetesObject> {
     private readonly changed: () => void,
     private readonly opts: { retryMs: number; forbiddenRetryMs: number; log?: Logger; onForbidden?: () => void; quiet?: boolean },
   ) {
-    for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => changed());
+    for (const verb of ['add', 'update'] as const)
+      inf.on(verb, (o) => {
+        slim(o as V1Service | V1EndpointSlice);
+        changed();
+      });
+    inf.on('delete', () => changed());
     inf.on('error', (err) => this.fail(err));
   }
 

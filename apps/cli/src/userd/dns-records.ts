@@ -6,6 +6,30 @@ import type { DnsNamespaceRecords, DnsRecordsUpdate, DnsServiceRecord } from '@t
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
+/**
+ * Drop what no answer needs from an object the informer caches (it caches the very object it hands
+ * to the event handlers): managed fields, annotations (kubectl's last-applied copy), owners, status,
+ * endpoint topology. Name, namespace, resourceVersion (the informer compares it), labels and spec stay.
+ */
+export function slim(o: V1Service | V1EndpointSlice): void {
+  const m = o.metadata;
+  if (m) {
+    delete m.managedFields;
+    delete m.annotations;
+    delete m.ownerReferences;
+  }
+  if ('spec' in o) delete o.status;
+  if ('endpoints' in o) {
+    for (const ep of o.endpoints ?? []) {
+      delete ep.targetRef;
+      delete ep.nodeName;
+      delete ep.zone;
+      delete ep.hints;
+      delete ep.deprecatedTopology;
+    }
+  }
+}
+
 /** The ready endpoints of each Service, from its EndpointSlices (several slices per Service add up). */
 export function readyEndpoints(slices: Iterable<V1EndpointSlice>): Map<string, { ip: string; hostname?: string }[]> {
   const out = new Map<string, { ip: string; hostname?: string }[]>();
