@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
-import { buildVersion, cliRunner, kubectlAsAdmin, pushManager, userEnv, type Build, type Tp } from './harness.js';
+import { buildVersion, cliRunner, kubectlAsAdmin, pushManager, removeManager, userEnv, type Build, type Tp } from './harness.js';
 
 const RUN = Date.now().toString(36);
 const V = `v2.92.0-e2e.${RUN}`;
@@ -97,6 +97,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tel-dnsview-e2e-'));
   build = await buildVersion(join(dir, 'dist'), V, cluster.registry);
   await pushManager(build, join(dir, 'dist'));
+  // A development build refuses a manager of another development build: connect installs ours.
+  await removeManager(cluster);
   await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true']);
   await kubectl(['apply', '-f', '-'], demoWorkloadManifest({ image: cluster.demoServerImage, namespace: NS }));
   await kubectl(['rollout', 'status', 'deployment/demo', '-n', NS, '--timeout=150s']);
@@ -116,6 +118,7 @@ afterAll(async () => {
     await kubectl(['delete', 'namespace', NS, '--wait=false', '--ignore-not-found']).catch(() => undefined);
     await kubectl(['delete', 'clusterrole,clusterrolebinding', NO_SVC_USER, '--ignore-not-found']).catch(() => undefined);
     await kubectl(['delete', 'role,rolebinding', NO_SVC_USER, '-n', cluster.managerNamespace, '--ignore-not-found']).catch(() => undefined);
+    await removeManager(cluster).catch(() => undefined);
   }
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 300_000);
