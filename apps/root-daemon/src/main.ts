@@ -57,6 +57,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
       await session.setDnsNamespaces(namespaces);
       return {};
     },
+    setDnsRecords: async (update) => {
+      session.setDnsRecords(update);
+      return {};
+    },
   };
   await rt.listen(handlers);
 }

@@ -78,6 +78,67 @@ export interface NetworkStatus {
    * by address); only names need the resolver.
    */
   dnsError?: string;
+  /** Which path cluster names take (the local view of Services, or the cluster DNS) and why. */
+  dnsView?: DnsViewStatus;
+}
+
+/**
+ * One Service as the workstation resolver needs it (the user daemon's watched view of Services
+ * and EndpointSlices). Only what answers need; everything else of the object is dropped.
+ */
+export interface DnsServiceRecord {
+  name: string;
+  /** ClusterIPs (IPv4 and IPv6); absent or empty for headless and ExternalName Services. */
+  clusterIPs?: string[];
+  /** `clusterIP: None`: names answer with the ready endpoints. */
+  headless?: boolean;
+  /**
+   * Headless only: the ready endpoints' addresses, each with the pod's hostname when the
+   * EndpointSlice names one (`<hostname>.<svc>.<ns>.svc.<clusterDomain>`). Absent when the
+   * EndpointSlices could not be read: then the Service's names go to the cluster DNS.
+   */
+  endpoints?: { ip: string; hostname?: string }[];
+  /** ExternalName Services: the CNAME target. */
+  externalName?: string;
+  /** Named ports, for SRV `_<name>._<protocol>.<svc>.<ns>.svc.<clusterDomain>`. */
+  ports?: { name: string; protocol: 'tcp' | 'udp' | 'sctp'; port: number }[];
+}
+
+/** The Services of one namespace, or why that namespace's names go to the cluster DNS. */
+export interface DnsNamespaceRecords {
+  namespace: string;
+  /**
+   * True: `services` is every Service of the namespace (a name that is not among them is
+   * NXDOMAIN). False: the view cannot answer for this namespace; `reason` says why.
+   */
+  complete: boolean;
+  services: DnsServiceRecord[];
+  reason?: string;
+}
+
+/**
+ * User daemon → root daemon: changes to the view. `reset` replaces the whole view (first push,
+ * after a failed push, after the root daemon restarted); otherwise each listed namespace replaces
+ * its previous entry and `removed` namespaces leave the view.
+ */
+export interface DnsRecordsUpdate {
+  reset: boolean;
+  namespaces: DnsNamespaceRecords[];
+  removed?: string[];
+  /** Why the view is partial or off: one line per reason (cluster-wide list forbidden, watch broken). */
+  fallback?: string[];
+}
+
+export interface DnsViewStatus {
+  /** `local`: every known namespace answered from the view; `mixed`: some; `cluster`: none. */
+  path: 'local' | 'mixed' | 'cluster';
+  /** Namespaces answered from the view, and how many Services it holds. */
+  namespaces: number;
+  services: number;
+  /** Why names (of some namespaces) go to the cluster DNS instead. */
+  fallback: string[];
+  /** Counters since connect: answered from the view (positive / NXDOMAIN), handed to the cluster path. */
+  stats: { answered: number; nxdomain: number; passed: number };
 }
 
 export interface RootDaemonContract {
@@ -96,4 +157,9 @@ export interface RootDaemonContract {
    * resolver at once; sent before connecting it becomes the initial list. Replaces the previous one.
    */
   setDnsNamespaces: Method<{ namespaces: DnsNamespace[] }, Empty>;
+  /**
+   * Changes to the user daemon's view of Services and EndpointSlices; cluster names it covers are
+   * answered without asking the cluster. Kept across connects of the same session like namespaces.
+   */
+  setDnsRecords: Method<DnsRecordsUpdate, Empty>;
 }

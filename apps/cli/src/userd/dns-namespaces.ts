@@ -3,10 +3,11 @@
 // their services; sends the full list to the root daemon (`setDnsNamespaces`) shortly after each
 // change. Boundary: user daemon ← kube API (its own credentials), → root daemon (a callback).
 import type { KubeConfig, V1Namespace, V1Service } from '@kubernetes/client-node';
-import type { DnsNamespace } from '@tel/contracts';
+import type { DnsNamespace, DnsRecordsUpdate } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { isIcannPublicSuffix } from '@tel/dns-names';
 import { DebouncedSender } from './debounced-sender.js';
+import { startClusterNames, type RecordInformers } from './dns-cluster-names.js';
 import { kubeInformers, statusOf, type InformerFactory, type InformerLike } from './watch-or-poll.js';
 
 /** Quiet time after a change before the list is sent (bursts of changes become one send). */
@@ -37,6 +38,12 @@ export interface NamespaceFeedOptions {
    */
   fallback?: DnsNamespace[];
   informers?: InformerFactory;
+  /**
+   * Where the view of Services and EndpointSlices goes (the root daemon's `setDnsRecords`); without
+   * it no view is kept and every cluster name takes the cluster path.
+   */
+  records?: (update: DnsRecordsUpdate) => Promise<void>;
+  recordInformers?: RecordInformers;
 }
 
 export interface NamespaceFeed {
@@ -81,7 +88,14 @@ export function startNamespaceFeed(kc: KubeConfig, send: (ns: DnsNamespace[]) =>
     for (const [ns, inf] of services) svc.set(ns, inf.list().map((s) => s.metadata?.name ?? '').filter(Boolean));
     return dnsNamespaces(liveNames(), svc);
   };
-  const sender = new DebouncedSender(snapshot, send, {
+  // The Service view watches namespace by namespace when it may not list cluster-wide: it follows
+  // the list sent here.
+  const names = opts.records ? startClusterNames(kc, opts.records, { ...(log ? { log } : {}), ...(opts.recordInformers ? { informers: opts.recordInformers } : {}) }) : undefined;
+  const sendAll = async (list: DnsNamespace[]) => {
+    names?.setNamespaces(list.map((n) => n.name));
+    await send(list);
+  };
+  const sender = new DebouncedSender(snapshot, sendAll, {
     debounceMs: opts.debounceMs ?? DEFAULT_DEBOUNCE_MS,
     maxDelayMs: opts.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
     retryMs,
@@ -174,6 +188,7 @@ export function startNamespaceFeed(kc: KubeConfig, send: (ns: DnsNamespace[]) =>
 
   return {
     async ready(timeoutMs) {
+      const end = Date.now() + timeoutMs;
       if (!settled()) {
         let waiter: (() => void) | undefined;
         let timer: NodeJS.Timeout | undefined;
@@ -186,16 +201,20 @@ export function startNamespaceFeed(kc: KubeConfig, send: (ns: DnsNamespace[]) =>
         clearTimeout(timer);
         if (!ok) return false;
       }
-      return sender.sendCurrent();
+      if (!(await sender.sendCurrent())) return false;
+      return names ? names.ready(Math.max(0, end - Date.now())) : true;
     },
     stop() {
       if (stopped) return;
       stopped = true;
       sender.stop();
+      names?.stop();
       void namespaces.stop().catch(() => undefined);
       for (const inf of services.values()) void inf.stop().catch(() => undefined);
       services.clear();
     },
-    resend: () => sender.flush(true),
+    resend: async () => {
+      await Promise.all([sender.flush(true), names?.resend()]);
+    },
   };
 }

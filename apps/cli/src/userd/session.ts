@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ListRequest, ListResult, ConnectRequest, ConnectResult, DnsNamespace, InterceptInfo, InterceptRequest, InterceptResult, InterceptSpec, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus, UninstallRequest } from '@tel/contracts';
+import type { ListRequest, ListResult, ConnectRequest, ConnectResult, DnsNamespace, DnsRecordsUpdate, InterceptInfo, InterceptRequest, InterceptResult, InterceptSpec, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus, UninstallRequest } from '@tel/contracts';
 import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 import { clusterError, userError } from '@tel/errors';
 import { NotRunningError, connect as ipcConnect, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
@@ -258,7 +258,7 @@ export class Session {
     let intercepts: UserIntercepts | undefined;
     try {
       // The namespace list is fetched while the port-forward comes up: connect waits for it below.
-      feed = startNamespaceFeed(kube.kc, (namespaces) => this.sendNamespaces(namespaces), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }] });
+      feed = startNamespaceFeed(kube.kc, (namespaces) => this.sendNamespaces(namespaces), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }], records: (update) => this.sendRecords(update) });
       await forwarder.start();
       // 5. What the manager can do (its capabilities decide, nothing else), our session in it, and
       //    what it knows of the cluster; the API server's own addresses stay off the tunnel.
@@ -332,6 +332,16 @@ export class Session {
     const rootd = await this.rootd();
     try {
       await rootd.setDnsNamespaces({ namespaces }, { timeoutMs: QUICK_CALL_TIMEOUT_MS });
+    } finally {
+      rootd.close();
+    }
+  }
+
+  /** The Service view's sink: changed namespaces to the root daemon's resolver. */
+  private async sendRecords(update: DnsRecordsUpdate): Promise<void> {
+    const rootd = await this.rootd();
+    try {
+      await rootd.setDnsRecords(update, { timeoutMs: QUICK_CALL_TIMEOUT_MS });
     } finally {
       rootd.close();
     }

@@ -12,6 +12,7 @@ import { AnswerCache } from './cache.js';
 import type { ClusterAnswer, ClusterResolver } from './cluster.js';
 import { NamespaceTable, normalizeName, route, type NameRules, type Route } from './names.js';
 import type { Upstream } from './upstream.js';
+import type { ClusterView } from './view.js';
 import { encodeResponse, findOpt, isResponse, RCODE, rawErrorResponse, tryDecode } from './wire.js';
 
 export const DEFAULT_LOOKUP_TIMEOUT_MS = 8_000;
@@ -31,6 +32,8 @@ export interface DnsServerOptions {
   /** Queries handled at once; beyond this, SERVFAIL right away (bounded memory under floods). */
   maxInFlight?: number;
   cache?: AnswerCache;
+  /** The user daemon's view of Services: names it covers are answered without asking the cluster. */
+  view?: ClusterView;
 }
 
 type Stats = DnsStatus['stats'];
@@ -81,6 +84,11 @@ export class DnsServer {
   setNamespaces(list: DnsNamespace[]): void {
     this.namespaceList = list;
     this.namespaces = new NamespaceTable(list, this.rules.excludeSuffixes);
+    this.cache.clear();
+  }
+
+  /** Forget cached cluster answers (the view changed: a cached answer may contradict it). */
+  clearCache(): void {
     this.cache.clear();
   }
 
@@ -188,6 +196,10 @@ export class DnsServer {
     // Fast path: a cached cluster answer needs no timer, no abort controller, no await.
     const r = route(question.name, this.rules, this.namespaces);
     if (r.to === 'cluster') {
+      // The view first: it follows every change within the user daemon's push, a cache does not.
+      const local = this.opts.view?.answer(r.fqdn, question.type, this.rules.clusterDomain);
+      // A tentative name (public-suffix namespace) the cluster doesn't know may be a public one.
+      if (local && !(r.fallback && isNegative(local))) return this.clusterResponse(q, question, r.fqdn, local, transport);
       const hit = this.cache.get(cacheKey(r.fqdn, question.type));
       if (hit && !(r.fallback && isNegative(hit))) {
         this.stats.cacheHits++;

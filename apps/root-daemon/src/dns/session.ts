@@ -13,6 +13,7 @@ import { DEFAULT_LOOKUP_TIMEOUT_MS, DnsServer } from './server.js';
 import { connectMarked, DNS_BYPASS_MARK } from './sockmark.linux.js';
 import { inspectSystemResolver, type SystemResolver, type SystemResolverFiles } from './system-resolver.linux.js';
 import { DnsUpstream, formatAddress, type NameserverAddress } from './upstream.js';
+import type { ClusterView } from './view.js';
 
 export interface DnsSessionOptions {
   config: DnsConfig;
@@ -34,6 +35,8 @@ export interface DnsSessionOptions {
   port?: number;
   /** Tests: resolv.conf and nsswitch.conf to read instead of /etc's. */
   systemResolverFiles?: SystemResolverFiles;
+  /** The user daemon's view of Services (kept by the caller across connects); answered from first. */
+  view?: ClusterView;
 }
 
 export interface ModeChoice {
@@ -141,6 +144,7 @@ export class DnsSession {
           upstream,
           lookupTimeoutMs: cfg.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS,
           log: opts.log,
+          ...(opts.view ? { view: opts.view } : {}),
         });
       server = make(mode === 'resolved' ? 53 : (opts.port ?? 0));
       let addr: { host: string; port: number };
@@ -153,6 +157,7 @@ export class DnsSession {
         addr = await server.listen();
       }
       const session = new DnsSession(opts, choice, server, upstream, resolved, ifindex);
+      if (opts.view) opts.view.onChange = () => session.viewChanged();
       // 4. Hook into the system.
       session.domains = systemDomains(server.nameRules, server.namespaceTable);
       if (mode === 'resolved') {
@@ -207,6 +212,22 @@ export class DnsSession {
     });
   }
 
+  /**
+   * The view changed: what resolved (and our cache) hold from before may be stale, e.g. a deleted
+   * Service's address or the NXDOMAIN of one just created. One flush at a time; changes that
+   * arrive meanwhile share the next one.
+   */
+  private flushPending = false;
+  private viewChanged(): void {
+    this.server.clearCache();
+    if (this.mode !== 'resolved' || this.flushPending) return;
+    this.flushPending = true;
+    void this.serial(async () => {
+      this.flushPending = false;
+      if (!this.stopped) await this.resolved!.flushCaches().catch(() => undefined);
+    });
+  }
+
   status(): DnsStatus {
     const a = this.server.address;
     const rules = this.server.nameRules;
@@ -237,6 +258,7 @@ export class DnsSession {
     return this.serial(async () => {
       if (this.stopped) return;
       this.stopped = true;
+      if (this.opts.view) this.opts.view.onChange = undefined;
       const errors: unknown[] = [];
       const attempt = async (p: Promise<unknown>) => p.catch((e: unknown) => errors.push(e));
       const run = this.opts.run ?? execRunner;

@@ -1,11 +1,12 @@
 // The root daemon's network session: turns a NetworkConfig into tel0 + routes + redirect rules +
 // proxies + tunnel, reports its status, and takes it all down again (on disconnect, quit, SIGTERM,
 // and — for state a killed daemon left behind — at the next start).
-import type { DnsNamespace, NetworkConfig, NetworkStatus } from '@tel/contracts';
+import type { DnsNamespace, DnsRecordsUpdate, NetworkConfig, NetworkStatus } from '@tel/contracts';
 import { TelError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
 import { managerDnsExchange, rawClusterResolver, type RawExchange } from '../dns/cluster.js';
 import { DnsSession, removeDnsLeftovers } from '../dns/session.js';
+import { ClusterView } from '../dns/view.js';
 import { TcpProxy } from '../proxy/tcp.js';
 import { checkListenerOwner } from '../sys/proc-net.js';
 import { UdpProxy } from '../proxy/udp.js';
@@ -112,6 +113,8 @@ export class NetworkSession {
   private readonly run: Runner;
   /** The user daemon's latest namespace list (kept across reconnects of the same session). */
   private namespaces: DnsNamespace[] = [];
+  /** The user daemon's view of Services (setDnsRecords), kept across reconnects like namespaces. */
+  private readonly view = new ClusterView();
 
   constructor(private readonly deps: NetworkSessionDeps) {
     this.run = deps.run ?? execRunner;
@@ -157,6 +160,11 @@ export class NetworkSession {
   async setDnsNamespaces(list: DnsNamespace[]): Promise<void> {
     this.namespaces = checkNamespaces(list);
     await this.active?.dns?.setNamespaces(this.namespaces);
+  }
+
+  /** Changes to the user daemon's view of Services; the running resolver answers from it at once. */
+  setDnsRecords(update: DnsRecordsUpdate): void {
+    this.view.apply(update);
   }
 
   connect(cfg: NetworkConfig): Promise<NetworkStatus> {
@@ -254,6 +262,7 @@ export class NetworkSession {
         clusterSubnets: cfg.subnets,
         log,
         run: this.run,
+        view: this.view,
       });
       // A list that arrived while the resolver was starting.
       if (this.namespaces !== initial) await dns.setNamespaces(this.namespaces);
@@ -268,6 +277,7 @@ export class NetworkSession {
   disconnect(): Promise<void> {
     return this.serial(async () => {
       this.namespaces = []; // the next session's watch sends its own
+      this.view.clear();
       await this.teardown();
     });
   }
@@ -318,7 +328,7 @@ export class NetworkSession {
       tunnelHealthy: a.dialer.healthy,
       activeStreams: a.tcp.active + a.udp.active,
       tcp: a.tcpToUserDaemon ? { via: 'user-daemon' } : a.tcp.streamTunnelStats(),
-      ...(a.dns ? { dns: a.dns.status() } : {}),
+      ...(a.dns ? { dns: a.dns.status(), dnsView: this.view.status() } : {}),
       ...(a.dnsError ? { dnsError: a.dnsError } : {}),
     };
   }
