@@ -106,6 +106,7 @@ export function statusDocument(d: StatusDoc): Record<string, unknown> {
       tunnel_healthy: n.tunnelHealthy,
       active_streams: n.activeStreams,
       ...(n.tcp ? { tcp: snakeCase(n.tcp) } : {}),
+      ...(n.dnsView ? { dns_view: snakeCase(n.dnsView) } : {}),
     });
   }
   // 2.x always writes these three keys, empty when not connected.
@@ -172,6 +173,11 @@ export function renderStatus(d: StatusDoc): string {
         if (n.dns.leftOut.length) {
           lines.push('  Namespaces without a routing domain:');
           for (const l of n.dns.leftOut) lines.push(`    - ${l.namespace} (${l.reason}: ${l.detail})`);
+        }
+        if (n.dnsView) {
+          const where = { local: 'answered on the workstation', cluster: 'asked in the cluster', mixed: 'answered on the workstation, some namespaces asked in the cluster' }[n.dnsView.path];
+          lines.push(`  Cluster names  : ${where} (${n.dnsView.namespaces} namespaces, ${n.dnsView.services} services in the view)`);
+          for (const f of n.dnsView.fallback) lines.push(`    - ${f}`);
         }
       } else if (n.dnsError) row('DNS', `NOT running: ${n.dnsError}`);
     } else row('Network', 'Not connected');
