@@ -25,6 +25,8 @@ import { ManagerSession, clientIdentity, requireCapabilities } from './manager-s
 import { progressEvent, type EnsureManager } from './manager-install.js';
 import { apiServerAddresses, mergeCidrs, planNetwork } from './subnets.js';
 import { StepClock } from './connect-timings.js';
+import { asNetworkStatus } from './network-status.js';
+export { asNetworkStatus };
 import { INSTALL_TIMEOUT_MS, ROOT_NETWORK_TIMEOUT_MS, timeoutError } from './timeouts.js';
 
 /**
@@ -384,10 +386,6 @@ function definedOnly<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-/** The IPC layer carries a null result as `{}`: anything without routes is "no network". */
-export function asNetworkStatus(v: NetworkStatus | null | undefined): NetworkStatus | null {
-  return v && Array.isArray(v.routedSubnets) ? v : null;
-}
 
 /** The TCP stream tunnel's socket, beside the manager socket. */
 export function tcpTunnelSocketPath(managerSocket: string): string {
