@@ -7,14 +7,8 @@ import { isLevel } from '@tel/logging';
 import { API_VERSIONS, handleBuildInfoFlag } from '@tel/version';
 import { NetworkSession } from './network/session.js';
 import { peerCred } from './sys/libc.js';
-import v8 from 'node:v8';
 
 handleBuildInfoFlag('root-daemon');
-// The young generation stays at its initial size: it otherwise grows to 16 MiB semi-spaces on the
-// first bursts (DNS, UDP) and keeps them while idle. This daemon moves no bulk data, so more
-// frequent scavenges cost little. (--max-semi-space-size has no effect once the heap exists; the
-// growth factor does.)
-v8.setFlagsFromString('--semi-space-growth-factor=1');
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   if ((process.getuid?.() ?? 0) !== 0) {
