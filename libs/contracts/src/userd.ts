@@ -77,7 +77,7 @@ export interface ConnectTimings {
 }
 
 /** The steps of a connect inside the user daemon. */
-export type ConnectStep = 'kubeconfig' | 'manager-check' | 'port-forward' | 'manager-session' | 'cluster-info' | 'tcp-listener' | 'routes' | 'dns';
+export type ConnectStep = 'kubeconfig' | 'manager-check' | 'port-forward' | 'manager-version' | 'manager-session' | 'cluster-info' | 'tcp-listener' | 'routes' | 'dns';
 
 /** The session as `telepresence status` shows it. */
 export interface SessionStatus {

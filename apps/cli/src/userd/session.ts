@@ -279,7 +279,7 @@ export class Session {
       //    the API server's own addresses stay off the tunnel.
       const clusterInfoAnswer = clock.time('cluster-info', () => api.client.clusterInfo({}));
       clusterInfoAnswer.catch(() => undefined); // awaited below, after the arrive
-      const managerVersion = await clock.time('manager-session', () => api.client.version({}));
+      const managerVersion = await clock.time('manager-version', () => api.client.version({}));
       requireCapabilities(managerVersion);
       const ms = new ManagerSession({ api, version: managerVersion, client: clientIdentity(buildVersion, kube.contextName, namespace), log: this.deps.log.child('manager-session') });
       managerSession = ms;
