@@ -62,7 +62,22 @@ export interface ConnectResult {
   alreadyConnected: boolean;
   /** Milliseconds the connect took inside the user daemon. */
   elapsedMs: number;
+  /** Where that time went (absent when already connected). */
+  timings?: ConnectTimings;
 }
+
+/** When each step of a connect ended, for profiling connect (bench/connect reads them). */
+export interface ConnectTimings {
+  /** Epoch ms the user daemon's process started (its node binary began). */
+  daemonStartedAt: number;
+  /** Epoch ms the user daemon received this connect. */
+  receivedAt: number;
+  /** Each step as it ended, in order, in ms since `receivedAt`; steps run side by side overlap. */
+  steps: { step: ConnectStep; startMs: number; endMs: number }[];
+}
+
+/** The steps of a connect inside the user daemon. */
+export type ConnectStep = 'kubeconfig' | 'manager-check' | 'port-forward' | 'manager-version' | 'manager-session' | 'cluster-info' | 'tcp-listener' | 'routes' | 'dns';
 
 /** The session as `telepresence status` shows it. */
 export interface SessionStatus {

@@ -5,6 +5,6 @@ export { encodeRequest, parseRequest, MAX_FRAME, MAX_REQUEST_LINE, TCP_REQUEST_P
 export { readLine } from './line.js';
 export { spliceFramed, type SpliceOptions, type SpliceResult } from './splice.js';
 export { TcpCarrier, writeFrame, type TcpCarrierOptions } from './carrier.js';
-export { connectPooled, releaseChunk } from './read-pool.js';
+export { connectPooled, poolReads, releaseChunk } from './read-pool.js';
 export { frameU16, U16Deframer, MAX_U16_FRAME } from './u16-frames.js';
 export { FramedDuplex } from './framed-duplex.js';

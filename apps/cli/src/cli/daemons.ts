@@ -122,7 +122,8 @@ export interface EnsuredDaemons {
 /**
  * The one place a command's requirement is met (run.ts calls it for every command):
  *  1. 'none': nothing;
- *  2. 'daemons': the root daemon first (the session needs it), then the user daemon;
+ *  2. 'daemons': both daemons, started side by side (neither needs the other to start; the
+ *     session needs the root daemon only once it connects);
  *  3. 'session': the daemons, and a session: without one the user daemon connects first, with
  *     `connect`'s defaults (the kubeconfig's current context) and the command's kube flags
  *     (`connect`), as 2.x does for intercept and list.
@@ -131,9 +132,15 @@ export async function ensureDaemons(
   requires: 'daemons' | 'session',
   ctx: { out: Output; env: NodeJS.ProcessEnv; startTimeoutMs: number; config?: () => Config; signal?: AbortSignal; connect?: Partial<ConnectRequest> },
 ): Promise<EnsuredDaemons> {
-  const root = await ensureDaemon(ROOT_DAEMON, ctx);
-  root.client.close();
-  const user = await ensureDaemon(USER_DAEMON, ctx);
+  const [rootd, userd] = await Promise.allSettled([ensureDaemon(ROOT_DAEMON, ctx), ensureDaemon(USER_DAEMON, ctx)]);
+  if (rootd.status === 'fulfilled') rootd.value.client.close();
+  if (rootd.status === 'rejected' || userd.status === 'rejected') {
+    if (userd.status === 'fulfilled') userd.value.client.close();
+    // The root daemon's failure first: it is the one that needs something of the user (sudo).
+    throw rootd.status === 'rejected' ? rootd.reason : (userd as PromiseRejectedResult).reason;
+  }
+  const root = rootd.value;
+  const user = userd.value;
   if (requires === 'session') {
     const status = await user.client.sessionStatus({}, { timeoutMs: 10_000 }).catch((err: unknown) => {
       user.client.close();

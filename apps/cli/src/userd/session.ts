@@ -24,6 +24,9 @@ import { ManagerApi } from './manager-api.js';
 import { ManagerSession, clientIdentity, requireCapabilities } from './manager-session.js';
 import { progressEvent, type EnsureManager } from './manager-install.js';
 import { apiServerAddresses, mergeCidrs, planNetwork } from './subnets.js';
+import { StepClock } from './connect-timings.js';
+import { asNetworkStatus } from './network-status.js';
+export { asNetworkStatus };
 import { INSTALL_TIMEOUT_MS, ROOT_NETWORK_TIMEOUT_MS, timeoutError } from './timeouts.js';
 
 /**
@@ -191,8 +194,9 @@ export class Session {
     const started = Date.now();
     const log = this.deps.log.child('connect');
     const config = this.deps.loadConfig();
+    const clock = new StepClock(started);
     // 1. kubeconfig, context and the cluster's telepresence.io extension.
-    const kube = loadKubeconfig({ kubeconfigEnv: req.kubeconfigEnv, home: this.deps.env.HOME || homedir(), context: req.context });
+    const kube = clock.timeSync('kubeconfig', () => loadKubeconfig({ kubeconfigEnv: req.kubeconfigEnv, home: this.deps.env.HOME || homedir(), context: req.context }));
     const namespace = req.namespace || kube.namespace;
     const managerNamespace = managerNamespaceFor(req.managerNamespace, kube.extension);
     const alsoProxy = mergeCidrs(kube.extension.alsoProxy, req.alsoProxy ?? [], '--also-proxy');
@@ -222,7 +226,9 @@ export class Session {
     // 3. The traffic manager: install when absent, version policy otherwise.
     const image = resolveImage(config, buildVersion, { TELEPRESENCE_REGISTRY: req.registryEnv }).image;
     log.info('ensuring traffic manager', { namespace: managerNamespace, image });
-    const manager = await this.deps.ensureManager(kube.kc, {
+    const apiAddresses = apiServerAddresses(kube.server); // a DNS lookup at most, meanwhile: the plan needs them
+    apiAddresses.catch(() => undefined); // awaited below; no unhandled rejection if we fail first
+    const manager = await clock.time('manager-check', () => this.deps.ensureManager(kube.kc, {
       namespace: managerNamespace,
       image,
       version: buildVersion,
@@ -233,7 +239,7 @@ export class Session {
         progress.emit?.(progressEvent(m));
       },
       ...(progress.signal ? { signal: progress.signal } : {}),
-    });
+    }));
     log.info('traffic manager ready', { ...manager });
     // Cancelled during the install: stop before anything of a session exists.
     progress.signal?.throwIfAborted();
@@ -259,29 +265,37 @@ export class Session {
     try {
       // The namespace list is fetched while the port-forward comes up: connect waits for it below.
       feed = startNamespaceFeed(kube.kc, (namespaces) => this.sendNamespaces(namespaces), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }], records: (update) => this.sendRecords(update) });
-      await forwarder.start();
+      // TCP: the root daemon redirects connections to our listener, which carries them on the manager's stream tunnel (listening overlaps the port-forward).
+      const [forwarding, listening] = await Promise.allSettled([
+        clock.time('port-forward', () => forwarder.start()),
+        clock.time('tcp-listener', () => startTcpListener({ dial: () => forwarder.openStream(MANAGER_TCP_PORT), log: this.deps.log.child('tcp') })),
+      ]);
+      if (listening.status === 'fulfilled') tcpListener = listening.value; // closed below if connect fails
+      if (forwarding.status === 'rejected') throw forwarding.reason;
+      if (listening.status === 'rejected') throw listening.reason;
+      const listener = listening.value;
       // 5. What the manager can do (its capabilities decide, nothing else), our session in it, and
-      //    what it knows of the cluster; the API server's own addresses stay off the tunnel.
-      const managerVersion = await api.client.version({});
+      //    what it knows of the cluster (asked meanwhile: one HTTP/2 connection carries them all);
+      //    the API server's own addresses stay off the tunnel.
+      const clusterInfoAnswer = clock.time('cluster-info', () => api.client.clusterInfo({}));
+      clusterInfoAnswer.catch(() => undefined); // awaited below, after the arrive
+      const managerVersion = await clock.time('manager-version', () => api.client.version({}));
       requireCapabilities(managerVersion);
-      managerSession = new ManagerSession({ api, version: managerVersion, client: clientIdentity(buildVersion, kube.contextName, namespace), log: this.deps.log.child('manager-session') });
-      await managerSession.start();
+      const ms = new ManagerSession({ api, version: managerVersion, client: clientIdentity(buildVersion, kube.contextName, namespace), log: this.deps.log.child('manager-session') });
+      managerSession = ms;
+      await clock.time('manager-session', () => ms.start());
       if (managerVersion.capabilities?.includes('intercepts')) {
-        const ms = managerSession;
         const parker = new Parker({ open: () => forwarder.openGenerationStream(MANAGER_TCP_PORT), sessionId: () => ms.sessionId(), localPort: (id) => intercepts?.localPort(id), log: this.deps.log.child('intercepts') });
         intercepts = new UserIntercepts({ api, session: ms, parker, log: this.deps.log.child('intercepts'), configFile: this.deps.configFile });
         const ui = intercepts;
         ms.onArrive((id) => ui.arrived(id));
       }
-      const clusterInfo = await api.client.clusterInfo({});
-      const plan = planNetwork({ cluster: clusterInfo, alsoProxy, neverProxy, apiServerAddresses: await apiServerAddresses(kube.server) });
-      // TCP: the root daemon's rule redirects each connection to our listener and we carry it on
-      // the manager's stream tunnel.
-      tcpListener = await startTcpListener({ dial: () => forwarder.openStream(MANAGER_TCP_PORT), log: this.deps.log.child('tcp') });
+      const clusterInfo = await clusterInfoAnswer;
+      const plan = planNetwork({ cluster: clusterInfo, alsoProxy, neverProxy, apiServerAddresses: await apiAddresses });
       const network: NetworkConfig = {
         managerSocket: this.deps.managerSocket,
         tcpTunnelSocket: tcpTunnelSocketPath(this.deps.managerSocket),
-        tcpListenerPort: tcpListener.port,
+        tcpListenerPort: listener.port,
         ...plan,
         dns: { connectedNamespace: namespace, clusterDomain: clusterInfo.clusterDomain, includeSuffixes: config.dns.includeSuffixes, excludeSuffixes: config.dns.excludeSuffixes, lookupTimeoutMs: config.dns.lookupTimeout },
       };
@@ -290,13 +304,14 @@ export class Session {
       const rootd = await this.rootd();
       let status;
       try {
-        status = await rootd.connectNetwork(network, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS });
+        status = await clock.time('routes', () => rootd.connectNetwork(network, { timeoutMs: ROOT_NETWORK_TIMEOUT_MS }));
       } finally {
         rootd.close();
       }
       // 7. Connect promises cluster names: every namespace's routing and search domains (and the
       //    per-service domains of public-suffix namespaces) are in the system resolver first.
-      if (!(await feed.ready(DNS_READY_TIMEOUT_MS))) {
+      const namespacesReady = feed.ready(DNS_READY_TIMEOUT_MS);
+      if (!(await clock.time('dns', () => namespacesReady))) {
         log.warn(`dns: the namespace list was not in the resolver within ${DNS_READY_TIMEOUT_MS} ms; names of some namespaces may resolve a little later`);
       }
       const info: SessionInfo = {
@@ -313,9 +328,10 @@ export class Session {
         network: status,
       };
       // 8. From here on the daemon is busy: another version's CLI may not replace it.
-      this.active = { info, kube, forwarder, api, network, feed, tcpListener, managerSession, ...(intercepts ? { intercepts } : {}) };
-      log.info('connected', { context: info.context, elapsedMs: Date.now() - started });
-      return { session: info, alreadyConnected: false, elapsedMs: Date.now() - started };
+      this.active = { info, kube, forwarder, api, network, feed, tcpListener: listener, managerSession, ...(intercepts ? { intercepts } : {}) };
+      const timings = clock.timings(); // bench/connect reads them from this line
+      log.info('connected', { context: info.context, elapsedMs: Date.now() - started, timings });
+      return { session: info, alreadyConnected: false, elapsedMs: Date.now() - started, timings };
     } catch (err) {
       feed?.stop();
       intercepts?.close();
@@ -380,10 +396,6 @@ function definedOnly<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-/** The IPC layer carries a null result as `{}`: anything without routes is "no network". */
-export function asNetworkStatus(v: NetworkStatus | null | undefined): NetworkStatus | null {
-  return v && Array.isArray(v.routedSubnets) ? v : null;
-}
 
 /** The TCP stream tunnel's socket, beside the manager socket. */
 export function tcpTunnelSocketPath(managerSocket: string): string {

@@ -1,6 +1,6 @@
 // The TCP stream tunnel server over real loopback sockets: a raw framed client on one side, real
 // destination servers on the other.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRequest, MAX_REQUEST_LINE, readLine } from '@tel/tcp-wire';
@@ -199,6 +199,48 @@ describe('TCP stream tunnel server', () => {
             await sleep(300);
           }
           expect((await readFrames(s, rest)).equals(blob)).toBe(true);
+          s.end();
+        }),
+      );
+    } finally {
+      server.close();
+    }
+  }, 30_000);
+
+  it('uploads 8 MiB to each of 4 destinations at once, intact, two of them read late, then reuses each tunnel (pooled reads of the accepted side)', async () => {
+    const blobs = Array.from({ length: 4 }, () => randomBytes(8 << 20));
+    // Each destination answers with the sha256 of what it received, once the client has ended.
+    const { server, port } = await listen((s) => {
+      const h = createHash('sha256');
+      let first = true;
+      s.on('data', (d: Buffer) => {
+        h.update(d);
+        if (first) {
+          first = false;
+          s.pause();
+          setTimeout(() => s.resume(), 300);
+        }
+      });
+      s.on('end', () => s.end(h.digest('hex')));
+    });
+    try {
+      await Promise.all(
+        blobs.map(async (blob, k) => {
+          const frames: Buffer[] = [];
+          for (let off = 0; off < blob.length; off += 60_000) frames.push(frame(blob.subarray(off, off + 60_000)));
+          const { s, line, rest } = await open('127.0.0.1', k % 2 ? port : echoPort);
+          expect(line).toBe('OK');
+          const answer = readFrames(s, rest);
+          for (const f of frames) if (!s.write(f)) await new Promise((r) => s.once('drain', r));
+          s.write(END);
+          const got = await answer;
+          if (k % 2) expect(got.toString()).toBe(createHash('sha256').update(blob).digest('hex'));
+          else expect(got.equals(blob)).toBe(true);
+          // The same tunnel carries the next request.
+          s.write(Buffer.concat([encodeRequest('127.0.0.1', echoPort), frame('again'), END]));
+          const next = await readLine(s, 1024, 5000);
+          expect(next.line).toBe('OK');
+          expect((await readFrames(s, next.rest)).toString()).toBe('again');
           s.end();
         }),
       );

@@ -81,7 +81,7 @@ async function lookup(name: string): Promise<string> {
 async function viewStatus(tp: Tp): Promise<{ path: string; fallback: string[]; stats: { answered: number; nxdomain: number; passed: number } }> {
   const s = await tp('status', '--output', 'json');
   expect(s.code, s.stderr).toBe(0);
-  return s.json.network?.dnsView;
+  return s.json.root_daemon?.dns_view;
 }
 
 async function connectAs(kubeconfig: string, who: string): Promise<Tp> {

@@ -107,8 +107,8 @@ describe('the packaged telepresence, installed where there is no Node.js and no 
     expect(read('connect.rc').trim(), read('connect.err')).toBe('0');
     expect(JSON.parse(read('connect.json'))).toMatchObject({ connected: true, trafficManager: { version: VERSION } });
     const status = JSON.parse(read('status.json'));
-    expect(status.userDaemon.version.version).toBe(VERSION);
-    expect(status.rootDaemon.version.version).toBe(VERSION);
+    expect(status.user_daemon.version).toBe(VERSION);
+    expect(status.root_daemon.version).toBe(VERSION);
     // Each daemon: its executable, its command line | the V8 flags it was started with.
     const daemons = read('daemons.out').trim().split('\n');
     expect(daemons).toHaveLength(2);
