@@ -1,5 +1,4 @@
 // `telepresence connector-foreground`: the user daemon's entry point (hidden; the CLI starts it).
-import { runConnector } from '../../userd/connector.js';
 import { defineCommand } from '../command.js';
 
 export const connectorForegroundCommand = defineCommand({
@@ -13,6 +12,8 @@ export const connectorForegroundCommand = defineCommand({
     { flags: '--owner-gid <gid>', description: 'gid that owns the socket' },
   ],
   async run(ctx) {
+    // Loaded here: the CLI's own commands start without the user daemon's code (and its Kubernetes client).
+    const { runConnector } = await import('../../userd/connector.js');
     await runConnector(process.argv.slice(2), ctx.config(), ctx.env);
     // Keep running: the daemon's socket server holds the event loop open.
     return new Promise<never>(() => undefined);

@@ -5,11 +5,10 @@ import { resolve } from 'node:path';
 import { DEFAULT_MANAGER_NAMESPACE } from '@tel/contracts';
 import { managerNamespaceFor } from '../../kube/extension.js';
 import { Anonymizer } from '../../logs/anonymize.js';
-import { gatherClusterLogs, type LogEntry } from '../../logs/cluster-logs.js';
+import type { LogEntry } from '../../logs/cluster-logs.js';
 import { addWorkstationNames, checkZipPath, defaultZipName, localLogs, parseDaemons, writeZip } from '../../logs/gather.js';
 import { logsDir } from '../../paths.js';
-import { defineCommand } from '../command.js';
-import { KUBE_FLAGS, kubeFor, kubeRead } from './kube-access.js';
+import { defineCommand, KUBE_FLAGS } from '../command.js';
 
 export const gatherLogsCommand = defineCommand({
   name: 'gather-logs',
@@ -32,7 +31,9 @@ export const gatherLogsCommand = defineCommand({
     const file = resolve(opts.outputFile ?? defaultZipName());
     checkZipPath(file);
     const names = parseDaemons(opts.daemons);
-    const kube = opts.trafficManager ? kubeFor(ctx, opts) : undefined;
+    // Loaded on use: the Kubernetes client stays out of every other command's start.
+    const access = opts.trafficManager ? await import('./kube-access.js') : undefined;
+    const kube = access?.kubeFor(ctx, opts);
     const anonymizer = opts.anonymize ? new Anonymizer() : undefined;
     const warnings: string[] = [];
     const entries: LogEntry[] = [];
@@ -43,7 +44,8 @@ export const gatherLogsCommand = defineCommand({
         anonymizer.add('host', new URL(kube.server).hostname);
       }
       const managerNamespace = managerNamespaceFor(opts.managerNamespace, kube.extension);
-      const cluster = await gatherClusterLogs(kube, managerNamespace, (what, call) => kubeRead(kube, what, call, ctx.signal), anonymizer);
+      const { gatherClusterLogs } = await import('../../logs/cluster-logs.js');
+      const cluster = await gatherClusterLogs(kube, managerNamespace, (what, call) => access!.kubeRead(kube, what, call, ctx.signal), anonymizer);
       entries.push(...cluster.entries);
       warnings.push(...cluster.warnings);
     }

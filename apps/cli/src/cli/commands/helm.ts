@@ -7,7 +7,6 @@ import { buildVersion } from '@tel/version';
 import { parseDuration } from '../../config/config.js';
 import { resolveImage } from '../../config/registry.js';
 import { managerNamespaceFor } from '../../kube/extension.js';
-import { loadKubeconfig } from '../../kube/kubeconfig.js';
 import { progressEvent } from '../../userd/manager-install.js';
 import { defineCommand, KUBE_FLAGS, kubeconfigSource, MANAGER_NAMESPACE_FLAG, type CommandContext, type OptionsOf } from '../command.js';
 
@@ -24,6 +23,7 @@ async function runHelm(action: HelmAction, ctx: CommandContext, opts: OptionsOf<
   const timeoutMs = parseDuration(opts.timeout);
   if (timeoutMs === undefined) throw userError(`invalid --timeout ${JSON.stringify(opts.timeout)}`, "use a duration such as '90s' or '2m'");
   // The same kubeconfig reading as connect: KUBECONFIG lists, --context, the telepresence.io extension.
+  const { loadKubeconfig } = await import('../../kube/kubeconfig.js'); // loaded on use, as the install code below
   const kube = loadKubeconfig(kubeconfigSource(ctx.env, opts));
   const kc = kube.kc;
   const namespace = managerNamespaceFor(opts.managerNamespace, kube.extension);

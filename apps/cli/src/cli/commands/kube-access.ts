@@ -1,22 +1,20 @@
 // The commands that read the cluster themselves (list-namespaces, gather-logs): the kubeconfig
 // flags as connect and helm spell them, the same kubeconfig loading, and API failures as one line.
-import { homedir } from 'node:os';
+// Loaded with import() by those commands: the Kubernetes client is not what every command needs at start.
 import { clusterError } from '@tel/errors';
 import { httpStatusOf } from '../../kube/portforward.js';
 import { loadKubeconfig, type LoadedKubeconfig } from '../../kube/kubeconfig.js';
-import type { CommandContext } from '../command.js';
+import { kubeconfigSource, type CommandContext, type KubeOptions } from '../command.js';
 
-export const KUBE_FLAGS = [
-  { flags: '--kubeconfig <files>', description: 'kubeconfig file(s) (default: $KUBECONFIG or ~/.kube/config)' },
-  { flags: '--context <name>', description: 'kubeconfig context to use (default: the current one)' },
-] as const;
+// Named, not `import('@kubernetes/client-node')` in the commands: a namespace import would keep
+// every API of the client in the bundle.
+export { CoreV1Api } from '@kubernetes/client-node';
 
 /** How long one read of the API server may take before the command gives up with a line saying so. */
 export const KUBE_READ_TIMEOUT_MS = 30_000;
 
-export function kubeFor(ctx: CommandContext, opts: { kubeconfig?: string; context?: string }): LoadedKubeconfig {
-  const kubeconfigEnv = opts.kubeconfig || ctx.env.KUBECONFIG;
-  return loadKubeconfig({ home: ctx.env.HOME || homedir(), ...(kubeconfigEnv ? { kubeconfigEnv } : {}), ...(opts.context ? { context: opts.context } : {}) });
+export function kubeFor(ctx: CommandContext, opts: KubeOptions): LoadedKubeconfig {
+  return loadKubeconfig(kubeconfigSource(ctx.env, opts));
 }
 
 /**

@@ -1,7 +1,6 @@
 // `telepresence list-contexts [--kubeconfig F]`: the kubeconfig contexts telepresence can connect
 // with (all files of KUBECONFIG merged as kubectl merges them), the current one marked, as in 2.x.
 // Reads files only: no daemon, no cluster.
-import { listContexts } from '../../kube/kubeconfig.js';
 import { defineCommand, KUBE_FLAGS, kubeconfigSource } from '../command.js';
 
 export const listContextsCommand = defineCommand({
@@ -10,6 +9,7 @@ export const listContextsCommand = defineCommand({
   requires: 'none',
   flags: [KUBE_FLAGS[0]],
   async run(ctx, opts) {
+    const { listContexts } = await import('../../kube/kubeconfig.js'); // loaded on use, as the Kubernetes client it brings
     const r = listContexts(kubeconfigSource(ctx.env, opts));
     ctx.out.result(r, () => {
       if (r.contexts.length === 0) return 'No contexts in the kubeconfig';

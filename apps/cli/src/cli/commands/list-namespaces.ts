@@ -1,8 +1,6 @@
 // `telepresence list-namespaces [--kubeconfig F] [--context C]`: the namespaces the user can see,
 // read from the API server with the user's own kubeconfig (no daemon, no session).
-import { CoreV1Api } from '@kubernetes/client-node';
-import { defineCommand } from '../command.js';
-import { KUBE_FLAGS, kubeFor, kubeRead } from './kube-access.js';
+import { defineCommand, KUBE_FLAGS } from '../command.js';
 
 export const listNamespacesCommand = defineCommand({
   name: 'list-namespaces',
@@ -10,6 +8,8 @@ export const listNamespacesCommand = defineCommand({
   requires: 'none',
   flags: KUBE_FLAGS,
   async run(ctx, opts) {
+    // Loaded on use: the Kubernetes client stays out of every other command's start.
+    const { CoreV1Api, kubeFor, kubeRead } = await import('./kube-access.js');
     const kube = kubeFor(ctx, opts);
     const list = await kubeRead(kube, 'list namespaces', () => kube.kc.makeApiClient(CoreV1Api).listNamespace(), ctx.signal);
     const namespaces = list.items.map((n) => n.metadata?.name ?? '').filter((n) => n.length > 0).sort();

@@ -6,7 +6,7 @@ import type { Contract, NetworkStatus, RootDaemonContract, RootDaemonStatus, Ses
 import { EXIT_CODES } from '@tel/errors';
 import { NotRunningError, connect, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
 import { buildVersion, formatComponent, mismatchMessage } from '@tel/version';
-import { asNetworkStatus } from '../../userd/session.js';
+import { asNetworkStatus } from '../../userd/network-status.js';
 import { defineCommand } from '../command.js';
 import { ROOT_DAEMON, USER_DAEMON, quitHint } from '../daemons.js';
 import { snakeCase } from '../output.js';

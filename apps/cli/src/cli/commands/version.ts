@@ -2,7 +2,6 @@
 // with its API version. Starts no daemon (as in 2.x). The cluster side comes from the session when
 // connected, else from the manager's Deployment read with the kubeconfig flags. Any component of
 // another version than the client is flagged and named on stderr, and the exit is non-zero.
-import { AppsV1Api, Observable, type ConfigurationOptions, type V1Deployment } from '@kubernetes/client-node';
 import type { DaemonVersion, SessionInfo, UserDaemonContract } from '@tel/contracts';
 import { AGENT_IMAGE_ENV } from '@tel/agent-config';
 import { clusterError, configError, EXIT_CODES, TelError } from '@tel/errors';
@@ -12,7 +11,8 @@ import { describePermission, statusOf, apiMessage, type Permission } from '../..
 import { imageTag, MANAGER_NAME } from '../../install/manifests.js';
 import { stateOfDeployment } from '../../install/state.js';
 import { managerNamespaceFor } from '../../kube/extension.js';
-import { loadKubeconfig, type LoadedKubeconfig } from '../../kube/kubeconfig.js';
+import type { LoadedKubeconfig } from '../../kube/kubeconfig.js';
+import type { ClusterSide } from './version-cluster.js';
 import { defineCommand, hasKubeFlags, KUBE_FLAGS, kubeconfigSource, MANAGER_NAMESPACE_FLAG, type CommandContext, type KubeOptions } from '../command.js';
 import { ROOT_DAEMON, USER_DAEMON, probe, quitHint } from '../daemons.js';
 
@@ -41,45 +41,6 @@ export interface Component {
   image?: string;
 }
 
-/** The cluster side of one version report. */
-interface ClusterSide {
-  manager: { version: string; apiVersion: number | null; image?: string };
-  agentImage?: string;
-  namespace: string;
-  source: 'session' | 'cluster';
-}
-
-/** Reads the manager's Deployment: its version, API version and the agent image it injects. */
-async function readCluster(kube: LoadedKubeconfig, namespace: string, timeoutMs: number): Promise<ClusterSide> {
-  const what: Permission = { verb: 'get', resource: 'deployments', group: 'apps', namespace };
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
-  // client-node sends the request with the signal a middleware sets, so a silent API server is cut off.
-  const withSignal: ConfigurationOptions = {
-    middleware: [{ pre: (c) => (c.setSignal(abort.signal), new Observable(Promise.resolve(c))), post: (c) => new Observable(Promise.resolve(c)) }],
-    middlewareMergeStrategy: 'append',
-  };
-  let d: V1Deployment;
-  try {
-    d = await kube.kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: MANAGER_NAME, namespace }, withSignal);
-  } catch (err) {
-    const status = statusOf(err);
-    const where = `context ${kube.contextName} (${kube.server})`;
-    if (status === 404) throw clusterError(`no Traffic Manager in namespace ${namespace} of ${where}`, "install it with 'telepresence helm install', or name its namespace with --manager-namespace");
-    if (status === 403) throw clusterError(`you may not ${describePermission(what)} (forbidden)`, 'ask a cluster admin for read access to the Traffic Manager, or connect first');
-    if (abort.signal.aborted) throw clusterError(`the Kubernetes API of ${where} did not answer within ${timeoutMs / 1000}s`, 'check that the cluster is reachable, or raise timeouts.trafficManagerAPI in config.yml');
-    if (status === undefined) throw clusterError(`cannot reach the Kubernetes API of ${where}: ${String((err as Error).message ?? err).split('\n')[0]}`, 'check your kubeconfig and that the cluster is reachable');
-    throw clusterError(`could not ${describePermission(what)}: ${apiMessage(err)} (HTTP ${status})`, '');
-  } finally {
-    clearTimeout(timer);
-  }
-  const state = stateOfDeployment(d);
-  if (!state.installed || !state.version) throw clusterError(`no Traffic Manager in namespace ${namespace} of context ${kube.contextName} (${kube.server})`, "install it with 'telepresence helm install'");
-  const container = d.spec?.template.spec?.containers.find((c) => c.name === MANAGER_NAME);
-  const agentImage = container?.env?.find((e) => e.name === AGENT_IMAGE_ENV)?.value;
-  return { manager: { version: state.version, apiVersion: state.apiVersion ?? null, ...(state.image ? { image: state.image } : {}) }, ...(agentImage ? { agentImage } : {}), namespace, source: 'cluster' };
-}
-
 /**
  * The cluster side: the session's when connected (and no kube flag names another), else the
  * manager's Deployment. No kubeconfig at all (and no flag asking for one): no cluster side.
@@ -89,6 +50,8 @@ async function clusterSide(ctx: CommandContext, opts: KubeOptions & { managerNam
     const m = session.managerVersion;
     return { manager: { version: m.version, apiVersion: m.apiVersion }, ...(m.agentImage ? { agentImage: m.agentImage } : {}), namespace: session.managerNamespace, source: 'session' };
   }
+  // Loaded on use: the Kubernetes client stays out of the CLI's start.
+  const [{ loadKubeconfig }, { readCluster }] = await Promise.all([import('../../kube/kubeconfig.js'), import('./version-cluster.js')]);
   let kube: LoadedKubeconfig;
   try {
     kube = loadKubeconfig(kubeconfigSource(ctx.env, opts));
