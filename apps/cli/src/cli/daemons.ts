@@ -70,7 +70,7 @@ export async function probe(kind: AnyDaemonKind, env: NodeJS.ProcessEnv): Promis
  */
 export async function ensureDaemon<K extends AnyDaemonKind>(
   kind: K,
-  ctx: { out: Output; env: NodeJS.ProcessEnv; startTimeoutMs: number },
+  ctx: { out: Output; env: NodeJS.ProcessEnv; startTimeoutMs: number; config?: () => Config },
 ): Promise<{ client: Client<ContractOf<K>>; version: DaemonVersion; started: boolean }> {
   type C = ContractOf<K>;
   const socket = kind.socket(ctx.env);
@@ -85,7 +85,9 @@ export async function ensureDaemon<K extends AnyDaemonKind>(
   let started = false;
   if (!running) {
     ctx.out.progress(`Launching ${kind.name}...`);
-    await startDaemon(kind, ctx.env, ctx.startTimeoutMs);
+    // sudo hands the root daemon no config dir: its configured log level comes as a flag.
+    const flags = kind.needsRoot && ctx.config ? ['--log-level', ctx.config().logLevels.rootDaemon] : [];
+    await startDaemon(kind, ctx.env, ctx.startTimeoutMs, flags);
     ctx.out.progressDone();
     started = true;
   }
@@ -184,7 +186,7 @@ export function daemonCommand(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, packa
   return { execPath: process.execPath, args: ['connector-foreground'], env: { ...env, NODE_OPTIONS: nodeOptions, ...(v8Flags ? { TELEPRESENCE_V8_FLAGS: v8Flags } : {}) } };
 }
 
-async function startDaemon(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
+async function startDaemon(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, timeoutMs: number, flags: string[] = []): Promise<void> {
   const entry = daemonCommand(kind, env);
   const dir = logsDir(env);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -198,7 +200,7 @@ async function startDaemon(kind: AnyDaemonKind, env: NodeJS.ProcessEnv, timeoutM
     cmd = 'sudo';
     args = ['--non-interactive', '--preserve-env=XDG_CACHE_HOME,HOME,TELEPRESENCE_ROOT_RUN_DIR', entry.execPath, ...entry.args];
   }
-  const child = spawn(cmd, [...args, '--owner-uid', String(uid), '--owner-gid', String(process.getgid?.() ?? 0)], {
+  const child = spawn(cmd, [...args, ...flags, '--owner-uid', String(uid), '--owner-gid', String(process.getgid?.() ?? 0)], {
     detached: true,
     stdio: ['ignore', fd, fd],
     env: entry.env,
