@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ListRequest, ListResult, ConnectRequest, ConnectResult, DnsNamespace, DnsRecordsUpdate, InterceptInfo, InterceptRequest, InterceptResult, InterceptSpec, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus, UninstallRequest } from '@tel/contracts';
+import type { ListRequest, ListResult, ConnectRequest, ConnectResult, DnsRecordsUpdate, InterceptInfo, InterceptRequest, InterceptResult, InterceptSpec, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus, UninstallRequest } from '@tel/contracts';
 import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 import { clusterError, userError } from '@tel/errors';
 import { NotRunningError, connect as ipcConnect, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
@@ -264,7 +264,9 @@ export class Session {
     let intercepts: UserIntercepts | undefined;
     try {
       // The namespace list is fetched while the port-forward comes up: connect waits for it below.
-      feed = startNamespaceFeed(kube.kc, (namespaces) => this.sendNamespaces(namespaces), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }], records: (update) => this.sendRecords(update) });
+      const quick = { timeoutMs: QUICK_CALL_TIMEOUT_MS };
+      const records = (update: DnsRecordsUpdate) => this.toResolver((r) => r.setDnsRecords(update, quick));
+      feed = startNamespaceFeed(kube.kc, (namespaces) => this.toResolver((r) => r.setDnsNamespaces({ namespaces }, quick)), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }], records });
       // TCP: the root daemon redirects connections to our listener, which carries them on the manager's stream tunnel (listening overlaps the port-forward).
       const [forwarding, listening] = await Promise.allSettled([
         clock.time('port-forward', () => forwarder.start()),
@@ -343,21 +345,11 @@ export class Session {
     }
   }
 
-  /** The namespace feed's sink: the full list to the root daemon's resolver. */
-  private async sendNamespaces(namespaces: DnsNamespace[]): Promise<void> {
+  /** The namespace feed's and the Service view's sink: the root daemon's resolver. */
+  private async toResolver(send: (rootd: Client<RootDaemonContract>) => Promise<unknown>): Promise<void> {
     const rootd = await this.rootd();
     try {
-      await rootd.setDnsNamespaces({ namespaces }, { timeoutMs: QUICK_CALL_TIMEOUT_MS });
-    } finally {
-      rootd.close();
-    }
-  }
-
-  /** The Service view's sink: changed namespaces to the root daemon's resolver. */
-  private async sendRecords(update: DnsRecordsUpdate): Promise<void> {
-    const rootd = await this.rootd();
-    try {
-      await rootd.setDnsRecords(update, { timeoutMs: QUICK_CALL_TIMEOUT_MS });
+      await send(rootd);
     } finally {
       rootd.close();
     }
@@ -395,7 +387,6 @@ export class Session {
 function definedOnly<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
-
 
 /** The TCP stream tunnel's socket, beside the manager socket. */
 export function tcpTunnelSocketPath(managerSocket: string): string {
