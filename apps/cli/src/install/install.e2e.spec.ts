@@ -163,7 +163,7 @@ describe('traffic manager install (real cluster)', () => {
 describe('telepresence helm (the real CLI, run from source: version v0.0.0-dev)', () => {
   const ns = 'tel-helm-e2e';
   const tp = (args: string[]) =>
-    cluster.wsExec('node', ['--import', 'tsx', join(WORKSPACE_ROOT, 'apps/cli/src/main.ts'), ...args, '--kubeconfig', cluster.adminKubeconfig, '-n', ns], {
+    cluster.wsExec('node', ['--import', 'tsx', join(WORKSPACE_ROOT, 'apps/cli/src/main.ts'), ...args, '--kubeconfig', cluster.adminKubeconfig, '--manager-namespace', ns], {
       cwd: WORKSPACE_ROOT,
       timeoutMs: 300_000,
       env: { TELEPRESENCE_REGISTRY: cluster.registry, XDG_CONFIG_HOME: '/nonexistent' },
