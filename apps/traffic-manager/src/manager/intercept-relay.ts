@@ -15,8 +15,6 @@ import type { InterceptStore } from './state/intercepts.js';
 /** How long an agent's connection waits for its client to park a connection before `ERR`. */
 const PARK_WAIT_MS = 3_000;
 const LINE_MAX = 256;
-/** Parks tried for one connection before it goes to the app (each dead one costs a round trip). */
-const MAX_PARK_TRIES = 4;
 
 interface Waiter {
   resolve: (conn: net.Socket | undefined) => void;
@@ -171,41 +169,14 @@ export interface AgentTunnelOptions {
 
 export interface AgentTunnelServer {
   port: number;
-  stats(): { active: number; total: number; refused: number; deadParks: number };
+  stats(): { active: number; total: number; refused: number };
   close(): Promise<void>;
 }
-
-/** The first bytes `park` sends after `head`; undefined when it closes first (or the agent goes). */
-function firstAnswer(park: net.Socket, head: Buffer, agent: net.Socket): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const done = (v: Buffer | undefined) => {
-      park.off('data', onData);
-      park.off('end', onGone);
-      park.off('close', onGone);
-      agent.off('close', onGone);
-      resolve(v);
-    };
-    const onData = (chunk: Buffer) => {
-      park.pause();
-      done(chunk);
-    };
-    const onGone = () => done(undefined);
-    park.on('error', noop);
-    park.on('data', onData);
-    park.once('end', onGone);
-    park.once('close', onGone);
-    agent.once('close', onGone);
-    park.write(head);
-    park.resume();
-  });
-}
-
-const noop = () => undefined;
 
 /** The agent tunnel port: one connection per intercepted connection. */
 export async function startAgentTunnel(opts: AgentTunnelOptions): Promise<AgentTunnelServer> {
   const log = opts.log.child('agent-tunnel');
-  const stats = { active: 0, total: 0, refused: 0, deadParks: 0 };
+  const stats = { active: 0, total: 0, refused: 0 };
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (conn) => {
     sockets.add(conn);
@@ -239,39 +210,18 @@ export async function startAgentTunnel(opts: AgentTunnelOptions): Promise<AgentT
     if (!intercept) return refuse(conn, 'no such active intercept');
     if (net.isIP(srcIp) === 0 || !/^\d{1,5}$/.test(srcPort)) return refuse(conn, 'bad source address');
     const t0 = performance.now();
-    const head = Buffer.concat([Buffer.from(`${TUNNEL_DIAL_PREFIX} ${interceptId} ${srcIp} ${srcPort}\n`, 'latin1'), rest]);
-    const handed = await handOff(conn, intercept.sessionId, head);
+    const client = await opts.parked.take(intercept.sessionId);
     const waited = performance.now() - t0;
-    if (waited > 20) log.debug('waited for a parked connection to answer', { ms: Math.round(waited), got: !!handed, parkedNow: opts.parked.count() });
-    if (!handed) return conn.destroyed ? undefined : refuse(conn, `client ${intercept.client.user}@${intercept.client.host} is not reachable`);
+    if (waited > 20) log.debug('waited for a parked connection', { ms: Math.round(waited), got: !!client, parkedNow: opts.parked.count() });
+    if (!client) return refuse(conn, `client ${intercept.client.user}@${intercept.client.host} is not reachable`);
+    if (conn.destroyed) return void client.destroy();
     stats.active++;
     stats.total++;
+    client.write(Buffer.concat([Buffer.from(`${TUNNEL_DIAL_PREFIX} ${interceptId} ${srcIp} ${srcPort}\n`, 'latin1'), rest]));
     log.debug('intercepted connection relayed', { intercept: interceptId, from: `${srcIp}:${srcPort}`, parkedLeft: opts.parked.count() });
-    conn.write(handed.first);
-    relay(conn, handed.park, () => stats.active--);
-  }
-
-  /**
-   * Writes `head` (the dial line and the agent's early bytes) on a parked connection of `sessionId`
-   * and waits for its first byte back. A park that closes without one never reached a user daemon:
-   * its port-forward stream had died, which the kubelet only notices once we write. The next park
-   * then gets the same bytes, so that connection is not lost to a dead park. (The daemon answers
-   * within 25 ms of handing the bytes to the local server; only a daemon lost inside that window
-   * could see a request twice.) Silence is not retried: a live daemon may be slow.
-   */
-  async function handOff(agent: net.Socket, sessionId: string, head: Buffer): Promise<{ park: net.Socket; first: Buffer } | undefined> {
-    for (let tries = 0; tries < MAX_PARK_TRIES; tries++) {
-      const park = await opts.parked.take(sessionId);
-      if (!park) return undefined;
-      if (agent.destroyed) return void park.destroy();
-      const first = await firstAnswer(park, head, agent);
-      if (first) return { park, first };
-      park.destroy();
-      if (agent.destroyed) return undefined;
-      stats.deadParks++;
-      log.debug('a parked connection closed without answering; trying another', { sessionId });
-    }
-    return undefined;
+    // Relayed at once, both ways: the agent's close (it gives up after its OK timeout) must reach
+    // the park as it happens, or a park that never answers would hold both connections forever.
+    relay(conn, client, () => stats.active--);
   }
 
   server.on('error', (err) => log.error('agent tunnel server error', { error: err.message }));

@@ -42,8 +42,8 @@ if node --version >/dev/null 2>&1; then echo "node still runs: $(command -v node
 sh "$REL/install.sh" --prefix "$PREFIX" >"$OUT/install.out" 2>&1; echo $? >"$OUT/install.rc"
 export PATH="$PREFIX/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 command -v telepresence >"$OUT/which.out"
-telepresence version >"$OUT/version.out" 2>&1; echo $? >"$OUT/version.rc"
 telepresence connect --output json >"$OUT/connect.json" 2>"$OUT/connect.err"; echo $? >"$OUT/connect.rc"
+telepresence version >"$OUT/version.out" 2>&1; echo $? >"$OUT/version.rc"
 telepresence status --output json >"$OUT/status.json" 2>"$OUT/status.err"
 for pid in $(grep -o '"pid": *[0-9]*' "$OUT/status.json" | grep -o '[0-9]*$'); do
   echo "$(readlink "/proc/$pid/exe") $(tr '\0' ' ' <"/proc/$pid/cmdline")| $(tr '\0' '\n' <"/proc/$pid/environ" | grep -E '^(NODE_OPTIONS|TELEPRESENCE_V8_FLAGS)=' | tr '\n' ' ')"
@@ -98,9 +98,11 @@ describe('the packaged telepresence, installed where there is no Node.js and no 
     expect(read('which.out').trim()).toBe(join(prefix, 'bin', 'telepresence'));
   });
 
-  it('telepresence version runs and names this build', () => {
+  it('telepresence version runs and names this build and, connected, the Traffic Manager', () => {
     expect(read('version.rc').trim(), read('version.out')).toBe('0');
     expect(read('version.out')).toMatch(new RegExp(`Client\\s*: ${VERSION.replace(/\./g, '\\.')}\\b`));
+    // Connected: the manager the executable installed, of the same version.
+    expect(read('version.out')).toMatch(new RegExp(`Traffic Manager\\s*: ${VERSION.replace(/\./g, '\\.')}\\b`));
   });
 
   it('telepresence connect starts both daemons from the executable itself and installs the manager', () => {
