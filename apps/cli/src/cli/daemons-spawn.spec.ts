@@ -1,6 +1,6 @@
 // A daemon that cannot be spawned is one line with what to do, never a crash: the real CLI bundle
 // run as an unprivileged user (nobody) with a PATH that has no sudo, as on a minimal container.
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,12 +51,20 @@ describe.skipIf(!asRoot)('starting daemons without sudo, as a non-root user', ()
   }, 60_000);
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+  /** PIDs of user daemons of this test's build still running. */
+  const userDaemonsLeft = (): string[] => {
+    const r = spawnSync('pgrep', ['-f', `${cli} connector-foreground`], { encoding: 'utf8' });
+    return r.stdout.split('\n').filter(Boolean);
+  };
+
   for (const command of ['start-daemons', 'connect']) {
     it(`${command}: one line naming sudo and how to fix it, a user-error exit code, no stack trace`, async () => {
       const r = await tpAsNobody(command);
       expect(r.stderr).toBe(noSudo(command));
       expect(r.code).toBe(EXIT_CODES.user);
       expect(r.stdout).toBe('');
+      // The user daemon, started beside the root daemon that could not start, is not left running.
+      expect(userDaemonsLeft()).toEqual([]);
     });
   }
 

@@ -137,7 +137,11 @@ export async function ensureDaemons(
   const [rootd, userd] = await Promise.allSettled([ensureDaemon(ROOT_DAEMON, ctx), ensureDaemon(USER_DAEMON, ctx)]);
   if (rootd.status === 'fulfilled') rootd.value.client.close();
   if (rootd.status === 'rejected' || userd.status === 'rejected') {
-    if (userd.status === 'fulfilled') userd.value.client.close();
+    if (userd.status === 'fulfilled') {
+      userd.value.client.close();
+      // Started beside a root daemon that could not start: nothing is left half-started.
+      if (userd.value.started) await stopDaemon(USER_DAEMON, ctx.env).catch(() => undefined);
+    }
     // The root daemon's failure first: it is the one that needs something of the user (sudo).
     throw rootd.status === 'rejected' ? rootd.reason : (userd as PromiseRejectedResult).reason;
   }
