@@ -1,6 +1,7 @@
 # Sourced by the build scripts: how far a `go build` is, for the people and logs waiting on it.
 # count_deps <go list args...>: how many packages the build needs (what `go build -v` may print).
-count_deps() { go list -deps "$@" 2>/dev/null | wc -l || echo 0; }
+# A failing `go list` counts 0 (the build then reports its packages without a total).
+count_deps() { (go list -deps "$@" 2>/dev/null || true) | wc -l; }
 # progress_filter <total> <what>: passes `go build -v` output through, adding
 # "[progress] <done> <total> <what>" after every 20 packages compiled (build.ts shows them).
 progress_filter() {
