@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ListRequest, ListResult, ConnectRequest, ConnectResult, DnsRecordsUpdate, InterceptInfo, InterceptRequest, InterceptResult, InterceptSpec, ProgressEvent, NetworkConfig, NetworkStatus, RootDaemonContract, SessionInfo, SessionStatus, UninstallRequest } from '@tel/contracts';
+import type { ListRequest, ListResult, ConnectRequest, ConnectResult, DnsRecordsUpdate, InterceptInfo, InterceptRequest, InterceptResult, InterceptSpec, ProgressEvent, NetworkConfig, RootDaemonContract, SessionInfo, SessionStatus, UninstallRequest } from '@tel/contracts';
 import { MANAGER_API_PORT, MANAGER_TCP_PORT } from '@tel/contracts';
 import { clusterError, userError } from '@tel/errors';
 import { NotRunningError, connect as ipcConnect, type Client, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';

@@ -1,13 +1,13 @@
 // The agent end to end on loopback: a real app server, a fake manager built from the manager's own
 // router (HTTP/2) plus a real data-port server, a real workstation server behind it.
 import { freePort } from './testing/free-port.js';
+import { testAgentEnv } from './testing/agent-env.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AGENT_CONFIG_ENV } from '@tel/agent-config';
 import { createLogger } from '@tel/logging';
 import { KEEP_MAX } from './intercepted.js';
 import { startAgent, type AgentOptions, type RunningAgent } from './run.js';
@@ -83,23 +83,8 @@ const tokenPath = () => join(dir, 'token');
 
 async function startTestAgent(extra: Record<string, string> = {}, okTimeoutMs?: number, opts: Partial<AgentOptions> = {}): Promise<RunningAgent> {
   agentPort = await freePort();
-  const config = {
-    version: 1,
-    workload: { kind: 'Deployment', name: 'echo', namespace: 'shop' },
-    image: 'r/tel2:v0',
-    manager: { namespace: 'ambassador', port: 8084 },
-    ports: [{ service: 'echo', servicePort: 80, protocol: 'TCP', container: 'echo', appPort: app.port, agentPort }],
-  };
   const env = {
-    [AGENT_CONFIG_ENV]: JSON.stringify(config),
-    [AGENT_ENV.podName]: 'echo-1',
-    [AGENT_ENV.podIp]: '10.0.0.7',
-    [AGENT_ENV.namespace]: 'shop',
-    [AGENT_ENV.managerHost]: '127.0.0.1',
-    [AGENT_ENV.managerPort]: String(manager.apiPort),
-    [AGENT_ENV.tunnelPort]: String(manager.tunnelPort),
-    [AGENT_ENV.apiPort]: String(await freePort()),
-    [AGENT_ENV.tokenPath]: tokenPath(),
+    ...(await testAgentEnv({ manager, appPort: app.port, agentPort, tokenPath: tokenPath() })),
     GREETING: 'hello world',
     ...extra,
   };

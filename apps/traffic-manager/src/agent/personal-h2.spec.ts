@@ -9,12 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AGENT_CONFIG_ENV } from '@tel/agent-config';
 import { createLogger } from '@tel/logging';
 import { startAgent, type RunningAgent } from './run.js';
-import { AGENT_ENV, parseAgentEnv } from './settings.js';
+import { parseAgentEnv } from './settings.js';
 import { FakeManager } from './testing/fake-manager.js';
 import { freePort } from './testing/free-port.js';
+import { testAgentEnv } from './testing/agent-env.js';
 
 const log = createLogger('agent-test', { level: 'error', stream: process.stdout });
 const cleanup: (() => unknown)[] = [];
@@ -65,17 +65,7 @@ describe('personal intercepts over HTTP/2 in the agent', () => {
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'token'), 't\n');
     const agentPort = await freePort();
-    const env = {
-      [AGENT_CONFIG_ENV]: JSON.stringify({ version: 1, workload: { kind: 'Deployment', name: 'echo', namespace: 'shop' }, image: 'r/tel2:v0', manager: { namespace: 'ambassador', port: 8084 }, ports: [{ service: 'echo', servicePort: 80, protocol: 'TCP', container: 'echo', appPort, agentPort }] }),
-      [AGENT_ENV.podName]: 'echo-1',
-      [AGENT_ENV.podIp]: '10.0.0.7',
-      [AGENT_ENV.namespace]: 'shop',
-      [AGENT_ENV.managerHost]: '127.0.0.1',
-      [AGENT_ENV.managerPort]: String(manager.apiPort),
-      [AGENT_ENV.tunnelPort]: String(manager.tunnelPort),
-      [AGENT_ENV.apiPort]: String(await freePort()),
-      [AGENT_ENV.tokenPath]: join(dir, 'token'),
-    };
+    const env = await testAgentEnv({ manager, appPort, agentPort, tokenPath: join(dir, 'token') });
     const agent: RunningAgent = await startAgent(parseAgentEnv(env), env, { log, listenHost: '127.0.0.1' });
     cleanup.push(() => agent.close(100));
     manager.setIntercepts([{ id: 'ia', agentPort, client: 'alice@a', filter: { headers: ['x-dev=alice'] } }]);

@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AGENT_CONFIG_ENV } from '@tel/agent-config';
 import { createLogger } from '@tel/logging';
 import { startAgent, type RunningAgent } from './run.js';
-import { AGENT_ENV, parseAgentEnv } from './settings.js';
+import { parseAgentEnv } from './settings.js';
 import { FakeManager } from './testing/fake-manager.js';
 import { freePort } from './testing/free-port.js';
+import { testAgentEnv } from './testing/agent-env.js';
 
 const log = createLogger('agent-test', { level: 'error', stream: process.stdout });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,17 +41,7 @@ async function setup(): Promise<{ app: number; alice: number; bob: number }> {
   await manager.start();
   manager.tunnelMode = { kind: 'splice', workstationPort: (id) => (id === 'ia' ? alice.port : bob.port) };
   agentPort = await freePort();
-  const env = {
-    [AGENT_CONFIG_ENV]: JSON.stringify({ version: 1, workload: { kind: 'Deployment', name: 'echo', namespace: 'shop' }, image: 'r/tel2:v0', manager: { namespace: 'ambassador', port: 8084 }, ports: [{ service: 'echo', servicePort: 80, protocol: 'TCP', container: 'echo', appPort: app.port, agentPort }] }),
-    [AGENT_ENV.podName]: 'echo-1',
-    [AGENT_ENV.podIp]: '10.0.0.7',
-    [AGENT_ENV.namespace]: 'shop',
-    [AGENT_ENV.managerHost]: '127.0.0.1',
-    [AGENT_ENV.managerPort]: String(manager.apiPort),
-    [AGENT_ENV.tunnelPort]: String(manager.tunnelPort),
-    [AGENT_ENV.apiPort]: String(await freePort()),
-    [AGENT_ENV.tokenPath]: join(dir, 'token'),
-  };
+  const env = await testAgentEnv({ manager, appPort: app.port, agentPort, tokenPath: join(dir, 'token') });
   agent = await startAgent(parseAgentEnv(env), env, { log, listenHost: '127.0.0.1', okTimeoutMs: 300 });
   return { app: app.port, alice: alice.port, bob: bob.port };
 }

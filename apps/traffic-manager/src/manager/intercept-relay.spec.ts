@@ -7,6 +7,7 @@ import { AGENT_TUNNEL_PREFIX, TUNNEL_DIAL_PREFIX } from '@tel/contracts';
 import { createLogger } from '@tel/logging';
 import { readLine } from '@tel/tcp-wire';
 import { ParkedConnections, startAgentTunnel, type AgentTunnelServer } from './intercept-relay.js';
+import { startTcpStreamServer } from './tcp-stream.js';
 import type { AgentStore } from './state/agents.js';
 import type { InterceptStore } from './state/intercepts.js';
 
@@ -44,7 +45,7 @@ async function setup() {
     opened.push(c);
     c.on('error', () => undefined);
     await expect.poll(() => accepted.length).toBe(before + 1);
-    parked.park(accepted[before]!, `s1 ${generation}`);
+    parked.park(accepted[before]!, { sessionId: 's1', generation });
     if (behaviour === 'live') {
       void readLine(c, 256, 0).then(({ line, rest }) => {
         seen.push(`${name} ${line}`);
@@ -103,19 +104,17 @@ describe('parked connections for intercepts', () => {
     expect(parked.count()).toBe(2);
   });
 
-  it('a park line without a generation is refused in one line', async () => {
+  it('a park line without a generation is refused in one line by the TCP tunnel port', async () => {
     const parked = new ParkedConnections(() => true);
-    const pair = await new Promise<[net.Socket, net.Socket]>((resolve) => {
-      const srv = net.createServer((s) => {
-        srv.close();
-        resolve([s, c]);
-      });
-      let c: net.Socket;
-      srv.listen(0, '127.0.0.1', () => (c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1')));
-    });
-    opened.push(...pair);
-    const answer = readLine(pair[1], 256, 2000);
-    parked.park(pair[0], 's1');
-    expect((await answer).line).toBe('ERR park line must be "TEL-PARK/1 <sessionId> <generation>"');
+    const tcp = await startTcpStreamServer({ port: 0, dialTimeoutMs: 1000, log, onPark: (c, park) => parked.park(c, park) });
+    try {
+      const c = net.connect({ port: tcp.port, host: '127.0.0.1' });
+      opened.push(c);
+      c.write('TEL-PARK/1 s1\n');
+      expect((await readLine(c, 256, 2000)).line).toBe('ERR park line must be "TEL-PARK/1 <sessionId> <generation>"');
+      expect(parked.count()).toBe(0);
+    } finally {
+      await tcp.close();
+    }
   });
 });

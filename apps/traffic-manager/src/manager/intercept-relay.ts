@@ -5,7 +5,7 @@
 // runs end to end between the agent and the user daemon, so the manager adds no parsing per chunk.
 import { closeServer, listen } from '../listen.js';
 import net from 'node:net';
-import { AGENT_TUNNEL_PREFIX, TUNNEL_DIAL_PREFIX, parsePark } from '@tel/contracts';
+import { AGENT_TUNNEL_PREFIX, TUNNEL_DIAL_PREFIX } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { readLine } from '@tel/tcp-wire';
 import { headerSafe } from './address.js';
@@ -37,14 +37,8 @@ export class ParkedConnections {
 
   constructor(private readonly sessionExists: (sessionId: string) => boolean) {}
 
-  /** A `TEL-PARK/1 <sessionId> <generation>` connection: `rest` is what follows the prefix (nothing may follow the line). */
-  park(conn: net.Socket, rest: string): void {
-    const p = parsePark(rest);
-    if (typeof p === 'string') {
-      conn.end(`ERR ${headerSafe(p)}\n`);
-      return;
-    }
-    const { sessionId, generation } = p;
+  /** A `TEL-PARK/1 <sessionId> <generation>` connection (its line already read; nothing may follow it). */
+  park(conn: net.Socket, { sessionId, generation }: { sessionId: string; generation: number }): void {
     if (!this.sessionExists(sessionId)) {
       conn.end('ERR unknown session\n');
       return;

@@ -66,7 +66,7 @@ export async function runManager(env: NodeJS.ProcessEnv, version: ManagerVersion
     host: CLIENT_PORTS_HOST,
     dialTimeoutMs: 10_000,
     log,
-    onPark: (conn, sessionId) => server.parked.park(conn, sessionId),
+    onPark: (conn, park) => server.parked.park(conn, park),
   });
   // Agents cannot use a port-forward: their ports are on the pod network, guarded by the token
   // review (control) and the agent session id it yields (data).

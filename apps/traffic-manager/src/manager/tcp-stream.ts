@@ -5,7 +5,7 @@
 import { closeServer, listen } from '../listen.js';
 import net from 'node:net';
 import { MAX_REQUEST_LINE, connectPooled, parseRequest, poolReads, readLine, releaseChunk, spliceFramed } from '@tel/tcp-wire';
-import { TUNNEL_PARK_PREFIX } from '@tel/contracts';
+import { TUNNEL_PARK_PREFIX, parsePark } from '@tel/contracts';
 import { headerSafe } from './address.js';
 import type { Logger } from '@tel/logging';
 
@@ -21,7 +21,7 @@ export interface TcpStreamServerOptions {
    * A user daemon parks a connection for intercepted connections (`TEL-PARK/1 <sessionId>`, the
    * reverse verb): it is handed over, unread past its line. Absent: such lines are refused.
    */
-  onPark?: (conn: net.Socket, sessionId: string) => void;
+  onPark?: (conn: net.Socket, park: { sessionId: string; generation: number }) => void;
 }
 
 export interface TcpStreamStats {
@@ -101,11 +101,12 @@ export async function startTcpStreamServer(opts: TcpStreamServerOptions): Promis
         stats.total++;
         counted = true;
         if (line.startsWith(`${TUNNEL_PARK_PREFIX} `) && opts.onPark) {
-          const sessionId = line.slice(TUNNEL_PARK_PREFIX.length + 1).replace(/\n$/, '');
+          const park = parsePark(line.slice(TUNNEL_PARK_PREFIX.length + 1).replace(/\n$/, ''));
           finish();
+          if (typeof park === 'string') return refuse(park);
           if (rest.length) return refuse('nothing may follow a park line');
           conn.off('close', onConnClose);
-          return opts.onPark(conn, sessionId);
+          return opts.onPark(conn, park);
         }
         const req = parseRequest(line);
         if ('error' in req) {

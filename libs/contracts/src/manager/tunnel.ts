@@ -36,7 +36,7 @@ export const MANAGER_TCP_PORT = 8083;
  */
 export const TUNNEL_PARK_PREFIX = 'TEL-PARK/1';
 
-/** The park line after its prefix: `<sessionId> <generation>`. */
+/** The whole park line, `TEL-PARK/1 <sessionId> <generation>\n`. */
 export function formatPark(sessionId: string, generation: number): string {
   return `${TUNNEL_PARK_PREFIX} ${sessionId} ${generation}\n`;
 }

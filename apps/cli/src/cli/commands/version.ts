@@ -3,13 +3,11 @@
 // connected, else from the manager's Deployment read with the kubeconfig flags. Any component of
 // another version than the client is flagged and named on stderr, and the exit is non-zero.
 import type { DaemonVersion, SessionInfo, UserDaemonContract } from '@tel/contracts';
-import { AGENT_IMAGE_ENV } from '@tel/agent-config';
-import { clusterError, configError, EXIT_CODES, TelError } from '@tel/errors';
+import { existsSync } from 'node:fs';
+import { configError, EXIT_CODES, TelError } from '@tel/errors';
 import { connect, QUICK_CALL_TIMEOUT_MS } from '@tel/ipc';
 import { API_VERSIONS, buildVersion, formatComponent, mismatchMessage, versionFromTag } from '@tel/version';
-import { describePermission, statusOf, apiMessage, type Permission } from '../../install/errors.js';
-import { imageTag, MANAGER_NAME } from '../../install/manifests.js';
-import { stateOfDeployment } from '../../install/state.js';
+import { imageTag } from '../../install/manifests.js';
 import { managerNamespaceFor } from '../../kube/extension.js';
 import type { LoadedKubeconfig } from '../../kube/kubeconfig.js';
 import type { ClusterSide } from './version-cluster.js';
@@ -51,14 +49,14 @@ async function clusterSide(ctx: CommandContext, opts: KubeOptions & { managerNam
     return { manager: { version: m.version, apiVersion: m.apiVersion }, ...(m.agentImage ? { agentImage: m.agentImage } : {}), namespace: session.managerNamespace, source: 'session' };
   }
   // Loaded on use: the Kubernetes client stays out of the CLI's start.
-  const [{ loadKubeconfig }, { readCluster }] = await Promise.all([import('../../kube/kubeconfig.js'), import('./version-cluster.js')]);
+  const [{ kubeconfigFiles, loadKubeconfig }, { readCluster }] = await Promise.all([import('../../kube/kubeconfig.js'), import('./version-cluster.js')]);
+  const source = kubeconfigSource(ctx.env, opts);
+  // A machine without any kubeconfig (and no flag asking for one) still has a client version to show.
+  if (!hasKubeFlags(opts) && !opts.managerNamespace && !kubeconfigFiles(source).some((f) => existsSync(f))) return undefined;
   let kube: LoadedKubeconfig;
   try {
-    kube = loadKubeconfig(kubeconfigSource(ctx.env, opts));
+    kube = loadKubeconfig(source);
   } catch (err) {
-    // A machine without any kubeconfig still has a client version to show.
-    const none = err instanceof TelError && err.category === 'config' && err.message.startsWith('no kubeconfig found');
-    if (none && !hasKubeFlags(opts) && !opts.managerNamespace) return undefined;
     throw err instanceof TelError ? err : configError(String(err));
   }
   return readCluster(kube, managerNamespaceFor(opts.managerNamespace, kube.extension), ctx.config().timeouts.trafficManagerAPI);

@@ -75,7 +75,7 @@ describe('an intercepted connection: agent → manager → parked connection →
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tel-icpt-'));
     manager = await startManagerServer({ installer, port: 0, version: { name: 'Traffic Manager', version: 'v2.90.0', apiVersion: 1 }, clusterInfo: () => new Promise(() => undefined), log });
-    tcp = await startTcpStreamServer({ port: 0, dialTimeoutMs: 1000, log, onPark: (c, id) => manager.parked.park(c, id) });
+    tcp = await startTcpStreamServer({ port: 0, dialTimeoutMs: 1000, log, onPark: (c, park) => manager.parked.park(c, park) });
     agentTunnel = await startAgentTunnel({ port: 0, host: '127.0.0.1', agents: manager.agents, intercepts: manager.intercepts, parked: manager.parked, log });
     // The API socket, as the port-forward serves it to the user daemon.
     relay = net.createServer((c) => c.pipe(net.connect(manager.port, '127.0.0.1')).pipe(c));

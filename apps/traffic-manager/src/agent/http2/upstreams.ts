@@ -2,7 +2,6 @@
 // on the first stream that goes there over the socket `connect` gives, dropped once it fails or
 // is told to go away (the next stream for that target opens a new one).
 import http2 from 'node:http2';
-import type net from 'node:net';
 import type { Logger } from '@tel/logging';
 import { APP_TARGET, type Target, type UpstreamSocket } from '../http1/exchange.js';
 import { nativeSocketFor } from '../../loopback-pair.js';
