@@ -79,13 +79,31 @@ afterAll(async () => {
 
 describe('list-namespaces against the test cluster', () => {
   it("shows the developer the cluster's namespaces, as kubectl lists them; a bad context is one line", async () => {
-    const r = await tpDev('list-namespaces', '--output', 'json');
-    expect(r.code, r.stderr).toBe(0);
-    const expected = (await kubectl(['get', 'namespaces', '-o', 'jsonpath={.items[*].metadata.name}'])).trim().split(/\s+/).sort();
-    expect(r.json.namespaces).toEqual(expected);
-    expect(r.json.namespaces).toEqual(expect.arrayContaining(['default', 'kube-system', cluster.managerNamespace, NS]));
-    const text = await tpDev('list-namespaces');
-    expect(text.stdout.trim().split('\n')).toEqual(expected);
+    // Other e2e files create and delete their namespaces while this runs, so the list is checked
+    // against kubectl's before and after: every namespace present in both must be shown, and
+    // nothing that was in neither.
+    const kubectlNames = async () =>
+      (await kubectl(['get', 'namespaces', '-o', 'jsonpath={.items[*].metadata.name}'])).trim().split(/\s+/);
+    const agreesWithKubectl = async (list: () => Promise<string[]>) => {
+      const before = await kubectlNames();
+      const shown = await list();
+      const after = await kubectlNames();
+      expect(shown).toEqual([...shown].sort());
+      expect(shown).toEqual(expect.arrayContaining(before.filter((n) => after.includes(n))));
+      expect(shown.filter((n) => !before.includes(n) && !after.includes(n))).toEqual([]);
+      return shown;
+    };
+    const json = await agreesWithKubectl(async () => {
+      const r = await tpDev('list-namespaces', '--output', 'json');
+      expect(r.code, r.stderr).toBe(0);
+      return r.json.namespaces as string[];
+    });
+    expect(json).toEqual(expect.arrayContaining(['default', 'kube-system', cluster.managerNamespace, NS]));
+    await agreesWithKubectl(async () => {
+      const text = await tpDev('list-namespaces');
+      expect(text.code, text.stderr).toBe(0);
+      return text.stdout.trim().split('\n');
+    });
     const bad = await tpDev('list-namespaces', '--context', 'no-such-context');
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
