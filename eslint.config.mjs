@@ -59,7 +59,8 @@ export default [
   { files: ['apps/cli/src/cli/output.ts', 'tools/**', 'bench/**', '**/*.mjs'], rules: { 'no-console': 'off' } },
   {
     // These tests run the real traffic manager's servers (API, TCP tunnel) as the other end of the
-    // client under test, and the DNS benchmark drives the root daemon's resolver harness: each needs
+    // client under test, the DNS benchmark drives the root daemon's resolver harness and the agent
+    // router benchmark the traffic agent's data listener: each needs
     // another app's sources, which no library exports.
     files: [
       'apps/cli/src/userd/tcp-listener.spec.ts',
@@ -69,6 +70,7 @@ export default [
       'apps/root-daemon/src/tunnel/stream-tunnel.spec.ts',
       'apps/root-daemon/src/proxy/tcp.spec.ts',
       'bench/dns/serve.ts',
+      'bench/agent-router/serve.ts',
     ],
     rules: { '@nx/enforce-module-boundaries': 'off' },
   },

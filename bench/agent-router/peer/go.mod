@@ -1,0 +1,3 @@
+module tel/bench/peer
+
+go 1.21
