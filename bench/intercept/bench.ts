@@ -93,6 +93,8 @@ async function main() {
   const daemonSeconds = (r: { stdout: string }) => (JSON.parse(r.stdout) as { elapsedMs: number }).elapsedMs / 1000;
   const results: Record<string, unknown> = { date: new Date().toISOString(), version: info.version, bulkMiB: BULK_MIB, latencyRequests: LAT_N };
   try {
+    // The cluster's manager becomes this build's (the image pushed for dist/), whatever ran before.
+    await tp('helm', 'upgrade');
     await tp('connect');
     // Baselines first: the pods answer, no agent anywhere yet.
     const baseKeep = await inClient(latencyClient({ url: URL_, n: LAT_N, warmup: 30, keepAlive: true }));
