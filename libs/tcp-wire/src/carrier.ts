@@ -23,6 +23,11 @@ export interface TcpCarrierOptions {
   dial: () => Promise<Duplex>;
   log: { debug(msg: string, fields?: Record<string, unknown>): void };
   answerTimeoutMs?: number;
+  /**
+   * Called with each chunk read from a client once the tunnel has taken it (spliceFramed's
+   * releaseChunk): clients given pooled reads (read-pool.ts poolReads) give their chunks back.
+   */
+  releaseChunk?: (chunk: Buffer) => void;
 }
 
 export class TcpCarrier {
@@ -169,6 +174,7 @@ export class TcpCarrier {
           initialTunnelBytes: rest,
           resetPlainOnAbort: true,
           plainEnded: early.ended,
+          ...(this.opts.releaseChunk ? { releaseChunk: this.opts.releaseChunk } : {}),
           onReusable: (t, leftover) => {
             t.off('error', onTunnelError);
             this.release(t, leftover);

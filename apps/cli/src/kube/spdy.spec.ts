@@ -3,6 +3,8 @@
 import net from 'node:net';
 import { inflateSync, constants as zc } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { connectPooled, releaseChunk } from '@tel/tcp-wire';
 import { SpdyConnection, encodeHeaderBlock, storedZlibBlock } from './spdy.js';
 
 const cleanups: (() => void)[] = [];
@@ -204,5 +206,46 @@ describe('SpdyConnection', () => {
     let n = 0;
     s.on('data', (d: Buffer) => (n += d.length));
     await until(() => n === 8 << 20, 5000);
+  });
+});
+
+describe('SPDY stream writes of pooled chunks (read-pool.ts)', () => {
+  it('a chunk whose write has called back may be reused at once: what pooled sockets read arrives intact', async () => {
+    const { client, peer } = await pair();
+    const frames = collectFrames(peer);
+    const conn = new SpdyConnection(client);
+    // Two application connections, each sending 8 KB pieces (pooled chunks below the socket's
+    // high-water mark, so their writes call back at once) a turn apart.
+    const bodies = [randomBytes(4 << 20), randomBytes(4 << 20)];
+    const server = net.createServer((s) => {
+      s.once('data', (d: Buffer) => {
+        const body = bodies[d[0]!]!;
+        let off = 0;
+        const next = () => {
+          if (off >= body.length) return void s.end();
+          s.write(body.subarray(off, (off += 8000)));
+          setImmediate(next);
+        };
+        next();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => server.close());
+    const streams = bodies.map(() => open(conn, { streamtype: 'data', port: '1' }));
+    await Promise.all(
+      streams.map((stream, i) => {
+        const local = connectPooled({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+        local.write(Buffer.from([i]));
+        local.on('data', (chunk: Buffer) => {
+          if (!stream.write(chunk, () => releaseChunk(chunk))) local.pause();
+        });
+        stream.on('drain', () => local.resume());
+        return new Promise((r) => local.on('end', r));
+      }),
+    );
+    const received = (id: number) => Buffer.concat(frames.filter((f) => !f.control && f.id === id).map((f) => f.payload));
+    await until(() => streams.every((s, i) => received(s.id).length >= bodies[i]!.length), 20_000);
+    streams.forEach((s, i) => expect(received(s.id).equals(bodies[i]!), `stream ${s.id}`).toBe(true));
+    conn.close();
   });
 });

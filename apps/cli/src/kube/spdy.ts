@@ -24,6 +24,8 @@ const CONTROL_BIT = 0x80;
 const FLAG_FIN = 0x01;
 /** Largest DATA frame payload we send (the field is 24 bits; smaller frames interleave streams better). */
 const MAX_DATA_FRAME = 1 << 20;
+/** What an empty write carries: its callback, in order behind the bytes before it. */
+const EMPTY = Buffer.alloc(0);
 
 const enum FrameType {
   SynStream = 1,
@@ -160,7 +162,6 @@ export class SpdyConnection extends EventEmitter {
   private dataLeft = 0;
   private dataStream: SpdyStream | undefined;
   private dataFin = false;
-  private drainWaiters: (() => void)[] = [];
   private goneAway = false;
   private _closed = false;
   /** The socket is paused because a stream's reader is behind. */
@@ -173,11 +174,6 @@ export class SpdyConnection extends EventEmitter {
     super();
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onChunk(chunk));
-    socket.on('drain', () => {
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const w of waiters) w();
-    });
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClose());
     if (head && head.length > 0) this.onChunk(head);
@@ -243,37 +239,46 @@ export class SpdyConnection extends EventEmitter {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
-  /** @internal */
+  /**
+   * @internal Writes `chunk` as DATA of stream `id`. `cb` means the chunk's memory is free again
+   * (a pooled read, @tel/tcp-wire read-pool.ts, reuses it at once), yet the socket stays corked
+   * until the end of the turn. So bytes that fit under the socket's mark are copied and `cb` comes
+   * at once (the writer's next write this turn may join the frame); larger ones are written as
+   * they are and `cb` waits for the socket's own callback, which also paces the writer.
+   */
   sendData(id: number, chunk: Buffer, fin: boolean, cb: (err?: Error | null) => void): void {
     if (this._closed) return cb(new Error('SPDY connection closed'));
-    let ok = true;
+    const atOnce = this.socket.writableLength + chunk.length + 8 < this.socket.writableHighWaterMark;
+    const bytes = atOnce && chunk.length > 0 ? Buffer.from(chunk) : chunk;
+    // A failed write means the socket is going away: onClose destroys every stream with the reason.
+    const taken = atOnce ? undefined : () => cb();
+    const write = (b: Buffer, last: boolean) => (last && taken ? this.socket.write(b, taken) : this.socket.write(b));
     this.batch();
     this.socket.cork();
     const open = this.openFrame;
-    if (open && open.id === id && open.length + chunk.length <= MAX_DATA_FRAME) {
+    if (open && open.id === id && open.length + bytes.length <= MAX_DATA_FRAME) {
       // Same stream, same turn, nothing written in between: extend that frame (see openFrame).
-      open.length += chunk.length;
+      open.length += bytes.length;
       open.head.writeUInt32BE(((fin ? FLAG_FIN : 0) << 24) | open.length, 4);
-      if (chunk.length > 0) ok = this.socket.write(chunk);
+      // An empty write still calls back, in order behind the frame's bytes.
+      if (bytes.length > 0 || taken) write(bytes.length > 0 ? bytes : EMPTY, true);
       if (fin) this.openFrame = undefined;
-    } else if (chunk.length === 0) {
+    } else if (bytes.length === 0) {
       const head = dataHeader(id, fin ? FLAG_FIN : 0, 0);
-      ok = this.socket.write(head);
+      write(head, true);
       this.openFrame = fin ? undefined : { id, head, length: 0 };
     } else {
-      for (let off = 0; off < chunk.length; off += MAX_DATA_FRAME) {
-        const part = chunk.length <= MAX_DATA_FRAME ? chunk : chunk.subarray(off, off + MAX_DATA_FRAME);
-        const last = off + MAX_DATA_FRAME >= chunk.length;
+      for (let off = 0; off < bytes.length; off += MAX_DATA_FRAME) {
+        const part = bytes.length <= MAX_DATA_FRAME ? bytes : bytes.subarray(off, off + MAX_DATA_FRAME);
+        const last = off + MAX_DATA_FRAME >= bytes.length;
         const head = dataHeader(id, fin && last ? FLAG_FIN : 0, part.length);
-        this.socket.write(head);
-        ok = this.socket.write(part);
+        write(head, false);
+        write(part, last);
         this.openFrame = fin ? undefined : { id, head, length: part.length };
       }
     }
     this.socket.uncork();
-    // Backpressure: the stream's writer waits while the socket's buffer is above its mark.
-    if (ok || this.socket.writableLength < this.socket.writableHighWaterMark) cb();
-    else this.drainWaiters.push(() => cb());
+    if (atOnce) cb();
   }
 
   /** Frames written in one turn of the event loop leave in one writev (one TLS write). */
@@ -426,8 +431,6 @@ export class SpdyConnection extends EventEmitter {
     const err = new Error('connection to the API server closed');
     for (const s of this.streams.values()) s.destroy(err);
     this.streams.clear();
-    for (const w of this.drainWaiters) w();
-    this.drainWaiters = [];
     this.emit('close');
   }
 }

@@ -8,7 +8,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { originalDestination } from '@tel/sockopt';
 import type { Logger } from '@tel/logging';
-import { TcpCarrier } from '@tel/tcp-wire';
+import { TcpCarrier, poolReads, releaseChunk } from '@tel/tcp-wire';
 
 export interface TcpListener {
   /** The loopback port the root daemon redirects to (NetworkConfig.tcpListenerPort). */
@@ -22,7 +22,10 @@ export type DestinationOf = (fd: number) => { ip: string; port: number };
 
 export async function startTcpListener(opts: { dial: () => Promise<Duplex>; log: Logger; destinationOf?: DestinationOf }): Promise<TcpListener> {
   const destinationOf = opts.destinationOf ?? originalDestination;
-  const carrier = new TcpCarrier({ dial: opts.dial, log: opts.log });
+  // Uploads read into pooled chunks, given back once the port-forward stream has taken them
+  // (read-pool.ts): a fresh 64 KiB buffer per read cost the user daemon a fifth of its CPU on an
+  // upload in garbage collection.
+  const carrier = new TcpCarrier({ dial: opts.dial, log: opts.log, releaseChunk });
   const sockets = new Set<net.Socket>();
   let accepted = 0;
   // allowHalfOpen: a client that shuts down its write side still gets the whole answer.
@@ -49,6 +52,8 @@ export async function startTcpListener(opts: { dial: () => Promise<Duplex>; log:
       return;
     }
     accepted++;
+    // Not read yet (pauseOnConnect): the socket can still switch to pooled reads.
+    poolReads(sock);
     sockets.add(sock);
     sock.once('close', () => sockets.delete(sock));
     carrier.carry(sock, dst.ip, dst.port);
