@@ -12,7 +12,7 @@ import { checkListenerOwner } from '../sys/proc-net.js';
 import { UdpProxy } from '../proxy/udp.js';
 import { contains, formatCidr, parseCidr, parseIp, subtract, type Cidr } from '@tel/cidr';
 import { TUN_NAME, execRunner, hasLeftovers, removeAll, type Runner } from '../routing/linux.js';
-import { closeFd, servedBy } from '../sys/libc.js';
+import { closeFd, koffi, servedBy } from '../sys/libc.js';
 import { installKernel, type DnsStart, type Installed } from './kernel.js';
 import type { Dialer } from '../tunnel/dialer.js';
 import { Http2Dialer } from '../tunnel/http2-dialer.js';
@@ -153,7 +153,15 @@ export class NetworkSession {
   /** Remove what a previous (crashed) daemon left; call before serving anything. */
   async removeLeftovers(): Promise<void> {
     // Routing and DNS state are separate objects: both checks (and removals) run side by side.
-    const [routing, dns] = await Promise.allSettled([removeAll(this.run), removeDnsLeftovers({ run: this.run })]);
+    const removals = Promise.allSettled([removeAll(this.run), removeDnsLeftovers({ run: this.run })]);
+    // While those processes run, load the native syscall module connect needs (about 5 ms that
+    // would otherwise fall on the first connect); its failure shows at connect, with context.
+    try {
+      koffi();
+    } catch {
+      /* reported when a syscall is made */
+    }
+    const [routing, dns] = await removals;
     if (routing.status === 'fulfilled' && hasLeftovers(routing.value)) this.deps.log.warn('removed network state left by a previous root daemon', { ...routing.value });
     // Not fatal for starting (connect removes it again and reports), but worth a loud line.
     if (routing.status === 'rejected') this.deps.log.error('could not check for or remove leftover network state', { err: String(routing.reason) });
