@@ -1,6 +1,7 @@
 // The root daemon's network session: turns a NetworkConfig into tel0 + routes + redirect rules +
 // proxies + tunnel, reports its status, and takes it all down again (on disconnect, quit, SIGTERM,
 // and — for state a killed daemon left behind — at the next start).
+import { readFile } from 'node:fs/promises';
 import type { DnsNamespace, DnsRecordsUpdate, NetworkConfig, NetworkStatus } from '@tel/contracts';
 import { TelError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
@@ -205,6 +206,10 @@ export class NetworkSession {
       // 0. A clean slate: a reconnect must never duplicate a rule. Known without looking when our
       //    own removal succeeded last and nothing was installed since (the kernel part below also
       //    refuses to add an object that exists); otherwise remove whatever is there.
+      // Who listens on the user daemon's port: /proc/net/tcp lists every socket of the namespace,
+      // and making it costs milliseconds, so it is read off the main thread from the start.
+      const procNetTcp = cfg.tcpListenerPort !== undefined ? readFile('/proc/net/tcp', 'utf8') : undefined;
+      procNetTcp?.catch(() => undefined); // awaited below
       const knownClean = this.clean;
       this.clean = false;
       if (!knownClean) {
@@ -252,7 +257,8 @@ export class NetworkSession {
         if (cfg.tcpListenerPort !== undefined) {
           try {
             // The user daemon listens before it sends the port: the check needs no retry.
-            checkListenerOwner(cfg.tcpListenerPort, ownerUid);
+            const table = await procNetTcp!;
+            checkListenerOwner(cfg.tcpListenerPort, ownerUid, () => table);
             tcpToUserDaemon = true;
           } catch (err) {
             // Not fatal: our proxy carries TCP over the stream tunnel socket instead.
