@@ -10,10 +10,7 @@ import { closeFd, openTun } from '../sys/libc.js';
 export interface KernelPlan {
   tunAddress: string;
   routes: Cidr[];
-}
-
-/** Where the redirects point: loopback ports that listen already. */
-export interface RedirectPorts {
+  /** Where the redirects point: proxies that already listen. */
   tcpPort: number;
   udpPort: number;
 }
@@ -30,35 +27,32 @@ export interface Installed extends DnsStart {
 }
 
 export interface InstallOptions {
-  /** Makes the proxies listen (meanwhile tel0 is set up); the redirect table is added after. */
-  listen: () => Promise<RedirectPorts>;
   /** Starts the resolver once tel0 has its address; never rejects (a failure is `dnsError`). */
   startDns?: () => Promise<DnsStart>;
   log: Logger;
   /** Called as each part is done (the `network connected` line's timings). */
-  mark?: (step: 'listening' | 'link' | 'redirects' | 'dns') => void;
+  mark?: (step: 'link' | 'redirects' | 'dns') => void;
 }
 
 /**
  * 1. Open tel0 (a TUN nobody holds has NO-CARRIER and vanishes). 2. Address, routes and rule (ip)
- * beside the proxies' listening and then the redirect table (nft): separate kernel objects, and no
- * redirect points at a port before it listens. 3. DNS once the address is on tel0 (the resolver
- * binds it; resolved is told the link), beside nft. Every object is created with fail-if-exists semantics, so a leftover
+ * and the redirect table (nft) side by side: separate kernel objects, and the proxies they point
+ * at listen already. 3. DNS once the address is on tel0 (the resolver binds it; resolved is told
+ * the link), beside nft. Every object is created with fail-if-exists semantics, so a leftover
  * makes this fail rather than be doubled. On failure it waits until the other parts have settled,
  * then undoes all of them and rethrows the first part's error.
  */
-export async function installKernel(run: Runner, plan: KernelPlan, opts: InstallOptions): Promise<Installed & RedirectPorts> {
+export async function installKernel(run: Runner, plan: KernelPlan, opts: InstallOptions): Promise<Installed> {
   const tunFd = openTun(TUN_NAME);
   const link = configureLink(run, { address: plan.tunAddress, routes: plan.routes });
-  const ports = opts.listen().then((p) => (opts.mark?.('listening'), p));
-  const redirects = ports.then((p) => installRedirects(run, { routes: plan.routes, ...p }));
+  const redirects = installRedirects(run, { routes: plan.routes, tcpPort: plan.tcpPort, udpPort: plan.udpPort });
   const dns: Promise<DnsStart> = opts.startDns ? link.then(opts.startDns) : Promise.resolve({});
   const [linked, redirected, dnsStarted] = await Promise.allSettled([
     link.then(() => opts.mark?.('link')),
     redirects.then(() => opts.mark?.('redirects')),
     dns.then((d) => (opts.mark?.('dns'), d)),
   ]);
-  if (linked.status === 'fulfilled' && redirected.status === 'fulfilled' && dnsStarted.status === 'fulfilled') return { tunFd, ...(await ports), ...dnsStarted.value };
+  if (linked.status === 'fulfilled' && redirected.status === 'fulfilled' && dnsStarted.status === 'fulfilled') return { tunFd, ...dnsStarted.value };
   // DNS first (it unhooks the system resolver while tel0 is still there), then the kernel objects.
   if (dnsStarted.status === 'fulfilled' && dnsStarted.value.dns) {
     await dnsStarted.value.dns.stop().catch((err: unknown) => opts.log.error('dns: stop failed', { err: String(err) }));

@@ -1,7 +1,6 @@
 // The root daemon's network session: turns a NetworkConfig into tel0 + routes + redirect rules +
 // proxies + tunnel, reports its status, and takes it all down again (on disconnect, quit, SIGTERM,
 // and — for state a killed daemon left behind — at the next start).
-import { readFile } from 'node:fs/promises';
 import type { DnsNamespace, DnsRecordsUpdate, NetworkConfig, NetworkStatus } from '@tel/contracts';
 import { TelError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
@@ -14,7 +13,7 @@ import { UdpProxy } from '../proxy/udp.js';
 import { contains, formatCidr, parseCidr, parseIp, subtract, type Cidr } from '@tel/cidr';
 import { TUN_NAME, execRunner, hasLeftovers, removeAll, type Runner } from '../routing/linux.js';
 import { closeFd, koffi, servedBy } from '../sys/libc.js';
-import { installKernel, type DnsStart, type Installed, type RedirectPorts } from './kernel.js';
+import { installKernel, type DnsStart, type Installed } from './kernel.js';
 import type { Dialer } from '../tunnel/dialer.js';
 import { Http2Dialer } from '../tunnel/http2-dialer.js';
 import { StreamTunnel } from '../tunnel/stream-tunnel.js';
@@ -206,10 +205,6 @@ export class NetworkSession {
       // 0. A clean slate: a reconnect must never duplicate a rule. Known without looking when our
       //    own removal succeeded last and nothing was installed since (the kernel part below also
       //    refuses to add an object that exists); otherwise remove whatever is there.
-      // Who listens on the user daemon's port: /proc/net/tcp lists every socket of the namespace,
-      // and making it costs milliseconds, so it is read off the main thread from the start.
-      const procNetTcp = cfg.tcpListenerPort !== undefined ? readFile('/proc/net/tcp', 'utf8') : undefined;
-      procNetTcp?.catch(() => undefined); // awaited below
       const knownClean = this.clean;
       this.clean = false;
       if (!knownClean) {
@@ -234,7 +229,6 @@ export class NetworkSession {
       // Connecting the socket decides who serves it (a local check); the ping's round trip to the
       // manager overlaps the kernel work below.
       await dialer.http2Session().catch(() => undefined);
-      mark('tunnel');
       if (refusal) {
         dialer.close();
         throw new TelError('user', refusal, "connect through 'telepresence connect', whose user daemon serves that socket");
@@ -245,36 +239,32 @@ export class NetworkSession {
         log,
         verifyServer: servedBy(ownerUid, `tunnel socket ${cfg.tcpTunnelSocket}`),
       });
+      // TCP goes straight to the user daemon's listener when it is really its user's; otherwise
+      // to our own proxy below (a listener of another user must never get the session's traffic).
+      let tcpToUserDaemon = false;
+      if (cfg.tcpListenerPort !== undefined) {
+        try {
+          // The user daemon listens before it sends the port: the check needs no retry.
+          checkListenerOwner(cfg.tcpListenerPort, ownerUid);
+          tcpToUserDaemon = true;
+        } catch (err) {
+          // Not fatal: our proxy carries TCP over the stream tunnel socket instead.
+          log.warn("not redirecting TCP to the user daemon's listener; carrying TCP here", { err: err instanceof Error ? err.message : String(err) });
+        }
+      }
       const tcp = new TcpProxy(streamTunnel, log);
       const udp = new UdpProxy(dialer, log);
-      let tcpToUserDaemon = false;
-      // 2. Proxies listen on loopback ports the kernel picks, before any rule points at them (once,
-      //    should the kernel part be tried twice).
-      let listening: Promise<RedirectPorts> | undefined;
-      const listen = async (): Promise<RedirectPorts> => {
-        // TCP goes straight to the user daemon's listener when it is really its user's; otherwise
-        // to our own proxy (a listener of another user must never get the session's traffic).
-        if (cfg.tcpListenerPort !== undefined) {
-          try {
-            // The user daemon listens before it sends the port: the check needs no retry.
-            const table = await procNetTcp!;
-            checkListenerOwner(cfg.tcpListenerPort, ownerUid, () => table);
-            tcpToUserDaemon = true;
-          } catch (err) {
-            // Not fatal: our proxy carries TCP over the stream tunnel socket instead.
-            log.warn("not redirecting TCP to the user daemon's listener; carrying TCP here", { err: err instanceof Error ? err.message : String(err) });
-          }
-        }
-        const ownTcpPort = await tcp.listen();
-        return { tcpPort: tcpToUserDaemon ? cfg.tcpListenerPort! : ownTcpPort, udpPort: udp.listen() };
-      };
       try {
-        // 3. tel0, routes, rule (beside the listening) and redirect table; DNS once tel0 has its
-        //    address. A resolver that can't start leaves the network up and says why in the status.
-        const kernelPlan = { tunAddress: plan.tunAddress, routes: plan.routed };
-        const install = () =>
-          installKernel(this.run, kernelPlan, { listen: () => (listening ??= listen()), log, mark, ...(cfg.dns ? { startDns: () => this.startDns(cfg, plan, dialer) } : {}) });
-        let kernel: Installed & RedirectPorts;
+        // 2. Proxies listen on loopback ports the kernel picks, before any rule points at them.
+        const ownTcpPort = await tcp.listen();
+        const tcpPort = tcpToUserDaemon ? cfg.tcpListenerPort! : ownTcpPort;
+        const udpPort = udp.listen();
+        mark('listening');
+        // 3. tel0, routes, rule and redirect table; DNS once tel0 has its address. A resolver that
+        //    can't start leaves the network up (addresses work) and says why in the status.
+        const kernelPlan = { tunAddress: plan.tunAddress, routes: plan.routed, tcpPort, udpPort };
+        const install = () => installKernel(this.run, kernelPlan, { log, mark, ...(cfg.dns ? { startDns: () => this.startDns(cfg, plan, dialer) } : {}) });
+        let kernel: Installed;
         try {
           kernel = await install();
         } catch (err) {
@@ -285,7 +275,7 @@ export class NetworkSession {
           await this.removeAllState();
           kernel = await install();
         }
-        const { tunFd, dns, dnsError, tcpPort, udpPort } = kernel;
+        const { tunFd, dns, dnsError } = kernel;
         const healthy = await health;
         this.active = { cfg, plan, tunFd, dialer, tcp, tcpToUserDaemon, udp, ...(dns ? { dns } : {}), ...(dnsError ? { dnsError } : {}) };
         log.info(`network connected: ${plan.routed.length} routes via ${TUN_NAME}, tunnel ${healthy ? 'healthy' : 'not answering yet'}`, { tcpPort, udpPort, doneAt });
