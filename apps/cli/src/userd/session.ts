@@ -223,40 +223,41 @@ export class Session {
       return { session: a, alreadyConnected: true, elapsedMs: Date.now() - started };
     }
 
-    // 3. The traffic manager: install when absent, version policy otherwise.
+    // 3. The traffic manager: install when absent, version policy otherwise. Meanwhile (4.) the port-forward
+    //    starts: it finds a ready pod and connects; nothing talks to the manager before the check passed.
     const image = resolveImage(config, buildVersion, { TELEPRESENCE_REGISTRY: req.registryEnv }).image;
     log.info('ensuring traffic manager', { namespace: managerNamespace, image });
     const apiAddresses = apiServerAddresses(kube.server); // a DNS lookup at most, meanwhile: the plan needs them
     apiAddresses.catch(() => undefined); // awaited below; no unhandled rejection if we fail first
-    const manager = await clock.time('manager-check', () => this.deps.ensureManager(kube.kc, {
-      namespace: managerNamespace,
-      image,
-      version: buildVersion,
-      mayInstall: true,
-      timeoutMs: INSTALL_TIMEOUT_MS,
-      onProgress: (m) => {
-        log.info(m);
-        progress.emit?.(progressEvent(m));
-      },
-      ...(progress.signal ? { signal: progress.signal } : {}),
-    }));
-    log.info('traffic manager ready', { ...manager });
-    // Cancelled during the install: stop before anything of a session exists.
-    progress.signal?.throwIfAborted();
-
-    // 4. Port-forward to the manager's API port, served on the manager socket.
     const connectMs = config.timeouts.trafficManagerConnect;
-    const forwarder = new ManagerForwarder({
-      kc: kube.kc,
-      namespace: managerNamespace,
-      sockets: [
-        { path: this.deps.managerSocket, podPort: MANAGER_API_PORT },
-        { path: tcpTunnelSocketPath(this.deps.managerSocket), podPort: MANAGER_TCP_PORT },
-      ],
-      connectTimeoutMs: connectMs,
-      onConnectTimeout: () => timeoutError('trafficManagerConnect', connectMs, this.deps.configFile),
-      log: this.deps.log.child('port-forward'),
-    });
+    const sockets = [{ path: this.deps.managerSocket, podPort: MANAGER_API_PORT }, { path: tcpTunnelSocketPath(this.deps.managerSocket), podPort: MANAGER_TCP_PORT }];
+    const onConnectTimeout = () => timeoutError('trafficManagerConnect', connectMs, this.deps.configFile);
+    const newForwarder = () => new ManagerForwarder({ kc: kube.kc, namespace: managerNamespace, sockets, connectTimeoutMs: connectMs, onConnectTimeout, log: this.deps.log.child('port-forward') });
+    const earlyForwarder = newForwarder();
+    const earlyForward = clock.time('port-forward', () => earlyForwarder.start());
+    earlyForward.catch(() => undefined); // settled below
+    const onProgress = (m: string) => (log.info(m), progress.emit?.(progressEvent(m)));
+    let manager: Awaited<ReturnType<EnsureManager>>;
+    try {
+      const opts = { namespace: managerNamespace, image, version: buildVersion, mayInstall: true, timeoutMs: INSTALL_TIMEOUT_MS, onProgress, ...(progress.signal ? { signal: progress.signal } : {}) };
+      manager = await clock.time('manager-check', () => this.deps.ensureManager(kube.kc, opts));
+      log.info('traffic manager ready', { ...manager });
+      // Cancelled during the install: stop before anything of a session exists.
+      progress.signal?.throwIfAborted();
+    } catch (err) {
+      await earlyForward.then(() => earlyForwarder.close(), () => earlyForwarder.close()).catch(() => undefined);
+      throw err;
+    }
+    // The early port-forward stands when the manager was there as it is now; after an install or
+    // upgrade, or when it found no ready pod yet (the check waited for one), it starts again.
+    let forwarder = earlyForwarder;
+    const forwardAgain = async () => {
+      await earlyForward.catch(() => undefined);
+      await earlyForwarder.close().catch(() => undefined);
+      forwarder = newForwarder();
+      await clock.time('port-forward', () => forwarder.start());
+    };
+    const forwarding = manager.action !== 'none' ? forwardAgain() : earlyForward.catch((err: unknown) => (log.info('port-forward begun beside the manager check failed; starting it again', { err: String(err) }), forwardAgain()));
     const api = new ManagerApi(this.deps.managerSocket, config.timeouts.trafficManagerAPI, this.deps.configFile);
     let feed: NamespaceFeed | undefined;
     let tcpListener: TcpListener | undefined;
@@ -268,12 +269,12 @@ export class Session {
       const records = (update: DnsRecordsUpdate) => this.toResolver((r) => r.setDnsRecords(update, quick));
       feed = startNamespaceFeed(kube.kc, (namespaces) => this.toResolver((r) => r.setDnsNamespaces({ namespaces }, quick)), { log: this.deps.log.child('dns'), fallback: [{ name: namespace }], records });
       // TCP: the root daemon redirects connections to our listener, which carries them on the manager's stream tunnel (listening overlaps the port-forward).
-      const [forwarding, listening] = await Promise.allSettled([
-        clock.time('port-forward', () => forwarder.start()),
+      const [forwarded, listening] = await Promise.allSettled([
+        forwarding,
         clock.time('tcp-listener', () => startTcpListener({ dial: () => forwarder.openStream(MANAGER_TCP_PORT), log: this.deps.log.child('tcp') })),
       ]);
       if (listening.status === 'fulfilled') tcpListener = listening.value; // closed below if connect fails
-      if (forwarding.status === 'rejected') throw forwarding.reason;
+      if (forwarded.status === 'rejected') throw forwarded.reason;
       if (listening.status === 'rejected') throw listening.reason;
       const listener = listening.value;
       // 5. What the manager can do (its capabilities decide, nothing else), our session in it, and

@@ -251,7 +251,7 @@ describe('root daemon network (netns e2e)', () => {
     expect(await snapshot()).toEqual(baseline);
   }, 30_000);
 
-  it('after kill -9 the next daemon removes the leftovers before anything else, and reconnect works', async () => {
+  it('after kill -9 the next daemon removes the leftovers before anything else, reconnect works, and so does state of ours made behind its back', async () => {
     const first = await startDaemon(ws, dir, NETWORK_OWNER_UID);
     daemons.push(first);
     let c = await first.client();
@@ -272,6 +272,16 @@ describe('root daemon network (netns e2e)', () => {
     expect(state.rules.match(/lookup 7210/g)).toHaveLength(1);
     expect(state.routes.match(/local default dev lo table 7210/g)).toHaveLength(1);
     expect(await nodeInWs(TCP_CLIENT, ROUTED_IP, '8080', 'again')).toEqual({ ok: true, got: 'tunnel:again' });
+    await c.disconnectNetwork({});
+    expect(await snapshot()).toEqual(baseline);
+    // Clean after its own disconnect, the daemon skips its check: these are in the way, then gone.
+    await ws.exec('nft', ['add', 'table', 'ip', 'telepresence']);
+    await ws.exec('ip', ['rule', 'add', 'fwmark', '0x7e10', 'lookup', '7210', 'priority', '7210']);
+    await c.connectNetwork(config());
+    const fresh = await snapshot();
+    expect([fresh.nft.match(/table ip telepresence/g), fresh.nft.match(/redirect to/g), fresh.rules.match(/lookup 7210/g)].map((m) => m?.length)).toEqual([1, 1, 1]);
+    expect(await nodeInWs(UDP_CLIENT, ROUTED_IP, '5353', 'u')).toMatchObject({ ok: true });
+    expect(readFileSync(join(dir, 'cache', 'telepresence', 'logs', 'daemon.log'), 'utf8')).toContain('network state was in the way; removing it and trying once more');
     await c.disconnectNetwork({});
     expect(await snapshot()).toEqual(baseline);
     c.close();

@@ -11,8 +11,9 @@ import { TcpProxy } from '../proxy/tcp.js';
 import { checkListenerOwner } from '../sys/proc-net.js';
 import { UdpProxy } from '../proxy/udp.js';
 import { contains, formatCidr, parseCidr, parseIp, subtract, type Cidr } from '@tel/cidr';
-import { TUN_NAME, configureLink, execRunner, hasLeftovers, installRedirects, removeAll, type Runner } from '../routing/linux.js';
-import { closeFd, openTun, servedBy } from '../sys/libc.js';
+import { TUN_NAME, execRunner, hasLeftovers, removeAll, type Runner } from '../routing/linux.js';
+import { closeFd, koffi, servedBy } from '../sys/libc.js';
+import { installKernel, type DnsStart, type Installed } from './kernel.js';
 import type { Dialer } from '../tunnel/dialer.js';
 import { Http2Dialer } from '../tunnel/http2-dialer.js';
 import { StreamTunnel } from '../tunnel/stream-tunnel.js';
@@ -115,9 +116,23 @@ export class NetworkSession {
   private namespaces: DnsNamespace[] = [];
   /** The user daemon's view of Services (setDnsRecords), kept across reconnects like namespaces. */
   private readonly view = new ClusterView();
+  /**
+   * None of our kernel or DNS state exists: our own removal succeeded (at start, or at the last
+   * disconnect) and nothing was installed since. Lets connect skip its clean-slate removal.
+   */
+  private clean = false;
 
   constructor(private readonly deps: NetworkSessionDeps) {
-    this.run = deps.run ?? execRunner;
+    const run = deps.run ?? execRunner;
+    // Each command's duration at debug: connect's cost is mostly these processes.
+    this.run = async (cmd, args, stdin) => {
+      const started = performance.now();
+      try {
+        return await run(cmd, args, stdin);
+      } finally {
+        if (deps.log.level === 'debug' || deps.log.level === 'trace') deps.log.debug(`ran ${cmd} ${args.join(' ')}`, { ms: Math.round(performance.now() - started) });
+      }
+    };
   }
 
   get connected(): boolean {
@@ -137,20 +152,28 @@ export class NetworkSession {
 
   /** Remove what a previous (crashed) daemon left; call before serving anything. */
   async removeLeftovers(): Promise<void> {
+    // Routing and DNS state are separate objects: both checks (and removals) run side by side.
+    const removals = Promise.allSettled([removeAll(this.run), removeDnsLeftovers({ run: this.run })]);
+    // While those processes run, load the native syscall module connect needs (about 5 ms that
+    // would otherwise fall on the first connect); its failure shows at connect, with context.
     try {
-      const found = await removeAll(this.run);
-      if (hasLeftovers(found)) this.deps.log.warn('removed network state left by a previous root daemon', { ...found });
-    } catch (err) {
-      // Not fatal for starting (connectNetwork retries it and reports), but worth a loud line.
-      this.deps.log.error('could not check for or remove leftover network state', { err: String(err) });
+      koffi();
+    } catch {
+      /* reported when a syscall is made */
     }
+    const [routing, dns] = await removals;
+    if (routing.status === 'fulfilled' && hasLeftovers(routing.value)) this.deps.log.warn('removed network state left by a previous root daemon', { ...routing.value });
+    // Not fatal for starting (connect removes it again and reports), but worth a loud line.
+    if (routing.status === 'rejected') this.deps.log.error('could not check for or remove leftover network state', { err: String(routing.reason) });
     // DNS: the override table / resolver files. (resolved's link config went with tel0.)
-    try {
-      const removed = await removeDnsLeftovers({ run: this.run });
-      if (removed.length) this.deps.log.warn('removed DNS state left by a previous root daemon', { removed });
-    } catch (err) {
-      this.deps.log.error('could not check for or remove leftover DNS state', { err: String(err) });
-    }
+    if (dns.status === 'fulfilled' && dns.value.length) this.deps.log.warn('removed DNS state left by a previous root daemon', { removed: dns.value });
+    if (dns.status === 'rejected') this.deps.log.error('could not check for or remove leftover DNS state', { err: String(dns.reason) });
+    this.clean = routing.status === 'fulfilled' && dns.status === 'fulfilled' && !this.active;
+  }
+
+  /** A clean slate for connect: removes any state of ours, throws when it cannot. */
+  private async removeAllState(): Promise<void> {
+    await Promise.all([removeAll(this.run), removeDnsLeftovers({ run: this.run })]);
   }
 
   /**
@@ -175,10 +198,19 @@ export class NetworkSession {
         await this.teardown();
       }
       const log = this.deps.log;
-      // 0. Start from a clean slate even if the startup cleanup couldn't run (idempotent, cheap):
-      //    a reconnect must never duplicate a rule.
-      await removeAll(this.run);
-      await removeDnsLeftovers({ run: this.run });
+      const t0 = performance.now();
+      /** When each part was done (ms after the request): the `network connected` line's timings. */
+      const doneAt: Record<string, number> = {};
+      const mark = (step: string) => (doneAt[step] = Math.round(performance.now() - t0));
+      // 0. A clean slate: a reconnect must never duplicate a rule. Known without looking when our
+      //    own removal succeeded last and nothing was installed since (the kernel part below also
+      //    refuses to add an object that exists); otherwise remove whatever is there.
+      const knownClean = this.clean;
+      this.clean = false;
+      if (!knownClean) {
+        await this.removeAllState();
+        mark('removed');
+      }
       // 1. The tunnel first, checked before the kernel is touched. A manager socket served by
       //    anyone but the session's user is refused outright (root must not be made to talk to
       //    some other root-only socket); one that merely doesn't answer yet is reported as unhealthy.
@@ -194,11 +226,14 @@ export class NetworkSession {
         }
       };
       const dialer = new Http2Dialer({ socketPath: cfg.managerSocket, log, verifyServer });
-      const healthy = await dialer.checkHealth();
+      // Connecting the socket decides who serves it (a local check); the ping's round trip to the
+      // manager overlaps the kernel work below.
+      await dialer.http2Session().catch(() => undefined);
       if (refusal) {
         dialer.close();
         throw new TelError('user', refusal, "connect through 'telepresence connect', whose user daemon serves that socket");
       }
+      const health = dialer.checkHealth().then((ok) => (mark('health'), ok));
       const streamTunnel = new StreamTunnel({
         socketPath: cfg.tcpTunnelSocket,
         log,
@@ -219,37 +254,44 @@ export class NetworkSession {
       }
       const tcp = new TcpProxy(streamTunnel, log);
       const udp = new UdpProxy(dialer, log);
-      let tunFd = -1;
       try {
-        // 2. Proxies listen on loopback ports the kernel picks.
+        // 2. Proxies listen on loopback ports the kernel picks, before any rule points at them.
         const ownTcpPort = await tcp.listen();
         const tcpPort = tcpToUserDaemon ? cfg.tcpListenerPort! : ownTcpPort;
         const udpPort = udp.listen();
-        // 3. tel0 exists while we hold its fd (a TUN nobody holds has NO-CARRIER and vanishes).
-        tunFd = openTun(TUN_NAME);
-        // 4. Address, IPv6 off, up, routes.
-        await configureLink(this.run, { address: plan.tunAddress, routes: plan.routed });
-        // 5. Redirect rules last, so they never point at a proxy that isn't listening.
-        await installRedirects(this.run, { routes: plan.routed, tcpPort, udpPort });
-        // 6. DNS, now that tel0 has its address and the tunnel exists. A resolver that can't start
-        //    leaves the network up (addresses work) and says why in the status.
-        const { dns, dnsError } = cfg.dns ? await this.startDns(cfg, plan, dialer) : {};
+        mark('listening');
+        // 3. tel0, routes, rule and redirect table; DNS once tel0 has its address. A resolver that
+        //    can't start leaves the network up (addresses work) and says why in the status.
+        const kernelPlan = { tunAddress: plan.tunAddress, routes: plan.routed, tcpPort, udpPort };
+        const install = () => installKernel(this.run, kernelPlan, { log, mark, ...(cfg.dns ? { startDns: () => this.startDns(cfg, plan, dialer) } : {}) });
+        let kernel: Installed;
+        try {
+          kernel = await install();
+        } catch (err) {
+          if (!knownClean) throw err;
+          // Something of ours was there after all (left by hand or by another process): remove
+          // it and try once more; a second failure is the real one.
+          log.warn('network state was in the way; removing it and trying once more', { err: String(err) });
+          await this.removeAllState();
+          kernel = await install();
+        }
+        const { tunFd, dns, dnsError } = kernel;
+        const healthy = await health;
         this.active = { cfg, plan, tunFd, dialer, tcp, tcpToUserDaemon, udp, ...(dns ? { dns } : {}), ...(dnsError ? { dnsError } : {}) };
-        log.info(`network connected: ${plan.routed.length} routes via ${TUN_NAME}, tunnel ${healthy ? 'healthy' : 'not answering yet'}`, {
-          tcpPort,
-          udpPort,
-        });
+        log.info(`network connected: ${plan.routed.length} routes via ${TUN_NAME}, tunnel ${healthy ? 'healthy' : 'not answering yet'}`, { tcpPort, udpPort, doneAt });
         return this.status() as NetworkStatus;
       } catch (err) {
         log.error('connectNetwork failed; undoing', { err: String(err) });
-        await this.release({ cfg, plan, tunFd, dialer, tcp, tcpToUserDaemon, udp });
+        // The kernel part undid itself (tel0's fd is closed, DNS stopped); this removes the rest
+        // and leaves `clean` false, so the next connect checks for itself.
+        await this.release({ cfg, plan, tunFd: -1, dialer, tcp, tcpToUserDaemon, udp }).catch((e: unknown) => log.error('could not undo everything', { err: String(e) }));
         if (err instanceof TelError) throw err;
         throw new TelError('config', `could not set up the network: ${err instanceof Error ? err.message : String(err)}`, 'check the daemon log; a conflicting route or firewall table is the usual cause');
       }
     });
   }
 
-  private async startDns(cfg: NetworkConfig, plan: RoutingPlan, dialer: Http2Dialer): Promise<{ dns?: DnsSession; dnsError?: string }> {
+  private async startDns(cfg: NetworkConfig, plan: RoutingPlan, dialer: Http2Dialer): Promise<DnsStart> {
     const log = this.deps.log;
     const initial = this.namespaces;
     try {
@@ -287,6 +329,7 @@ export class NetworkSession {
     this.active = undefined;
     if (!a) return;
     await this.release(a);
+    this.clean = true; // release threw otherwise
     this.deps.log.info('network disconnected');
   }
 

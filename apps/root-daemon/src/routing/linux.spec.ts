@@ -1,7 +1,7 @@
 // The kernel-facing commands, checked against a recording runner (nothing is executed).
 import { describe, expect, it } from 'vitest';
 import { parseCidr } from '@tel/cidr';
-import { configureLink, findLeftovers, nftRuleset, removeAll, type Runner } from './linux.js';
+import { configureLink, findLeftovers, installRedirects, nftRuleset, removeAll, type Runner } from './linux.js';
 
 function recorder(outputs: Record<string, string> = {}) {
   const calls: string[] = [];
@@ -21,21 +21,43 @@ const LEFTOVER_STATE = {
 };
 
 describe('routing on Linux', () => {
-  it('nftRuleset redirects TCP and marks UDP only for routed prefixes, in one idempotent transaction', () => {
+  it('nftRuleset redirects TCP and marks UDP only for routed prefixes, in one transaction that fails if the table exists', () => {
     const text = nftRuleset({ routes: [parseCidr('198.19.0.0/17'), parseCidr('198.19.128.0/17')], tcpPort: 4000, udpPort: 4001 });
-    expect(text.split('\n').slice(0, 3)).toEqual(['table ip telepresence', 'delete table ip telepresence', 'table ip telepresence {']);
+    expect(text.split('\n').slice(0, 2)).toEqual(['create table ip telepresence', 'table ip telepresence {']);
+    expect(text).not.toContain('delete');
     expect(text).toContain('elements = { 198.19.0.0/17, 198.19.128.0/17 }');
     expect(text).toContain('ip daddr @routed meta l4proto tcp redirect to :4000');
     expect(text).toContain('ip daddr @routed meta l4proto udp meta mark set 0x7e10');
     expect(text).toContain('iifname "lo" meta mark 0x7e10 meta l4proto udp tproxy to 127.0.0.1:4001 accept');
   });
 
-  it('configureLink uses one ip -batch with add (never replace) per route', async () => {
+  it('configureLink uses one ip -batch for tel0, its routes and the fwmark rule + table, adding (never replacing)', async () => {
     const { calls, run } = recorder();
     await configureLink(run, { address: '198.18.255.254', routes: [parseCidr('198.19.0.0/17')] });
     expect(calls).toEqual([
-      'ip -batch - <<address add 198.18.255.254/32 dev tel0\nlink set dev tel0 up\nroute add 198.19.0.0/17 dev tel0 src 198.18.255.254\n',
+      'ip -batch - <<address add 198.18.255.254/32 dev tel0\nlink set dev tel0 up\nroute add 198.19.0.0/17 dev tel0 src 198.18.255.254\n' +
+        'route add local 0.0.0.0/0 dev lo table 7210\nrule add fwmark 0x7e10 lookup 7210 priority 7210\n',
     ]);
+  });
+
+  it('installRedirects is one nft process; its failure is one line naming the table', async () => {
+    const { calls, run } = recorder();
+    await installRedirects(run, { routes: [parseCidr('198.19.0.0/17')], tcpPort: 4000, udpPort: 4001 });
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatch(/^nft -f - <<create table ip telepresence\n/);
+    const exists: Runner = async () => {
+      throw new Error('nft -f -: /dev/stdin:1:17-28: Error: Could not process rule: File exists\ncreate table ip telepresence\n                ^^^^^^^^^^^^');
+    };
+    await expect(installRedirects(exists, { routes: [], tcpPort: 1, udpPort: 2 })).rejects.toThrow(/^nftables table ip telepresence: Error: Could not process rule: File exists$/);
+  });
+
+  it('a leftover fwmark rule or local table route is named by its batch line', async () => {
+    const run: Runner = async () => {
+      throw new Error('ip -batch -: RTNETLINK answers: File exists\nCommand failed -:5');
+    };
+    await expect(configureLink(run, { address: '198.18.255.254', routes: [parseCidr('198.19.0.0/17')] })).rejects.toThrow(
+      /^rule add fwmark 0x7e10 lookup 7210 priority 7210: RTNETLINK answers: File exists$/,
+    );
   });
 
   it('names the route that clashes with one the host already has', async () => {
