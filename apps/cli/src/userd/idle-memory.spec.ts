@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { IDLE_COMPACTION, compactWhenIdle, fullGc, libcMallocTrim, shouldCompact, trimAfterFullGc } from './idle-memory.js';
+import { IDLE_COMPACTION, compactWhenIdle, fullGc, libcMallocTrim, nextCompaction, trimAfterFullGc } from './idle-memory.js';
 
 const MiB = 1 << 20;
 
-describe('shouldCompact', () => {
+describe('nextCompaction', () => {
   it.each([
-    { what: 'grown and idle', physical: 20 * MiB, after: 15 * MiB, utilization: 0.001, want: true },
-    { what: 'grown exactly by the threshold', physical: 19 * MiB, after: 15 * MiB, utilization: 0.009, want: true },
-    { what: 'grown but busy', physical: 20 * MiB, after: 15 * MiB, utilization: 0.2, want: false },
-    { what: 'idle but barely grown', physical: 16 * MiB, after: 15 * MiB, utilization: 0, want: false },
-    { what: 'shrunk', physical: 10 * MiB, after: 15 * MiB, utilization: 0, want: false },
-  ])('$what → $want', ({ physical, after, utilization, want }) => {
-    expect(shouldCompact(physical, after, utilization, IDLE_COMPACTION)).toBe(want);
+    { what: 'idle after a busy interval', burst: true, utilization: 0.001, growth: 0, want: { burst: false, collect: true } },
+    { what: 'idle, no burst since the last collection', burst: false, utilization: 0.001, growth: 0, want: { burst: false, collect: false } },
+    { what: 'idle but the heap grew by the threshold', burst: false, utilization: 0.005, growth: 2 * MiB, want: { burst: false, collect: true } },
+    { what: 'busy: a burst, no collection yet', burst: false, utilization: 0.3, growth: 0, want: { burst: true, collect: false } },
+    { what: 'still busy', burst: true, utilization: 0.01, growth: 5 * MiB, want: { burst: true, collect: false } },
+  ])('$what', ({ burst, utilization, growth, want }) => {
+    expect(nextCompaction({ burst }, utilization, growth, IDLE_COMPACTION)).toEqual(want);
   });
 });
 
@@ -38,7 +38,7 @@ describe('on this machine', () => {
     }
   });
 
-  it('an idle process whose heap grew is collected once, a busy one not at all', async () => {
+  it('a busy process is not collected, an idle one once per burst', async () => {
     let collections = 0;
     const garbage: unknown[] = [];
     const stop = compactWhenIdle(
@@ -46,7 +46,7 @@ describe('on this machine', () => {
         collections++;
         garbage.length = 0;
       },
-      { intervalMs: 100, growthBytes: 2 * MiB, idleUtilization: 0.5 },
+      { intervalMs: 100, idleUtilization: 0.5, growthBytes: 1024 * MiB },
     );
     try {
       // Busy: the event loop blocked through whole intervals while the heap grows.

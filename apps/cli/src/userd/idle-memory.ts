@@ -50,23 +50,25 @@ export function trimAfterFullGc(trim: () => unknown, delayMs = TRIM_DELAY_MS): (
 export interface IdleCompactionOptions {
   /** How often the daemon looks; also the span over which it must have been idle. */
   intervalMs: number;
-  /** Heap growth (physical bytes) since the last compaction that makes one worth it. */
-  growthBytes: number;
-  /** Share of the last interval the event loop may have been busy and still count as idle. */
+  /** Share of an interval the event loop may be busy and still count as idle. */
   idleUtilization: number;
+  /** Heap growth (physical bytes) since the last collection that counts as a burst by itself. */
+  growthBytes: number;
 }
 
 /**
- * 5 s of an event loop busy under 1% of the time (heartbeats and port-forward pings cost ~0.1%),
- * after the heap grew by 4 MiB: V8's own memory reducer starts only after a full collection, and
- * with the daemon's 2× heap growing factor connect ends without one, so the daemon idled with
- * connect's garbage in a heap 20 MiB large instead of 15.
+ * A burst is an interval of 5 s with the event loop busy 1% of the time or more (heartbeats and
+ * port-forward pings cost ~0.1%), or 2 MiB of heap growth; V8's own memory reducer starts only after
+ * a full collection, and with the daemon's 2× heap growing factor connect ends without one, so the
+ * daemon idled with connect's garbage in a heap of 20 MiB instead of 15.
  */
-export const IDLE_COMPACTION: IdleCompactionOptions = { intervalMs: 5000, growthBytes: 4 << 20, idleUtilization: 0.01 };
+export const IDLE_COMPACTION: IdleCompactionOptions = { intervalMs: 5000, idleUtilization: 0.01, growthBytes: 2 << 20 };
 
-/** Whether to collect now: the heap grew enough since the last time and the last interval was idle. */
-export function shouldCompact(physicalBytes: number, physicalAfterLast: number, utilization: number, opts: IdleCompactionOptions): boolean {
-  return physicalBytes - physicalAfterLast >= opts.growthBytes && utilization < opts.idleUtilization;
+/** The decision taken every interval: collect once an idle interval follows a burst. */
+export function nextCompaction(state: { burst: boolean }, utilization: number, growth: number, opts: IdleCompactionOptions): { burst: boolean; collect: boolean } {
+  const idle = utilization < opts.idleUtilization;
+  const burst = state.burst || !idle || growth >= opts.growthBytes;
+  return idle && burst ? { burst: false, collect: true } : { burst, collect: false };
 }
 
 /**
@@ -79,11 +81,12 @@ export function fullGc(): () => void {
 }
 
 /**
- * Every `intervalMs`: when the heap grew by `growthBytes` since the last compaction and the event
- * loop idled through the interval, one full collection. A busy daemon is never interrupted; an
- * idle one is compacted once per burst. Returns a function that stops it.
+ * Every `intervalMs`: one full collection when the event loop idled through the interval after a
+ * burst of work. A busy daemon is never interrupted; an idle one is collected once per burst.
+ * Returns a function that stops it.
  */
 export function compactWhenIdle(gc: () => void, opts: IdleCompactionOptions = IDLE_COMPACTION): () => void {
+  let state = { burst: true };
   let afterLast = getHeapStatistics().total_physical_size;
   let elu: EventLoopUtilization = performance.eventLoopUtilization();
   const timer = setInterval(() => {
@@ -91,13 +94,11 @@ export function compactWhenIdle(gc: () => void, opts: IdleCompactionOptions = ID
     const utilization = performance.eventLoopUtilization(now, elu).utilization;
     elu = now;
     const physical = getHeapStatistics().total_physical_size;
-    if (shouldCompact(physical, afterLast, utilization, opts)) {
-      gc();
-      afterLast = getHeapStatistics().total_physical_size;
-    } else {
-      // A heap that shrank by itself (V8's reducer ran) is the new base.
-      afterLast = Math.min(afterLast, physical);
-    }
+    const next = nextCompaction(state, utilization, physical - afterLast, opts);
+    state = { burst: next.burst };
+    if (next.collect) gc();
+    // The base for growth: after our collection, or lower when V8 shrank the heap by itself.
+    afterLast = next.collect ? getHeapStatistics().total_physical_size : Math.min(afterLast, physical);
   }, opts.intervalMs).unref();
   return () => clearInterval(timer);
 }
