@@ -17,7 +17,12 @@ handleBuildInfoFlag('root-daemon');
  * resident while the daemon idled.
  */
 function trimMallocAfterMajorGc(delayMs = 1000): void {
-  const trim = koffi().load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
+  let trim: (pad: number) => number;
+  try {
+    trim = koffi().load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
+  } catch {
+    return; // a libc without malloc_trim (musl): nothing to give back this way
+  }
   let timer: NodeJS.Timeout | undefined;
   new PerformanceObserver((list) => {
     if (!list.getEntries().some((e) => ((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) return;
