@@ -3,7 +3,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import type { BuildInfo } from '@tel/genversion';
 
 /** The apps that become bundles, and their entry points relative to the workspace root. */
@@ -35,6 +35,26 @@ const NATIVE_PACKAGES: Record<string, string[]> = {
  * session-bus lookup that the root daemon never uses (it talks to the system bus).
  */
 export const BUNDLE_EXTERNALS = [...Object.keys(NATIVE_PACKAGES), 'x11'];
+
+/**
+ * Packages replaced by a module of a few lines because no code path of ours on Node reaches them.
+ * whatwg-url (and tr46's Unicode table under it): node-fetch, the Kubernetes client's HTTP layer,
+ * imports it at load but takes Node's own URL whenever it exists (`Url.URL || whatwgUrl.URL`), which
+ * on Node it always does; loaded, the table cost each process that carries the Kubernetes client
+ * (the user daemon, the manager) ~1.7 MiB of heap and 300 kB of bundle.
+ */
+export const REPLACED_PACKAGES: Record<string, string> = {
+  'whatwg-url': 'export const URL = globalThis.URL;\nexport default { URL };\n',
+};
+
+const replacedPackages: Plugin = {
+  name: 'replaced-packages',
+  setup(b) {
+    const names = new RegExp(`^(${Object.keys(REPLACED_PACKAGES).join('|')})$`);
+    b.onResolve({ filter: names }, (args) => ({ path: args.path, namespace: 'replaced' }));
+    b.onLoad({ filter: /.*/, namespace: 'replaced' }, (args) => ({ contents: REPLACED_PACKAGES[args.path], loader: 'js' }));
+  },
+};
 
 /**
  * Apps whose code loaded with `import()` goes into chunks beside main.js (`chunks/`), loaded only
@@ -102,6 +122,7 @@ async function bundleOne(workspaceRoot: string, entry: string, outfile: string, 
     logLevel: 'error',
     // Packages with native addons stay external and are copied beside the bundle (below).
     external: BUNDLE_EXTERNALS,
+    plugins: [replacedPackages],
     // ESM bundles of CommonJS deps need require/__dirname. The `--` ends node's own options: Node 20
     // reads `--env-file F` anywhere in argv, even after the script, and exits 9 when F does not
     // exist yet, which is exactly `telepresence intercept --env-file F`.
