@@ -2,41 +2,21 @@
 // Started by the CLI as root; its socket is chowned to the user it serves.
 import { rootDaemonSocket, type RootDaemonContract } from '@tel/contracts';
 import { EXIT_CODES, formatError, toErrorInfo } from '@tel/errors';
-import { createDaemonRuntime, isAlive, parseDaemonFlags, type Handlers } from '@tel/ipc';
+import { createDaemonRuntime, isAlive, parseDaemonFlags, trimAfterFullGc, type Handlers } from '@tel/ipc';
 import { levelFrom2x } from '@tel/logging';
 import { API_VERSIONS, handleBuildInfoFlag } from '@tel/version';
 import { NetworkSession } from './network/session.js';
-import { PerformanceObserver, constants } from 'node:perf_hooks';
-import { koffi, peerCred } from './sys/libc.js';
+import { peerCred } from './sys/libc.js';
 
 handleBuildInfoFlag('root-daemon');
-
-/**
- * After each major GC (once a series has settled), glibc's malloc_trim(0): free() returns only the
- * top of the heap to the kernel, so what connect's work freed below a chunk still in use stayed
- * resident while the daemon idled.
- */
-function trimMallocAfterMajorGc(delayMs = 1000): void {
-  let trim: (pad: number) => number;
-  try {
-    trim = koffi().load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
-  } catch {
-    return; // a libc without malloc_trim (musl): nothing to give back this way
-  }
-  let timer: NodeJS.Timeout | undefined;
-  new PerformanceObserver((list) => {
-    if (!list.getEntries().some((e) => ((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => trim(0), delayMs).unref();
-  }).observe({ entryTypes: ['gc'] });
-}
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   if ((process.getuid?.() ?? 0) !== 0) {
     throw new Error('the root daemon must run as root');
   }
   const flags = parseDaemonFlags(argv);
-  trimMallocAfterMajorGc();
+  // Freed native memory back to the kernel after full collections (@tel/ipc malloc-trim.ts).
+  trimAfterFullGc();
   // The configured level (config.yml logLevels.rootDaemon, passed by the CLI that starts us as
   // --log-level, since sudo hands over no config dir), else the environment's; `loglevel -d` returns to it.
   const flagged = argv.includes('--log-level') ? levelFrom2x(argv[argv.indexOf('--log-level') + 1] ?? '') : undefined;

@@ -7,3 +7,4 @@ export { QUICK_CALL_TIMEOUT_MS } from './types.js';
 export { isAlive, serve, type PeerCredentials, type ServeOptions } from './server.js';
 export { NotRunningError, connect } from './client.js';
 export * from './daemon.js';
+export { TRIM_DELAY_MS, libcMallocTrim, trimAfterFullGc } from './malloc-trim.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IDLE_COMPACTION, compactWhenIdle, fullGc, libcMallocTrim, nextCompaction, trimAfterFullGc } from './idle-memory.js';
+import { libcMallocTrim, trimAfterFullGc } from '@tel/ipc';
+import { IDLE_COMPACTION, compactWhenIdle, fullGc, nextCompaction } from './idle-memory.js';
 
 const MiB = 1 << 20;
 

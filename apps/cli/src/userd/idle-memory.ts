@@ -1,51 +1,10 @@
 // Gives memory back while the user daemon idles: one full collection once a burst of work (connect,
 // a transfer) is over, and glibc's free memory returned to the kernel after every full collection.
 // Boundary: user daemon ↔ V8 and libc.
-import { createRequire } from 'node:module';
-import { PerformanceObserver, constants, performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { trimAfterFullGc } from '@tel/ipc';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type * as KoffiNs from 'koffi';
-
-/**
- * How long after a full collection the trim runs: V8 may run its collections back to back, and the
- * buffers they free reach free() only as their finalizers run, just after.
- */
-export const TRIM_DELAY_MS = 1000;
-
-/**
- * glibc's malloc_trim(0), or undefined on a libc without it (musl). free() returns only the top of
- * the heap to the kernel; memory freed below a chunk still in use stays resident until this runs.
- */
-export function libcMallocTrim(): (() => number) | undefined {
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof KoffiNs;
-    const trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
-    return () => trim(0);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * After every full collection (once the last of a series has settled), `trim`. What connect's TLS
- * handshakes and JSON had used stayed in glibc's arenas otherwise: 5 to 12 MiB of the idle RSS.
- * Returns a function that stops it.
- */
-export function trimAfterFullGc(trim: () => unknown, delayMs = TRIM_DELAY_MS): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  const observer = new PerformanceObserver((list) => {
-    const full = list.getEntries().some((e) => (e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR);
-    if (!full) return;
-    clearTimeout(timer);
-    timer = setTimeout(trim, delayMs).unref();
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  return () => {
-    observer.disconnect();
-    clearTimeout(timer);
-  };
-}
 
 export interface IdleCompactionOptions {
   /** How often the daemon looks; also the span over which it must have been idle. */
@@ -105,7 +64,6 @@ export function compactWhenIdle(gc: () => void, opts: IdleCompactionOptions = ID
 
 /** Both, as the user daemon runs them from its start. */
 export function startIdleMemory(): void {
-  const trim = libcMallocTrim();
-  if (trim) trimAfterFullGc(trim);
+  trimAfterFullGc();
   compactWhenIdle(fullGc());
 }
