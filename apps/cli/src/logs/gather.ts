@@ -3,7 +3,6 @@
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { strToU8, zipSync } from 'fflate';
 import { userError } from '@tel/errors';
 import type { Anonymizer } from './anonymize.js';
 import type { LogEntry } from './cluster-logs.js';
@@ -73,7 +72,9 @@ export function checkZipPath(file: string): void {
  * Writes the zip: to a temporary name beside `file`, then renamed, so a failure leaves no partial
  * zip. Entries with the same name (a pod in two namespaces) get a numeric suffix.
  */
-export function writeZip(file: string, entries: LogEntry[]): { name: string; bytes: number; source: string }[] {
+export async function writeZip(file: string, entries: LogEntry[]): Promise<{ name: string; bytes: number; source: string }[]> {
+  // Loaded here: fflate builds its tables when loaded, which every CLI start and the user daemon paid.
+  const { strToU8, zipSync } = await import('fflate');
   const files: Record<string, Uint8Array> = {};
   const written: { name: string; bytes: number; source: string }[] = [];
   for (const e of entries) {

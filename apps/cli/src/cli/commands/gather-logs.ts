@@ -55,7 +55,7 @@ export const gatherLogsCommand = defineCommand({
     const out = anonymizer ? entries.map((e) => ({ ...e, name: anonymizer.apply(e.name), content: anonymizer.apply(e.content) })) : entries;
     for (const w of warnings) ctx.out.notice(`gather-logs: ${anonymizer ? anonymizer.apply(w) : w}`);
     // 4. The zip, written whole or not at all.
-    const written = writeZip(file, out);
+    const written = await writeZip(file, out);
     ctx.out.result({ file, entries: written.map((w) => ({ name: w.name, bytes: w.bytes })), anonymized: !!anonymizer, warnings: anonymizer ? warnings.map((w) => anonymizer.apply(w)) : warnings }, () =>
       written.length ? `Logs have been exported to ${file} (${written.map((w) => w.name).join(', ')})` : `No logs found; ${file} is an empty zip`,
     );
