@@ -136,9 +136,33 @@ export async function specOf(cluster: ClusterInfo, ns: string, workload: string)
   return JSON.stringify(o.spec, null, 1);
 }
 
-/** Starts the workstation's HTTP server on 127.0.0.1:WS_PORT; returns its pid. */
+/**
+ * `n` bytes made from `seed` (SHA-256 of "seed:i" for each 32-byte block): the body the workstation
+ * server sends for /bulk/SEED/N, which a test recomputes to check what arrived byte for byte.
+ */
+export function bulkBody(seed: string, n: number, createHash: typeof import('node:crypto').createHash): Buffer {
+  // Self-contained, createHash passed in: its source runs in the workstation server too.
+  const out = Buffer.alloc(n);
+  for (let off = 0, i = 0; off < n; off += 32, i++) createHash('sha256').update(`${seed}:${i}`).digest().copy(out, off);
+  return out;
+}
+
+/**
+ * Starts the workstation's HTTP server on 127.0.0.1:WS_PORT; returns its pid. It answers
+ * "workstation path=…", and /bulk/SEED/N with bulkBody(SEED, N) written in 8000-byte pieces a turn
+ * apart (each read on the way is small: the path where pooled chunks are given back at once).
+ */
 export async function startWorkstationServer(cluster: ClusterInfo, logFile: string): Promise<number> {
-  const script = `require('node:http').createServer((q, s) => { s.end('workstation path=' + q.url + '\\n'); }).listen(${WS_PORT}, '127.0.0.1')`;
+  const script = `const bulkBody = ${bulkBody.toString()};
+require('node:http').createServer((q, s) => {
+  const m = /^\/bulk\/(\w+)\/(\d+)$/.exec(q.url);
+  if (!m) return s.end('workstation path=' + q.url + '\n');
+  const b = bulkBody(m[1], Number(m[2]), require('node:crypto').createHash);
+  s.writeHead(200, { 'content-length': b.length });
+  let off = 0;
+  const next = () => { if (off >= b.length) return s.end(); s.write(b.subarray(off, (off += 8000))); setImmediate(next); };
+  next();
+}).listen(${WS_PORT}, '127.0.0.1')`;
   const r = await cluster.wsExec('sh', ['-c', `node -e ${shellQuote(script)} > ${logFile} 2>&1 & echo $!`], { timeoutMs: 10_000 });
   const pid = Number(r.stdout.trim());
   if (!pid) throw new Error(`workstation server did not start: ${r.stderr}`);
@@ -148,6 +172,18 @@ export async function startWorkstationServer(cluster: ClusterInfo, logFile: stri
     await new Promise((res) => setTimeout(res, 100));
   }
   throw new Error('workstation server does not answer');
+}
+
+/** SHA-256 (hex) of each body the client pod got for `urls`, fetched all at once. */
+export async function hashesFromClient(cluster: ClusterInfo, ns: string, urls: string[]): Promise<string[]> {
+  const script = `
+const http = require('node:http'); const { createHash } = require('node:crypto');
+Promise.all(${JSON.stringify(urls)}.map((u) => new Promise((resolve) => {
+  const req = http.get(u, { agent: false, timeout: 30000 }, (res) => { const h = createHash('sha256'); res.on('data', (c) => h.update(c)); res.on('end', () => resolve(h.digest('hex'))); });
+  req.on('timeout', () => req.destroy(new Error('timeout')));
+  req.on('error', (e) => resolve('error: ' + e.message));
+}))).then((out) => process.stdout.write(JSON.stringify(out)));`;
+  return JSON.parse(await kubectlAsAdmin(cluster, ['exec', '-n', ns, 'deploy/client', '--', '/usr/bin/node', '-e', script])) as string[];
 }
 
 export async function stopWorkstationServer(cluster: ClusterInfo, pid: number): Promise<void> {

@@ -1,13 +1,14 @@
 // Global intercepts against the real test cluster: the built CLI and daemons on the workstation,
 // the manager and its webhook injecting real agents, requests from another pod through the
 // Service reaching a server on the workstation, and everything back to exactly what it was.
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { buildVersion, cliRunner, kubectlAsAdmin, pushManager, removeManager, userEnv, ws, type Build, type Tp } from './harness.js';
-import { appManifests, fromClient, specOf, startWorkstationServer, stopWorkstationServer, TRICKY, WS_PORT } from './intercept-world.js';
+import { appManifests, bulkBody, fromClient, hashesFromClient, specOf, startWorkstationServer, stopWorkstationServer, TRICKY, WS_PORT } from './intercept-world.js';
 
 const RUN = Date.now().toString(36);
 const V = `v2.92.0-e2e.${RUN}`;
@@ -113,6 +114,15 @@ describe('global intercepts (real cluster)', () => {
     const sourced = await ws(cluster, `. ${envFile} && printf '%s|%s|%s' "$GREETING" "$API_TOKEN" "$TRICKY"`);
     expect(sourced.stdout).toBe(`hello from a configmap|s3cr3t value|${TRICKY}`);
   });
+
+  it('answers from the workstation arrive byte for byte: 8 at once, each 2 MiB written in 8000-byte pieces', async () => {
+    // Many small reads from several connections at once is where the user daemon gives a pooled
+    // chunk back as soon as the port-forward stream takes it: a chunk reused too early sends one
+    // connection's bytes in place of another's.
+    const seeds = Array.from({ length: 8 }, (_, i) => `s${i}${RUN}`);
+    const got = await hashesFromClient(cluster, NS, seeds.map((seed) => `http://web.${NS}:8080/bulk/${seed}/${2 << 20}`));
+    expect(got).toEqual(seeds.map((seed) => createHash('sha256').update(bulkBody(seed, 2 << 20, createHash)).digest('hex')));
+  }, 120_000);
 
   it('list shows the intercept and the agent; a second intercept with the agent present is fast', async () => {
     const l = await tp('list', '-n', NS);
