@@ -155,9 +155,9 @@ export function bulkBody(seed: string, n: number, createHash: typeof import('nod
 export async function startWorkstationServer(cluster: ClusterInfo, logFile: string): Promise<number> {
   const script = `const bulkBody = ${bulkBody.toString()};
 require('node:http').createServer((q, s) => {
-  const m = /^\/bulk\/(\w+)\/(\d+)$/.exec(q.url);
-  if (!m) return s.end('workstation path=' + q.url + '\n');
-  const b = bulkBody(m[1], Number(m[2]), require('node:crypto').createHash);
+  const [, bulk, seed, size] = q.url.split('/');
+  if (bulk !== 'bulk') return s.end('workstation path=' + q.url + '\\n');
+  const b = bulkBody(seed, Number(size), require('node:crypto').createHash);
   s.writeHead(200, { 'content-length': b.length });
   let off = 0;
   const next = () => { if (off >= b.length) return s.end(); s.write(b.subarray(off, (off += 8000))); setImmediate(next); };
