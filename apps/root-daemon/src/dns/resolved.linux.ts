@@ -100,26 +100,26 @@ export class ResolvedClient {
     }
   }
 
-  /** True when resolved answers on the system bus. */
-  static async available(opts: { busAddress?: string } = {}): Promise<boolean> {
-    try {
-      const c = await ResolvedClient.connect({ ...opts, timeoutMs: 1_500 });
-      c.close();
-      return true;
-    } catch {
-      return false;
-    }
+  /** A client when resolved answers on the system bus, else undefined (chooseMode keeps it for start). */
+  static async tryConnect(opts: { busAddress?: string } = {}): Promise<ResolvedClient | undefined> {
+    return ResolvedClient.connect({ ...opts, timeoutMs: 1_500 }).catch(() => undefined);
   }
 
-  /** 1. DNS server, 2. domains, 3. not the default route, 4. no LLMNR/mDNS noise on tel0. */
+  /**
+   * 1. DNS server, 2. domains, 3. not the default route, 4. no LLMNR/mDNS noise on tel0.
+   * Sent at once, not one after another: each sets an independent property of the link, and
+   * messages from one connection reach resolved (single-threaded) in the order sent, so it applies
+   * them in this order anyway; only the waits for the replies overlap.
+   */
   async configureLink(cfg: ResolvedLinkConfig): Promise<void> {
     const { family, bytes } = addressBytes(cfg.server.ip);
-    if (cfg.server.port === 53) await this.manager.SetLinkDNS(cfg.ifindex, [[family, bytes]]);
-    else await this.manager.SetLinkDNSEx(cfg.ifindex, [[family, bytes, cfg.server.port, '']]);
-    await this.setDomains(cfg.ifindex, cfg.routingDomains, cfg.searchDomains);
-    await this.manager.SetLinkDefaultRoute(cfg.ifindex, false);
-    await this.manager.SetLinkLLMNR(cfg.ifindex, 'no');
-    await this.manager.SetLinkMulticastDNS(cfg.ifindex, 'no');
+    await settleAll([
+      cfg.server.port === 53 ? this.manager.SetLinkDNS(cfg.ifindex, [[family, bytes]]) : this.manager.SetLinkDNSEx(cfg.ifindex, [[family, bytes, cfg.server.port, '']]),
+      this.setDomains(cfg.ifindex, cfg.routingDomains, cfg.searchDomains),
+      this.manager.SetLinkDefaultRoute(cfg.ifindex, false),
+      this.manager.SetLinkLLMNR(cfg.ifindex, 'no'),
+      this.manager.SetLinkMulticastDNS(cfg.ifindex, 'no'),
+    ]);
   }
 
   /** Replace the link's domains (a search domain is routed to the link as well). */
@@ -180,6 +180,13 @@ export class ResolvedClient {
   close(): void {
     this.bus.disconnect();
   }
+}
+
+/** Waits for every call (none is left unobserved), then rejects with the first failure in order. */
+async function settleAll(calls: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(calls);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Fallback upstream list when DBus gives none: resolved's own view of the real servers. */
