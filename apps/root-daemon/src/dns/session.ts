@@ -38,6 +38,12 @@ export interface DnsSessionOptions {
   systemResolverFiles?: SystemResolverFiles;
   /** The user daemon's view of Services (kept by the caller across connects); answered from first. */
   view?: ClusterView;
+  /**
+   * Settles once tel0 has its address (the caller sets it up meanwhile; tel0 itself must exist
+   * already). Everything up to binding the resolver is done before: the mode, resolved's
+   * connection, the link's index, the upstream; the bind and the hook-up after.
+   */
+  tunReady?: Promise<void>;
 }
 
 export interface ModeChoice {
@@ -164,6 +170,8 @@ export class DnsSession {
         await upstream.open();
       }
       mark('upstream');
+      await opts.tunReady;
+      mark('tun');
       // 3. The resolver. In resolved mode port 53 on tel0's address, unless something bound
       //    0.0.0.0:53 already (dnsmasq...): then any port, which resolved takes via SetLinkDNSEx.
       const host = mode === 'resolved' ? opts.tunAddress : '127.0.0.1';
