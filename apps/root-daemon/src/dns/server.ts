@@ -101,7 +101,8 @@ export class DnsServer {
   /** Bind UDP and TCP on the same port (retrying when a kernel-picked UDP port is taken for TCP). */
   async listen(): Promise<{ host: string; port: number }> {
     for (let attempt = 0; ; attempt++) {
-      const udp = dgram.createSocket({ type: net.isIPv6(this.opts.host) ? 'udp6' : 'udp4' });
+      // Our own address literal: a colon tells IPv6 (net.isIPv6 compiles a costly pattern on first use).
+      const udp = dgram.createSocket({ type: this.opts.host.includes(':') ? 'udp6' : 'udp4' });
       await new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
         udp.bind(this.opts.port, this.opts.host, () => {

@@ -4,6 +4,7 @@
 import type { DnsConfig, DnsMode, DnsNamespace, DnsStatus } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { execRunner, type Runner } from '../routing/linux.js';
+import { interfaceIndex } from '../sys/libc.js';
 import type { ClusterResolver } from './cluster.js';
 import { reverseZones, systemDomains, type NameRules } from './names.js';
 import { installOverride, removeOverride } from './override.linux.js';
@@ -37,6 +38,12 @@ export interface DnsSessionOptions {
   systemResolverFiles?: SystemResolverFiles;
   /** The user daemon's view of Services (kept by the caller across connects); answered from first. */
   view?: ClusterView;
+  /**
+   * Settles once tel0 has its address (the caller sets it up meanwhile; tel0 itself must exist
+   * already). Everything up to binding the resolver is done before: the mode, resolved's
+   * connection, the link's index, the upstream; the bind and the hook-up after.
+   */
+  tunReady?: Promise<void>;
 }
 
 export interface ModeChoice {
@@ -52,18 +59,41 @@ export interface ModeChoice {
  * over the nameservers glibc asks is what makes cluster names work for them.
  */
 export async function chooseMode(configured: DnsMode | undefined, platform: NodeJS.Platform = process.platform, files?: SystemResolverFiles): Promise<ModeChoice> {
-  const system = platform === 'linux' ? await inspectSystemResolver(files) : undefined;
+  const { choice, resolved } = await pickMode(configured, platform, files);
+  resolved?.close();
+  return choice;
+}
+
+/**
+ * chooseMode, keeping the connection to resolved it made (asking it twice costs a second
+ * connection): `resolved` is set only for mode 'resolved', and is then the caller's to close.
+ */
+async function pickMode(configured: DnsMode | undefined, platform: NodeJS.Platform, files?: SystemResolverFiles): Promise<{ choice: ModeChoice; resolved?: ResolvedClient }> {
+  // Reading the files and connecting to the bus overlap; the connection is only made when the
+  // mode depends on it or will use it.
+  const probe = platform === 'linux' && (configured === undefined || configured === 'resolved');
+  const connecting = probe ? ResolvedClient.tryConnect() : Promise.resolve(undefined);
+  const system = platform === 'linux' ? await inspectSystemResolver(files).catch(async (err: unknown) => {
+    (await connecting)?.close();
+    throw err;
+  }) : undefined;
+  const resolved = await connecting;
   const withSystem = system ? { system } : {};
-  if (configured) return { mode: configured, reason: 'set in the session configuration', ...withSystem };
-  if (platform === 'darwin') return { mode: 'resolver-files', reason: 'macOS: /etc/resolver files' };
-  if (!system) return { mode: 'none', reason: `no DNS integration on ${platform}` };
-  if (!(await ResolvedClient.available())) return { mode: 'override', reason: 'systemd-resolved is not running: taking over the nameservers in resolv.conf', system };
-  if (system.reachesResolved) return { mode: 'resolved', reason: 'systemd-resolved is running and programs ask it', system };
-  return {
-    mode: 'override',
-    reason: `systemd-resolved is running but programs do not ask it (${system.view.resolvConf}; nsswitch hosts: ${system.view.nsswitchHosts}): taking over nameserver ${system.nameservers.map((n) => n.ip).join(', ')} instead`,
-    system,
-  };
+  const choice = ((): ModeChoice => {
+    if (configured) return { mode: configured, reason: 'set in the session configuration', ...withSystem };
+    if (platform === 'darwin') return { mode: 'resolver-files', reason: 'macOS: /etc/resolver files' };
+    if (!system) return { mode: 'none', reason: `no DNS integration on ${platform}` };
+    if (!resolved) return { mode: 'override', reason: 'systemd-resolved is not running: taking over the nameservers in resolv.conf', system };
+    if (system.reachesResolved) return { mode: 'resolved', reason: 'systemd-resolved is running and programs ask it', system };
+    return {
+      mode: 'override',
+      reason: `systemd-resolved is running but programs do not ask it (${system.view.resolvConf}; nsswitch hosts: ${system.view.nsswitchHosts}): taking over nameserver ${system.nameservers.map((n) => n.ip).join(', ')} instead`,
+      system,
+    };
+  })();
+  if (choice.mode === 'resolved' && resolved) return { choice, resolved };
+  resolved?.close();
+  return { choice };
 }
 
 /** Remove what a crashed daemon's DNS session left: the override table and our resolver files. */
@@ -102,8 +132,14 @@ export class DnsSession {
   static async start(opts: DnsSessionOptions): Promise<DnsSession> {
     const run = opts.run ?? execRunner;
     const cfg = opts.config;
-    const choice = await chooseMode(cfg.mode, process.platform, opts.systemResolverFiles);
+    // When each step was done (ms since start): the debug line below, for connect's timings.
+    const t0 = performance.now();
+    const doneAt: Record<string, number> = {};
+    const mark = (step: string) => (doneAt[step] = Math.round((performance.now() - t0) * 10) / 10);
+    const picked = await pickMode(cfg.mode, process.platform, opts.systemResolverFiles);
+    const choice = picked.choice;
     const mode = choice.mode;
+    mark('mode');
     const rules: NameRules = {
       connectedNamespace: cfg.connectedNamespace,
       clusterDomain: cfg.clusterDomain,
@@ -111,7 +147,7 @@ export class DnsSession {
       excludeSuffixes: cfg.excludeSuffixes ?? [],
       reverseZones: reverseZones(opts.clusterSubnets ?? []),
     };
-    let resolved: ResolvedClient | undefined;
+    let resolved = picked.resolved;
     let upstream: DnsUpstream | undefined;
     let server: DnsServer | undefined;
     let ifindex = 0;
@@ -119,10 +155,12 @@ export class DnsSession {
       // 2. Upstream: who answered before us.
       let servers = opts.upstream;
       if (mode === 'resolved') {
-        resolved = await ResolvedClient.connect();
-        ifindex = await linkIndex(run, opts.tunName);
+        // Configured 'resolved' on a machine where it doesn't answer: connect's error says so.
+        resolved ??= await ResolvedClient.connect();
+        ifindex = linkIndex(opts.tunName);
         servers ??= await resolved.upstreamServers(ifindex).catch(() => [] as NameserverAddress[]);
         if (!servers.length) servers = await resolvedUplinkResolvConf([opts.tunAddress]);
+        mark('link');
       }
       servers ??= (choice.system ?? (await inspectSystemResolver(opts.systemResolverFiles))).nameservers.filter((s) => s.ip !== opts.tunAddress);
       if (servers.length) {
@@ -131,6 +169,9 @@ export class DnsSession {
         upstream = new DnsUpstream({ servers, connectTcp: mode === 'override' ? (h, p) => connectMarked(h, p, DNS_BYPASS_MARK) : undefined });
         await upstream.open();
       }
+      mark('upstream');
+      await opts.tunReady;
+      mark('tun');
       // 3. The resolver. In resolved mode port 53 on tel0's address, unless something bound
       //    0.0.0.0:53 already (dnsmasq...): then any port, which resolved takes via SetLinkDNSEx.
       const host = mode === 'resolved' ? opts.tunAddress : '127.0.0.1';
@@ -156,19 +197,23 @@ export class DnsSession {
         server = make(0);
         addr = await server.listen();
       }
+      mark('listen');
       const session = new DnsSession(opts, choice, server, upstream, resolved, ifindex);
       if (opts.view) opts.view.onChange = () => session.viewChanged();
       // 4. Hook into the system.
       session.domains = systemDomains(server.nameRules, server.namespaceTable);
       if (mode === 'resolved') {
-        await resolved!.configureLink({ ifindex, server: { ip: addr.host, port: addr.port }, routingDomains: session.domains.routing, searchDomains: session.domains.search });
-        await resolved!.flushCaches().catch(() => undefined);
+        // The flush goes out right behind the link's settings (resolved applies them in order).
+        const configured = resolved!.configureLink({ ifindex, server: { ip: addr.host, port: addr.port }, routingDomains: session.domains.routing, searchDomains: session.domains.search });
+        await Promise.all([configured, resolved!.flushCaches().catch(() => undefined)]);
       } else if (mode === 'override') {
         const nameservers = (upstream?.servers ?? []).map((s) => s.replace(/:\d+$/, '')).filter((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip));
         await installOverride(run, { nameservers, resolverPort: addr.port, upstreamSourcePort: upstream?.localPort ?? 0, bypassMark: DNS_BYPASS_MARK });
       } else if (mode === 'resolver-files') {
         await syncResolverFiles({ server: { ip: addr.host, port: addr.port }, domains: session.domains.routing, search: session.domains.search }, opts.resolverDir);
       }
+      mark('hook');
+      opts.log.debug('dns: start timings', { doneAt });
       opts.log.info(`dns: ${mode} mode (${choice.reason}); resolver on ${formatAddress({ ip: addr.host, port: addr.port })}, upstream ${upstream?.servers.join(' ') ?? 'none'}`, {
         routing: session.domains.routing.length,
       });
@@ -273,10 +318,12 @@ export class DnsSession {
   }
 }
 
-/** ifindex of a link, from iproute2 (sysfs may belong to another network namespace). */
-export async function linkIndex(run: Runner, name: string): Promise<number> {
-  const out = await run('ip', ['-o', 'link', 'show', 'dev', name]);
-  const n = Number(/^(\d+):/.exec(out.trim())?.[1]);
+/**
+ * ifindex of a link in this process's network namespace (where tel0 was opened), asked of the
+ * kernel directly: sysfs may belong to another namespace, and `ip` costs a process.
+ */
+export function linkIndex(name: string): number {
+  const n = interfaceIndex(name);
   if (!n) throw new Error(`no link ${name}`);
   return n;
 }

@@ -105,6 +105,9 @@ describe('ClusterView answers', () => {
             { name: 'Bad_Name', clusterIPs: ['10.96.0.1'] },
             { name: 'noports', clusterIPs: ['not-an-ip', '10.96.0.2'], ports: [{ name: 'x'.repeat(30), protocol: 'tcp', port: 1 }, null as never] },
             { name: 'v6only', clusterIPs: ['fd00::1'] },
+            // Text with a colon or dots that is no address: left out of both families.
+            { name: 'colons', clusterIPs: ['fd00::zz', '10.96.0.3:53', '::1::2', '10.96.0.256', 7 as never, 'fd00::3'] },
+            { name: 'hl', headless: true, endpoints: [{ ip: 'fd00::9' }, { ip: 'fd00:::9' }, { ip: '10.0.0.1.1' }] },
             { name: 'junk', clusterIPs: 'nope' as never, endpoints: 7 as never },
           ],
         },
@@ -114,6 +117,12 @@ describe('ClusterView answers', () => {
     expect(v.answer('v6only.odd.svc.cluster.local', 'A', CD)!.answers).toEqual([]);
     expect(v.answer('v6only.odd.svc.cluster.local', 'AAAA', CD)!.answers.map((r) => (r as { data: string }).data)).toEqual(['fd00::1']);
     expect(v.answer('junk.odd.svc.cluster.local', 'A', CD)!.answers).toEqual([]);
+    const data = (name: string, type: string) => v.answer(name, type, CD)!.answers.map((r) => (r as { data: string }).data);
+    expect(data('colons.odd.svc.cluster.local', 'A')).toEqual([]);
+    expect(data('colons.odd.svc.cluster.local', 'AAAA')).toEqual(['fd00::3']);
+    expect(data('hl.odd.svc.cluster.local', 'AAAA')).toEqual(['fd00::9']);
+    expect(data('hl.odd.svc.cluster.local', 'A')).toEqual([]);
+    expect(data('fd00--9.hl.odd.svc.cluster.local', 'AAAA')).toEqual(['fd00::9']);
   });
 });
 

@@ -139,7 +139,8 @@ export class ClusterView {
   private addresses(name: string, ips: string[], type: string, cd: string): ClusterAnswer | undefined {
     if (type !== 'A' && type !== 'AAAA' && type !== 'CNAME') return undefined;
     const want = type === 'A' ? 4 : 6;
-    const found = type === 'CNAME' ? [] : [...new Set(ips)].filter((ip) => net.isIP(ip) === want);
+    // Every address here passed ipFamily already: a colon is what tells IPv6.
+    const found = type === 'CNAME' ? [] : [...new Set(ips)].filter((ip) => (ip.includes(':') ? 6 : 4) === want);
     if (!found.length) return this.negative(RCODE.NOERROR, cd);
     return { rcode: RCODE.NOERROR, authorities: [], answers: found.map((data) => ({ type, name, ttl: VIEW_TTL_SECONDS, data }) as Answer) };
   }
@@ -172,19 +173,33 @@ function toNamespace(ns: DnsNamespaceRecords): Namespace {
 }
 
 const list = <T>(v: T[] | undefined): T[] => (Array.isArray(v) ? v.filter((x) => typeof x === 'object' || typeof x === 'string') : []);
-const isIp = (v: unknown): v is string => typeof v === 'string' && net.isIP(v) !== 0;
+/**
+ * 4, 6, or 0 for anything else. One test per address, the IPv6 one only for text with a colon:
+ * net.isIPv6 is far costlier than net.isIPv4, and a push at connect carries every Service.
+ */
+function ipFamily(v: unknown): 0 | 4 | 6 {
+  if (typeof v !== 'string') return 0;
+  if (net.isIPv4(v)) return 4;
+  return v.includes(':') && net.isIPv6(v) ? 6 : 0;
+}
 
 function toService(s: DnsServiceRecord): Service {
-  const ips = list(s.clusterIPs).filter(isIp);
+  const v4: string[] = [];
+  const v6: string[] = [];
+  for (const ip of list(s.clusterIPs)) {
+    const family = ipFamily(ip);
+    if (family === 4) v4.push(ip);
+    else if (family === 6) v6.push(ip);
+  }
   const endpoints = Array.isArray(s.endpoints)
     ? list(s.endpoints)
-        .filter((e) => e !== null && isIp(e.ip))
+        .filter((e) => e !== null && ipFamily(e.ip) !== 0)
         .map((e) => ({ ip: e.ip, label: typeof e.hostname === 'string' && LABEL.test(e.hostname) ? e.hostname : dashed(e.ip) }))
     : undefined;
   const ports = list(s.ports).filter((p) => p !== null && typeof p.name === 'string' && PORT_NAME.test(p.name) && PROTOCOLS.has(p.protocol) && Number.isInteger(p.port) && p.port > 0 && p.port < 65536);
   return {
-    v4: ips.filter((ip) => net.isIPv4(ip)),
-    v6: ips.filter((ip) => net.isIPv6(ip)),
+    v4,
+    v6,
     headless: s.headless === true,
     ...(s.headless && endpoints ? { endpoints } : {}),
     ...(typeof s.externalName === 'string' && s.externalName ? { externalName: normalizeName(s.externalName) } : {}),
@@ -192,8 +207,8 @@ function toService(s: DnsServiceRecord): Service {
   };
 }
 
-/** CoreDNS's label for an endpoint without hostname: its address with dashes. */
-const dashed = (ip: string) => (net.isIPv6(ip) ? ip.replace(/:/g, '-') : ip.replace(/\./g, '-')).toLowerCase();
+/** CoreDNS's label for an endpoint without hostname: its address (checked already) with dashes. */
+const dashed = (ip: string) => (ip.includes(':') ? ip.replace(/:/g, '-') : ip.replace(/\./g, '-')).toLowerCase();
 
 function checkUpdate(u: unknown): DnsRecordsUpdate {
   const bad = (what: string): never => {

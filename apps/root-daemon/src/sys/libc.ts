@@ -43,6 +43,7 @@ interface Libc {
   recvmsg(fd: number, msg: Buffer, flags: number): number;
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
   strerror(errnum: number): string;
+  if_nametoindex(name: string): number;
 }
 
 let libc: Libc | undefined;
@@ -62,6 +63,7 @@ function lib(): Libc {
     recvmsg: c.func('long recvmsg(int fd, void *msg, int flags)'),
     sendto: c.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
     strerror: c.func('const char *strerror(int errnum)'),
+    if_nametoindex: c.func('unsigned int if_nametoindex(const char *name)'),
   } as Libc;
   return libc;
 }
@@ -103,6 +105,11 @@ export function openTun(name: string): number {
     throw err;
   }
   return fd;
+}
+
+/** ifindex of a network interface in this process's network namespace; 0 when there is none. */
+export function interfaceIndex(name: string): number {
+  return lib().if_nametoindex(name);
 }
 
 export interface SockAddrIn {
