@@ -27,8 +27,8 @@ export interface Installed extends DnsStart {
 }
 
 export interface InstallOptions {
-  /** Starts the resolver once tel0 has its address; never rejects (a failure is `dnsError`). */
-  startDns?: () => Promise<DnsStart>;
+  /** Starts the resolver, which waits for `tunReady` before it uses tel0; never rejects (a failure is `dnsError`). */
+  startDns?: (tunReady: Promise<void>) => Promise<DnsStart>;
   log: Logger;
   /** Called as each part is done (the `network connected` line's timings). */
   mark?: (step: 'link' | 'redirects' | 'dns') => void;
@@ -37,16 +37,16 @@ export interface InstallOptions {
 /**
  * 1. Open tel0 (a TUN nobody holds has NO-CARRIER and vanishes). 2. Address, routes and rule (ip)
  * and the redirect table (nft) side by side: separate kernel objects, and the proxies they point
- * at listen already. 3. DNS once the address is on tel0 (the resolver binds it; resolved is told
- * the link), beside nft. Every object is created with fail-if-exists semantics, so a leftover
- * makes this fail rather than be doubled. On failure it waits until the other parts have settled,
+ * at listen already. 3. DNS from the start: it picks its mode and connects to resolved meanwhile,
+ * and uses tel0 (binds its address, tells resolved) once it has it. Every object is created with
+ * fail-if-exists semantics, so a leftover makes this fail rather than be doubled. On failure it waits until the other parts have settled,
  * then undoes all of them and rethrows the first part's error.
  */
 export async function installKernel(run: Runner, plan: KernelPlan, opts: InstallOptions): Promise<Installed> {
   const tunFd = openTun(TUN_NAME);
   const link = configureLink(run, { address: plan.tunAddress, routes: plan.routes });
   const redirects = installRedirects(run, { routes: plan.routes, tcpPort: plan.tcpPort, udpPort: plan.udpPort });
-  const dns: Promise<DnsStart> = opts.startDns ? link.then(opts.startDns) : Promise.resolve({});
+  const dns: Promise<DnsStart> = opts.startDns ? opts.startDns(link) : Promise.resolve({});
   const [linked, redirected, dnsStarted] = await Promise.allSettled([
     link.then(() => opts.mark?.('link')),
     redirects.then(() => opts.mark?.('redirects')),

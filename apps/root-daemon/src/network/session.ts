@@ -260,10 +260,10 @@ export class NetworkSession {
         const tcpPort = tcpToUserDaemon ? cfg.tcpListenerPort! : ownTcpPort;
         const udpPort = udp.listen();
         mark('listening');
-        // 3. tel0, routes, rule and redirect table; DNS once tel0 has its address. A resolver that
+        // 3. tel0, routes, rule and redirect table; DNS beside them, using tel0 once it has its address. A resolver that
         //    can't start leaves the network up (addresses work) and says why in the status.
         const kernelPlan = { tunAddress: plan.tunAddress, routes: plan.routed, tcpPort, udpPort };
-        const install = () => installKernel(this.run, kernelPlan, { log, mark, ...(cfg.dns ? { startDns: () => this.startDns(cfg, plan, dialer) } : {}) });
+        const install = () => installKernel(this.run, kernelPlan, { log, mark, ...(cfg.dns ? { startDns: (tunReady: Promise<void>) => this.startDns(cfg, plan, dialer, tunReady) } : {}) });
         let kernel: Installed;
         try {
           kernel = await install();
@@ -291,7 +291,7 @@ export class NetworkSession {
     });
   }
 
-  private async startDns(cfg: NetworkConfig, plan: RoutingPlan, dialer: Http2Dialer): Promise<DnsStart> {
+  private async startDns(cfg: NetworkConfig, plan: RoutingPlan, dialer: Http2Dialer, tunReady: Promise<void>): Promise<DnsStart> {
     const log = this.deps.log;
     const initial = this.namespaces;
     try {
@@ -305,6 +305,7 @@ export class NetworkSession {
         log,
         run: this.run,
         view: this.view,
+        tunReady,
       });
       // A list that arrived while the resolver was starting.
       if (this.namespaces !== initial) await dns.setNamespaces(this.namespaces);
