@@ -39,8 +39,8 @@ export interface InstallOptions {
  * and the redirect table (nft) side by side: separate kernel objects, and the proxies they point
  * at listen already. 3. DNS from the start: it picks its mode and connects to resolved meanwhile,
  * and uses tel0 (binds its address, tells resolved) once it has it. Every object is created with
- * fail-if-exists semantics, so a leftover makes this fail rather than be doubled. On failure it waits until the other parts have settled,
- * then undoes all of them and rethrows the first part's error.
+ * fail-if-exists semantics, so a leftover makes this fail rather than be doubled. On failure it
+ * waits until the other parts have settled, then undoes all of them and rethrows the first error.
  */
 export async function installKernel(run: Runner, plan: KernelPlan, opts: InstallOptions): Promise<Installed> {
   const tunFd = openTun(TUN_NAME);
