@@ -3,7 +3,8 @@
 //  2. build every artifact with one version for the cluster's registry, push the image, verify;
 //  3. deploy a demo service `orders` in namespace `shop`;
 //  4. on the "workstation" (the cluster's ws namespace): telepresence connect, status, then
-//     curl the service by ClusterIP and by name, and quit.
+//     curl the service by ClusterIP and by name;
+//  5. intercept orders to a server on the workstation, called from a pod; leave, uninstall, quit.
 // `--release-only` stops after step 2 with a registry of its own (no cluster).
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
