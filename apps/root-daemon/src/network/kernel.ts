@@ -1,6 +1,6 @@
 // The kernel half of connecting the network: tel0, its routes and the fwmark rule (one `ip -batch`)
-// beside the nftables table (one `nft`), and DNS as soon as tel0 has its address. All or nothing:
-// a failure undoes whatever of it was done. Boundary: root daemon → Linux kernel.
+// beside the nftables table (one `nft`) and DNS (which binds tel0's address once it is there).
+// All or nothing: a failure undoes whatever of it was done. Boundary: root daemon → Linux kernel.
 import type { Cidr } from '@tel/cidr';
 import type { Logger } from '@tel/logging';
 import type { DnsSession } from '../dns/session.js';
@@ -60,5 +60,5 @@ export async function installKernel(run: Runner, plan: KernelPlan, opts: Install
   // The caller's own clean-up runs removeAll again and reports its failure; here it is only logged.
   await removeAll(run).catch((err: unknown) => opts.log.error('could not undo the network set-up', { err: String(err) }));
   closeFd(tunFd);
-  throw linked.status === 'rejected' ? linked.reason : (redirected as PromiseRejectedResult).reason;
+  throw [linked, redirected, dnsStarted].find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
 }

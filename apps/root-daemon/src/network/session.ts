@@ -260,8 +260,9 @@ export class NetworkSession {
         const tcpPort = tcpToUserDaemon ? cfg.tcpListenerPort! : ownTcpPort;
         const udpPort = udp.listen();
         mark('listening');
-        // 3. tel0, routes, rule and redirect table; DNS beside them, using tel0 once it has its address. A resolver that
-        //    can't start leaves the network up (addresses work) and says why in the status.
+        // 3. tel0, routes, rule and redirect table; DNS beside them, using tel0 once it has its
+        //    address. A resolver that can't start leaves the network up (addresses work) and says
+        //    why in the status.
         const kernelPlan = { tunAddress: plan.tunAddress, routes: plan.routed, tcpPort, udpPort };
         const install = () => installKernel(this.run, kernelPlan, { log, mark, ...(cfg.dns ? { startDns: (tunReady: Promise<void>) => this.startDns(cfg, plan, dialer, tunReady) } : {}) });
         let kernel: Installed;
