@@ -39,6 +39,12 @@ export class ManagerApiError extends TelError {
   }
 }
 
+/**
+ * A call that got no answer: the connection broke (the manager pod restarting, the port-forward
+ * re-dialling) or the call timed out. The manager may or may not have applied it.
+ */
+export class NoAnswerError extends TelError {}
+
 export function isUnknownSession(err: unknown): boolean {
   return err instanceof ManagerApiError && err.code === 'unknown-session';
 }
@@ -87,7 +93,7 @@ export class ManagerApi {
   }
 
   private failure(what: string, e: Error): TelError {
-    return clusterError(`the traffic manager API failed on ${what}: ${e.message}`, 'check the traffic manager with kubectl logs');
+    return new NoAnswerError('cluster', `the traffic manager API failed on ${what}: ${e.message}`, 'check the traffic manager with kubectl logs');
   }
 
   /** Builds the error of a non-200 answer from its JSON body ({error: {category, message, hint, code}}). */
@@ -120,6 +126,8 @@ export class ManagerApi {
       stream.on('end', () => {
         session.off('error', onSessionError);
         this.lastAnswerAt = Date.now();
+        // No response headers: the stream ended with the connection (a manager pod going away).
+        if (status === 0) return reject(new NoAnswerError('cluster', `the traffic manager closed the connection before answering ${what}`, 'check the traffic manager with kubectl logs'));
         if (status !== 200) return reject(this.answerError(what, status, body));
         try {
           resolve(JSON.parse(body) as C[K]['res']);
@@ -128,7 +136,8 @@ export class ManagerApi {
         }
       });
     });
-    return withTimeout(call, timeoutMs, () => timeoutError('trafficManagerAPI', timeoutMs, this.configFile, what), () => {
+    const noAnswer = (e: TelError) => new NoAnswerError(e.category, e.message, e.hint);
+    return withTimeout(call, timeoutMs, () => noAnswer(timeoutError('trafficManagerAPI', timeoutMs, this.configFile, what)), () => {
       stream?.close(http2.constants.NGHTTP2_CANCEL);
       // A stuck connection is useless for the next call too.
       this.session?.destroy();

@@ -55,6 +55,13 @@ describe('ManagerSession against a real manager', () => {
   let manager: ManagerServer;
   /** Where the relay (standing in for the port-forward) sends connections: the current manager. */
   let target = 0;
+  /** While true the relay cuts every connection, as a port-forward to a pod going away does. */
+  let cutting = false;
+  const open = new Set<net.Socket>();
+  const cut = () => {
+    cutting = true;
+    for (const c of open) c.destroy();
+  };
   const start = async () => {
     manager = await startManagerServer({ installer: new FakeInstaller(), port: 0, version: version('v2.90.0'), clusterInfo: () => new Promise(() => undefined), log, sessionLeaseMs: 1500 });
     target = manager.port;
@@ -64,7 +71,11 @@ describe('ManagerSession against a real manager', () => {
     dir = mkdtempSync(join(tmpdir(), 'tel-msess-'));
     socket = join(dir, 'manager.socket');
     await start();
+    cutting = false;
     relay = net.createServer((c) => {
+      if (cutting) return void c.destroy();
+      open.add(c);
+      c.on('close', () => open.delete(c));
       const up = net.connect(target, '127.0.0.1');
       up.on('error', () => c.destroy());
       c.on('error', () => up.destroy());
@@ -108,4 +119,64 @@ describe('ManagerSession against a real manager', () => {
     await s.stop();
     api.close();
   });
+
+  it('leave during a manager restart: setDesired resolves at once, and the new manager gets the state with the arrive', async () => {
+    const api = new ManagerApi(socket, 2000, '/cfg.yml');
+    const s = new ManagerSession({ api, version: await api.client.version({}), client: { user: 'dev', host: 'ws', version: 'v2.90.0' }, log });
+    await s.start();
+    await s.setDesired({ intercepts: [{ name: 'web', namespace: 'default', workload: 'web', localPort: 8080 }] });
+    cut();
+    await manager.close(); // the manager pod goes away; the user leaves meanwhile
+    await expect(s.setDesired({ intercepts: [] })).resolves.toBeUndefined();
+    cutting = false;
+    await start();
+    await expect.poll(() => s.status().arrivals, { timeout: 5000, interval: 100 }).toBe(2);
+    const sessions = (await api.client.listSessions({})).sessions;
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.desired).toEqual({ intercepts: [] });
+    await s.stop();
+    api.close();
+  });
+
+  it('a setDesired the same manager did not answer is sent again with the next heartbeat', async () => {
+    const api = new ManagerApi(socket, 2000, '/cfg.yml');
+    const s = new ManagerSession({ api, version: await api.client.version({}), client: { user: 'dev', host: 'ws', version: 'v2.90.0' }, log });
+    const lease = await s.start();
+    cut(); // the port-forward breaks; the manager itself keeps running
+    await expect(s.setDesired({ intercepts: [{ name: 'web', namespace: 'default', workload: 'web', localPort: 8080 }] })).resolves.toBeUndefined();
+    expect((await listThroughManager()).sessions[0]!.desired).toEqual({ intercepts: [] });
+    cutting = false;
+    await expect.poll(async () => (await listThroughManager()).sessions[0]!.desired, { timeout: 5000, interval: 100 }).toEqual({ intercepts: [{ name: 'web', namespace: 'default', workload: 'web', localPort: 8080 }] });
+    expect(s.status()).toMatchObject({ sessionId: lease.sessionId, arrivals: 1 });
+    await s.stop();
+    api.close();
+  });
+
+  it('a setDesired the manager refuses still rejects', async () => {
+    const api = new ManagerApi(socket, 2000, '/cfg.yml');
+    const s = new ManagerSession({ api, version: await api.client.version({}), client: { user: 'dev', host: 'ws', version: 'v2.90.0' }, log });
+    await s.start();
+    await expect(s.setDesired({ intercepts: [{ name: 'Not A Name', namespace: 'default', workload: 'web', localPort: 8080 }] })).rejects.toThrow();
+    await s.stop();
+    api.close();
+  });
+
+  /** The manager's sessions asked directly, not through the relay being cut. */
+  async function listThroughManager() {
+    const direct = net.createServer((c) => {
+      const up = net.connect(target, '127.0.0.1');
+      up.on('error', () => c.destroy());
+      c.on('error', () => up.destroy());
+      c.pipe(up).pipe(c);
+    });
+    const path = join(dir, `direct-${Math.random()}.socket`);
+    await new Promise<void>((r) => direct.listen(path, r));
+    const api = new ManagerApi(path, 2000, '/cfg.yml');
+    try {
+      return await api.client.listSessions({});
+    } finally {
+      api.close();
+      direct.close();
+    }
+  }
 });

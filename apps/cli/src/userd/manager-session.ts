@@ -6,7 +6,7 @@ import { hostname, userInfo } from 'node:os';
 import type { ClientIdentity, DesiredState, Lease, ManagerCapability, ManagerVersion } from '@tel/contracts';
 import { clusterError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
-import { isUnknownSession, type ManagerApi } from './manager-api.js';
+import { NoAnswerError, isUnknownSession, type ManagerApi } from './manager-api.js';
 
 /** What this client uses of a manager; a manager lacking one is refused at connect. */
 export const REQUIRED_CAPABILITIES: readonly ManagerCapability[] = ['tcp-stream', 'udp', 'dns', 'sessions'];
@@ -81,6 +81,8 @@ export class ManagerSession {
   private version: ManagerVersion;
   /** What this client wants in the cluster; replayed in full on every arrive. */
   private desired: DesiredState = { intercepts: [] };
+  /** The manager may not have the latest desired state: a setDesired got no answer. */
+  private desiredUnsent = false;
   private readonly arriveListeners = new Set<ArriveListener>();
 
   constructor(private readonly opts: ManagerSessionOptions) {
@@ -120,16 +122,24 @@ export class ManagerSession {
     void this.heartbeat();
   }
 
-  /** Replace the desired state; the manager gets it now (or with the next arrive). */
+  /**
+   * Replace the desired state; the manager gets it now, or with the next heartbeat when it gave no
+   * answer (a manager pod restarting: the new one gets it with our arrive). Rejects only when the
+   * manager refused it.
+   */
   async setDesired(desired: DesiredState): Promise<void> {
     this.desired = desired;
+    this.desiredUnsent = true;
     const id = this.lease?.sessionId;
     if (!id) return;
     try {
       await this.opts.api.call('setDesired', { sessionId: id, desired });
+      if (this.desired === desired) this.desiredUnsent = false;
     } catch (err) {
-      if (!isUnknownSession(err)) throw err;
-      await this.arrive();
+      if (isUnknownSession(err)) return void (await this.arrive());
+      if (!(err instanceof NoAnswerError)) throw err;
+      this.opts.log.info('the traffic manager did not answer; the desired state goes with the next heartbeat', { err: err.message });
+      this.poke();
     }
   }
 
@@ -168,7 +178,9 @@ export class ManagerSession {
       if (v.version !== this.version.version) this.opts.onVersion?.(v);
       this.version = v;
     }
-    const lease = await this.opts.api.call('arrive', { client: this.opts.client, desired: this.desired });
+    const desired = this.desired;
+    const lease = await this.opts.api.call('arrive', { client: this.opts.client, desired });
+    if (this.desired === desired) this.desiredUnsent = false;
     if (this.stopped) {
       // stop() ran while arriving (quit during a manager restart): leave no session behind.
       await this.opts.api.call('depart', { sessionId: lease.sessionId }).catch(() => undefined);
@@ -198,6 +210,7 @@ export class ManagerSession {
     try {
       const id = this.lease?.sessionId;
       const lease = id ? await this.remainOrArrive(id) : await this.arrive();
+      if (this.desiredUnsent) await this.resendDesired(lease.sessionId);
       next = lease.leaseMs / HEARTBEATS_PER_LEASE;
       if (this.lastError) this.opts.log.info('the traffic manager answers again', { sessionId: lease.sessionId });
       this.lastError = undefined;
@@ -209,6 +222,19 @@ export class ManagerSession {
       this.beating = false;
     }
     if (!this.stopped) this.schedule(next);
+  }
+
+  /** The same manager answers again after a setDesired it did not answer: send it once more. */
+  private async resendDesired(sessionId: string): Promise<void> {
+    const desired = this.desired;
+    try {
+      await this.opts.api.call('setDesired', { sessionId, desired });
+    } catch (err) {
+      if (err instanceof NoAnswerError) throw err;
+      // Refused: nobody waits for this call any more, so say so once rather than retry forever.
+      this.opts.log.warn('the traffic manager refused the desired state', { err: err instanceof Error ? err.message : String(err) });
+    }
+    if (this.desired === desired) this.desiredUnsent = false;
   }
 
   private async remainOrArrive(sessionId: string): Promise<Lease> {

@@ -238,4 +238,23 @@ describe('global intercepts (real cluster)', () => {
     expect(measured.recoveredAfterManagerDeleteMs).toBeLessThan(10_000 + 5_000);
     expect((await tp('leave', 'web')).code).toBe(0);
   });
+
+  it('leave while no manager runs: exit 0, and the manager that comes back gets no intercept', async () => {
+    expect((await tp('intercept', 'web', '-n', NS, '--port', `${WS_PORT}:http`)).code).toBe(0);
+    const manager = ['deployment/traffic-manager', '-n', cluster.managerNamespace];
+    await kubectl(['scale', ...manager, '--replicas=0']);
+    await kubectl(['wait', 'pod', '-n', cluster.managerNamespace, '-l', 'app.kubernetes.io/name=traffic-manager', '--for=delete', '--timeout=60s']);
+    try {
+      const t0 = Date.now();
+      const leave = await tp('leave', 'web');
+      measured.leaveWithoutManagerMs = Date.now() - t0;
+      expect(leave.code, leave.stderr).toBe(0);
+    } finally {
+      await kubectl(['scale', ...manager, '--replicas=1']);
+      await kubectl(['rollout', 'status', ...manager, '--timeout=120s']);
+    }
+    // The new manager learns from the arrive that nothing is wanted: the pods answer again.
+    await expect.poll(() => fromPods('web'), { timeout: 30_000, interval: 1000 }).toBe(10);
+    expect((await tp('list', '-n', NS, '--intercepts')).stdout.trim()).toBe(`No intercepted workloads in namespace ${NS}`);
+  });
 });
