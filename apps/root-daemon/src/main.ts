@@ -2,7 +2,7 @@
 // Started by the CLI as root; its socket is chowned to the user it serves.
 import { rootDaemonSocket, type RootDaemonContract } from '@tel/contracts';
 import { EXIT_CODES, formatError, toErrorInfo } from '@tel/errors';
-import { createDaemonRuntime, isAlive, parseDaemonFlags, trimAfterFullGc, type Handlers } from '@tel/ipc';
+import { createDaemonRuntime, isAlive, parseDaemonFlags, startIdleMemory, type Handlers } from '@tel/ipc';
 import { levelFrom2x } from '@tel/logging';
 import { API_VERSIONS, handleBuildInfoFlag } from '@tel/version';
 import { NetworkSession } from './network/session.js';
@@ -15,8 +15,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     throw new Error('the root daemon must run as root');
   }
   const flags = parseDaemonFlags(argv);
-  // Freed native memory back to the kernel after full collections (@tel/ipc malloc-trim.ts).
-  trimAfterFullGc();
+  // A full collection once idle after connect or a burst of queries, and freed native memory back
+  // to the kernel after every full collection (@tel/ipc idle-memory.ts).
+  startIdleMemory();
   // The configured level (config.yml logLevels.rootDaemon, passed by the CLI that starts us as
   // --log-level, since sudo hands over no config dir), else the environment's; `loglevel -d` returns to it.
   const flagged = argv.includes('--log-level') ? levelFrom2x(argv[argv.indexOf('--log-level') + 1] ?? '') : undefined;

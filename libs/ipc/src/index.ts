@@ -8,3 +8,4 @@ export { isAlive, serve, type PeerCredentials, type ServeOptions } from './serve
 export { NotRunningError, connect } from './client.js';
 export * from './daemon.js';
 export { TRIM_DELAY_MS, libcMallocTrim, trimAfterFullGc } from './malloc-trim.js';
+export { IDLE_COMPACTION, compactWhenIdle, fullGc, nextCompaction, startIdleMemory, type IdleCompactionOptions } from './idle-memory.js';

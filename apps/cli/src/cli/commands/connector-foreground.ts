@@ -1,4 +1,5 @@
 // `telepresence connector-foreground`: the user daemon's entry point (hidden; the CLI starts it).
+import { startIdleMemory } from '@tel/ipc';
 import { defineCommand } from '../command.js';
 
 export const connectorForegroundCommand = defineCommand({
@@ -14,7 +15,7 @@ export const connectorForegroundCommand = defineCommand({
   async run(ctx) {
     // Loaded here: the CLI's own commands start without the user daemon's code (and its Kubernetes client).
     const { runConnector } = await import('../../userd/connector.js');
-    (await import('../../userd/idle-memory.js')).startIdleMemory();
+    startIdleMemory();
     await runConnector(process.argv.slice(2), ctx.config(), ctx.env);
     // Keep running: the daemon's socket server holds the event loop open.
     return new Promise<never>(() => undefined);

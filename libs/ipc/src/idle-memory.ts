@@ -1,10 +1,10 @@
-// Gives memory back while the user daemon idles: one full collection once a burst of work (connect,
-// a transfer) is over, and glibc's free memory returned to the kernel after every full collection.
-// Boundary: user daemon ↔ V8 and libc.
+// Gives memory back while a daemon idles: one full collection once a burst of work (connect, a
+// transfer, a burst of DNS queries) is over, and glibc's free memory returned to the kernel after
+// every full collection. Both daemons run it from their start. Boundary: daemon ↔ V8 and libc.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { trimAfterFullGc } from '@tel/ipc';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { trimAfterFullGc } from './malloc-trim.js';
 
 export interface IdleCompactionOptions {
   /** How often the daemon looks; also the span over which it must have been idle. */
@@ -18,8 +18,8 @@ export interface IdleCompactionOptions {
 /**
  * A burst is an interval of 5 s with the event loop busy 1% of the time or more (heartbeats and
  * port-forward pings cost ~0.1%), or 2 MiB of heap growth; V8's own memory reducer starts only after
- * a full collection, and with the daemon's 2× heap growing factor connect ends without one, so the
- * daemon idled with connect's garbage in a heap of 20 MiB instead of 15.
+ * a full collection, and with the user daemon's 2× heap growing factor connect ends without one, so
+ * that daemon idled with connect's garbage in a heap of 20 MiB instead of 15.
  */
 export const IDLE_COMPACTION: IdleCompactionOptions = { intervalMs: 5000, idleUtilization: 0.01, growthBytes: 2 << 20 };
 
@@ -62,7 +62,7 @@ export function compactWhenIdle(gc: () => void, opts: IdleCompactionOptions = ID
   return () => clearInterval(timer);
 }
 
-/** Both, as the user daemon runs them from its start. */
+/** Both, as each daemon runs them from its start. */
 export function startIdleMemory(): void {
   trimAfterFullGc();
   compactWhenIdle(fullGc());
