@@ -57,6 +57,29 @@ const replacedPackages: Plugin = {
 };
 
 /**
+ * The CLI and user daemon use @kubernetes/client-node's KubeConfig and talk to the API through
+ * their own thin client (apps/cli/src/kube/api.ts). config.js still imports two names from
+ * `./gen/index.js`, which re-exports every generated API and ~600 model classes (1.8 MB, ~17 MiB
+ * of the user daemon's memory once loaded). The package does not declare itself free of side
+ * effects, so esbuild keeps every module it reaches; marking its files `sideEffects: false` lets
+ * esbuild drop the modules nothing uses. Only for the CLI: the manager uses the generated API.
+ */
+export const SIDE_EFFECT_FREE_PACKAGE = '@kubernetes/client-node';
+const sideEffectFree: Plugin = {
+  name: 'side-effect-free',
+  setup(b) {
+    const inPackage = `/node_modules/${SIDE_EFFECT_FREE_PACKAGE}/`;
+    b.onResolve({ filter: /^(\.|@kubernetes\/client-node)/ }, async (args) => {
+      if (args.pluginData === sideEffectFree) return undefined;
+      if (!args.path.startsWith(SIDE_EFFECT_FREE_PACKAGE) && !args.importer.replaceAll('\\', '/').includes(inPackage)) return undefined;
+      const r = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: sideEffectFree });
+      if (r.errors.length > 0) return { errors: r.errors };
+      return { ...r, sideEffects: false };
+    });
+  },
+};
+
+/**
  * Apps whose code loaded with `import()` goes into chunks beside main.js (`chunks/`), loaded only
  * when used: the CLI starts for every command, and most (connect, status, quit...) only talk to the
  * daemons; the Kubernetes client (two thirds of its bundle, ~80 ms of every start) is the user
@@ -95,13 +118,13 @@ export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<
   mkdirSync(join(outRoot, app), { recursive: true });
   const entries: [string, string][] = [[APPS[app], outfile], ...Object.entries(EXTRA_BUNDLES[app] ?? {}).map(([file, entry]): [string, string] => [entry, join(outRoot, app, file)])];
   rmSync(join(outRoot, app, CHUNKS_DIR), { recursive: true, force: true });
-  for (const [entry, out] of entries) await bundleOne(workspaceRoot, entry, out, info, SPLIT_APPS.has(app));
+  for (const [entry, out] of entries) await bundleOne(workspaceRoot, entry, out, info, SPLIT_APPS.has(app), app === 'cli' ? [sideEffectFree] : []);
   vendorNativePackages(workspaceRoot, outfile);
   writeFileSync(join(outRoot, app, 'build-info.json'), JSON.stringify({ app, version: info.version, registry: info.registry }) + '\n');
   return outfile;
 }
 
-async function bundleOne(workspaceRoot: string, entry: string, outfile: string, info: Pick<BuildInfo, 'version' | 'registry'>, split: boolean): Promise<void> {
+async function bundleOne(workspaceRoot: string, entry: string, outfile: string, info: Pick<BuildInfo, 'version' | 'registry'>, split: boolean, plugins: Plugin[]): Promise<void> {
   await build({
     absWorkingDir: workspaceRoot,
     entryPoints: [entry],
@@ -122,7 +145,7 @@ async function bundleOne(workspaceRoot: string, entry: string, outfile: string, 
     logLevel: 'error',
     // Packages with native addons stay external and are copied beside the bundle (below).
     external: BUNDLE_EXTERNALS,
-    plugins: [replacedPackages],
+    plugins: [replacedPackages, ...plugins],
     // ESM bundles of CommonJS deps need require/__dirname. The `--` ends node's own options: Node 20
     // reads `--env-file F` anywhere in argv, even after the script, and exits 9 when F does not
     // exist yet, which is exactly `telepresence intercept --env-file F`.

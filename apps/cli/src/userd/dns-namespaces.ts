@@ -8,7 +8,8 @@ import type { Logger } from '@tel/logging';
 import { isIcannPublicSuffix } from '@tel/dns-names';
 import { DebouncedSender } from './debounced-sender.js';
 import { startClusterNames, type RecordInformers } from './dns-cluster-names.js';
-import { kubeInformers, statusOf, type InformerFactory, type InformerLike } from './watch-or-poll.js';
+import { statusOf } from '../install/errors.js';
+import { kubeInformers, type InformerFactory, type InformerLike } from './watch-or-poll.js';
 
 /** Quiet time after a change before the list is sent (bursts of changes become one send). */
 export const DEFAULT_DEBOUNCE_MS = 200;
