@@ -3,7 +3,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { join } from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import type { BuildInfo } from '@tel/genversion';
 
 /** The apps that become bundles, and their entry points relative to the workspace root. */
@@ -109,23 +109,31 @@ export function bundlePath(outRoot: string, app: AppName): string {
   return join(outRoot, app, 'main.js');
 }
 
+export interface BundleOptions {
+  /** Gets esbuild's account of each entry's outputs and the inputs in each (tests inspect it). */
+  onMetafile?: (entry: string, metafile: Metafile) => void;
+}
+
 /**
  * Bundle `app` into `<outRoot>/<app>/main.js`. Deterministic: no timestamps, no absolute paths
  * (so the image layer made from it is reproducible); native addons stay external.
  */
-export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<BuildInfo, 'version' | 'registry'>, outRoot: string): Promise<string> {
+export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<BuildInfo, 'version' | 'registry'>, outRoot: string, opts: BundleOptions = {}): Promise<string> {
   const outfile = bundlePath(outRoot, app);
   mkdirSync(join(outRoot, app), { recursive: true });
   const entries: [string, string][] = [[APPS[app], outfile], ...Object.entries(EXTRA_BUNDLES[app] ?? {}).map(([file, entry]): [string, string] => [entry, join(outRoot, app, file)])];
   rmSync(join(outRoot, app, CHUNKS_DIR), { recursive: true, force: true });
-  for (const [entry, out] of entries) await bundleOne(workspaceRoot, entry, out, info, SPLIT_APPS.has(app), app === 'cli' ? [sideEffectFree] : []);
+  for (const [entry, out] of entries) {
+    const meta = await bundleOne(workspaceRoot, entry, out, info, SPLIT_APPS.has(app), app === 'cli' ? [sideEffectFree] : []);
+    opts.onMetafile?.(entry, meta);
+  }
   vendorNativePackages(workspaceRoot, outfile);
   writeFileSync(join(outRoot, app, 'build-info.json'), JSON.stringify({ app, version: info.version, registry: info.registry }) + '\n');
   return outfile;
 }
 
-async function bundleOne(workspaceRoot: string, entry: string, outfile: string, info: Pick<BuildInfo, 'version' | 'registry'>, split: boolean, plugins: Plugin[]): Promise<void> {
-  await build({
+async function bundleOne(workspaceRoot: string, entry: string, outfile: string, info: Pick<BuildInfo, 'version' | 'registry'>, split: boolean, plugins: Plugin[]): Promise<Metafile> {
+  const result = await build({
     absWorkingDir: workspaceRoot,
     entryPoints: [entry],
     // Split: main.js (named after the entry, main.ts) and chunks/*.js for what import() loads.
@@ -143,6 +151,7 @@ async function bundleOne(workspaceRoot: string, entry: string, outfile: string, 
     minifyWhitespace: true,
     minifySyntax: true,
     logLevel: 'error',
+    metafile: true,
     // Packages with native addons stay external and are copied beside the bundle (below).
     external: BUNDLE_EXTERNALS,
     plugins: [replacedPackages, ...plugins],
@@ -161,4 +170,5 @@ async function bundleOne(workspaceRoot: string, entry: string, outfile: string, 
       __TELEPRESENCE_REGISTRY__: JSON.stringify(info.registry),
     },
   });
+  return result.metafile;
 }

@@ -150,8 +150,10 @@ export class KubeApi {
         }
       });
       res.on('end', () => (failed ? undefined : resolve()));
-      res.on('close', () => (failed || res.complete ? undefined : fail(opts.signal?.reason ?? new Error(`watch ${path}: the connection to the API server closed`))));
-      res.on('error', (err) => (failed ? undefined : fail(err)));
+      // Ended by the signal: its reason, not the socket's `aborted`.
+      const cause = (err: unknown) => (opts.signal?.aborted ? (opts.signal.reason ?? err) : err);
+      res.on('close', () => (failed || res.complete ? undefined : fail(cause(new Error(`watch ${path}: the connection to the API server closed`)))));
+      res.on('error', (err) => (failed ? undefined : fail(cause(err))));
     });
     return { done };
   }
