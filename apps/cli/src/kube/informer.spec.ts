@@ -105,6 +105,19 @@ describe('ListWatch', () => {
     expect(c.server.seen).toHaveLength(2); // one list, one refused watch: no retry of its own
   });
 
+  it('started again after an error, it lists again: what went away meanwhile is deleted', async () => {
+    let refuse = true;
+    const c = await collection({ items: [obj('a', '5'), obj('b', '6')], rv: '10', watch: (_req, res) => refuse && (status(res, 500, 'watch broke', 'InternalError'), true) });
+    await c.inf.start();
+    expect(c.errors.map(statusOf)).toEqual([500]);
+    refuse = false;
+    c.state.items = [obj('a', '5')];
+    c.state.rv = '12';
+    await c.inf.start();
+    expect(c.log).toEqual(['add a@5', 'add b@6', 'delete b@6']);
+    expect(c.watches[0]!.req.query.get('resourceVersion')).toBe('12');
+  });
+
   it('a list that fails is an error, and start() resolves', async () => {
     const c = await collection({ items: [], rv: '1', list: (_req, res) => (status(res, 500, 'etcdserver: request timed out', 'InternalError'), true) });
     await c.inf.start();

@@ -35,11 +35,13 @@ export class ListWatch<T extends KubernetesObject> {
   }
 
   /**
-   * Resolves once the first list is in the cache and the watch is open, or once their failure was
-   * reported as an `error` (start itself never rejects).
+   * Resolves once the list is in the cache and the watch is open, or once their failure was
+   * reported as an `error` (start itself never rejects). A start after an error lists again: what
+   * was deleted while the watch was broken leaves the cache as a `delete` then.
    */
   async start(): Promise<void> {
     this.stopped = false;
+    this.resourceVersion = '';
     await this.run();
   }
 

@@ -154,7 +154,7 @@ export function startNamespaceFeed(kc: KubeConfig, send: (ns: DnsNamespace[]) =>
   };
   for (const verb of ['add', 'update', 'delete'] as const) namespaces.on(verb, onNamespaceChange);
 
-  // client-node reports a failed list or watch as an `error` event (start() itself resolves) and
+  // The informer reports a failed list or watch as an `error` event (start() itself resolves) and
   // stops; we start it again after a pause. A restart re-lists: missed deletions are caught then.
   let restarting = false;
   const onNamespaceError = (err: unknown) => {
