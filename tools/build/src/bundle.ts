@@ -3,7 +3,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { join } from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import type { BuildInfo } from '@tel/genversion';
 
 /** The apps that become bundles, and their entry points relative to the workspace root. */
@@ -57,6 +57,29 @@ const replacedPackages: Plugin = {
 };
 
 /**
+ * The CLI and user daemon use @kubernetes/client-node's KubeConfig and talk to the API through
+ * their own thin client (apps/cli/src/kube/api.ts). config.js still imports two names from
+ * `./gen/index.js`, which re-exports every generated API and ~600 model classes (1.8 MB, ~17 MiB
+ * of the user daemon's memory once loaded). The package does not declare itself free of side
+ * effects, so esbuild keeps every module it reaches; marking its files `sideEffects: false` lets
+ * esbuild drop the modules nothing uses. Only for the CLI: the manager uses the generated API.
+ */
+export const SIDE_EFFECT_FREE_PACKAGE = '@kubernetes/client-node';
+const sideEffectFree: Plugin = {
+  name: 'side-effect-free',
+  setup(b) {
+    const inPackage = `/node_modules/${SIDE_EFFECT_FREE_PACKAGE}/`;
+    b.onResolve({ filter: /^(\.|@kubernetes\/client-node)/ }, async (args) => {
+      if (args.pluginData === sideEffectFree) return undefined;
+      if (!args.path.startsWith(SIDE_EFFECT_FREE_PACKAGE) && !args.importer.replaceAll('\\', '/').includes(inPackage)) return undefined;
+      const r = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: sideEffectFree });
+      if (r.errors.length > 0) return { errors: r.errors };
+      return { ...r, sideEffects: false };
+    });
+  },
+};
+
+/**
  * Apps whose code loaded with `import()` goes into chunks beside main.js (`chunks/`), loaded only
  * when used: the CLI starts for every command, and most (connect, status, quit...) only talk to the
  * daemons; the Kubernetes client (two thirds of its bundle, ~80 ms of every start) is the user
@@ -86,23 +109,31 @@ export function bundlePath(outRoot: string, app: AppName): string {
   return join(outRoot, app, 'main.js');
 }
 
+export interface BundleOptions {
+  /** Gets esbuild's account of each entry's outputs and the inputs in each (tests inspect it). */
+  onMetafile?: (entry: string, metafile: Metafile) => void;
+}
+
 /**
  * Bundle `app` into `<outRoot>/<app>/main.js`. Deterministic: no timestamps, no absolute paths
  * (so the image layer made from it is reproducible); native addons stay external.
  */
-export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<BuildInfo, 'version' | 'registry'>, outRoot: string): Promise<string> {
+export async function bundleApp(workspaceRoot: string, app: AppName, info: Pick<BuildInfo, 'version' | 'registry'>, outRoot: string, opts: BundleOptions = {}): Promise<string> {
   const outfile = bundlePath(outRoot, app);
   mkdirSync(join(outRoot, app), { recursive: true });
   const entries: [string, string][] = [[APPS[app], outfile], ...Object.entries(EXTRA_BUNDLES[app] ?? {}).map(([file, entry]): [string, string] => [entry, join(outRoot, app, file)])];
   rmSync(join(outRoot, app, CHUNKS_DIR), { recursive: true, force: true });
-  for (const [entry, out] of entries) await bundleOne(workspaceRoot, entry, out, info, SPLIT_APPS.has(app));
+  for (const [entry, out] of entries) {
+    const meta = await bundleOne(workspaceRoot, entry, out, info, SPLIT_APPS.has(app), app === 'cli' ? [sideEffectFree] : []);
+    opts.onMetafile?.(entry, meta);
+  }
   vendorNativePackages(workspaceRoot, outfile);
   writeFileSync(join(outRoot, app, 'build-info.json'), JSON.stringify({ app, version: info.version, registry: info.registry }) + '\n');
   return outfile;
 }
 
-async function bundleOne(workspaceRoot: string, entry: string, outfile: string, info: Pick<BuildInfo, 'version' | 'registry'>, split: boolean): Promise<void> {
-  await build({
+async function bundleOne(workspaceRoot: string, entry: string, outfile: string, info: Pick<BuildInfo, 'version' | 'registry'>, split: boolean, plugins: Plugin[]): Promise<Metafile> {
+  const result = await build({
     absWorkingDir: workspaceRoot,
     entryPoints: [entry],
     // Split: main.js (named after the entry, main.ts) and chunks/*.js for what import() loads.
@@ -120,9 +151,10 @@ async function bundleOne(workspaceRoot: string, entry: string, outfile: string, 
     minifyWhitespace: true,
     minifySyntax: true,
     logLevel: 'error',
+    metafile: true,
     // Packages with native addons stay external and are copied beside the bundle (below).
     external: BUNDLE_EXTERNALS,
-    plugins: [replacedPackages],
+    plugins: [replacedPackages, ...plugins],
     // ESM bundles of CommonJS deps need require/__dirname. The `--` ends node's own options: Node 20
     // reads `--env-file F` anywhere in argv, even after the script, and exits 9 when F does not
     // exist yet, which is exactly `telepresence intercept --env-file F`.
@@ -138,4 +170,5 @@ async function bundleOne(workspaceRoot: string, entry: string, outfile: string, 
       __TELEPRESENCE_REGISTRY__: JSON.stringify(info.registry),
     },
   });
+  return result.metafile;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatError } from '@tel/errors';
-import { apiError, apiMessage, forbiddenError } from './errors.js';
+import { KubeApiError } from '../kube/api.js';
+import { apiError, apiMessage, forbiddenError, statusOf } from './errors.js';
 import { mismatchError } from './install.js';
 
 describe('messages a person can act on', () => {
@@ -22,15 +23,21 @@ describe('messages a person can act on', () => {
   });
 
   it('a 403 from any call becomes the permission message', () => {
-    const err = Object.assign(new Error('HTTP-Code: 403'), { code: 403, body: '{"kind":"Status","message":"deployments.apps is forbidden"}' });
+    const err = new KubeApiError(403, { kind: 'Status', message: 'deployments.apps is forbidden' }, 'GET /apis/apps/v1/namespaces/ns1/deployments/x');
     expect(apiError(err, { verb: 'get', resource: 'deployments', group: 'apps', namespace: 'ns1' }, 'install').message).toBe('you may not get deployments in namespace ns1 (forbidden)');
   });
 
   it('other API errors carry the server message and status', () => {
-    const err = Object.assign(new Error('x'), { code: 422, body: JSON.stringify({ message: 'Service "a" is invalid' }) });
+    const err = new KubeApiError(422, { message: 'Service "a" is invalid' }, 'PATCH /api/v1/namespaces/n/services/a');
     expect(apiError(err, { verb: 'patch', resource: 'services', group: '', namespace: 'n' }, 'install').message).toBe('could not patch services in namespace n: Service "a" is invalid (HTTP 422)');
     expect(apiMessage({ body: { message: 'obj' } })).toBe('obj');
     expect(apiMessage({ body: 'plain text' })).toBe('plain text');
+  });
+
+  it('a network failure has no status: its code is a string', () => {
+    expect(statusOf(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' }))).toBeUndefined();
+    expect(statusOf(new KubeApiError(404, undefined, 'GET /x'))).toBe(404);
+    expect(apiMessage(new KubeApiError(404, undefined, 'GET /x'))).toBe('GET /x: HTTP 404: Not Found');
   });
 
   it('an unreachable API server says so', () => {

@@ -25,13 +25,17 @@ export function forbiddenError(missing: Permission[], action: HelmAction): TelEr
   return clusterError(`you may not ${describePermission(first)} (forbidden)${more}`, `ask a cluster admin to run 'telepresence helm ${action}'`);
 }
 
-/** The HTTP status of a @kubernetes/client-node failure, when it was an API answer. */
+/**
+ * The HTTP status of a failed Kubernetes API call (a KubeApiError, a refused port-forward
+ * upgrade), when it got an answer; undefined for network failures, whose `code` is a string.
+ */
 export function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown; statusCode?: unknown }).code ?? (err as { statusCode?: unknown }).statusCode;
+  const e = err as { statusCode?: unknown; code?: unknown } | undefined;
+  const code = e?.statusCode ?? e?.code;
   return typeof code === 'number' ? code : undefined;
 }
 
-/** The API server's own message (client-node 1.x puts the Status object, as JSON text, in `body`). */
+/** The API server's own message: the `message` of the Status object it answered (KubeApiError's `body`). */
 export function apiMessage(err: unknown): string {
   const e = err as { body?: unknown; message?: string };
   let body = e.body;

@@ -2,7 +2,8 @@
 // owner calls on connect: install when absent (if the user may), wait until ready, and never
 // replace a manager of another version behind anyone's back: clients of different versions that
 // replace each other's manager break each other's sessions.
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { kubeApi, resourcePath } from '../kube/api.js';
 import { clusterError, TelError } from '@tel/errors';
 import { API_VERSIONS } from '@tel/version';
 import { apiError, forbiddenError, statusOf, type HelmAction } from './errors.js';
@@ -82,9 +83,9 @@ export async function upgradeManager(kc: KubeConfig, opts: InstallOptions): Prom
 }
 
 async function namespaceExists(kc: KubeConfig, namespace: string, action: HelmAction): Promise<boolean> {
-  const core = kc.makeApiClient(CoreV1Api);
+  const api = kubeApi(kc);
   try {
-    await core.readNamespace({ name: namespace });
+    await api.get<V1Namespace>(resourcePath('v1', 'namespaces', undefined, namespace));
     return true;
   } catch (err) {
     if (statusOf(err) === 404) return false;
@@ -92,7 +93,7 @@ async function namespaceExists(kc: KubeConfig, namespace: string, action: HelmAc
   }
   // May not get it: maybe list (developer roles often grant `list namespaces` without `get`).
   try {
-    const l = await core.listNamespace({ fieldSelector: `metadata.name=${namespace}` });
+    const l = await api.list<V1Namespace>(resourcePath('v1', 'namespaces'), { fieldSelector: `metadata.name=${namespace}` });
     return l.items.length > 0;
   } catch {
     return true; // cannot tell: never try to create it; the permission check names what is missing
@@ -223,7 +224,7 @@ export interface UninstallResult {
 export async function uninstallManager(kc: KubeConfig, opts: { namespace: string; timeoutMs?: number; onProgress?: (m: string) => void }): Promise<UninstallResult> {
   const { namespace } = opts;
   const progress = opts.onProgress ?? (() => undefined);
-  const core = kc.makeApiClient(CoreV1Api);
+  const api = kubeApi(kc);
   // What the manager created (its webhook certificate) goes first: it is of no use without it.
   const objects = [...managerCreatedObjects(namespace), ...managerObjects({ namespace, image: 'x', version: 'x', apiVersion: 0, createNamespace: true }).reverse()];
   const missing = await missingPermissions(kc, objects.map((o) => permissionFor(o, 'delete')).filter((p) => p.resource !== 'namespaces'), 'uninstall');
@@ -241,7 +242,7 @@ export async function uninstallManager(kc: KubeConfig, opts: { namespace: string
   const ns = await store.read(nsObj);
   let deleteNs = false;
   if (ns && ns.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY) {
-    const pods = await core.listNamespacedPod({ namespace }).catch((err: unknown) => {
+    const pods = await api.list<V1Pod>(resourcePath('v1', 'pods', namespace)).catch((err: unknown) => {
       throw apiError(err, { verb: 'list', resource: 'pods', group: '', namespace }, 'uninstall');
     });
     const others = pods.items.filter((p) => p.metadata?.labels?.[NAME_LABEL] !== MANAGER_NAME);
@@ -262,7 +263,7 @@ export async function uninstallManager(kc: KubeConfig, opts: { namespace: string
       if (await store.read(obj)) left.push(`${obj.kind}/${obj.metadata.name}`);
     }
     if (!deleteNs) {
-      const pods = await core.listNamespacedPod({ namespace, labelSelector: `${NAME_LABEL}=${MANAGER_NAME}` }).catch(() => undefined);
+      const pods = await api.list<V1Pod>(resourcePath('v1', 'pods', namespace), { labelSelector: `${NAME_LABEL}=${MANAGER_NAME}` }).catch(() => undefined);
       for (const p of pods?.items ?? []) left.push(`Pod/${p.metadata?.name}`);
     }
     if (left.length === 0) return result;

@@ -2,8 +2,9 @@
 // from the live Deployment (its image tag, its annotations, its status), never from a release
 // record, so a deleted Deployment always reads as "not installed" (a stale record would make
 // connect skip the install and wait for a manager that is not there).
-import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import type { KubeConfig, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { versionFromTag } from '@tel/version';
+import { kubeApi, resourcePath } from '../kube/api.js';
 import { apiError, statusOf } from './errors.js';
 import { API_VERSION_ANNOTATION, imageTag, MANAGER_NAME, NAME_LABEL, VERSION_ANNOTATION } from './manifests.js';
 
@@ -41,7 +42,7 @@ export function stateOfDeployment(d: V1Deployment | undefined): ManagerState {
 
 export async function readManagerDeployment(kc: KubeConfig, namespace: string): Promise<V1Deployment | undefined> {
   try {
-    return await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: MANAGER_NAME, namespace });
+    return await kubeApi(kc).get<V1Deployment>(resourcePath('apps/v1', 'deployments', namespace, MANAGER_NAME));
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
     throw apiError(err, { verb: 'get', resource: 'deployments', group: 'apps', namespace }, 'install');
@@ -55,7 +56,7 @@ export async function getManagerState(kc: KubeConfig, namespace: string): Promis
 /** One line on why the manager's pods are not ready yet, e.g. `traffic-manager-x: ImagePullBackOff (...)`. */
 export async function podSummary(kc: KubeConfig, namespace: string): Promise<{ text: string; fatal: boolean }> {
   try {
-    const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: `${NAME_LABEL}=${MANAGER_NAME}` });
+    const pods = await kubeApi(kc).list<V1Pod>(resourcePath('v1', 'pods', namespace), { labelSelector: `${NAME_LABEL}=${MANAGER_NAME}` });
     if (pods.items.length === 0) return { text: 'no pod yet', fatal: false };
     const parts: string[] = [];
     let fatal = false;

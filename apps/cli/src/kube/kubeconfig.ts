@@ -2,7 +2,9 @@
 // file defining a name wins), selects the context, and reads the cluster's telepresence.io extension.
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
+import type { Cluster, Context, User } from '@kubernetes/client-node';
+// The module itself, not the package's index: the index loads every generated API and model class.
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { parse } from 'yaml';
 import { configError, userError } from '@tel/errors';
 import { findExtension, parseClusterExtension, type ClusterExtension } from './extension.js';

@@ -5,13 +5,15 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { TelError, clusterError } from '@tel/errors';
 import type { Logger } from '@tel/logging';
-import { type DialProgress, dialPortForward, findManagerPod, httpStatusOf, isReady, lastInboundAt } from './manager-pod.js';
+import { apiMessage, statusOf } from '../install/errors.js';
+import { kubeApi, resourcePath } from './api.js';
+import { type DialProgress, dialPortForward, findManagerPod, isReady, lastInboundAt } from './manager-pod.js';
 import type { SpdyConnection, SpdyStream } from './spdy.js';
 
-export { dialPortForward, findManagerPod, httpStatusOf, isManagerPod } from './manager-pod.js';
+export { dialPortForward, findManagerPod, isManagerPod } from './manager-pod.js';
 
 /**
  * How often the SPDY connection is pinged (keeps idle timeouts away, finds a stalled connection).
@@ -247,7 +249,7 @@ export class ManagerForwarder {
     this.checking ??= (async () => {
       let ready = false;
       try {
-        ready = isReady(await this.opts.kc.makeApiClient(CoreV1Api).readNamespacedPod({ name: this.podName!, namespace: this.opts.namespace }));
+        ready = isReady(await kubeApi(this.opts.kc).get<V1Pod>(resourcePath('v1', 'pods', this.opts.namespace, this.podName!)));
       } catch {
         ready = false; // gone (404), or the API server cannot say: start over either way
       }
@@ -385,10 +387,10 @@ export class ManagerForwarder {
 
   private describe(err: unknown): TelError {
     if (err instanceof TelError) return err;
-    const status = httpStatusOf(err);
+    const status = statusOf(err);
     const ns = this.opts.namespace;
     if (status === 403) return clusterError(`not allowed to port-forward to pod ${this.podName} in namespace ${ns}`, `ask your cluster admin for create on pods/portforward in ${ns}`);
-    const msg = String((err as { message?: unknown })?.message ?? err) || 'connection failed';
+    const msg = status !== undefined ? `${apiMessage(err)} (HTTP ${status})` : String((err as { message?: unknown })?.message ?? err) || 'connection failed';
     return clusterError(`cannot open a port-forward to pod ${this.podName} in namespace ${ns}: ${msg.split('\n')[0]}`, `check 'kubectl get pods -n ${ns}'`);
   }
 }

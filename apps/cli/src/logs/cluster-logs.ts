@@ -1,10 +1,11 @@
 // Boundary: CLI → Kubernetes API, with the user's kubeconfig: the traffic manager's pod logs and
 // the traffic-agent containers' (and their init containers') logs, for `gather-logs --traffic-manager`.
 // A component that cannot be read becomes a warning; the other logs are still gathered.
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { AGENT_CONTAINER, AGENT_INIT_CONTAINER } from '@tel/agent-config';
 import { formatError, toErrorInfo } from '@tel/errors';
-import { isManagerPod } from '../kube/portforward.js';
+import { kubeApi, resourcePath } from '../kube/api.js';
+import { isManagerPod } from '../kube/manager-pod.js';
 import type { LoadedKubeconfig } from '../kube/kubeconfig.js';
 import type { Anonymizer } from './anonymize.js';
 
@@ -21,8 +22,8 @@ export interface ClusterLogs {
   warnings: string[];
 }
 
-/** Bounds one API read, so an API server that went away costs seconds, not a hang. */
-type Read = <T>(what: string, call: () => Promise<T>) => Promise<T>;
+/** Bounds one API read (its signal ends the request), so an API server that went away costs seconds, not a hang. */
+type Read = <T>(what: string, call: (signal: AbortSignal) => Promise<T>) => Promise<T>;
 
 /**
  * 1. The manager's pods in `managerNamespace` (every one: during a rollout both matter).
@@ -30,7 +31,7 @@ type Read = <T>(what: string, call: () => Promise<T>) => Promise<T>;
  * 3. Each container's log. Pod, workload and namespace names and pod IPs go to `anonymizer`.
  */
 export async function gatherClusterLogs(kube: LoadedKubeconfig, managerNamespace: string, read: Read, anonymizer?: Anonymizer): Promise<ClusterLogs> {
-  const core = kube.kc.makeApiClient(CoreV1Api);
+  const api = kubeApi(kube.kc);
   const warnings: string[] = [];
   const targets: { pod: V1Pod; container: string }[] = [];
   const note = (pods: V1Pod[]) => {
@@ -48,7 +49,7 @@ export async function gatherClusterLogs(kube: LoadedKubeconfig, managerNamespace
   };
 
   try {
-    const pods = (await read(`list pods in namespace ${managerNamespace}`, () => core.listNamespacedPod({ namespace: managerNamespace }))).items.filter(isManagerPod);
+    const pods = (await read(`list pods in namespace ${managerNamespace}`, (signal) => api.list<V1Pod>(resourcePath('v1', 'pods', managerNamespace), { signal }))).items.filter(isManagerPod);
     if (pods.length === 0) warnings.push(`no traffic-manager pod in namespace ${managerNamespace}`);
     note(pods);
     for (const pod of pods) targets.push({ pod, container: pod.spec?.containers[0]?.name ?? 'traffic-manager' });
@@ -56,7 +57,7 @@ export async function gatherClusterLogs(kube: LoadedKubeconfig, managerNamespace
     warnings.push(formatError(toErrorInfo(err)));
   }
   try {
-    const all = (await read('list pods in all namespaces', () => core.listPodForAllNamespaces())).items;
+    const all = (await read('list pods in all namespaces', (signal) => api.list<V1Pod>(resourcePath('v1', 'pods'), { signal }))).items;
     // Every pod's IP and names: a manager or agent log line may name any pod it routed for.
     note(all);
     for (const pod of all.filter((p) => p.spec?.containers.some((c) => c.name === AGENT_CONTAINER))) {
@@ -72,10 +73,10 @@ export async function gatherClusterLogs(kube: LoadedKubeconfig, managerNamespace
     const name = pod.metadata!.name!;
     const namespace = pod.metadata!.namespace!;
     try {
-      const content = await read(`read the log of ${namespace}/${name} container ${container}`, () => core.readNamespacedPodLog({ name, namespace, container }));
+      const content = await read(`read the log of ${namespace}/${name} container ${container}`, (signal) => api.text(`${resourcePath('v1', 'pods', namespace, name)}/log`, { query: { container }, signal }));
       // 2.x's naming: <pod>.<namespace>.log, the container added when a pod gives more than one.
       const suffix = container === AGENT_CONTAINER || isManagerPod(pod) ? '' : `.${container}`;
-      entries.push({ name: `${name}.${namespace}${suffix}.log`, source: `pod/${namespace}/${name}/${container}`, content: String(content ?? '') });
+      entries.push({ name: `${name}.${namespace}${suffix}.log`, source: `pod/${namespace}/${name}/${container}`, content });
     } catch (err) {
       warnings.push(formatError(toErrorInfo(err)));
     }

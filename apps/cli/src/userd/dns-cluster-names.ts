@@ -3,11 +3,13 @@
 // root daemon (`setDnsRecords`) as changed namespaces shortly after each change. A scope whose
 // watch is forbidden or broken leaves the view, so its names take the cluster path.
 // Boundary: user daemon ← kube API (the user's own credentials), → root daemon (a callback).
-import { DiscoveryV1Api, CoreV1Api, makeInformer, type KubeConfig, type KubernetesObject, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import type { DnsNamespaceRecords, DnsRecordsUpdate } from '@tel/contracts';
 import type { Logger } from '@tel/logging';
 import { diffRecords, namespaceRecords, readyEndpoints, slim } from './dns-records.js';
-import { DEFAULT_POLL_MS, statusOf, WatchOrPoll, type InformerLike } from './watch-or-poll.js';
+import { statusOf } from '../install/errors.js';
+import { resourcePath } from '../kube/api.js';
+import { DEFAULT_POLL_MS, kubeFeed, type InformerLike } from './watch-or-poll.js';
 
 /** Quiet time after a change before it is pushed, and the longest a change waits however busy. */
 export const RECORDS_DEBOUNCE_MS = 20;
@@ -22,18 +24,9 @@ export interface RecordInformers {
 }
 
 export function kubeRecordInformers(kc: KubeConfig, pollMs = DEFAULT_POLL_MS): RecordInformers {
-  const core = kc.makeApiClient(CoreV1Api);
-  const discovery = kc.makeApiClient(DiscoveryV1Api);
-  const at = (ns: string | undefined, api: string, plural: string) => (ns ? `${api}/namespaces/${encodeURIComponent(ns)}/${plural}` : `${api}/${plural}`);
   return {
-    services: (namespace) => {
-      const list = () => (namespace ? core.listNamespacedService({ namespace }) : core.listServiceForAllNamespaces());
-      return new WatchOrPoll(makeInformer(kc, at(namespace, '/api/v1', 'services'), list), async () => (await list()).items, pollMs);
-    },
-    endpointSlices: (namespace) => {
-      const list = () => (namespace ? discovery.listNamespacedEndpointSlice({ namespace }) : discovery.listEndpointSliceForAllNamespaces());
-      return new WatchOrPoll(makeInformer(kc, at(namespace, '/apis/discovery.k8s.io/v1', 'endpointslices'), list), async () => (await list()).items, pollMs);
-    },
+    services: (namespace) => kubeFeed<V1Service>(kc, resourcePath('v1', 'services', namespace), pollMs),
+    endpointSlices: (namespace) => kubeFeed<V1EndpointSlice>(kc, resourcePath('discovery.k8s.io/v1', 'endpointslices', namespace), pollMs),
   };
 }
 

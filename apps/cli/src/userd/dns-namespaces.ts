@@ -8,7 +8,8 @@ import type { Logger } from '@tel/logging';
 import { isIcannPublicSuffix } from '@tel/dns-names';
 import { DebouncedSender } from './debounced-sender.js';
 import { startClusterNames, type RecordInformers } from './dns-cluster-names.js';
-import { kubeInformers, statusOf, type InformerFactory, type InformerLike } from './watch-or-poll.js';
+import { statusOf } from '../install/errors.js';
+import { kubeInformers, type InformerFactory, type InformerLike } from './watch-or-poll.js';
 
 /** Quiet time after a change before the list is sent (bursts of changes become one send). */
 export const DEFAULT_DEBOUNCE_MS = 200;
@@ -153,7 +154,7 @@ export function startNamespaceFeed(kc: KubeConfig, send: (ns: DnsNamespace[]) =>
   };
   for (const verb of ['add', 'update', 'delete'] as const) namespaces.on(verb, onNamespaceChange);
 
-  // client-node reports a failed list or watch as an `error` event (start() itself resolves) and
+  // The informer reports a failed list or watch as an `error` event (start() itself resolves) and
   // stops; we start it again after a pause. A restart re-lists: missed deletions are caught then.
   let restarting = false;
   const onNamespaceError = (err: unknown) => {

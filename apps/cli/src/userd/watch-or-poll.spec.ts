@@ -1,7 +1,8 @@
 import type { V1Namespace } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { fakeApiServer, json, status } from '../kube/testing/fake-api-server.js';
 import { FakeInformer } from './testing/fake-informer.js';
-import { WatchOrPoll } from './watch-or-poll.js';
+import { kubeFeed, WatchOrPoll } from './watch-or-poll.js';
 
 describe('WatchOrPoll', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -42,5 +43,29 @@ describe('WatchOrPoll', () => {
     await w.start();
     expect(errors).toHaveLength(1);
     expect(w.isPolling).toBe(false);
+  });
+});
+
+describe('kubeFeed against an API server that allows list but not watch', () => {
+  it('lists, is refused the watch, and polls: later changes still arrive as add/update/delete', async () => {
+    let items: V1Namespace[] = [{ metadata: { name: 'default', resourceVersion: '1' } }];
+    const server = await fakeApiServer((req, res) => (req.query.get('watch') === 'true' ? status(res, 403, 'namespaces is forbidden: cannot watch') : json(res, 200, { kind: 'NamespaceList', metadata: { resourceVersion: '9' }, items })));
+    try {
+      const feed = kubeFeed<V1Namespace>(server.kc, '/api/v1/namespaces', 20);
+      const events: string[] = [];
+      for (const verb of ['add', 'update', 'delete'] as const) feed.on(verb, (o) => events.push(`${verb} ${o.metadata!.name}`));
+      const errors: unknown[] = [];
+      feed.on('error', (e) => errors.push(e));
+      await feed.start();
+      expect(errors).toEqual([]);
+      expect(feed.isPolling).toBe(true);
+      items = [{ metadata: { name: 'default', resourceVersion: '2' } }, { metadata: { name: 'dev', resourceVersion: '3' } }];
+      const end = Date.now() + 3_000;
+      while (events.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      expect([...events].sort()).toEqual(['add default', 'add dev', 'update default']);
+      await feed.stop();
+    } finally {
+      await server.close();
+    }
   });
 });

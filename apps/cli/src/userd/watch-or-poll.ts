@@ -1,11 +1,14 @@
 // Kubernetes list+watch for the user daemon's feeds, turning into polling when RBAC allows list
 // but not watch. Boundary: user daemon ← kube API (the user's own credentials).
-import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache, type V1Namespace, type V1Service } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Namespace, V1Service } from '@kubernetes/client-node';
+import { statusOf } from '../install/errors.js';
+import { kubeApi, resourcePath } from '../kube/api.js';
+import { ListWatch } from '../kube/informer.js';
 
 /** List interval when we may list but not watch (RBAC without `watch`). */
 export const DEFAULT_POLL_MS = 1_000;
 
-/** What the feed needs of a client-node informer (tests pass fakes). */
+/** What the feed needs of an informer (kube/informer.ts's ListWatch; tests pass fakes). */
 export interface InformerLike<T> {
   on(verb: 'add' | 'update' | 'delete', cb: (obj: T) => void): void;
   on(verb: 'error', cb: (err?: unknown) => void): void;
@@ -19,10 +22,8 @@ export interface InformerFactory {
   services(namespace: string): InformerLike<V1Service>;
 }
 
-export const statusOf = (err: unknown): number | undefined => (err as { code?: number })?.code ?? (err as { statusCode?: number })?.statusCode;
-
 /**
- * A client-node informer that turns into a poller when the watch is forbidden but the list is
+ * An informer that turns into a poller when the watch is forbidden but the list is
  * allowed (a Role with `list` and no `watch` is common for developers): then it lists every
  * `pollMs` and reports the differences as add/update/delete, like the informer would.
  */
@@ -34,7 +35,7 @@ export class WatchOrPoll<T extends KubernetesObject> implements InformerLike<T> 
   private readonly cbs: { add: ((o: T) => void)[]; update: ((o: T) => void)[]; delete: ((o: T) => void)[]; error: ((e?: unknown) => void)[] } = { add: [], update: [], delete: [], error: [] };
 
   constructor(
-    private readonly informer: Pick<Informer<T>, 'on' | 'start' | 'stop'> & ObjectCache<T>,
+    private readonly informer: InformerLike<T>,
     private readonly listFn: () => Promise<ReadonlyArray<T>>,
     private readonly pollMs = DEFAULT_POLL_MS,
   ) {
@@ -112,14 +113,15 @@ export class WatchOrPoll<T extends KubernetesObject> implements InformerLike<T> 
 
 const keyOf = (o: KubernetesObject) => o.metadata?.uid ?? o.metadata?.name ?? '';
 
+/** The feed of one collection (e.g. `/api/v1/services`): list+watch, polling when watch is forbidden. */
+export function kubeFeed<T extends KubernetesObject>(kc: KubeConfig, path: string, pollMs = DEFAULT_POLL_MS): WatchOrPoll<T> {
+  const api = kubeApi(kc);
+  return new WatchOrPoll<T>(new ListWatch<T>(api, path), async () => (await api.list<T>(path)).items, pollMs);
+}
+
 export function kubeInformers(kc: KubeConfig, pollMs = DEFAULT_POLL_MS): InformerFactory {
-  const core = kc.makeApiClient(CoreV1Api);
-  const namespaces = () => core.listNamespace();
   return {
-    namespaces: () => new WatchOrPoll(makeInformer(kc, '/api/v1/namespaces', namespaces), async () => (await namespaces()).items, pollMs),
-    services: (namespace) => {
-      const list = () => core.listNamespacedService({ namespace });
-      return new WatchOrPoll(makeInformer(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/services`, list), async () => (await list()).items, pollMs);
-    },
+    namespaces: () => kubeFeed<V1Namespace>(kc, resourcePath('v1', 'namespaces'), pollMs),
+    services: (namespace) => kubeFeed<V1Service>(kc, resourcePath('v1', 'services', namespace), pollMs),
   };
 }

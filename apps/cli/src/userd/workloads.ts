@@ -2,10 +2,12 @@
 // StatefulSets, Argo Rollouts when the cluster serves them) and whether each can be intercepted — read with the user's own credentials and
 // judged by the same rules the manager's injector applies (@tel/agent-config).
 // Boundary: user daemon ← kube API.
-import { ApisApi, AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1ObjectMeta, type V1OwnerReference, type V1PodTemplateSpec, type V1Service } from '@kubernetes/client-node';
-import { interceptablePorts, notInterceptable, pickServicePort, ROLLOUT_API, servesRollouts, type InterceptablePort } from '@tel/agent-config';
+import type { KubeConfig, V1APIGroupList, V1APIResourceList, V1Deployment, V1Namespace, V1ObjectMeta, V1OwnerReference, V1PodTemplateSpec, V1ReplicaSet, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import { interceptablePorts, notInterceptable, pickServicePort, ROLLOUT_API, ROLLOUT_API_VERSION, servesRollouts, type InterceptablePort } from '@tel/agent-config';
 import type { WorkloadInfo } from '@tel/contracts';
 import { TelError, clusterError, userError } from '@tel/errors';
+import { statusOf } from '../install/errors.js';
+import { kubeApi, resourcePath, type KubeApi } from '../kube/api.js';
 
 interface Workload {
   kind: WorkloadInfo['kind'];
@@ -36,8 +38,6 @@ export function describeWorkloads(namespace: string, workloads: Workload[], serv
     });
 }
 
-const statusOf = (err: unknown): number | undefined => (err as { code?: number })?.code ?? (err as { statusCode?: number })?.statusCode;
-
 /** Lists and describes; a namespace that is missing or not readable is one line saying so. */
 export async function listWorkloads(kc: KubeConfig, namespace: string): Promise<WorkloadInfo[]> {
   const { workloads, services } = await readNamespace(kc, namespace);
@@ -62,15 +62,14 @@ export async function interceptTarget(kc: KubeConfig, namespace: string, name: s
 }
 
 async function readNamespace(kc: KubeConfig, namespace: string): Promise<{ workloads: Workload[]; services: V1Service[] }> {
-  const apps = kc.makeApiClient(AppsV1Api);
-  const core = kc.makeApiClient(CoreV1Api);
+  const api = kubeApi(kc);
   try {
     const [deployments, replicaSets, statefulSets, services, rollouts] = await Promise.all([
-      apps.listNamespacedDeployment({ namespace }),
-      apps.listNamespacedReplicaSet({ namespace }),
-      apps.listNamespacedStatefulSet({ namespace }),
-      core.listNamespacedService({ namespace }),
-      listRollouts(kc, namespace),
+      api.list<V1Deployment>(resourcePath('apps/v1', 'deployments', namespace)),
+      api.list<V1ReplicaSet>(resourcePath('apps/v1', 'replicasets', namespace)),
+      api.list<V1StatefulSet>(resourcePath('apps/v1', 'statefulsets', namespace)),
+      api.list<V1Service>(resourcePath('v1', 'services', namespace)),
+      listRollouts(api, namespace),
     ]);
     const workloads: Workload[] = [
       ...deployments.items.map((d) => ({ kind: 'Deployment' as const, name: d.metadata?.name ?? '', template: d.spec?.template })),
@@ -79,7 +78,7 @@ async function readNamespace(kc: KubeConfig, namespace: string): Promise<{ workl
       ...statefulSets.items.map((s) => ({ kind: 'StatefulSet' as const, name: s.metadata?.name ?? '', template: s.spec?.template })),
       ...rollouts,
     ];
-    if (workloads.length === 0 && services.items.length === 0 && !(await namespaceExists(core, namespace))) {
+    if (workloads.length === 0 && services.items.length === 0 && !(await namespaceExists(api, namespace))) {
       throw userError(`namespace ${namespace} not found`, "see the namespaces with 'kubectl get namespaces'");
     }
     return { workloads, services: services.items };
@@ -102,15 +101,14 @@ interface ArgoRollout {
  * cluster without the CRD lists the other kinds as before). A user who may not list them does
  * not see them, as with any object.
  */
-async function listRollouts(kc: KubeConfig, namespace: string): Promise<Workload[]> {
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const groups = await kc.makeApiClient(ApisApi).getAPIVersions();
+async function listRollouts(api: KubeApi, namespace: string): Promise<Workload[]> {
+  const groups = await api.get<V1APIGroupList>('/apis');
   let served = servesRollouts(groups);
-  if (served === 'ask-resources') served = servesRollouts(groups, await custom.getAPIResources({ group: ROLLOUT_API.group, version: ROLLOUT_API.version }));
+  if (served === 'ask-resources') served = servesRollouts(groups, await api.get<V1APIResourceList>(`/apis/${ROLLOUT_API_VERSION}`));
   if (served !== 'yes') return [];
   let list: { items?: ArgoRollout[] };
   try {
-    list = (await custom.listNamespacedCustomObject({ group: ROLLOUT_API.group, version: ROLLOUT_API.version, plural: ROLLOUT_API.plural, namespace })) as { items?: ArgoRollout[] };
+    list = await api.list<ArgoRollout>(resourcePath(ROLLOUT_API_VERSION, ROLLOUT_API.plural, namespace));
   } catch (err) {
     if (statusOf(err) === 403) return [];
     throw err;
@@ -127,9 +125,9 @@ async function listRollouts(kc: KubeConfig, namespace: string): Promise<Workload
  * Listing in a namespace that does not exist answers an empty list, not 404: ask for it by name
  * (with `list`, which users allowed to see namespaces have; one who may not is not told otherwise).
  */
-async function namespaceExists(core: CoreV1Api, namespace: string): Promise<boolean> {
+async function namespaceExists(api: KubeApi, namespace: string): Promise<boolean> {
   try {
-    return (await core.listNamespace({ fieldSelector: `metadata.name=${namespace}` })).items.length > 0;
+    return (await api.list<V1Namespace>(resourcePath('v1', 'namespaces'), { fieldSelector: `metadata.name=${namespace}` })).items.length > 0;
   } catch {
     return true;
   }

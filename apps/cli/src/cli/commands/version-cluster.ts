@@ -1,11 +1,12 @@
 // The cluster side of `telepresence version` when not connected: the manager's Deployment read with
 // the user's kubeconfig. Loaded with import() by version.ts, as the Kubernetes client it needs.
-import { AppsV1Api, Observable, type ConfigurationOptions, type V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { AGENT_IMAGE_ENV } from '@tel/agent-config';
 import { clusterError } from '@tel/errors';
 import { describePermission, statusOf, apiMessage, type Permission } from '../../install/errors.js';
 import { MANAGER_NAME } from '../../install/manifests.js';
 import { stateOfDeployment } from '../../install/state.js';
+import { kubeApi, resourcePath } from '../../kube/api.js';
 import type { LoadedKubeconfig } from '../../kube/kubeconfig.js';
 
 /** The cluster side of one version report. */
@@ -21,14 +22,9 @@ export async function readCluster(kube: LoadedKubeconfig, namespace: string, tim
   const what: Permission = { verb: 'get', resource: 'deployments', group: 'apps', namespace };
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
-  // client-node sends the request with the signal a middleware sets, so a silent API server is cut off.
-  const withSignal: ConfigurationOptions = {
-    middleware: [{ pre: (c) => (c.setSignal(abort.signal), new Observable(Promise.resolve(c))), post: (c) => new Observable(Promise.resolve(c)) }],
-    middlewareMergeStrategy: 'append',
-  };
   let d: V1Deployment;
   try {
-    d = await kube.kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: MANAGER_NAME, namespace }, withSignal);
+    d = await kubeApi(kube.kc).get<V1Deployment>(resourcePath('apps/v1', 'deployments', namespace, MANAGER_NAME), { signal: abort.signal });
   } catch (err) {
     const status = statusOf(err);
     const where = `context ${kube.contextName} (${kube.server})`;
