@@ -2,7 +2,7 @@
 // against the API server in the e2e suites).
 import type { InformerLike } from '../watch-or-poll.js';
 
-/** An in-memory informer with the client-node semantics the feed relies on. */
+/** An in-memory informer with the semantics of kube/informer.ts's ListWatch that the feeds rely on. */
 export class FakeInformer<T extends { metadata?: { name?: string } }> implements InformerLike<T> {
   items = new Map<string, T>();
   started = 0;
