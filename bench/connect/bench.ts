@@ -220,6 +220,13 @@ async function main() {
     await new Promise((res) => setTimeout(res, 12_000));
     const idle = { userDaemon: rssSplit(pids.userDaemon), rootDaemon: rssSplit(pids.rootDaemon), at3s: idleAt3s };
     const rssIdle = { userDaemon: idle.userDaemon.rss, rootDaemon: idle.rootDaemon.rss };
+    // BENCH_SMAPS_DIR: the idle daemons' memory maps, to see which mappings hold their RSS.
+    if (process.env.BENCH_SMAPS_DIR) {
+      for (const [name, pid] of Object.entries(pids)) writeFileSync(join(process.env.BENCH_SMAPS_DIR, `${name}.smaps`), readFileSync(`/proc/${pid}/smaps`));
+      writeFileSync(join(process.env.BENCH_SMAPS_DIR, 'pids.json'), JSON.stringify(pids));
+      // BENCH_IDLE_HOLD_S: keep the idle daemons that long, to look at them from outside.
+      await new Promise((res) => setTimeout(res, Number(process.env.BENCH_IDLE_HOLD_S ?? 0) * 1000));
+    }
     if (process.env.BENCH_ONLY === 'connect') {
       for (const [kind, runs] of Object.entries(connectRuns)) for (const run of runs) process.stdout.write(`${kind}: ${JSON.stringify(run, null, 1)}\n`);
       process.stdout.write(`idle RSS: ${JSON.stringify(idle)}\n`);

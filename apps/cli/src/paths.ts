@@ -2,9 +2,11 @@
 // "connector" is the user daemon, "daemon" the root daemon (as in Telepresence 2.x).
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { ROOT_DAEMON_V8_FLAGS, USER_DAEMON_V8_FLAGS } from '@tel/contracts';
 import { logsDir } from '@tel/logging';
 
 export { rootDaemonSocket, userDaemonSocket } from '@tel/contracts';
+export { ROOT_DAEMON_V8_FLAGS, USER_DAEMON_V8_FLAGS };
 
 export { logsDir };
 
@@ -22,20 +24,6 @@ export interface Entry {
   args: string[];
 }
 
-/**
- * V8 flags of the user daemon, both measured with bench/connect:
- * - A young generation of 2 MiB semi-spaces (V8's default grows to 16 MiB) is scavenged often
- *   enough that the buffers and socket objects of finished connections don't pile up: after bulk
- *   and HTTP rounds the daemon held 160–200 MiB with the default, most of it garbage awaiting
- *   collection, at no lower CPU cost per connection.
- * - A fixed old-generation growing factor of 2×: with V8's adaptive one, after a burst of
- *   connections the limit sat just above the ~25 MiB live heap, and a following bulk transfer ran
- *   13–14 back-to-back mark-compacts that freed nothing ("GC in old space requested"), a third of
- *   the daemon's CPU: bulk fell from ~225 to ~185 MiB/s in 2 of 5 runs. With it: at most one per
- *   run, and the same RSS (134 vs 130 MiB at 1000 connections).
- */
-export const USER_DAEMON_V8_FLAGS = ['--max-semi-space-size=2', '--heap-growing-percent=100'];
-
 /** The user daemon is this very bundle run with the hidden `connector-foreground` command. */
 export function userDaemonEntry(): Entry {
   return { execPath: process.execPath, args: [...process.execArgv, ...USER_DAEMON_V8_FLAGS, process.argv[1]!, 'connector-foreground'] };
@@ -49,5 +37,5 @@ export function rootDaemonEntry(env: NodeJS.ProcessEnv = process.env): Entry {
     : self.endsWith('.ts')
       ? resolve(dirname(self), '../../root-daemon/src/main.ts')
       : resolve(dirname(self), '../root-daemon/main.js');
-  return { execPath: process.execPath, args: [...process.execArgv, script] };
+  return { execPath: process.execPath, args: [...process.execArgv, ...ROOT_DAEMON_V8_FLAGS, script] };
 }

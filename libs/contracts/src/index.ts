@@ -7,4 +7,5 @@ export * from './manager/index.js';
 export * from './agent.js';
 export * from './dns.js';
 export * from './sockets.js';
+export * from './daemon-flags.js';
 export * from './defaults.js';

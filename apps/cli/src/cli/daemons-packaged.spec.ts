@@ -1,7 +1,7 @@
 // How the single executable starts its daemons (daemonCommand with packaged = true): itself with
 // a hidden command, V8 flags where a single executable can take them.
 import { describe, expect, it } from 'vitest';
-import { USER_DAEMON_V8_FLAGS } from '../paths.js';
+import { ROOT_DAEMON_V8_FLAGS, USER_DAEMON_V8_FLAGS } from '../paths.js';
 import { ROOT_DAEMON, USER_DAEMON, daemonCommand } from './daemons.js';
 
 describe('daemonCommand in the single executable', () => {
@@ -16,7 +16,7 @@ describe('daemonCommand in the single executable', () => {
     expect(c.execPath).toBe(process.execPath);
     expect(c.args).toEqual(['connector-foreground']);
     expect(c.env.NODE_OPTIONS).toBe('--trace-warnings --max-semi-space-size=2');
-    expect(c.env.TELEPRESENCE_V8_FLAGS).toBe('--heap-growing-percent=100');
+    expect(c.env.TELEPRESENCE_V8_FLAGS).toBe('--heap-growing-percent=100 --no-icu-timezone-data');
     const carried = [...c.env.NODE_OPTIONS!.split(' '), ...c.env.TELEPRESENCE_V8_FLAGS!.split(' ')];
     for (const flag of USER_DAEMON_V8_FLAGS) expect(carried).toContain(flag);
   });
@@ -26,5 +26,14 @@ describe('daemonCommand in the single executable', () => {
     expect(c.args).toContain('connector-foreground');
     expect(c.args).toContain(process.argv[1]);
     expect(c.env.TELEPRESENCE_V8_FLAGS).toBeUndefined();
+  });
+
+  it("outside the single executable gives node each daemon's V8 flags before the script", () => {
+    const user = daemonCommand(USER_DAEMON, {}, false).args;
+    expect(user.slice(0, user.indexOf(process.argv[1]!))).toEqual(expect.arrayContaining([...USER_DAEMON_V8_FLAGS]));
+    const root = daemonCommand(ROOT_DAEMON, {}, false).args;
+    const script = root.findIndex((a) => /root-daemon/.test(a));
+    expect(script).toBeGreaterThan(0);
+    expect(root.slice(0, script)).toEqual(expect.arrayContaining([...ROOT_DAEMON_V8_FLAGS]));
   });
 });
