@@ -3,7 +3,7 @@
 // lines otherwise, and every error as `telepresence <command>: error: <message>`.
 import type { ProgressEvent } from '@tel/contracts';
 import { userError } from '@tel/errors';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 
 export type OutputFormat = 'text' | 'json' | 'yaml';
 
@@ -36,7 +36,7 @@ export class Output {
   }
 
   private document(doc: object): void {
-    this.stdout.write(this.format === 'yaml' ? stringify(doc, { lineWidth: 0 }) : JSON.stringify(doc) + '\n');
+    this.stdout.write(this.format === 'yaml' ? dump(doc, { lineWidth: -1, noRefs: true }) : JSON.stringify(doc) + '\n');
   }
 
   private get live(): boolean {

@@ -1,7 +1,7 @@
 // The real parser, in process: help text and error text are part of the interface.
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { load } from 'js-yaml';
 import { run } from './run.js';
 
 function capture() {
@@ -82,7 +82,7 @@ describe('telepresence CLI', () => {
 
   it('-o yaml, -o JSON (any case) and the hidden --json give the same document', async () => {
     const json = JSON.parse((await tp('version', '-o', 'json')).stdout);
-    expect(parse((await tp('-o', 'yaml', 'version')).stdout)).toEqual(json);
+    expect(load((await tp('-o', 'yaml', 'version')).stdout)).toEqual(json);
     expect(JSON.parse((await tp('version', '-o', 'JSON')).stdout)).toEqual(json);
     expect(JSON.parse((await tp('version', '--json')).stdout)).toEqual(json);
     expect(JSON.parse((await tp('--json', 'quit')).stdout)).toEqual({ disconnected: false, stopped: [] });
@@ -91,7 +91,7 @@ describe('telepresence CLI', () => {
   it('an error in yaml mode is the error document in yaml', async () => {
     const r = await tp('-o', 'yaml', 'uninstall');
     expect(r.code).toBe(2);
-    expect(parse(r.stdout)).toEqual({ error: { category: 'user', message: 'nothing to uninstall', hint: 'name the workloads, or use --all-agents' } });
+    expect(load(r.stdout)).toEqual({ error: { category: 'user', message: 'nothing to uninstall', hint: 'name the workloads, or use --all-agents' } });
   });
 
   it('quit with nothing running says so', async () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, configDocument, formatDuration, loadConfig, parseDuration, readConfig } from './config.js';
 import { resolveImage } from './registry.js';
@@ -80,7 +80,7 @@ describe('config.yml', () => {
     const c = loadConfig(file);
     const doc = configDocument(c);
     expect(doc.timeouts).toEqual({ trafficManagerConnect: '1m', trafficManagerAPI: '1m30s', daemonStart: '10s', agentInstall: '1s500ms' });
-    const again = load(stringify(doc));
+    const again = load(dump(doc));
     expect(loadConfig(again.file)).toEqual(c);
   });
 

@@ -2,7 +2,7 @@
 // implementation honours (keys-2x.ts lists them and the 2.x keys it ignores). A bad value is a
 // config error naming the file, the key and the value.
 import { existsSync, readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { load } from 'js-yaml';
 import { configError } from '@tel/errors';
 import { LEVELS_2X, levelFrom2x, type Level } from '@tel/logging';
 import { validateRegistry } from '@tel/version';
@@ -94,7 +94,7 @@ export function readConfig(file: string): { config: Config; ignored: string[] } 
   if (!existsSync(file)) return { config, ignored };
   let doc: unknown;
   try {
-    doc = parse(readFileSync(file, 'utf8'));
+    doc = load(readFileSync(file, 'utf8'));
   } catch (err) {
     const first = String((err as Error).message).split('\n')[0];
     throw configError(`${file} is not valid YAML: ${first}`, `fix the syntax in ${file}`);

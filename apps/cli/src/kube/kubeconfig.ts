@@ -5,7 +5,7 @@ import { delimiter, join } from 'node:path';
 import type { Cluster, Context, User } from '@kubernetes/client-node';
 // The module itself, not the package's index: the index loads every generated API and model class.
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
-import { parse } from 'yaml';
+import { load } from 'js-yaml';
 import { configError, userError } from '@tel/errors';
 import { findExtension, parseClusterExtension, type ClusterExtension } from './extension.js';
 
@@ -68,9 +68,9 @@ function mergeKubeconfigs(src: KubeconfigSource): MergedKubeconfig {
   let currentContext = '';
   for (const file of present) {
     const one = new KubeConfig();
-    let raw: { clusters?: RawNamed[] } | null;
+    let raw: { clusters?: RawNamed[] } | null | undefined;
     try {
-      raw = parse(readFileSync(file, 'utf8')) as { clusters?: RawNamed[] } | null;
+      raw = load(readFileSync(file, 'utf8')) as { clusters?: RawNamed[] } | null | undefined;
       one.loadFromFile(file);
     } catch (err) {
       throw configError(`${file} is not a valid kubeconfig: ${String((err as Error).message).split('\n')[0]}`, `fix ${file}`);

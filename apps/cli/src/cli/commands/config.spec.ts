@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { load } from 'js-yaml';
 import { tp } from './testing/tp.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tel-config-view-'));
@@ -26,7 +26,7 @@ describe('telepresence config view', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout.split('\n')[0]).toBe(`# defaults (${file} does not exist)`);
-    expect(parse(r.stdout)).toEqual({
+    expect(load(r.stdout)).toEqual({
       images: {},
       timeouts: { trafficManagerConnect: '1m', trafficManagerAPI: '15s', daemonStart: '10s', agentInstall: '2m' },
       logLevels: { userDaemon: 'info', rootDaemon: 'info' },

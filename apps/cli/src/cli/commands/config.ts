@@ -1,7 +1,7 @@
 // `telepresence config view`: the effective config.yml (defaults, then the file's keys) as YAML,
 // `-o json` as JSON; 2.x keys of the file that have no effect here are named on stderr.
 import { existsSync } from 'node:fs';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { configDocument, readConfig } from '../../config/config.js';
 import { ignoredKeysWarning } from '../../config/keys-2x.js';
 import { configFile } from '../../paths.js';
@@ -17,7 +17,7 @@ const viewCommand = defineCommand({
     const warning = ignoredKeysWarning(file, ignored);
     if (warning) ctx.out.notice(warning);
     const doc = configDocument(config);
-    ctx.out.result(doc, () => `# defaults${existsSync(file) ? ` and ${file}` : ` (${file} does not exist)`}\n${stringify(doc).trimEnd()}`);
+    ctx.out.result(doc, () => `# defaults${existsSync(file) ? ` and ${file}` : ` (${file} does not exist)`}\n${dump(doc, { lineWidth: -1, noRefs: true }).trimEnd()}`);
   },
 });
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { load } from 'js-yaml';
 import type { RootDaemonContract, SessionStatus, UserDaemonContract } from '@tel/contracts';
 import { serve, type Handlers } from '@tel/ipc';
 import { buildVersion } from '@tel/version';
@@ -180,7 +180,7 @@ describe('telepresence status against daemons on real sockets', () => {
     const yaml = await tp('status', '-o', 'yaml');
     expect(yaml.code).toBe(0);
     const a = JSON.parse(json.stdout);
-    const b = parse(yaml.stdout);
+    const b = load(yaml.stdout) as typeof a;
     // uptime and answers move between calls; the shape and the session do not.
     expect(b.user_daemon.kubernetes_context).toBe('prod');
     expect(Object.keys(b)).toEqual(Object.keys(a));

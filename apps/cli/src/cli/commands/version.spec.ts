@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { load } from 'js-yaml';
 import { buildVersion } from '@tel/version';
 import { run } from '../run.js';
 
@@ -115,7 +115,7 @@ describe('telepresence version, not connected', () => {
     );
     const y = await tp({}, 'version', '-o', 'yaml', '--kubeconfig', join(tmp, 'kubeconfig'));
     expect(y.code).toBe(2);
-    const doc = parse(y.stdout);
+    const doc = load(y.stdout) as Record<string, { version?: string } & Record<string, unknown>> & { mismatches: unknown[] };
     expect(doc.traffic_manager).toMatchObject({ name: 'Traffic Manager', version: 'v2.5.4', api_version: 1, version_mismatch: true, source: 'cluster', namespace: 'ambassador' });
     expect(doc.traffic_agent).toMatchObject({ version: 'v2.5.3', image: 'reg.example/tel2:v2.5.3', version_mismatch: true });
     expect(doc.mismatches).toHaveLength(2);

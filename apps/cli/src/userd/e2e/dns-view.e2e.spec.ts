@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { dump, load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoWorkloadManifest, ensureClusterUp, type ClusterInfo } from '@tel/testcluster';
 import { buildVersion, cliRunner, kubectlAsAdmin, pushManager, removeManager, userEnv, type Build, type Tp } from './harness.js';
@@ -190,10 +190,10 @@ describe('cluster names from the watched view (shared test cluster, system resol
       { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: nsMeta, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NO_SVC_USER }, subjects: subject },
     ];
     await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }));
-    const doc = parse(readFileSync(cluster.adminKubeconfig, 'utf8')) as { users: { user: Record<string, unknown> }[] };
+    const doc = load(readFileSync(cluster.adminKubeconfig, 'utf8')) as { users: { user: Record<string, unknown> }[] };
     for (const u of doc.users) u.user.as = NO_SVC_USER;
     const kubeconfig = join(dir, 'nosvc.kubeconfig');
-    writeFileSync(kubeconfig, stringify(doc), { mode: 0o644 });
+    writeFileSync(kubeconfig, dump(doc), { mode: 0o644 });
     const tp = await connectAs(kubeconfig, 'nosvc');
     try {
       const v = await viewStatus(tp);

@@ -3,7 +3,7 @@
 // inside the test cluster's workstation namespace (the only place the daemons under test run).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { dump, load } from 'js-yaml';
 import { userDirs } from '../../testing/user-dirs.js';
 import { bundleApp, pushBaseImage, pushTrafficManagerImage } from '@tel/build';
 import type { BuildInfo } from '@tel/genversion';
@@ -37,9 +37,9 @@ export function userEnv(dir: string, registry: string): NodeJS.ProcessEnv {
 
 /** Copy a kubeconfig, adding a telepresence.io extension to every cluster. */
 export function kubeconfigWithExtension(src: string, dest: string, extension: Record<string, unknown>): string {
-  const doc = parse(readFileSync(src, 'utf8')) as { clusters: { cluster: Record<string, unknown> }[] };
+  const doc = load(readFileSync(src, 'utf8')) as { clusters: { cluster: Record<string, unknown> }[] };
   for (const c of doc.clusters) c.cluster.extensions = [{ name: 'telepresence.io', extension }];
-  writeFileSync(dest, stringify(doc), { mode: 0o600 });
+  writeFileSync(dest, dump(doc), { mode: 0o600 });
   return dest;
 }
 
