@@ -25,7 +25,7 @@ export const USER_DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=2
  * - No WebAssembly: dbus-next's 64-bit integer library instantiates a module at load only to speed
  *   up arithmetic the daemon never does, which paged in V8's wasm compiler.
  * - Local time from the C library, as for the user daemon.
- * Idle RSS 57.0 → ~55.6 MiB. Measured and left out: --max-opt=1 (no optimizing compiler) saved
+ * Idle RSS before connect 55.5 → 54.6 MiB. Measured and left out: --max-opt=1 (no optimizing compiler) saved
  * another 3.4 MiB but cut uncached lookups at 32 concurrent from 6,400–10,700 to 2,800–5,100 q/s.
  * The single executable runs the root daemon without them: it reads no node options from argv,
  * and sudo hands it no environment to carry NODE_OPTIONS.

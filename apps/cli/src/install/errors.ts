@@ -26,26 +26,20 @@ export function forbiddenError(missing: Permission[], action: HelmAction): TelEr
 }
 
 /**
- * The HTTP status of a failed Kubernetes API call (a KubeApiError, a refused port-forward
- * upgrade), when it got an answer; undefined for network failures, whose `code` is a string.
+ * The HTTP status of a failed Kubernetes API call (a KubeApiError, also for a refused port-forward
+ * upgrade), when it got an answer; undefined for network failures.
  */
 export function statusOf(err: unknown): number | undefined {
-  const e = err as { statusCode?: unknown; code?: unknown } | undefined;
-  const code = e?.statusCode ?? e?.code;
+  const code = (err as { statusCode?: unknown } | undefined)?.statusCode;
   return typeof code === 'number' ? code : undefined;
 }
 
 /** The API server's own message: the `message` of the Status object it answered (KubeApiError's `body`). */
 export function apiMessage(err: unknown): string {
   const e = err as { body?: unknown; message?: string };
-  let body = e.body;
-  if (typeof body === 'string') {
-    try {
-      body = JSON.parse(body);
-    } catch {
-      return (e.body as string).trim() || (e.message ?? String(err));
-    }
-  }
+  const body = e.body;
+  // KubeApiError keeps a body that was not a Status object as its text.
+  if (typeof body === 'string' && body.trim()) return body.trim();
   if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return body.message;
   const msg = e.message ?? String(err);
   return msg.split('\n')[0]!;

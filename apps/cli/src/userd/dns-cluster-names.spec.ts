@@ -3,6 +3,7 @@
 // the cluster path, said in `fallback`). The real informers run in the e2e suite.
 import type { KubeConfig, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { KubeApiError } from '../kube/api.js';
 import type { DnsRecordsUpdate } from '@tel/contracts';
 import { startClusterNames, type RecordInformers } from './dns-cluster-names.js';
 import { diffRecords, namespaceRecords, readyEndpoints, serviceRecord, slim } from './dns-records.js';
@@ -79,7 +80,7 @@ async function settle<T>(p: Promise<T>): Promise<T> {
 class ForbiddenInformer<T extends { metadata?: { name?: string } }> extends FakeInformer<T> {
   override async start(): Promise<void> {
     this.started++;
-    this.error(Object.assign(new Error('forbidden'), { code: 403 }));
+    this.error(new KubeApiError(403, { message: 'forbidden' }, 'watch'));
   }
 }
 
@@ -190,7 +191,7 @@ describe('startClusterNames', () => {
     const names = startClusterNames(kc, t.send, { informers: t.informers, retryMs: 2_000 });
     expect(await settle(names.ready(1_000))).toBe(true);
     expect(t.view.has('a')).toBe(true);
-    all.error(Object.assign(new Error('connection reset'), { code: 500 }));
+    all.error(new KubeApiError(500, { message: 'connection reset' }, 'watch'));
     await vi.advanceTimersByTimeAsync(200);
     expect(t.view.size).toBe(0);
     expect(t.fallback()[0]).toMatch(/^the watch of Services cluster-wide broke .*: every cluster name resolves through the cluster DNS$/);

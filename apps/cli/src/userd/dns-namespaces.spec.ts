@@ -1,5 +1,6 @@
 import type { KubeConfig, V1Namespace, V1Service } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { KubeApiError } from '../kube/api.js';
 import type { DnsNamespace } from '@tel/contracts';
 import { isIcannPublicSuffix } from '@tel/dns-names';
 import { dnsNamespaces, isLive, startNamespaceFeed } from './dns-namespaces.js';
@@ -116,7 +117,7 @@ describe('startNamespaceFeed', () => {
 
   it('without permission to list namespaces, sends the fallback list', async () => {
     const t = setup();
-    t.namespaces.failStart = Object.assign(new Error('forbidden'), { code: 403 });
+    t.namespaces.failStart = new KubeApiError(403, { message: 'forbidden' }, 'watch');
     const feed = startNamespaceFeed(kc, t.send, { informers: t.informers, fallback: [{ name: 'default' }] });
     await vi.advanceTimersByTimeAsync(100);
     expect(t.last()).toEqual([{ name: 'default' }]);
@@ -200,7 +201,7 @@ describe('startNamespaceFeed ready(): what connect waits for', () => {
 
   it('without permission to list namespaces: ready once the fallback is delivered', async () => {
     const w = world();
-    w.namespaces.failStart = Object.assign(new Error('forbidden'), { code: 403 });
+    w.namespaces.failStart = new KubeApiError(403, { message: 'forbidden' }, 'watch');
     const feed = startNamespaceFeed(kc, async (list) => void w.delivered.push(list), { informers: w.informers, fallback: [{ name: 'mine' }] });
     const ready = feed.ready(1_000);
     await vi.advanceTimersByTimeAsync(10);

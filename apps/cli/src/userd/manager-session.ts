@@ -133,8 +133,7 @@ export class ManagerSession {
     const id = this.lease?.sessionId;
     if (!id) return;
     try {
-      await this.opts.api.call('setDesired', { sessionId: id, desired });
-      if (this.desired === desired) this.desiredUnsent = false;
+      await this.sendDesired(id);
     } catch (err) {
       if (isUnknownSession(err)) return void (await this.arrive());
       if (!(err instanceof NoAnswerError)) throw err;
@@ -224,17 +223,32 @@ export class ManagerSession {
     if (!this.stopped) this.schedule(next);
   }
 
-  /** The same manager answers again after a setDesired it did not answer: send it once more. */
-  private async resendDesired(sessionId: string): Promise<void> {
+  /**
+   * Sends the desired state as it is now. Once the manager has it, or refused it (sending the same
+   * again would be refused again), nothing is left to send; a call without an answer leaves it unsent.
+   */
+  private async sendDesired(sessionId: string): Promise<void> {
     const desired = this.desired;
     try {
       await this.opts.api.call('setDesired', { sessionId, desired });
     } catch (err) {
-      if (err instanceof NoAnswerError) throw err;
-      // Refused: nobody waits for this call any more, so say so once rather than retry forever.
-      this.opts.log.warn('the traffic manager refused the desired state', { err: err instanceof Error ? err.message : String(err) });
+      if (err instanceof NoAnswerError || isUnknownSession(err)) throw err;
+      if (this.desired === desired) this.desiredUnsent = false;
+      throw err;
     }
     if (this.desired === desired) this.desiredUnsent = false;
+  }
+
+  /** The same manager answers again after a setDesired it did not answer: send it once more. */
+  private async resendDesired(sessionId: string): Promise<void> {
+    try {
+      await this.sendDesired(sessionId);
+    } catch (err) {
+      // No answer, or a manager that forgot us: the next heartbeat tries again (or arrives with it).
+      if (err instanceof NoAnswerError || isUnknownSession(err)) throw err;
+      // Refused: nobody waits for this call any more, so say so once.
+      this.opts.log.warn('the traffic manager refused the desired state', { err: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   private async remainOrArrive(sessionId: string): Promise<Lease> {

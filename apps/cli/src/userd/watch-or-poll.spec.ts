@@ -1,5 +1,6 @@
 import type { V1Namespace } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { KubeApiError } from '../kube/api.js';
 import { fakeApiServer, json, status } from '../kube/testing/fake-api-server.js';
 import { FakeInformer } from './testing/fake-informer.js';
 import { kubeFeed, WatchOrPoll } from './watch-or-poll.js';
@@ -20,7 +21,7 @@ describe('WatchOrPoll', () => {
     await w.start();
     expect(events).toEqual(['add default']);
     // The API server refuses the watch (developer Role: list without watch).
-    inf.error(Object.assign(new Error('Forbidden'), { statusCode: 403 }));
+    inf.error(new KubeApiError(403, { message: 'Forbidden' }, 'watch'));
     expect(errors).toEqual([]);
     expect(w.isPolling).toBe(true);
     expect(w.list().map((n) => n.metadata!.name)).toEqual(['default']);
@@ -36,7 +37,7 @@ describe('WatchOrPoll', () => {
 
   it('a 403 before anything was listed is an error for the owner (no permission at all)', async () => {
     const inf = new FakeInformer<V1Namespace>();
-    inf.failStart = Object.assign(new Error('Forbidden'), { code: 403 });
+    inf.failStart = new KubeApiError(403, { message: 'Forbidden' }, 'watch');
     const w = new WatchOrPoll(inf as never, async () => [], 1_000);
     const errors: unknown[] = [];
     w.on('error', (e) => errors.push(e));
